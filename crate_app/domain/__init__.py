@@ -1,0 +1,1 @@
+"""Plain data types and pure helpers shared by every layer (no Qt, no peewee)."""

@@ -1,0 +1,21 @@
+"""Errors the core raises with messages meant for people."""
+
+
+class CrateError(Exception):
+    """Base class: the message is shown to the user as it is."""
+
+
+class LibraryError(CrateError):
+    """The library file cannot be opened or used."""
+
+
+class DecodeError(CrateError):
+    """An audio file cannot be decoded for analysis."""
+
+
+class TemplateError(CrateError):
+    """A rename template is invalid; ``position`` is the 0-based offset of the problem."""
+
+    def __init__(self, message: str, position: int) -> None:
+        super().__init__(f"{message} (at position {position + 1})")
+        self.position = position

@@ -1,0 +1,139 @@
+"""Plain records that travel between the core, the services, the GUI and the command line."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field, fields
+
+# Paths that are not valid UTF-8 (possible on Linux) reach Python as str with lone surrogates
+# (os.fsdecode's "surrogateescape").  SQLite cannot store lone surrogates, so each one is mapped to a
+# code point at the top of plane 16 (a private-use area no real file name uses) and back again.
+_SURROGATE_BASE = 0xDC00
+_STORED_BASE = 0x10FF00
+
+
+def path_to_db(path: str) -> str:
+    """Encode a file-system path for storage as SQLite TEXT (reversible, see ``path_from_db``)."""
+    if path.isascii():
+        return path
+    try:
+        path.encode("utf-8")
+        return path
+    except UnicodeEncodeError:
+        return "".join(
+            chr(_STORED_BASE + (ord(ch) - _SURROGATE_BASE)) if 0xDC80 <= ord(ch) <= 0xDCFF else ch
+            for ch in path
+        )
+
+
+def path_from_db(text: str) -> str:
+    """Decode a path written by ``path_to_db`` into the str the OS functions expect."""
+    if text.isascii():
+        return text
+    return "".join(
+        chr(_SURROGATE_BASE + (ord(ch) - _STORED_BASE)) if 0x10FF80 <= ord(ch) <= 0x10FFFF else ch
+        for ch in text
+    )
+
+
+def display_path(path: str) -> str:
+    """A path made safe to print or show: undecodable bytes appear as U+FFFD."""
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+class TrackStatus(enum.StrEnum):
+    OK = "ok"
+    MISSING = "missing"
+    ERROR = "error"
+
+
+@dataclass(slots=True)
+class TagInfo:
+    """What a tag reader found in one file: stream properties and the tags DJs care about."""
+
+    format: str = ""
+    codec: str = ""
+    duration: float | None = None
+    bitrate: int | None = None  # kbit/s
+    sample_rate: int | None = None
+    channels: int | None = None
+    title: str | None = None
+    artist: str | None = None
+    album: str | None = None
+    albumartist: str | None = None
+    genre: str | None = None
+    year: int | None = None
+    track_no: int | None = None
+    disc_no: int | None = None
+    comment: str | None = None
+    label: str | None = None
+    bpm: float | None = None
+    key: int | None = None  # canonical key code, see domain.keys
+
+
+TAG_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(TagInfo))
+
+
+@dataclass(slots=True)
+class TrackRecord:
+    """One row of the library as the GUI and CLI see it (never a peewee object)."""
+
+    id: int
+    path: str
+    folder: str = ""
+    filename: str = ""
+    size: int = 0
+    mtime: float = 0.0
+    format: str = ""
+    codec: str = ""
+    duration: float | None = None
+    bitrate: int | None = None
+    sample_rate: int | None = None
+    channels: int | None = None
+    title: str | None = None
+    artist: str | None = None
+    album: str | None = None
+    albumartist: str | None = None
+    genre: str | None = None
+    year: int | None = None
+    track_no: int | None = None
+    disc_no: int | None = None
+    comment: str | None = None
+    label: str | None = None
+    bpm: float | None = None
+    key: int | None = None
+    bpm_confidence: float | None = None
+    key_confidence: float | None = None
+    analyzed_at: float | None = None
+    analysis_error: str | None = None
+    date_added: float = 0.0
+    last_scanned: float = 0.0
+    status: str = TrackStatus.OK.value
+    error: str | None = None
+
+
+TRACK_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(TrackRecord))
+
+
+@dataclass(frozen=True, slots=True)
+class AnalysisOptions:
+    """Settings for BPM and key analysis (passed explicitly; no global configuration)."""
+
+    bpm_min: float = 70.0
+    bpm_max: float = 180.0
+    sample_rate: int = 22050
+    excerpt_seconds: float = 90.0  # analyse this much from the middle of the track; 0 = whole track
+    timeout_seconds: float = 120.0
+
+
+@dataclass(frozen=True, slots=True)
+class AnalysisResult:
+    """What analysis found in one file."""
+
+    bpm: float | None
+    bpm_confidence: float
+    key: int | None  # canonical key code
+    key_confidence: float
+    duration: float | None = None
+    analysed_seconds: float | None = None
+    beat_times: tuple[float, ...] = field(default=(), repr=False)

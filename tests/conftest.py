@@ -1,0 +1,35 @@
+"""Test set-up shared by every test: offscreen Qt, a private settings/cache area, test data paths."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+# Must be set before any Qt module is imported, so that a bare `pytest` works on a machine with no screen.
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Keep the tests away from the user's real settings, library and caches.
+_sandbox = Path(tempfile.mkdtemp(prefix="crate-tests-"))
+os.environ.setdefault("CRATE_HOME", str(_sandbox))
+os.environ.setdefault("XDG_CONFIG_HOME", str(_sandbox / "config"))
+os.environ.setdefault("NUMBA_CACHE_DIR", str(_sandbox / "numba"))
+os.environ.pop("CRATE_LIBRARY", None)
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+TESTDATA = Path(os.environ.get("CRATE_TESTDATA", ROOT.parent / "shared" / "testdata"))
+
+
+@pytest.fixture(scope="session")
+def testdata() -> Path:
+    """The third-party sample files (../shared/testdata, or $CRATE_TESTDATA)."""
+    if not TESTDATA.is_dir():
+        pytest.fail(
+            f"test data not found at {TESTDATA}: set CRATE_TESTDATA to the shared/testdata folder",
+            pytrace=False,
+        )
+    return TESTDATA
