@@ -86,7 +86,9 @@ class Key:
         return self.musical()
 
     def relative(self) -> Key:
-        return Key((self.pitch_class + 3) % 12, False) if self.minor else Key((self.pitch_class - 3) % 12, True)
+        return (
+            Key((self.pitch_class + 3) % 12, False) if self.minor else Key((self.pitch_class - 3) % 12, True)
+        )
 
 
 _CAMELOT_RE = re.compile(r"^\s*0?(1[0-2]|[1-9])\s*([AB])\s*$", re.IGNORECASE)

@@ -137,3 +137,14 @@ class AnalysisResult:
     duration: float | None = None
     analysed_seconds: float | None = None
     beat_times: tuple[float, ...] = field(default=(), repr=False)
+
+
+@dataclass(slots=True)
+class ScannedFile:
+    """One audio file as the scanner found it: its stat, and its tags or the reason they are unreadable."""
+
+    path: str
+    size: int
+    mtime: float
+    tags: TagInfo | None = None
+    error: str | None = None

@@ -1,0 +1,52 @@
+"""Turning a parsed search into SQL: FTS5 for words, indexed columns for the rest."""
+
+from __future__ import annotations
+
+from crate_app.domain.search import ParsedQuery, TextTerm
+
+
+def _fts_phrase(term: TextTerm) -> str:
+    # Quote the user's text so that FTS5 operators in it are taken literally; '*' makes it a prefix.
+    phrase = '"' + term.text.replace('"', '""') + '"*'
+    return f"{term.field} : {phrase}" if term.field else phrase
+
+
+def where_clause(query: ParsedQuery | None) -> tuple[str, list[object]]:
+    """SQL condition on ``tracks`` (no alias) and its parameters; ``1`` when the query is empty."""
+    if query is None or query.is_empty:
+        return "1", []
+    parts: list[str] = []
+    params: list[object] = []
+    positive = [t for t in query.terms if not t.negated]
+    negative = [t for t in query.terms if t.negated]
+    if positive:
+        parts.append("id IN (SELECT rowid FROM tracks_fts WHERE tracks_fts MATCH ?)")
+        params.append(" AND ".join(_fts_phrase(t) for t in positive))
+    if negative:
+        parts.append("id NOT IN (SELECT rowid FROM tracks_fts WHERE tracks_fts MATCH ?)")
+        params.append(" OR ".join(_fts_phrase(t) for t in negative))
+    for numeric in query.numeric:
+        column = numeric.field
+        if numeric.low is not None:
+            parts.append(f"{column} {'>' if numeric.low_exclusive else '>='} ?")
+            params.append(numeric.low)
+        if numeric.high is not None:
+            parts.append(f"{column} {'<' if numeric.high_exclusive else '<='} ?")
+            params.append(numeric.high)
+    if query.key_codes is not None:
+        codes = sorted(query.key_codes)
+        parts.append(f"key IN ({','.join('?' * len(codes))})" if codes else "0")
+        params.extend(codes)
+    if query.key_missing:
+        parts.append("key IS NULL")
+    if query.formats:
+        parts.append(f"format IN ({','.join('?' * len(query.formats))})")
+        params.extend(query.formats)
+    for flag, wanted in query.flags:
+        condition = {
+            "missing": "status = 'missing'",
+            "error": "status = 'error'",
+            "analyzed": "analyzed_at IS NOT NULL",
+        }[flag]
+        parts.append(condition if wanted else f"NOT ({condition})")
+    return " AND ".join(parts), params

@@ -1,0 +1,230 @@
+"""Opening a library file and the query API the GUI and command line use (plain records only)."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import peewee as pw
+
+from crate_app.domain.errors import LibraryError
+from crate_app.domain.search import ParsedQuery
+from crate_app.domain.track import TRACK_FIELDS, TrackRecord, path_from_db, path_to_db
+from crate_app.store import schema
+from crate_app.store.filters import where_clause
+
+PRAGMAS = {
+    "journal_mode": "wal",
+    "synchronous": 1,  # NORMAL: durable enough with WAL, much faster than FULL
+    "foreign_keys": 1,
+    "cache_size": -64_000,  # 64 MB page cache per connection
+    "temp_store": "memory",
+    "mmap_size": 256 * 1024 * 1024,
+    "busy_timeout": 15_000,
+}
+
+TRACK_COLUMNS_SQL = ", ".join(TRACK_FIELDS)
+_PATH_FIELDS = {TRACK_FIELDS.index(name) for name in ("path", "folder", "filename")}
+
+
+def record_from_row(row: Sequence[object]) -> TrackRecord:
+    """Build a TrackRecord from a row selected with TRACK_COLUMNS_SQL."""
+    values = list(row)
+    for index in _PATH_FIELDS:
+        values[index] = path_from_db(values[index])  # type: ignore[arg-type]
+    return TrackRecord(*values)
+
+
+class Library:
+    """One library = one SQLite file.  Safe to use from several threads (one connection per thread).
+
+    Reads may run on any thread at any time (WAL: readers never wait for the writer).  Every write
+    goes through ``write()``, which serialises writers in this process and makes each batch one
+    transaction.
+    """
+
+    def __init__(self, path: Path, db: pw.SqliteDatabase) -> None:
+        self.path = path
+        self.db = db
+        self._write_lock = threading.RLock()
+
+    # -- connection ------------------------------------------------------------------------------
+    def close(self) -> None:
+        """Close this thread's connection (other threads' connections close with their threads)."""
+        if not self.db.is_closed():
+            self.db.close()
+
+    def execute(self, sql: str, params: Sequence[object] = ()) -> sqlite3.Cursor:
+        return self.db.execute_sql(sql, params)
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """The single writer: one transaction, serialised with every other writer of this library."""
+        with self._write_lock, self.db.atomic():
+            yield self.db.connection()
+
+    def checkpoint(self) -> None:
+        """Fold the WAL back into the database file (after big imports, so the WAL does not stay huge)."""
+        with self._write_lock:
+            self.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    # -- reading ---------------------------------------------------------------------------------
+    def count(self, query: ParsedQuery | None = None) -> int:
+        where, params = where_clause(query)
+        return self.execute(f"SELECT COUNT(*) FROM tracks WHERE {where}", params).fetchone()[0]
+
+    def stats(self) -> dict[str, int]:
+        row = self.execute(
+            "SELECT COUNT(*), "
+            "COALESCE(SUM(status = 'ok'), 0), COALESCE(SUM(status = 'missing'), 0), "
+            "COALESCE(SUM(status = 'error'), 0), COALESCE(SUM(analyzed_at IS NOT NULL), 0), "
+            "COALESCE(SUM(analysis_error IS NOT NULL), 0) FROM tracks"
+        ).fetchone()
+        return {
+            "tracks": row[0],
+            "ok": row[1],
+            "missing": row[2],
+            "errors": row[3],
+            "analyzed": row[4],
+            "analysis_failed": row[5],
+            "roots": self.execute("SELECT COUNT(*) FROM library_roots").fetchone()[0],
+        }
+
+    def tracks_by_ids(self, ids: Iterable[int]) -> list[TrackRecord]:
+        """Rows for the given ids, in the order given (unknown ids are left out)."""
+        wanted = list(ids)
+        found: dict[int, TrackRecord] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in self.execute(f"SELECT {TRACK_COLUMNS_SQL} FROM tracks WHERE id IN ({marks})", chunk):
+                record = record_from_row(row)
+                found[record.id] = record
+        return [found[i] for i in wanted if i in found]
+
+    def track_by_path(self, path: str) -> TrackRecord | None:
+        row = self.execute(
+            f"SELECT {TRACK_COLUMNS_SQL} FROM tracks WHERE path = ?", (path_to_db(path),)
+        ).fetchone()
+        return record_from_row(row) if row else None
+
+    def iter_track_ids(self, query: ParsedQuery | None = None, sort: str = "id") -> Iterator[int]:
+        """Ids of matching tracks, streamed (for batch jobs over huge selections)."""
+        where, params = where_clause(query)
+        order = schema.sort_expression(sort)
+        cursor = self.execute(f"SELECT id FROM tracks WHERE {where} ORDER BY {order}, id", params)
+        for (track_id,) in cursor:
+            yield track_id
+
+    def problems(self, limit: int = 10_000) -> list[TrackRecord]:
+        """Tracks that could not be read or have gone missing, most recent first."""
+        rows = self.execute(
+            f"SELECT {TRACK_COLUMNS_SQL} FROM tracks WHERE status != 'ok' ORDER BY last_scanned DESC, id "
+            "LIMIT ?",
+            (limit,),
+        )
+        return [record_from_row(row) for row in rows]
+
+    def scan_errors(self) -> list[tuple[str, str]]:
+        """(path, reason) of folders and files that could not be read at all."""
+        rows = self.execute("SELECT path, reason FROM scan_errors ORDER BY at DESC")
+        return [(path_from_db(path), reason) for path, reason in rows]
+
+    # -- library roots ---------------------------------------------------------------------------
+    def roots(self) -> list[str]:
+        return [path_from_db(p) for (p,) in self.execute("SELECT path FROM library_roots ORDER BY path")]
+
+    def add_root(self, path: str) -> None:
+        with self.write() as conn:
+            conn.execute(
+                "INSERT INTO library_roots (path, added_at) VALUES (?, ?) ON CONFLICT(path) DO NOTHING",
+                (path_to_db(path), time.time()),
+            )
+
+    def root_of(self, path: str) -> str | None:
+        """The library root that contains ``path`` (the deepest one), if any."""
+        best: str | None = None
+        for root in self.roots():
+            prefix = root.rstrip(os.sep) + os.sep
+            if (path == root or path.startswith(prefix)) and (best is None or len(root) > len(best)):
+                best = root
+        return best
+
+
+def _backup(path: Path, version: int) -> Path:
+    backup = path.with_name(f"{path.name}.v{version}.bak")
+    source = sqlite3.connect(path)
+    try:
+        target = sqlite3.connect(backup)
+        with target:
+            source.backup(target)
+        target.close()
+    finally:
+        source.close()
+    return backup
+
+
+def open_library(path: Path | str, *, create: bool = True) -> Library:
+    """Open (or create) the library at ``path``, upgrading an older schema after a backup copy.
+
+    Raises LibraryError with a plain-language reason when the file cannot be used.
+    """
+    path = Path(path).expanduser()
+    if path.is_dir():
+        raise LibraryError(f"{path} is a folder, not a library file")
+    if not path.exists():
+        if not create:
+            raise LibraryError(f"no library at {path}")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise LibraryError(f"cannot create the folder for the library {path}: {exc.strerror}") from exc
+    elif not os.access(path, os.R_OK):
+        raise LibraryError(f"cannot read the library file {path}: permission denied")
+    db = pw.SqliteDatabase(str(path), pragmas=PRAGMAS, timeout=15, check_same_thread=False)
+    library = Library(path, db)
+    try:
+        db.connect(reuse_if_open=True)
+        _migrate(library)
+    except (pw.DatabaseError, sqlite3.DatabaseError) as exc:
+        db.close()
+        message = str(exc)
+        if "not a database" in message or "file is encrypted" in message:
+            raise LibraryError(f"{path} is not a Crate library (not an SQLite database)") from exc
+        if "readonly" in message or "read-only" in message:
+            raise LibraryError(f"the library {path} is read-only: Crate needs to write to it") from exc
+        if "unable to open" in message:
+            raise LibraryError(f"cannot open the library {path}: {message}") from exc
+        raise LibraryError(f"the library {path} cannot be used: {message}") from exc
+    return library
+
+
+def _migrate(library: Library) -> None:
+    db = library.db
+    tables = set(db.get_tables())
+    if tables and "schema_version" not in tables:
+        raise LibraryError(f"{library.path} is an SQLite database, but not a Crate library")
+    with db.bind_ctx(schema.MODELS):
+        db.create_tables([schema.SchemaVersion])
+        row = db.execute_sql("SELECT MAX(version) FROM schema_version").fetchone()
+        current = row[0] or 0
+        latest = schema.latest_version()
+        if current > latest:
+            raise LibraryError(
+                f"{library.path} was made by a newer Crate (library version {current}, this Crate knows "
+                f"up to {latest}); update Crate to open it"
+            )
+        if current == latest:
+            return
+        if current > 0:
+            _backup(library.path, current)
+        for version, migration in schema.MIGRATIONS:
+            if version > current:
+                with library.write():
+                    migration(db)
+                    db.execute_sql("INSERT INTO schema_version (version) VALUES (?)", (version,))

@@ -1,0 +1,152 @@
+"""The library's tables (peewee models) and the migrations that build and upgrade them.
+
+Every schema change is a new entry appended to ``MIGRATIONS``; a library made by an older Crate is
+upgraded in place (after a backup copy) when a newer Crate opens it.  Never edit a published
+migration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import peewee as pw
+
+# Columns the track table can be sorted by, with the SQL expression each sort uses.  Text columns are
+# NOT NULL ('' when unknown) and declared COLLATE NOCASE so that they sort case-insensitively; numeric
+# columns may be NULL and sort as COALESCE(col, -1), so that keyset paging never compares with NULL.
+# Each has an index (expr, id); path is unique and sorts by its own unique index.
+# Each index costs on every write, so only the columns the table shows are sortable.
+TEXT_SORT_COLUMNS = ("artist", "title", "album", "albumartist", "genre", "label", "format", "path")
+NUMERIC_SORT_COLUMNS = ("bpm", "key", "duration", "year", "bitrate", "date_added", "track_no")
+SORTABLE_COLUMNS = (*TEXT_SORT_COLUMNS, *NUMERIC_SORT_COLUMNS)
+
+
+def sort_expression(column: str) -> str:
+    """The SQL expression the track table sorts ``column`` by (matches an index)."""
+    if column in TEXT_SORT_COLUMNS:
+        return column
+    if column in NUMERIC_SORT_COLUMNS:
+        return f"COALESCE({column}, -1)"
+    if column == "id":
+        return "id"
+    raise ValueError(f"cannot sort by {column!r}")
+
+
+class BaseModel(pw.Model):
+    """Models describe the tables; each Library binds them to its own database (several may be open)."""
+
+    class Meta:
+        legacy_table_names = False
+
+
+class Track(BaseModel):
+    path = pw.TextField(unique=True)
+    folder = pw.TextField(default="")
+    filename = pw.TextField(default="")
+    size = pw.IntegerField(default=0)
+    mtime = pw.FloatField(default=0.0)
+    format = pw.TextField(default="", collation="NOCASE")
+    codec = pw.TextField(default="")
+    duration = pw.FloatField(null=True)
+    bitrate = pw.IntegerField(null=True)
+    sample_rate = pw.IntegerField(null=True)
+    channels = pw.IntegerField(null=True)
+    title = pw.TextField(default="", collation="NOCASE")
+    artist = pw.TextField(default="", collation="NOCASE")
+    album = pw.TextField(default="", collation="NOCASE")
+    albumartist = pw.TextField(default="", collation="NOCASE")
+    genre = pw.TextField(default="", collation="NOCASE")
+    year = pw.IntegerField(null=True)
+    track_no = pw.IntegerField(null=True)
+    disc_no = pw.IntegerField(null=True)
+    comment = pw.TextField(default="")
+    label = pw.TextField(default="", collation="NOCASE")
+    bpm = pw.FloatField(null=True)
+    key = pw.IntegerField(null=True)
+    bpm_confidence = pw.FloatField(null=True)
+    key_confidence = pw.FloatField(null=True)
+    analyzed_at = pw.FloatField(null=True)
+    analysis_error = pw.TextField(null=True)
+    date_added = pw.FloatField(default=0.0)
+    last_scanned = pw.FloatField(default=0.0)
+    status = pw.TextField(default="ok")
+    error = pw.TextField(null=True)
+
+    class Meta:
+        table_name = "tracks"
+
+
+class LibraryRoot(BaseModel):
+    path = pw.TextField(unique=True)
+    added_at = pw.FloatField()
+    last_scan_at = pw.FloatField(null=True)
+
+    class Meta:
+        table_name = "library_roots"
+
+
+class ScanError(BaseModel):
+    """Problems that are not tied to one track row: unreadable folders, permission errors."""
+
+    path = pw.TextField(unique=True)
+    reason = pw.TextField()
+    at = pw.FloatField()
+
+    class Meta:
+        table_name = "scan_errors"
+
+
+class SchemaVersion(BaseModel):
+    version = pw.IntegerField()
+
+    class Meta:
+        table_name = "schema_version"
+
+
+# The text fields the search box matches; kept in sync with tracks by triggers.
+FTS_COLUMNS = ("title", "artist", "album", "albumartist", "genre", "label", "comment", "filename")
+
+
+MODELS = (Track, LibraryRoot, ScanError, SchemaVersion)
+
+
+def _migration_1(db: pw.Database) -> None:
+    db.create_tables([Track, LibraryRoot, ScanError])
+    for column in SORTABLE_COLUMNS:
+        if column == "path":
+            continue
+        db.execute_sql(f"CREATE INDEX idx_tracks_sort_{column} ON tracks ({sort_expression(column)}, id)")
+    db.execute_sql("CREATE INDEX idx_tracks_status ON tracks (status)")
+    columns = ", ".join(FTS_COLUMNS)
+    db.execute_sql(
+        f"CREATE VIRTUAL TABLE tracks_fts USING fts5({columns}, content='tracks', content_rowid='id', "
+        "prefix='1 2 3', tokenize='unicode61 remove_diacritics 2')"
+    )
+    new_values = ", ".join(f"new.{c}" for c in FTS_COLUMNS)
+    old_values = ", ".join(f"old.{c}" for c in FTS_COLUMNS)
+    db.execute_sql(
+        f"CREATE TRIGGER tracks_fts_insert AFTER INSERT ON tracks BEGIN "
+        f"INSERT INTO tracks_fts(rowid, {columns}) VALUES (new.id, {new_values}); END"
+    )
+    db.execute_sql(
+        f"CREATE TRIGGER tracks_fts_delete AFTER DELETE ON tracks BEGIN "
+        f"INSERT INTO tracks_fts(tracks_fts, rowid, {columns}) VALUES ('delete', old.id, {old_values}); END"
+    )
+    # Only when a searchable column changes: analysis results and status updates leave the index alone.
+    db.execute_sql(
+        f"CREATE TRIGGER tracks_fts_update AFTER UPDATE OF {columns} ON tracks BEGIN "
+        f"INSERT INTO tracks_fts(tracks_fts, rowid, {columns}) VALUES ('delete', old.id, {old_values}); "
+        f"INSERT INTO tracks_fts(rowid, {columns}) VALUES (new.id, {new_values}); END"
+    )
+
+
+Migration = Callable[[pw.Database], None]
+
+# (version, migration): append only.
+MIGRATIONS: list[tuple[int, Migration]] = [
+    (1, _migration_1),
+]
+
+
+def latest_version() -> int:
+    return MIGRATIONS[-1][0]

@@ -1,0 +1,129 @@
+"""Bulk writes: every change to tracks goes through these functions and ``Library.write()``.
+
+Rows are written with raw ``executemany`` (peewee's ``insert_many`` spends most of its time building
+SQL), one transaction per batch.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable, Sequence
+
+from crate_app.domain.track import TAG_FIELDS, AnalysisResult, ScannedFile, TrackStatus, path_to_db
+from crate_app.store.library import Library
+
+_TEXT_TAGS = {"format", "codec", "title", "artist", "album", "albumartist", "genre", "comment", "label"}
+_FILE_COLUMNS = ("path", "folder", "filename", "size", "mtime")
+UPSERT_COLUMNS = (*_FILE_COLUMNS, *TAG_FIELDS, "date_added", "last_scanned", "status", "error")
+# Analysed BPM and key win over what the tags say: a rescan never overwrites an analysis.
+_KEEP_IF_ANALYSED = {"bpm", "key"}
+_UPDATE_SET = ", ".join(
+    f"{c} = CASE WHEN tracks.analyzed_at IS NULL THEN excluded.{c} ELSE tracks.{c} END"
+    if c in _KEEP_IF_ANALYSED
+    else f"{c} = excluded.{c}"
+    for c in UPSERT_COLUMNS
+    if c not in ("path", "date_added")
+)
+UPSERT_SQL = (
+    f"INSERT INTO tracks ({', '.join(UPSERT_COLUMNS)}) VALUES ({', '.join('?' * len(UPSERT_COLUMNS))}) "
+    f"ON CONFLICT(path) DO UPDATE SET {_UPDATE_SET}"
+)
+
+
+def scanned_row(item: ScannedFile, now: float) -> tuple[object, ...]:
+    """The UPSERT_COLUMNS values for one scanned file."""
+    folder, filename = os.path.split(item.path)
+    tags = item.tags
+    values: list[object] = [
+        path_to_db(item.path),
+        path_to_db(folder),
+        path_to_db(filename),
+        item.size,
+        item.mtime,
+    ]
+    for name in TAG_FIELDS:
+        value = getattr(tags, name) if tags is not None else None
+        if value is None and name in _TEXT_TAGS:
+            value = ""
+        values.append(value)
+    status = TrackStatus.OK if item.error is None else TrackStatus.ERROR
+    values += [now, now, status.value, item.error]
+    return tuple(values)
+
+
+def upsert_scanned(library: Library, items: Sequence[ScannedFile], now: float | None = None) -> None:
+    """Insert or update scanned files in one transaction (date added is kept on update)."""
+    if not items:
+        return
+    now = time.time() if now is None else now
+    rows = [scanned_row(item, now) for item in items]
+    upsert_rows(library, rows)
+
+
+def upsert_rows(library: Library, rows: Sequence[tuple[object, ...]]) -> None:
+    """Insert or update prepared rows (values in UPSERT_COLUMNS order) in one transaction."""
+    with library.write() as conn:
+        conn.executemany(UPSERT_SQL, rows)
+
+
+def set_status(library: Library, ids: Iterable[int], status: TrackStatus, now: float | None = None) -> int:
+    """Mark tracks ok or missing (never deletes a row); returns how many rows changed."""
+    now = time.time() if now is None else now
+    changed = 0
+    with library.write() as conn:
+        for chunk in _chunks(list(ids), 500):
+            marks = ",".join("?" * len(chunk))
+            cursor = conn.execute(
+                f"UPDATE tracks SET status = ?, last_scanned = ? WHERE id IN ({marks}) AND status != ?",
+                (status.value, now, *chunk, status.value),
+            )
+            changed += cursor.rowcount
+    return changed
+
+
+def save_analysis(
+    library: Library, results: Sequence[tuple[int, AnalysisResult]], now: float | None = None
+) -> None:
+    """Store analysis results in one transaction."""
+    now = time.time() if now is None else now
+    with library.write() as conn:
+        conn.executemany(
+            "UPDATE tracks SET bpm = ?, bpm_confidence = ?, key = ?, key_confidence = ?, analyzed_at = ?, "
+            "analysis_error = NULL WHERE id = ?",
+            [(r.bpm, r.bpm_confidence, r.key, r.key_confidence, now, track_id) for track_id, r in results],
+        )
+
+
+def save_analysis_failures(library: Library, failures: Sequence[tuple[int, str]]) -> None:
+    """Record why analysis failed for some tracks (they are not retried unless forced)."""
+    with library.write() as conn:
+        conn.executemany(
+            "UPDATE tracks SET analysis_error = ? WHERE id = ?", [(reason, tid) for tid, reason in failures]
+        )
+
+
+def record_scan_errors(library: Library, errors: Sequence[tuple[str, str]], now: float | None = None) -> None:
+    """Remember folders or files that could not be read at all (path, reason)."""
+    now = time.time() if now is None else now
+    with library.write() as conn:
+        conn.executemany(
+            "INSERT INTO scan_errors (path, reason, at) VALUES (?, ?, ?) "
+            "ON CONFLICT(path) DO UPDATE SET reason = excluded.reason, at = excluded.at",
+            [(path_to_db(path), reason, now) for path, reason in errors],
+        )
+
+
+def clear_scan_errors(library: Library, under: str) -> None:
+    """Forget recorded scan errors below a folder (before it is scanned again)."""
+    prefix = path_to_db(under.rstrip(os.sep) + os.sep)
+    with library.write() as conn:
+        conn.execute(
+            "DELETE FROM scan_errors WHERE path = ? OR (path >= ? AND path < ?)",
+            (path_to_db(under), prefix, prefix[:-1] + chr(ord(os.sep) + 1)),
+        )
+
+
+def _chunks(items: list[int], size: int) -> Iterable[list[int]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

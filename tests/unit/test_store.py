@@ -1,0 +1,253 @@
+"""The library store on a real SQLite file: schema, bulk writes, FTS sync, keyset paging, errors."""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from crate_app.domain.errors import LibraryError
+from crate_app.domain.search import parse_query
+from crate_app.domain.track import AnalysisResult, ScannedFile, TagInfo, TrackStatus
+from crate_app.store import schema, writer
+from crate_app.store.library import open_library
+from crate_app.store.view import SortOrder, TrackView
+
+ARTISTS = ["Daft Punk", "daft punk", "Aphex Twin", "Björk", "Moodymann", "", "DJ Koze", "Ådne", "zZz"]
+
+
+def make_files(count: int, seed: int = 1) -> list[ScannedFile]:
+    rng = random.Random(seed)
+    files = []
+    for i in range(count):
+        tags = TagInfo(
+            format=rng.choice(["mp3", "flac", "m4a"]),
+            title=f"Track {i:05d}",
+            artist=rng.choice(ARTISTS),
+            album=rng.choice(["Homework", "Discovery", ""]),
+            genre=rng.choice(["House", "Techno", "Ambient"]),
+            year=rng.choice([None, 1997, 2001, 2013]),
+            bpm=rng.choice([None, 120.0, 124.5, 128.0, 140.0, 174.0]),
+            key=rng.choice([None, *range(24)]),
+            duration=rng.uniform(60, 600),
+            bitrate=rng.choice([None, 128, 320]),
+        )
+        files.append(
+            ScannedFile(f"/music/{tags.artist or 'Unknown'}/{i:05d}.{tags.format}", 1000 + i, 1.0, tags)
+        )
+    return files
+
+
+@pytest.fixture
+def library(tmp_path: Path):
+    lib = open_library(tmp_path / "lib.sqlite")
+    yield lib
+    lib.close()
+
+
+def test_new_library_has_schema_wal_and_pragmas(tmp_path: Path) -> None:
+    lib = open_library(tmp_path / "sub" / "lib.sqlite")
+    assert lib.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert lib.execute("PRAGMA synchronous").fetchone()[0] == 1
+    assert lib.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert lib.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] == schema.latest_version()
+    indexes = {row[1] for row in lib.execute("PRAGMA index_list(tracks)")}
+    for column in schema.SORTABLE_COLUMNS:
+        if column != "path":
+            assert f"idx_tracks_sort_{column}" in indexes
+    lib.close()
+
+
+def test_reopen_keeps_data(tmp_path: Path) -> None:
+    lib = open_library(tmp_path / "lib.sqlite")
+    writer.upsert_scanned(lib, make_files(10))
+    lib.close()
+    again = open_library(tmp_path / "lib.sqlite")
+    assert again.stats()["tracks"] == 10
+    again.close()
+
+
+def test_older_library_is_upgraded_after_a_backup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "lib.sqlite"
+    lib = open_library(path)
+    writer.upsert_scanned(lib, make_files(5))
+    lib.close()
+    applied = []
+
+    def migration_2(db) -> None:
+        db.execute_sql("ALTER TABLE tracks ADD COLUMN rating INTEGER")
+        applied.append(2)
+
+    monkeypatch.setattr(schema, "MIGRATIONS", [*schema.MIGRATIONS, (2, migration_2)])
+    upgraded = open_library(path)
+    assert applied == [2]
+    assert upgraded.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] == 2
+    assert upgraded.execute("SELECT COUNT(rating) FROM tracks").fetchone()[0] == 0
+    assert upgraded.stats()["tracks"] == 5
+    upgraded.close()
+    backup = path.with_name(path.name + ".v1.bak")
+    assert sqlite3.connect(backup).execute("SELECT COUNT(*) FROM tracks").fetchone()[0] == 5
+
+
+def test_library_from_a_newer_crate_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "lib.sqlite"
+    open_library(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute("INSERT INTO schema_version (version) VALUES (999)")
+    conn.commit()
+    conn.close()
+    with pytest.raises(LibraryError, match="newer Crate"):
+        open_library(path)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(b"this is a text file, not a database" * 100, "not a Crate library"), (None, "is a folder")],
+)
+def test_unusable_files_give_plain_errors(tmp_path: Path, content: bytes | None, message: str) -> None:
+    path = tmp_path / "thing"
+    if content is None:
+        path.mkdir()
+    else:
+        path.write_bytes(content)
+    with pytest.raises(LibraryError, match=message):
+        open_library(path)
+
+
+def test_other_sqlite_database_is_not_taken_for_a_library(tmp_path: Path) -> None:
+    path = tmp_path / "other.sqlite"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE invoices (id INTEGER)")
+    conn.commit()
+    conn.close()
+    with pytest.raises(LibraryError, match="not a Crate library"):
+        open_library(path)
+
+
+def test_upsert_keeps_date_added_and_analysis(library) -> None:
+    files = make_files(3)
+    writer.upsert_scanned(library, files, now=100.0)
+    first = library.track_by_path(files[0].path)
+    writer.save_analysis(
+        library, [(first.id, AnalysisResult(bpm=126.01, bpm_confidence=0.9, key=14, key_confidence=0.8))]
+    )
+    files[0].tags.title = "Renamed"
+    files[0].tags.bpm = 99.0
+    writer.upsert_scanned(library, files, now=200.0)
+    again = library.track_by_path(files[0].path)
+    assert again.id == first.id
+    assert again.date_added == 100.0 and again.last_scanned == 200.0
+    assert again.title == "Renamed"
+    assert again.bpm == 126.01 and again.key == 14  # the analysis survives a rescan
+    assert library.stats()["analyzed"] == 1
+
+
+def test_fts_follows_inserts_updates_and_deletes(library) -> None:
+    files = make_files(50)
+    writer.upsert_scanned(library, files)
+    assert library.count(parse_query("track 0001")) == 10  # "Track 0001*" prefix: 00010..00019
+    files[3].tags.title = "Xylophone Dreams"
+    writer.upsert_scanned(library, [files[3]])
+    assert library.count(parse_query("xylo")) == 1
+    assert library.count(parse_query("title:xylophone")) == 1
+    assert library.count(parse_query("artist:xylophone")) == 0
+    with library.write() as conn:
+        conn.execute("DELETE FROM tracks WHERE path = ?", (files[3].path,))
+    assert library.count(parse_query("xylo")) == 0
+    # The FTS index agrees with the table.
+    library.execute("INSERT INTO tracks_fts(tracks_fts, rank) VALUES ('integrity-check', 1)")
+
+
+def test_search_filters(library) -> None:
+    files = make_files(400)
+    writer.upsert_scanned(library, files)
+    tags = [f.tags for f in files]
+
+    def expected(predicate) -> int:
+        return sum(1 for t in tags if predicate(t))
+
+    assert library.count(parse_query("artist:daft")) == expected(lambda t: t.artist.lower() == "daft punk")
+    assert library.count(parse_query("bjork")) == expected(lambda t: t.artist == "Björk")  # diacritics folded
+    assert library.count(parse_query("bpm:120-128")) == expected(
+        lambda t: t.bpm is not None and 120 <= t.bpm <= 128
+    )
+    assert library.count(parse_query("bpm:>140")) == expected(lambda t: t.bpm is not None and t.bpm > 140)
+    assert library.count(parse_query("bpm:128")) == expected(
+        lambda t: t.bpm is not None and 128 <= t.bpm < 129
+    )
+    assert library.count(parse_query("key:8A")) == expected(lambda t: t.key == 14)
+    assert library.count(parse_query("key:Am")) == expected(lambda t: t.key == 14)
+    assert library.count(parse_query("key:none")) == expected(lambda t: t.key is None)
+    assert library.count(parse_query("year:2001 genre:house")) == expected(
+        lambda t: t.year == 2001 and t.genre == "House"
+    )
+    assert library.count(parse_query("-daft")) == expected(lambda t: t.artist.lower() != "daft punk")
+    assert library.count(parse_query("format:FLAC")) == expected(lambda t: t.format == "flac")
+    assert library.count(parse_query('"aphex twin"')) == expected(lambda t: t.artist == "Aphex Twin")
+    # FTS operators typed by the user are plain text, never syntax errors from SQLite.
+    assert library.count(parse_query('AND OR NOT ( ) * ^ "x"')) == 0
+
+
+def test_missing_and_error_status(library) -> None:
+    files = make_files(5)
+    files.append(ScannedFile("/music/broken.mp3", 0, 1.0, None, "the file is empty"))
+    writer.upsert_scanned(library, files)
+    ids = [library.track_by_path(f.path).id for f in files[:2]]
+    assert writer.set_status(library, ids, TrackStatus.MISSING) == 2
+    assert writer.set_status(library, ids, TrackStatus.MISSING) == 0
+    stats = library.stats()
+    assert (stats["tracks"], stats["ok"], stats["missing"], stats["errors"]) == (6, 3, 2, 1)
+    assert library.count(parse_query("missing:yes")) == 2
+    assert library.count(parse_query("missing:no")) == 4
+    problems = {t.path: t for t in library.problems()}
+    assert problems["/music/broken.mp3"].error == "the file is empty"
+    assert len(problems) == 3
+
+
+def test_non_utf8_path_round_trip(library) -> None:
+    odd = "/music/caf\udce9/\udcff\udcfe track.mp3"  # latin-1 bytes that are not UTF-8
+    writer.upsert_scanned(library, [ScannedFile(odd, 1, 1.0, TagInfo(title="odd"))])
+    record = library.track_by_path(odd)
+    assert record is not None and record.path == odd
+    assert record.folder == "/music/caf\udce9" and record.filename == "\udcff\udcfe track.mp3"
+
+
+def _truth(library, order: SortOrder, query=None) -> list[int]:
+    return list(library.iter_track_ids(query, order.column))[:: -1 if order.descending else 1]
+
+
+@pytest.mark.parametrize("column", schema.SORTABLE_COLUMNS)
+def test_keyset_pages_match_a_full_sort(library, column: str) -> None:
+    writer.upsert_scanned(library, make_files(1500, seed=7))
+    for descending in (False, True):
+        order = SortOrder(column, descending)
+        truth = _truth(library, order)
+        view = TrackView(library, None, order)
+        assert view.count() == 1500
+        rng = random.Random(column)
+        # Sequential pages (anchored seeks), then random jumps (seeks from anchors or ends).
+        for offset in [0, 100, 200, 300, *(rng.randrange(0, 1500) for _ in range(25)), 1450, 1400]:
+            got = [r.id for r in view.rows(offset, 100)]
+            assert got == truth[offset : offset + 100], (column, descending, offset)
+
+
+def test_keyset_pages_with_a_filter_and_row_of_id(library) -> None:
+    writer.upsert_scanned(library, make_files(1200, seed=3))
+    query = parse_query("genre:house bpm:>100")
+    order = SortOrder("bpm", True)
+    truth = _truth(library, order, query)
+    view = TrackView(library, query, order)
+    assert view.count() == len(truth) > 100
+    for offset in (0, 50, len(truth) - 30, 17, 60):
+        assert [r.id for r in view.rows(offset, 40)] == truth[offset : offset + 40]
+    for row in (0, 5, len(truth) - 1):
+        assert view.row_of_id(truth[row]) == row
+    outside = next(i for i in library.iter_track_ids() if i not in set(truth))
+    assert view.row_of_id(outside) is None
+
+
+def test_sort_order_refuses_unknown_columns() -> None:
+    with pytest.raises(ValueError):
+        SortOrder("comment; DROP TABLE tracks")
