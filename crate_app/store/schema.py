@@ -107,9 +107,6 @@ class SchemaVersion(BaseModel):
 FTS_COLUMNS = ("title", "artist", "album", "albumartist", "genre", "label", "comment", "filename")
 
 
-MODELS = (Track, LibraryRoot, ScanError, SchemaVersion)
-
-
 def _migration_1(db: pw.Database) -> None:
     db.create_tables([Track, LibraryRoot, ScanError])
     for column in SORTABLE_COLUMNS:
@@ -140,11 +137,55 @@ def _migration_1(db: pw.Database) -> None:
     )
 
 
+class RenameBatch(BaseModel):
+    """A batch rename/move and its state; its steps are the checkpoint journal."""
+
+    created_at = pw.FloatField()
+    kind = pw.TextField(default="rename")  # rename | undo
+    undo_of = pw.IntegerField(null=True)  # for kind=undo: the batch being reversed
+    description = pw.TextField(default="")  # template and destination, for people
+    options = pw.TextField(default="{}")  # JSON
+    status = pw.TextField(default="pending")  # pending running paused cancelled done undone
+    finished_at = pw.FloatField(null=True)
+
+    class Meta:
+        table_name = "rename_batches"
+
+
+class RenameStepRow(BaseModel):
+    batch = pw.ForeignKeyField(RenameBatch, backref="steps", on_delete="CASCADE", column_name="batch_id")
+    seq = pw.IntegerField()
+    track_id = pw.IntegerField(null=True)
+    kind = pw.TextField(default="move")  # move | sidecar
+    src = pw.TextField()
+    dst = pw.TextField()
+    temporary = pw.BooleanField(default=False)
+    # Identity of the file this step moves, recorded before the batch starts, so that a resume can
+    # tell "already moved" from "not yet moved" from "changed by someone else".
+    file_size = pw.IntegerField(null=True)
+    file_ino = pw.IntegerField(null=True)
+    file_mtime_ns = pw.IntegerField(null=True)
+    status = pw.TextField(default="pending")  # pending done failed
+    error = pw.TextField(null=True)
+
+    class Meta:
+        table_name = "rename_steps"
+        indexes = ((("batch", "seq"), True),)
+
+
+def _migration_2(db: pw.Database) -> None:
+    db.create_tables([RenameBatch, RenameStepRow])
+    db.execute_sql("CREATE INDEX idx_rename_steps_pending ON rename_steps (batch_id, status, seq)")
+
+
+MODELS = (Track, LibraryRoot, ScanError, SchemaVersion, RenameBatch, RenameStepRow)
+
 Migration = Callable[[pw.Database], None]
 
 # (version, migration): append only.
 MIGRATIONS: list[tuple[int, Migration]] = [
     (1, _migration_1),
+    (2, _migration_2),
 ]
 
 

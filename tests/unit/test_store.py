@@ -75,19 +75,20 @@ def test_older_library_is_upgraded_after_a_backup(tmp_path: Path, monkeypatch: p
     writer.upsert_scanned(lib, make_files(5))
     lib.close()
     applied = []
+    old, new = schema.latest_version(), schema.latest_version() + 1
 
-    def migration_2(db) -> None:
+    def migration_next(db) -> None:
         db.execute_sql("ALTER TABLE tracks ADD COLUMN rating INTEGER")
-        applied.append(2)
+        applied.append(new)
 
-    monkeypatch.setattr(schema, "MIGRATIONS", [*schema.MIGRATIONS, (2, migration_2)])
+    monkeypatch.setattr(schema, "MIGRATIONS", [*schema.MIGRATIONS, (new, migration_next)])
     upgraded = open_library(path)
-    assert applied == [2]
-    assert upgraded.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] == 2
+    assert applied == [new]
+    assert upgraded.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] == new
     assert upgraded.execute("SELECT COUNT(rating) FROM tracks").fetchone()[0] == 0
     assert upgraded.stats()["tracks"] == 5
     upgraded.close()
-    backup = path.with_name(path.name + ".v1.bak")
+    backup = path.with_name(path.name + f".v{old}.bak")
     assert sqlite3.connect(backup).execute("SELECT COUNT(*) FROM tracks").fetchone()[0] == 5
 
 

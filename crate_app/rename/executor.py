@@ -1,0 +1,280 @@
+"""Running a rename plan against the checkpoint journal: start, pause, resume after a crash, undo.
+
+The journal (``crate_app.store.journal``) is written before the first file moves.  Each step is
+then reconciled with the disk and executed:
+
+* the target already holds the step's file (same identity)  -> it was moved before a crash: done
+* the source still holds the step's file                    -> move it now (never onto a taken path)
+* neither                                                   -> the file was changed or removed by
+  someone else: the step fails with that reason, and nothing is touched
+
+A step and its track's new path are committed in one transaction, in small groups; a crash between
+a move and its commit is healed by the first rule, so correctness never depends on the group size.
+A batch stops (pause or cancel) only where no file sits at a temporary name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from crate_app.domain.progress import Progress, ProgressMeter
+from crate_app.domain.rename import RenamePlan
+from crate_app.domain.track import display_path
+from crate_app.rename import fsops
+from crate_app.store import journal
+from crate_app.store.journal import FileIdentity, JournalStep, NewStep
+from crate_app.store.library import Library
+
+
+@dataclass
+class BatchResult:
+    """What a run of a batch did (the CLI's JSON summary and the GUI's final report)."""
+
+    batch: int
+    status: str
+    planned: int
+    moved: int = 0
+    skipped: int = 0
+    failed: int = 0
+    seconds: float = 0.0
+    errors: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "batch": self.batch,
+            "status": self.status,
+            "planned": self.planned,
+            "moved": self.moved,
+            "skipped": self.skipped,
+            "failed": self.failed,
+            "seconds": round(self.seconds, 3),
+            "errors": [{"path": display_path(p), "reason": r} for p, r in self.errors],
+        }
+
+
+def start_batch(
+    library: Library,
+    plan: RenamePlan,
+    *,
+    description: str = "",
+    remove_empty_folders: bool = False,
+) -> int:
+    """Record the plan as a journal (before anything moves); returns the batch id."""
+    identities: dict[str, FileIdentity | None] = {}
+    new_steps: list[NewStep] = []
+    for step in plan.steps:
+        # A file keeps its identity along a chain of steps (a -> tmp -> b).
+        identity = identities.pop(step.src) if step.src in identities else FileIdentity.of(step.src)
+        identities[step.dst] = identity
+        new_steps.append(
+            NewStep(step.track_id, step.kind.value, step.src, step.dst, step.temporary, identity)
+        )
+    options = {"remove_empty_folders": remove_empty_folders, "skipped": plan.unchanged_count}
+    return journal.create_batch(library, new_steps, description=description, options=options)
+
+
+def _execute_step(library: Library, step: JournalStep, moving_away: dict[str, int | None]) -> str | None:
+    """Reconcile one step with the disk and carry it out; returns None when done, else the reason.
+
+    ``moving_away`` maps the batch's source paths to their tracks: a library entry stored at the
+    target may be one that an earlier step of this batch moved away (not yet committed).
+    """
+    identity = step.identity
+    at_target = FileIdentity.of(step.dst)
+    at_source = FileIdentity.of(step.src)
+    if identity is not None and identity.same_file(at_target):
+        return None  # moved before an interruption, not yet committed
+    # Across filesystems the copy has a new inode; it is only put in place after verification, and
+    # the source is deleted last: target present + source gone = the move completed.
+    if (
+        identity is not None
+        and at_target is not None
+        and at_source is None
+        and at_target.size == identity.size
+        and not fsops.same_filesystem(step.dst, step.src)
+    ):
+        return None
+    if at_source is None:
+        if at_target is not None:
+            return "the file is gone from its old path and another file is at the new path"
+        return "the file is no longer at its old path (moved or deleted outside Crate)"
+    if identity is not None and not identity.same_file(at_source):
+        return "the file was replaced or changed since the batch was planned; left where it is"
+    if at_target is not None or os.path.lexists(step.dst):
+        return "a file already exists at the new path; nothing was overwritten"
+    if step.kind == "move":
+        holder = journal.track_id_at(library, step.dst)
+        if holder is not None and holder != step.track_id and moving_away.get(step.dst) != holder:
+            return "another library entry is stored at the new path"
+    with contextlib.suppress(OSError):
+        os.unlink(fsops.part_path(step.dst))  # a part file of ours left by an interrupted copy
+    try:
+        fsops.move_file(step.src, step.dst)
+    except fsops.TargetExistsError:
+        return "a file already exists at the new path; nothing was overwritten"
+    except PermissionError:
+        return "permission denied"
+    except OSError as exc:
+        return _os_error_reason(exc)
+    return None
+
+
+def _os_error_reason(exc: OSError) -> str:
+    import errno
+
+    if exc.errno == errno.ENOSPC:
+        return "the disk is full"
+    if exc.errno == errno.ENAMETOOLONG:
+        return "the new name is too long for this filesystem"
+    if exc.errno in (errno.EROFS,):
+        return "the disk is read-only"
+    return exc.strerror or str(exc)
+
+
+def run_batch(
+    library: Library,
+    batch_id: int,
+    *,
+    progress: Callable[[Progress], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    group_size: int = 64,
+) -> BatchResult:
+    """Execute (or resume) a batch until it is finished or ``should_stop()`` says to pause.
+
+    Returns with status ``done`` when no step is left pending, or ``paused``.
+    """
+    info = journal.batch_info(library, batch_id)
+    if info is None:
+        raise ValueError(f"no rename batch {batch_id}")
+    started = time.monotonic()
+    all_steps = journal.steps(library, batch_id)
+    pending = [s for s in all_steps if s.status == "pending"]
+    # Files sitting at a temporary name right now: a stop must wait until none is.
+    open_temporaries = {s.dst for s in all_steps if s.status == "done" and s.temporary}
+    open_temporaries -= {s.src for s in all_steps if s.status == "done"}
+    moving_away = {s.src: s.track_id for s in all_steps if s.kind == "move"}
+    result = BatchResult(batch_id, "running", planned=len([s for s in all_steps if not s.temporary]))
+    result.skipped = int(info.options.get("skipped", 0))  # type: ignore[arg-type]
+    meter = ProgressMeter(total=len(pending), report=progress)
+    journal.set_batch_status(library, batch_id, "running")
+    outcomes: list[tuple[JournalStep, str | None]] = []
+
+    def commit() -> None:
+        if outcomes:
+            with library.write() as conn:
+                journal.record_outcomes(conn, outcomes)
+            outcomes.clear()
+
+    stopped = False
+    try:
+        for step in pending:
+            if should_stop is not None and not open_temporaries and should_stop():
+                stopped = True
+                break
+            error = _execute_step(library, step, moving_away)
+            outcomes.append((step, error))
+            if error is None:
+                if step.temporary:
+                    open_temporaries.add(step.dst)
+                open_temporaries.discard(step.src)
+                if not step.temporary:
+                    result.moved += 1
+            else:
+                result.failed += 1
+                result.errors.append((step.src, error))
+            if len(outcomes) >= group_size:
+                commit()
+            meter.update(advance=1, failed=0 if error is None else 1, current=step.dst)
+    finally:
+        commit()
+    if stopped:
+        journal.set_batch_status(library, batch_id, "paused")
+        result.status = "paused"
+    else:
+        if info.options.get("remove_empty_folders"):
+            remove_empty_folders(library, [s.src for s in pending])
+        final = "done"
+        if info.kind == "undo" and info.undo_of is not None:
+            journal.set_batch_status(library, info.undo_of, "undone")
+        journal.set_batch_status(library, batch_id, final)
+        result.status = final
+    meter.finish()
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def cancel_batch(library: Library, batch_id: int) -> None:
+    """Give up on the rest of a paused batch (what was done stays done, and can be undone)."""
+    journal.set_batch_status(library, batch_id, "cancelled")
+
+
+def reconcile_interrupted(library: Library, batch_id: int) -> int:
+    """Mark as done the pending steps an interrupted run carried out but did not commit.
+
+    Steps run in order, so this stops at the first pending step whose file has not moved.
+    Returns how many steps were found done.
+    """
+    found: list[tuple[JournalStep, str | None]] = []
+    for step in journal.steps(library, batch_id, "pending"):
+        if step.identity is None or not step.identity.same_file(FileIdentity.of(step.dst)):
+            break
+        found.append((step, None))
+    if found:
+        with library.write() as conn:
+            journal.record_outcomes(conn, found)
+    return len(found)
+
+
+def create_undo(library: Library, batch_id: int) -> int:
+    """Plan the reversal of a batch's done steps as a new (resumable) batch; returns its id."""
+    info = journal.batch_info(library, batch_id)
+    if info is None:
+        raise ValueError(f"no rename batch {batch_id}")
+    if info.status == "running":
+        reconcile_interrupted(library, batch_id)
+    done = journal.steps(library, batch_id, "done")
+    temporary_paths = {s.dst for s in done if s.temporary}
+    reversed_steps = [
+        NewStep(
+            track_id=s.track_id,
+            kind=s.kind,
+            src=s.dst,
+            dst=s.src,
+            temporary=s.src in temporary_paths,
+            identity=FileIdentity.of(s.dst),
+        )
+        for s in reversed(done)
+    ]
+    if info.status in journal.UNFINISHED_STATUSES:
+        journal.set_batch_status(library, batch_id, "cancelled")
+    return journal.create_batch(
+        library,
+        reversed_steps,
+        kind="undo",
+        undo_of=batch_id,
+        description=f"undo of batch {batch_id}: {info.description}",
+        options={"remove_empty_folders": info.options.get("remove_empty_folders", False)},
+    )
+
+
+def remove_empty_folders(library: Library, moved_from: Sequence[str]) -> int:
+    """Remove folders left empty by moves, up to (never including) the library root they are in."""
+    removed = 0
+    folders = sorted({os.path.dirname(p) for p in moved_from}, key=len, reverse=True)
+    for folder in folders:
+        root = library.root_of(folder)
+        if root is None:
+            continue
+        current = folder
+        while current != root and current.startswith(root.rstrip(os.sep) + os.sep):
+            try:
+                os.rmdir(current)  # only ever succeeds on an empty folder
+            except OSError:
+                break
+            removed += 1
+            current = os.path.dirname(current)
+    return removed
