@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from crate_app.domain.search import ParsedQuery, TextTerm
+from crate_app.store.schema import NUMERIC_SORT_COLUMNS, sort_expression
 
 
 def _fts_phrase(term: TextTerm) -> str:
@@ -26,19 +27,23 @@ def where_clause(query: ParsedQuery | None) -> tuple[str, list[object]]:
         parts.append("id NOT IN (SELECT rowid FROM tracks_fts WHERE tracks_fts MATCH ?)")
         params.append(" OR ".join(_fts_phrase(t) for t in negative))
     for numeric in query.numeric:
+        # Compare the sort expression (COALESCE(col, -1)) so that SQLite range-scans its index instead of
+        # reading the whole table; "col IS NOT NULL" keeps the meaning exact.
         column = numeric.field
+        expr = sort_expression(column) if column in NUMERIC_SORT_COLUMNS else column
         if numeric.low is not None:
-            parts.append(f"{column} {'>' if numeric.low_exclusive else '>='} ?")
+            parts.append(f"{expr} {'>' if numeric.low_exclusive else '>='} ?")
             params.append(numeric.low)
         if numeric.high is not None:
-            parts.append(f"{column} {'<' if numeric.high_exclusive else '<='} ?")
+            parts.append(f"{expr} {'<' if numeric.high_exclusive else '<='} ?")
             params.append(numeric.high)
+        parts.append(f"{column} IS NOT NULL")
     if query.key_codes is not None:
-        codes = sorted(query.key_codes)
-        parts.append(f"key IN ({','.join('?' * len(codes))})" if codes else "0")
+        codes = sorted(query.key_codes)  # codes are 0..23, never the -1 that stands for NULL
+        parts.append(f"{sort_expression('key')} IN ({','.join('?' * len(codes))})" if codes else "0")
         params.extend(codes)
     if query.key_missing:
-        parts.append("key IS NULL")
+        parts.append(f"{sort_expression('key')} = -1 AND key IS NULL")
     if query.formats:
         parts.append(f"format IN ({','.join('?' * len(query.formats))})")
         params.extend(query.formats)
