@@ -1,0 +1,374 @@
+"""Planning batch renames: examples of each rule, and properties checked by running the plan over an
+in-memory file system."""
+
+from __future__ import annotations
+
+import posixpath
+import time
+import unicodedata
+from collections.abc import Iterable
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_rename_sanitize import assert_portable
+
+from crate_app.domain.rename import RenamePlan, RenameStep, StepKind
+from crate_app.domain.track import TrackRecord
+from crate_app.rename.planner import plan_renames
+from crate_app.rename.sanitize import SanitizeOptions
+from crate_app.rename.template import compile_template
+
+ROOT = "/lib"
+
+
+def fold(path: str, case_insensitive: bool) -> str:
+    return unicodedata.normalize("NFC", path).casefold() if case_insensitive else path
+
+
+def run_steps(
+    steps: Iterable[RenameStep], files: Iterable[str], case_insensitive: bool = False
+) -> dict[str, str]:
+    """Run the steps over a set of files; return {original path: final path} for every file.
+
+    Fails if a step's source is not there, or its target is occupied at that moment.
+    """
+    where: dict[str, str] = {}  # folded current path -> original path of the file there
+    current: dict[str, str] = {}  # original path -> current path
+    for path in files:
+        key = fold(path, case_insensitive)
+        assert key not in where, f"the test set-up has {path} twice"
+        where[key], current[path] = path, path
+    for step in steps:
+        src_key, dst_key = fold(step.src, case_insensitive), fold(step.dst, case_insensitive)
+        assert src_key in where and current[where[src_key]] == step.src, f"{step}: nothing at {step.src}"
+        assert dst_key not in where, f"{step}: {step.dst} is occupied"
+        original = where.pop(src_key)
+        where[dst_key], current[original] = original, step.dst
+    return current
+
+
+def plan(
+    tracks: list[TrackRecord],
+    template: str = "{title}",
+    others: Iterable[str] = (),
+    case_insensitive: bool = False,
+    sidecars: dict[int, list[str]] | None = None,
+    **kwargs: object,
+) -> tuple[RenamePlan, dict[str, str]]:
+    """Plan with every track (and sidecar, and ``others``) existing, run it, return plan and result."""
+    files = {t.path for t in tracks} | set(others) | {p for ps in (sidecars or {}).values() for p in ps}
+    result = plan_renames(
+        tracks,
+        compile_template(template),
+        exists=files,
+        library_roots=kwargs.pop("library_roots", [ROOT]),  # type: ignore[arg-type]
+        case_insensitive=case_insensitive,
+        sidecars=sidecars,
+        **kwargs,  # type: ignore[arg-type]
+    )
+    return result, run_steps(result.steps, files, case_insensitive)
+
+
+def track(track_id: int, name: str, title: str | None = None, **tags: object) -> TrackRecord:
+    return TrackRecord(id=track_id, path=f"{ROOT}/{name}", title=title, **tags)  # type: ignore[arg-type]
+
+
+def test_a_simple_rename_and_a_skip() -> None:
+    result, moved = plan([track(1, "a.mp3", "New"), track(2, "Same.mp3", "Same")])
+    assert moved == {f"{ROOT}/a.mp3": f"{ROOT}/New.mp3", f"{ROOT}/Same.mp3": f"{ROOT}/Same.mp3"}
+    assert [(s.track_id, s.kind, s.src, s.dst, s.temporary) for s in result.steps] == [
+        (1, StepKind.MOVE, f"{ROOT}/a.mp3", f"{ROOT}/New.mp3", False)
+    ]
+    assert (result.changed_count, result.unchanged_count, result.conflict_count) == (1, 1, 0)
+    assert result.unchanged == (2,)
+
+
+def test_folders_come_from_the_template_and_values_never_add_folders() -> None:
+    tracks = [track(1, "a.mp3", "T", artist="AC/DC", album="../..")]
+    _, moved = plan(tracks, "{artist}/{album}/{title}")
+    assert moved[f"{ROOT}/a.mp3"] == f"{ROOT}/AC_DC/.._/T.mp3"  # "../.." -> ".._.." -> no trailing dots
+
+
+def test_collisions_in_the_batch_are_numbered_by_track_id() -> None:
+    tracks = [track(3, "c.mp3", "Same"), track(1, "a.mp3", "Same"), track(2, "b.mp3", "Same")]
+    result, moved = plan(tracks)
+    assert [moved[f"{ROOT}/{n}.mp3"] for n in "abc"] == [
+        f"{ROOT}/Same.mp3",
+        f"{ROOT}/Same (2).mp3",
+        f"{ROOT}/Same (3).mp3",
+    ]
+    assert [(m.track_id, m.wanted) for m in result.conflicts] == [
+        (2, f"{ROOT}/Same.mp3"),
+        (3, f"{ROOT}/Same.mp3"),
+    ]
+    assert result.conflict_count == 2
+
+
+def test_a_file_that_stays_is_never_overwritten() -> None:
+    others = [f"{ROOT}/Taken.mp3", f"{ROOT}/Taken (2).mp3"]
+    _, moved = plan([track(1, "a.mp3", "Taken")], others=others)
+    assert moved[f"{ROOT}/a.mp3"] == f"{ROOT}/Taken (3).mp3"
+    assert moved[f"{ROOT}/Taken.mp3"] == f"{ROOT}/Taken.mp3"
+
+
+def test_a_track_in_the_batch_that_stays_blocks_like_any_file() -> None:
+    tracks = [track(1, "Keep.mp3", "Keep"), track(2, "x.mp3", "Keep"), track(3, "y.mp3", None)]
+    result, moved = plan(tracks)
+    assert moved[f"{ROOT}/x.mp3"] == f"{ROOT}/Keep (2).mp3"
+    assert [(f.track_id, "empty file name" in f.reason) for f in result.failures] == [(3, True)]
+
+
+def test_a_chain_moves_the_last_link_first() -> None:
+    tracks = [track(1, "a.mp3", "b"), track(2, "b.mp3", "c")]
+    result, moved = plan(tracks)
+    assert [(s.src, s.dst) for s in result.steps] == [
+        (f"{ROOT}/b.mp3", f"{ROOT}/c.mp3"),
+        (f"{ROOT}/a.mp3", f"{ROOT}/b.mp3"),
+    ]
+    assert moved[f"{ROOT}/a.mp3"] == f"{ROOT}/b.mp3"
+
+
+def test_a_swap_goes_through_a_temporary_name() -> None:
+    result, moved = plan([track(1, "a.mp3", "b"), track(2, "b.mp3", "a")])
+    temporary = f"{ROOT}/.crate-rename-1.tmp"
+    assert [(s.track_id, s.src, s.dst, s.temporary) for s in result.steps] == [
+        (1, f"{ROOT}/a.mp3", temporary, True),
+        (2, f"{ROOT}/b.mp3", f"{ROOT}/a.mp3", False),
+        (1, temporary, f"{ROOT}/b.mp3", False),
+    ]
+    assert moved == {f"{ROOT}/a.mp3": f"{ROOT}/b.mp3", f"{ROOT}/b.mp3": f"{ROOT}/a.mp3"}
+    assert result.conflict_count == 0
+
+
+def test_a_three_cycle_with_a_taken_temporary_name() -> None:
+    tracks = [track(1, "a.mp3", "b"), track(2, "b.mp3", "c"), track(3, "c.mp3", "a")]
+    result, moved = plan(tracks, others=[f"{ROOT}/.crate-rename-1.tmp"])
+    assert len(result.steps) == 4
+    assert result.steps[0].dst == f"{ROOT}/.crate-rename-2.tmp"
+    assert moved[f"{ROOT}/c.mp3"] == f"{ROOT}/a.mp3"
+
+
+def test_case_only_renames_on_a_case_insensitive_file_system_use_a_temporary_name() -> None:
+    result, moved = plan([track(1, "song.mp3", "Song")], case_insensitive=True)
+    assert [s.temporary for s in result.steps] == [True, False]
+    assert moved[f"{ROOT}/song.mp3"] == f"{ROOT}/Song.mp3"
+    direct, _ = plan([track(1, "song.mp3", "Song")], case_insensitive=False)
+    assert [(s.src, s.dst) for s in direct.steps] == [(f"{ROOT}/song.mp3", f"{ROOT}/Song.mp3")]
+
+
+def test_targets_that_differ_only_in_case_collide_on_a_case_insensitive_file_system() -> None:
+    tracks = [track(1, "a.mp3", "Song"), track(2, "b.mp3", "SONG")]
+    _, moved = plan(tracks, case_insensitive=True)
+    assert moved[f"{ROOT}/b.mp3"] == f"{ROOT}/SONG (2).mp3"
+    _, moved = plan(tracks, case_insensitive=False)
+    assert moved[f"{ROOT}/b.mp3"] == f"{ROOT}/SONG.mp3"
+
+
+def test_a_folder_case_difference_alone_is_no_change_on_a_case_insensitive_file_system() -> None:
+    tracks = [track(1, "ARTIST/Song.mp3", "Song", artist="Artist")]
+    result, _ = plan(tracks, "{artist}/{title}", case_insensitive=True)
+    assert result.steps == () and result.unchanged == (1,)
+
+
+def test_sidecars_follow_the_new_stem_and_obey_collisions() -> None:
+    sidecars = {1: [f"{ROOT}/a.cue", f"{ROOT}/a.en.lrc"], 2: [f"{ROOT}/b.txt"]}
+    others = [f"{ROOT}/New.txt"]  # only the .txt is taken: track 2 and its sidecar move to (2) together
+    tracks = [track(1, "a.mp3", "Mix"), track(2, "b.mp3", "New")]
+    result, moved = plan(tracks, sidecars=sidecars, others=others)
+    assert moved[f"{ROOT}/a.cue"] == f"{ROOT}/Mix.cue"
+    assert moved[f"{ROOT}/a.en.lrc"] == f"{ROOT}/Mix.en.lrc"
+    assert moved[f"{ROOT}/b.mp3"] == f"{ROOT}/New (2).mp3"
+    assert moved[f"{ROOT}/b.txt"] == f"{ROOT}/New (2).txt"
+    assert {s.kind for s in result.steps if s.src.endswith((".cue", ".lrc", ".txt"))} == {StepKind.SIDECAR}
+    assert result.changed_count == 2
+
+
+def test_a_destination_folder_and_several_roots() -> None:
+    tracks = [
+        TrackRecord(id=1, path="/lib/deep/x.mp3", title="X"),
+        TrackRecord(id=2, path="/lib/deep/inner/y.mp3", title="Y"),
+        TrackRecord(id=3, path="/elsewhere/z.mp3", title="Z"),
+    ]
+    result, moved = plan(tracks, library_roots=["/lib", "/lib/deep/inner"])
+    assert moved["/lib/deep/x.mp3"] == "/lib/X.mp3"
+    assert moved["/lib/deep/inner/y.mp3"] == "/lib/deep/inner/Y.mp3"  # the innermost root wins
+    assert [f.track_id for f in result.failures] == [3]
+    _, moved = plan(tracks, destination="/dest")
+    assert sorted(moved.values()) == ["/dest/X.mp3", "/dest/Y.mp3", "/dest/Z.mp3"]
+
+
+def test_the_path_limit_shortens_and_can_refuse() -> None:
+    long = "L" * 60
+    tracks = [track(1, "a.mp3", long, artist=long)]
+    _, moved = plan(tracks, "{artist}/{title}", options=SanitizeOptions(max_path_length=50))
+    assert len(moved[f"{ROOT}/a.mp3"]) - len(ROOT) - 1 <= 50
+    result, _ = plan(
+        tracks, "{artist}/{artist}/{artist}/{title}", options=SanitizeOptions(max_path_length=10)
+    )
+    assert "too long" in result.failures[0].reason
+
+
+def test_undecodable_file_names_do_not_break_planning() -> None:
+    tracks = [track(1, "caf\udce9.mp3", "Caf\udce9"), track(2, "\udcff.mp3", "b")]
+    result, moved = plan(tracks, sidecars={1: [f"{ROOT}/caf\udce9.cue"]})
+    assert moved[f"{ROOT}/caf\udce9.mp3"] == f"{ROOT}/Caf_.mp3"
+    assert moved[f"{ROOT}/caf\udce9.cue"] == f"{ROOT}/Caf_.cue"
+    assert result.changed_count == 2
+
+
+def test_planning_100_000_tracks_takes_seconds() -> None:
+    tracks = [
+        TrackRecord(
+            id=i,
+            path=f"{ROOT}/in/{i}.mp3",
+            artist=f"Artist {i % 500}",
+            title=f"Title {i % 20_000}",
+            bpm=128.0,
+        )
+        for i in range(100_000)
+    ]
+    template = compile_template("{artist}/{title} [{bpm}]")
+    started = time.perf_counter()
+    result = plan_renames(tracks, template, exists=lambda path: False, library_roots=[ROOT])
+    elapsed = time.perf_counter() - started
+    assert result.changed_count == 100_000 and len(result.conflicts) == 100_000 - 20_000
+    assert elapsed < 8.0, elapsed
+
+
+def test_many_tracks_wanting_one_name_plan_in_linear_time() -> None:
+    # What a live preview meets while the user types "{genre}" on the way to "{genre}/{title}".
+    tracks = [TrackRecord(id=i, path=f"{ROOT}/in/{i}.mp3", genre=f"G{i % 4}") for i in range(20_000)]
+    started = time.perf_counter()
+    result = plan_renames(
+        tracks, compile_template("{genre}"), exists=lambda path: False, library_roots=[ROOT]
+    )
+    elapsed = time.perf_counter() - started
+    assert result.moves[-1].dst == f"{ROOT}/G3 (5000).mp3"
+    assert elapsed < 3.0, elapsed
+
+
+def test_collision_numbers_run_out() -> None:
+    tracks = [track(i, f"{i}.mp3", "Same") for i in range(1, 10_002)]
+    result = plan_renames(tracks, compile_template("{title}"), exists=set(), library_roots=[ROOT])
+    assert [(f.track_id, f.reason) for f in result.failures] == [
+        (10_000, "no free file name was found"),
+        (10_001, "no free file name was found"),
+    ]
+
+
+# --- properties -------------------------------------------------------------------------------------
+
+NAMES = ["a", "A", "b", "x", "x (2)", "é", "e\u0301", "CON", "c\udcff"]
+TAGS = [
+    None,
+    "",
+    "a",
+    "A",
+    "b",
+    "x",
+    "x (2)",
+    "é",
+    "e\u0301",
+    "..",
+    "a/b",
+    " x. ",
+    "CON",
+    "nul.mp3",
+    "\x00",
+    "\udcff",
+]
+TEMPLATES = [
+    "{title}",
+    "{artist}/{title}",
+    "{artist|Unknown}/{title|Untitled}",
+    "{title} {artist}",
+    "fixed",
+    "{artist}/{album}/{track:02} {title}",
+]
+
+
+@st.composite
+def scenarios(draw: st.DrawFn) -> dict[str, object]:
+    case_insensitive = draw(st.booleans())
+    candidates = [
+        f"{ROOT}/{folder}{name}{ext}"
+        for folder in ("", "a/", "A/", "x/")
+        for name in NAMES
+        for ext in (".mp3", ".MP3", ".flac")
+    ]
+    unique = st.lists(st.sampled_from(candidates), unique_by=lambda p: fold(p, case_insensitive), max_size=14)
+    paths = draw(unique)
+    count = draw(st.integers(min_value=0, max_value=len(paths)))
+    track_paths, other_paths = paths[:count], paths[count:]
+    tag = st.sampled_from(TAGS)
+    tracks = [
+        TrackRecord(
+            id=index + 1, path=path, title=draw(tag), artist=draw(tag), album=draw(tag), track_no=index
+        )
+        for index, path in enumerate(track_paths)
+    ]
+    draw(st.randoms()).shuffle(tracks)
+    # Sidecars: other existing files handed over with a track (whatever their name: the caller decides).
+    sidecars: dict[int, list[str]] = {}
+    for other in other_paths:
+        if tracks and other.endswith(".flac") and draw(st.booleans()):
+            owner = draw(st.sampled_from(tracks)).id
+            sidecars.setdefault(owner, []).append(other)
+    return {
+        "tracks": tracks,
+        "others": other_paths,
+        "sidecars": sidecars,
+        "template": draw(st.sampled_from(TEMPLATES)),
+        "case_insensitive": case_insensitive,
+        "max_path_length": draw(st.sampled_from([1024, 12, 8])),
+        "destination": draw(st.sampled_from([None, None, "/dest"])),
+    }
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenarios())
+def test_plans_are_safe_complete_portable_and_idempotent(scenario: dict) -> None:
+    tracks: list[TrackRecord] = scenario["tracks"]
+    case_insensitive: bool = scenario["case_insensitive"]
+    options = SanitizeOptions(max_path_length=scenario["max_path_length"])
+    kwargs = dict(
+        template=scenario["template"],
+        others=scenario["others"],
+        case_insensitive=case_insensitive,
+        sidecars=scenario["sidecars"],
+        destination=scenario["destination"],
+        options=options,
+    )
+    # run_steps fails on any step from a missing file or onto an occupied path.
+    result, moved = plan(tracks, **kwargs)
+    files_before = set(moved)
+    files_after = list(moved.values())
+
+    # Every file ends at exactly one path, no two at the same one, as the plan's summary says.
+    assert len({fold(p, case_insensitive) for p in files_after}) == len(files_before)
+    assert {src: dst for src, dst in moved.items() if src != dst} == result.final_paths()
+    assert not any(".crate-rename-" in p for p in files_after)
+    # Each track is counted exactly once: changed, unchanged or failed.
+    changed = {m.track_id for m in result.moves}
+    unchanged, failed = set(result.unchanged), {f.track_id for f in result.failures}
+    assert changed | unchanged | failed == {t.id for t in tracks}
+    assert len(changed) + len(unchanged) + len(failed) == len(tracks)
+
+    # Every new path is inside its root, portable, within the limits.
+    root = scenario["destination"] or ROOT
+    for move in result.moves:
+        relative = posixpath.relpath(move.dst, root)
+        assert move.dst == posixpath.join(root, relative) and relative.split("/")[0] != ".."
+        for component in relative.split("/"):
+            assert_portable(component)
+        assert len(relative.encode("utf-16-le")) // 2 <= options.max_path_length
+
+    # Planning again over the result changes nothing.
+    new_tracks = [TrackRecord(id=t.id, path=moved[t.path], title=t.title, artist=t.artist, album=t.album,
+                              track_no=t.track_no) for t in tracks]  # fmt: skip
+    new_sidecars = {owner: [moved[p] for p in paths] for owner, paths in scenario["sidecars"].items()}
+    again, _ = plan(
+        new_tracks, **kwargs | {"others": [moved[p] for p in scenario["others"]], "sidecars": new_sidecars}
+    )
+    assert again.steps == ()
+    assert {f.track_id for f in again.failures} == failed
