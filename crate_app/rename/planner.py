@@ -244,8 +244,15 @@ def _build_groups(
         old_stem, extension = os.path.splitext(os.path.basename(track.path))
         items = [_Item(StepKind.MOVE, track.path, sanitize_suffix(extension, options))]
         suffix_keys = {fold("x" + items[0].suffix)}
-        for sidecar in sorted(sidecars.get(track.id, ())):
-            suffix = sanitize_suffix(_sidecar_suffix(os.path.basename(sidecar), old_stem, fold), options)
+        # Sidecars named after the track come first, so that when two would get one name the one that
+        # already has it wins (and planning again changes nothing).
+        candidates = sorted(
+            (not shares_stem, sidecar, suffix)
+            for sidecar in sidecars.get(track.id, ())
+            for suffix, shares_stem in [_sidecar_suffix(os.path.basename(sidecar), old_stem, fold)]
+        )
+        for _, sidecar, raw_suffix in candidates:
+            suffix = sanitize_suffix(raw_suffix, options)
             if fold(sidecar) in sources or fold("x" + suffix) in suffix_keys:
                 continue  # already part of the batch, or would share a name with another file of the track
             sources.add(fold(sidecar))
@@ -274,11 +281,12 @@ def _with_separator(root: str) -> str:
     return root if root.endswith(os.sep) else root + os.sep
 
 
-def _sidecar_suffix(name: str, old_stem: str, fold: Callable[[str], str]) -> str:
-    """What follows the track's stem in a sidecar's name (``.cue``, ``.en.lrc``), else its extension."""
+def _sidecar_suffix(name: str, old_stem: str, fold: Callable[[str], str]) -> tuple[str, bool]:
+    """What follows the track's stem in a sidecar's name (``.cue``, ``.en.lrc``), else its extension;
+    and whether the sidecar is named after the track."""
     if fold(name[: len(old_stem) + 1]) == fold(old_stem + "."):
-        return name[len(old_stem) :]
-    return os.path.splitext(name)[1]
+        return name[len(old_stem) :], True
+    return os.path.splitext(name)[1], False
 
 
 def _order_steps(

@@ -301,18 +301,14 @@ def scenarios(draw: st.DrawFn) -> dict[str, object]:
     count = draw(st.integers(min_value=0, max_value=len(paths)))
     track_paths, other_paths = paths[:count], paths[count:]
     tag = st.sampled_from(TAGS)
-    tracks = [
-        TrackRecord(
-            id=index + 1, path=path, title=draw(tag), artist=draw(tag), album=draw(tag), track_no=index
-        )
-        for index, path in enumerate(track_paths)
-    ]
+    # (id, path, title, artist, album): short to read when hypothesis prints a failing scenario.
+    tracks = [(index + 1, path, draw(tag), draw(tag), draw(tag)) for index, path in enumerate(track_paths)]
     draw(st.randoms()).shuffle(tracks)
     # Sidecars: other existing files handed over with a track (whatever their name: the caller decides).
     sidecars: dict[int, list[str]] = {}
     for other in other_paths:
         if tracks and other.endswith(".flac") and draw(st.booleans()):
-            owner = draw(st.sampled_from(tracks)).id
+            owner = draw(st.sampled_from(tracks))[0]
             sidecars.setdefault(owner, []).append(other)
     return {
         "tracks": tracks,
@@ -325,10 +321,16 @@ def scenarios(draw: st.DrawFn) -> dict[str, object]:
     }
 
 
+def make_track(
+    track_id: int, path: str, title: str | None, artist: str | None, album: str | None
+) -> TrackRecord:
+    return TrackRecord(id=track_id, path=path, title=title, artist=artist, album=album, track_no=track_id)
+
+
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenarios())
 def test_plans_are_safe_complete_portable_and_idempotent(scenario: dict) -> None:
-    tracks: list[TrackRecord] = scenario["tracks"]
+    tracks = [make_track(*spec) for spec in scenario["tracks"]]
     case_insensitive: bool = scenario["case_insensitive"]
     options = SanitizeOptions(max_path_length=scenario["max_path_length"])
     kwargs = dict(
@@ -364,8 +366,7 @@ def test_plans_are_safe_complete_portable_and_idempotent(scenario: dict) -> None
         assert len(relative.encode("utf-16-le")) // 2 <= options.max_path_length
 
     # Planning again over the result changes nothing.
-    new_tracks = [TrackRecord(id=t.id, path=moved[t.path], title=t.title, artist=t.artist, album=t.album,
-                              track_no=t.track_no) for t in tracks]  # fmt: skip
+    new_tracks = [make_track(t.id, moved[t.path], t.title, t.artist, t.album) for t in tracks]
     new_sidecars = {owner: [moved[p] for p in paths] for owner, paths in scenario["sidecars"].items()}
     again, _ = plan(
         new_tracks, **kwargs | {"others": [moved[p] for p in scenario["others"]], "sidecars": new_sidecars}
