@@ -1,0 +1,73 @@
+"""Starting the window: ``crate [--library PATH]`` (or CRATE_LIBRARY), ``python -m crate_app``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from crate_app import __version__
+from crate_app.paths import default_library_path
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="crate", description="Crate: a music library for DJs.")
+    parser.add_argument(
+        "--library", type=Path, help="the library file to open (default: $CRATE_LIBRARY, then the last one)"
+    )
+    parser.add_argument("--version", action="version", version=f"crate {__version__}")
+    args, _qt_args = parser.parse_known_args(argv)
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Open the library window; returns the exit status."""
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    # Qt is imported here, not at module level, so that `crate --help` answers at once.
+    from PySide6.QtGui import QIcon
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    from crate_app.domain.errors import LibraryError
+    from crate_app.gui.main_window import MainWindow
+    from crate_app.gui.settings import load_settings, open_settings
+    from crate_app.store.library import open_library
+
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    app.setApplicationName("Crate")
+    app.setApplicationVersion(__version__)
+    app.setOrganizationName("Crate")
+    icon = Path(__file__).resolve().parent.parent.parent / "resources" / "crate.svg"
+    if icon.exists():
+        app.setWindowIcon(QIcon(str(icon)))
+    store = open_settings()
+    remembered = load_settings(store).library_path
+    # --library, then CRATE_LIBRARY (default_library_path reads it), then the last library, then the default.
+
+    if args.library is not None:
+        path = args.library
+    elif os.environ.get("CRATE_LIBRARY") or not remembered:
+        path = default_library_path()
+    else:
+        path = Path(remembered)
+    try:
+        library = open_library(path)
+    except LibraryError as exc:
+        QMessageBox.critical(
+            None, "Cannot open the library", f"{exc}\n\nCrate opens the default library instead."
+        )
+        try:
+            library = open_library(default_library_path())
+        except LibraryError as again:
+            QMessageBox.critical(None, "Cannot open the library", str(again))
+            return 1
+    window = MainWindow(library, store)
+    window.show()
+    status = app.exec()
+    library.close()
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

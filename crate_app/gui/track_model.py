@@ -1,0 +1,556 @@
+"""The track table's model: a window onto a library of up to millions of tracks.
+
+``rowCount()`` is the count of the current search; ``data()`` serves rows from an LRU cache of pages.
+A search or sort change never runs on the GUI thread: the count and the first page are computed on a
+single worker thread (stale requests are skipped) and applied when they come back.  Unfiltered views
+page by keyset seeks on the sort index (``TrackView``); a search materialises the matching ids in
+sort order once on the worker (8 bytes a row), after which any page is one ``tracks_by_ids`` away.
+
+``refresh()`` re-counts after tracks were added (a scan) and keeps the selection, the current row
+and a pinned row (the top visible one) on the same tracks; ``refresh_tracks(ids)`` re-reads some
+tracks and emits ``dataChanged`` for the rows that are loaded.
+"""
+
+from __future__ import annotations
+
+import array
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    Qt,
+    Signal,
+)
+from PySide6.QtGui import QBrush, QColor
+
+from crate_app.domain.keys import KeyNotation, format_key_code
+from crate_app.domain.search import ParsedQuery
+from crate_app.domain.track import TrackRecord, TrackStatus, display_path
+from crate_app.services.jobs import Job, JobRunner
+from crate_app.store.filters import where_clause
+from crate_app.store.library import Library
+from crate_app.store.schema import sort_expression
+from crate_app.store.view import SortOrder, TrackView
+
+PAGE_SIZE = 200
+MAX_PAGES = 250  # 50,000 rows kept
+
+TrackRole = Qt.ItemDataRole.UserRole + 1  # the TrackRecord of a row
+TrackIdRole = Qt.ItemDataRole.UserRole + 2
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    minutes, secs = divmod(round(seconds), 60)
+    if minutes >= 60:
+        return f"{minutes // 60}:{minutes % 60:02d}:{secs:02d}"
+    return f"{minutes}:{secs:02d}"
+
+
+def _date(timestamp: float) -> str:
+    return time.strftime("%Y-%m-%d", time.localtime(timestamp)) if timestamp else ""
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str  # also the sort column of the store
+    title: str
+    text: Callable[[TrackRecord], str]
+    width: int = 140
+    numeric: bool = False
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("artist", "Artist", lambda t: t.artist or "", 180),
+    Column("title", "Title", lambda t: t.title or "", 240),
+    Column("album", "Album", lambda t: t.album or "", 180),
+    Column("genre", "Genre", lambda t: t.genre or "", 110),
+    Column("bpm", "BPM", lambda t: f"{t.bpm:.1f}" if t.bpm is not None else "", 60, True),
+    Column("key", "Key", lambda t: "", 50),  # formatted with the chosen notation
+    Column("duration", "Time", lambda t: _duration(t.duration), 60, True),
+    Column("year", "Year", lambda t: str(t.year) if t.year is not None else "", 50, True),
+    Column("bitrate", "Bitrate", lambda t: str(t.bitrate) if t.bitrate is not None else "", 60, True),
+    Column("format", "Format", lambda t: t.format, 60),
+    Column("date_added", "Added", lambda t: _date(t.date_added), 90, True),
+    Column("path", "Path", lambda t: display_path(t.path), 400),
+)
+COLUMN_NAMES = tuple(c.name for c in COLUMNS)
+_KEY_COLUMN = COLUMN_NAMES.index("key")
+
+
+class RowSource(Protocol):
+    count: int
+
+    def rows(self, offset: int, limit: int) -> list[TrackRecord]: ...
+
+    def row_of_id(self, track_id: int) -> int | None: ...
+
+
+class _KnownCountView(TrackView):
+    """A TrackView whose count was computed already (on the worker, or for the previous sort)."""
+
+    def __init__(self, library: Library, query: ParsedQuery | None, order: SortOrder, count: int) -> None:
+        super().__init__(library, query, order)
+        self._known_count = count
+
+    def count(self) -> int:
+        return self._known_count
+
+
+class KeysetSource:
+    """The whole library in one sort order, paged by keyset seeks (no filter: nothing to materialise)."""
+
+    def __init__(self, library: Library, order: SortOrder, count: int) -> None:
+        self.count = count
+        self._view = _KnownCountView(library, None, order, count)
+
+    def rows(self, offset: int, limit: int) -> list[TrackRecord]:
+        return self._view.rows(offset, limit)
+
+    def row_of_id(self, track_id: int) -> int | None:
+        return self._view.row_of_id(track_id)
+
+
+class IdListSource:
+    """The ids of a search's matches in sort order, materialised once; a page is one lookup by id."""
+
+    def __init__(self, library: Library, ids: array.array) -> None:
+        self.library = library
+        self.ids = ids
+        self.count = len(ids)
+
+    @classmethod
+    def load(cls, library: Library, query: ParsedQuery, order: SortOrder) -> IdListSource:
+        where, params = where_clause(query)
+        expr = sort_expression(order.column)
+        direction = " DESC" if order.descending else ""
+        cursor = library.execute(
+            f"SELECT id FROM tracks WHERE {where} ORDER BY {expr}{direction}, id{direction}", params
+        )
+        ids = array.array("q")
+        while chunk := cursor.fetchmany(20_000):
+            ids.extend(row[0] for row in chunk)
+        return cls(library, ids)
+
+    def rows(self, offset: int, limit: int) -> list[TrackRecord]:
+        return self.library.tracks_by_ids(self.ids[offset : offset + limit])
+
+    def row_of_id(self, track_id: int) -> int | None:
+        try:
+            return self.ids.index(track_id)
+        except ValueError:
+            return None
+
+
+@dataclass
+class _Request:
+    generation: int
+    query: ParsedQuery | None
+    order: SortOrder
+    refresh: bool  # keep rows in place (new tracks arrived) rather than start a new view
+    known_count: int | None  # the whole library's count, if still valid
+    ids_to_find: list[int] = field(default_factory=list)
+    pages_wanted: list[int] = field(default_factory=lambda: [0])
+
+
+@dataclass
+class _Loaded:
+    request: _Request
+    source: RowSource
+    pages: dict[int, list[TrackRecord]]
+    rows_of_ids: dict[int, int | None]
+    library_count: int
+    seconds: float
+
+
+class _LoadJob(Job):
+    """Computes a view (count, first pages, where some tracks are now) on the model's worker."""
+
+    def __init__(self, library: Library, request: _Request, is_current: Callable[[int], bool]) -> None:
+        super().__init__("Loading tracks")
+        self.library = library
+        self.request = request
+        self._is_current = is_current
+
+    def work(self) -> _Loaded | None:
+        request = self.request
+        if not self._is_current(request.generation):
+            return None  # a newer search or sort came in while this one waited
+        started = time.perf_counter()
+        source: RowSource
+        library_count = request.known_count
+        if library_count is None:
+            library_count = self.library.count()
+        if request.query is None:
+            source = KeysetSource(self.library, request.order, library_count)
+        else:
+            source = IdListSource.load(self.library, request.query, request.order)
+        rows_of_ids = {track_id: source.row_of_id(track_id) for track_id in request.ids_to_find}
+        pages_wanted = set(request.pages_wanted)
+        pages_wanted.update(row // PAGE_SIZE for row in rows_of_ids.values() if row is not None)
+        pages = {}
+        for page in sorted(pages_wanted):
+            if page * PAGE_SIZE < source.count:
+                pages[page] = source.rows(page * PAGE_SIZE, PAGE_SIZE)
+        return _Loaded(request, source, pages, rows_of_ids, library_count, time.perf_counter() - started)
+
+
+class TrackTableModel(QAbstractTableModel):
+    """The library's tracks for a QTableView; see the module docstring.
+
+    Signals: ``loading_changed(bool)`` while a search, sort or refresh is being computed;
+    ``view_applied()`` when its result is in the model (rows shown); ``pinned_row_moved(row)`` after
+    a refresh, with the new row of the track that ``refresh(pin_row=...)`` was asked to keep;
+    ``failed(str)`` when a query failed.
+    """
+
+    loading_changed = Signal(bool)
+    view_applied = Signal()
+    pinned_row_moved = Signal(int)
+    failed = Signal(str)
+
+    def __init__(
+        self, library: Library, order: SortOrder | None = None, parent: QObject | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.library = library
+        self._runner = JobRunner(max_threads=1, parent=self)
+        self._runner.pool.setExpiryTimeout(-1)  # keep the worker (and its warm SQLite connection)
+        self._query: ParsedQuery | None = None
+        self._order = order or SortOrder("artist")
+        self._source: RowSource | None = None
+        self._count = 0
+        self._library_count: int | None = None  # COUNT(*) of the whole library, while valid
+        self._pages: OrderedDict[int, list[TrackRecord]] = OrderedDict()
+        self._row_of_loaded_id: dict[int, int] = {}
+        self._generation = 0
+        self._applied_generation = 0
+        self._key_notation = KeyNotation.CAMELOT
+        self._pin_id: int | None = None
+        self._recount_pending = False  # tracks were added: the next load must count again
+        self._missing_brush = QBrush(QColor(150, 150, 150))
+        self._error_brush = QBrush(QColor(200, 60, 60))
+        self._right = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self._left = int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        self.load()
+
+    # -- what is shown --------------------------------------------------------------------------------
+    @property
+    def query(self) -> ParsedQuery | None:
+        return self._query
+
+    @property
+    def order(self) -> SortOrder:
+        return self._order
+
+    @property
+    def library_count(self) -> int | None:
+        """Tracks in the whole library, as of the last load (None before the first)."""
+        return self._library_count
+
+    @property
+    def is_loading(self) -> bool:
+        return self._applied_generation != self._generation
+
+    @property
+    def key_notation(self) -> KeyNotation:
+        return self._key_notation
+
+    def set_query(self, query: ParsedQuery | None) -> None:
+        """Show the tracks matching ``query`` (None or empty: all); applied when the worker is done."""
+        if query is not None and query.is_empty:
+            query = None
+        if query == self._query:
+            return
+        self._query = query
+        self.load()
+
+    def set_order(self, order: SortOrder) -> None:
+        if order == self._order:
+            return
+        self._order = order
+        self.load()
+
+    def set_key_notation(self, notation: KeyNotation) -> None:
+        if notation is self._key_notation:
+            return
+        self._key_notation = notation
+        if self._count:
+            self.dataChanged.emit(self.index(0, _KEY_COLUMN), self.index(self._count - 1, _KEY_COLUMN))
+        self.headerDataChanged.emit(Qt.Orientation.Horizontal, _KEY_COLUMN, _KEY_COLUMN)
+
+    def set_library(self, library: Library) -> None:
+        """Show another library (wait for pending queries of the old one first)."""
+        self._generation += 1
+        self._runner.wait()
+        self.beginResetModel()
+        self.library = library
+        self._source, self._count, self._library_count = None, 0, None
+        self._clear_cache()
+        self.endResetModel()
+        self.load()
+
+    def load(self) -> None:
+        """Recompute the view for the current query and order (results arrive asynchronously)."""
+        self._start(refresh=False)
+
+    def refresh(self, pin_row: int | None = None) -> None:
+        """Tracks were added or changed: re-count and re-read, keeping rows on the same tracks.
+
+        ``pin_row``: a row (e.g. the top visible one) whose track should be found again; its new row
+        comes back through ``pinned_row_moved``.
+        """
+        if self._source is None:
+            self._start(refresh=False, recount=True)
+            return
+        wanted: list[int] = []
+        self._pin_id = None
+        if pin_row is not None and pin_row > 0 and (pinned := self.track_at(pin_row, load=False)):
+            self._pin_id = pinned.id
+            wanted.append(pinned.id)
+        for persistent in self.persistentIndexList()[:50]:
+            record = self.track_at(persistent.row(), load=False)
+            if record is not None and record.id not in wanted:
+                wanted.append(record.id)
+        self._start(refresh=True, ids_to_find=wanted, recount=True)
+
+    def wait(self, timeout_ms: int = -1) -> bool:
+        """Block until pending queries are done (tests, shutdown); results still arrive as events."""
+        return self._runner.wait(timeout_ms)
+
+    def shutdown(self) -> None:
+        self._generation += 1
+        self._runner.shutdown()
+
+    # -- tracks ---------------------------------------------------------------------------------------
+    def track_at(self, row: int, *, load: bool = True) -> TrackRecord | None:
+        """The track on ``row`` (loading its page unless ``load`` is False)."""
+        if not 0 <= row < self._count:
+            return None
+        page_no, within = divmod(row, PAGE_SIZE)
+        page = self._pages.get(page_no)
+        if page is None:
+            if not load:
+                return None
+            page = self._load_page(page_no)
+        else:
+            self._pages.move_to_end(page_no)
+        return page[within] if within < len(page) else None
+
+    def row_of_loaded_id(self, track_id: int) -> int | None:
+        """The row of a track if its page is loaded (no query)."""
+        return self._row_of_loaded_id.get(track_id)
+
+    def refresh_tracks(self, ids: Iterable[int]) -> int:
+        """Re-read these tracks (e.g. after analysis) and update their rows in place.
+
+        Only rows that are loaded are touched (others are read when they are scrolled to); each
+        changed row emits ``dataChanged``, never a reset.  Rows stay where they are even if the sort
+        column changed (``refresh()`` re-sorts).  Returns the number of rows updated.
+        """
+        loaded = [track_id for track_id in ids if track_id in self._row_of_loaded_id]
+        if not loaded:
+            return 0
+        changed_rows: list[int] = []
+        for record in self.library.tracks_by_ids(loaded):
+            row = self._row_of_loaded_id.get(record.id)
+            if row is None:
+                continue
+            page = self._pages.get(row // PAGE_SIZE)
+            if page is not None:
+                page[row % PAGE_SIZE] = record
+                changed_rows.append(row)
+        last_column = len(COLUMNS) - 1
+        for first, last in _runs(sorted(changed_rows)):
+            self.dataChanged.emit(self.index(first, 0), self.index(last, last_column))
+        return len(changed_rows)
+
+    # -- Qt model API ---------------------------------------------------------------------------------
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else self._count
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def data(
+        self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if not index.isValid():
+            return None
+        if role == Qt.ItemDataRole.DisplayRole or role == Qt.ItemDataRole.ToolTipRole:
+            record = self.track_at(index.row())
+            if record is None:
+                return None
+            column = index.column()
+            if column == _KEY_COLUMN:
+                return format_key_code(record.key, self._key_notation)
+            text = COLUMNS[column].text(record)
+            if role == Qt.ItemDataRole.ToolTipRole:
+                if record.status != TrackStatus.OK:
+                    return f"{text}\n{record.status}: {record.error or 'file not found'}"
+                return text if COLUMNS[column].name == "path" else None
+            return text
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return self._right if COLUMNS[index.column()].numeric else self._left
+        if role == Qt.ItemDataRole.ForegroundRole:
+            record = self.track_at(index.row())
+            if record is None or record.status == TrackStatus.OK:
+                return None
+            return self._missing_brush if record.status == TrackStatus.MISSING else self._error_brush
+        if role == TrackRole:
+            return self.track_at(index.row())
+        if role == TrackIdRole:
+            record = self.track_at(index.row())
+            return record.id if record is not None else None
+        return None
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(COLUMNS):
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            return COLUMNS[section].title
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return self._right if COLUMNS[section].numeric else self._left
+        return None
+
+    def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        if not 0 <= column < len(COLUMNS):
+            return
+        self.set_order(SortOrder(COLUMNS[column].name, order == Qt.SortOrder.DescendingOrder))
+
+    # -- loading --------------------------------------------------------------------------------------
+    def _start(self, *, refresh: bool, ids_to_find: Sequence[int] = (), recount: bool = False) -> None:
+        was_loading = self.is_loading
+        self._generation += 1
+        if not refresh:
+            self._pin_id = None
+        self._recount_pending = self._recount_pending or recount
+        known = None if self._recount_pending else self._library_count
+        request = _Request(self._generation, self._query, self._order, refresh, known, list(ids_to_find))
+        job = _LoadJob(self.library, request, self._is_current)
+        job.signals.finished.connect(self._on_load_finished)
+        job.signals.failed.connect(self._on_load_failed)
+        self._runner.start(job)
+        if not was_loading:
+            self.loading_changed.emit(True)
+
+    def _is_current(self, generation: int) -> bool:
+        return generation == self._generation  # read from the worker: an int compare is atomic
+
+    def _on_load_failed(self, message: str) -> None:
+        self.failed.emit(message)
+        self._applied_generation = self._generation
+        self.loading_changed.emit(False)
+
+    def _on_load_finished(self, loaded: _Loaded | None) -> None:
+        if loaded is None or loaded.request.generation != self._generation:
+            return  # stale: a newer request is on its way
+        request = loaded.request
+        self._library_count = loaded.library_count
+        if request.known_count is None:
+            self._recount_pending = False
+        if request.refresh and self._source is not None:
+            self._apply_refresh(loaded)
+        else:
+            self.beginResetModel()
+            self._install(loaded)
+            self.endResetModel()
+        self._applied_generation = request.generation
+        self.loading_changed.emit(False)
+        self.view_applied.emit()
+
+    def _install(self, loaded: _Loaded) -> None:
+        self._source = loaded.source
+        self._count = loaded.source.count
+        self._clear_cache()
+        for page_no, rows in loaded.pages.items():
+            self._store_page(page_no, rows)
+
+    def _apply_refresh(self, loaded: _Loaded) -> None:
+        new_count = loaded.source.count
+        if new_count > self._count:
+            self.beginInsertRows(QModelIndex(), self._count, new_count - 1)
+            self._count = new_count
+            self.endInsertRows()
+        elif new_count < self._count:
+            self.beginRemoveRows(QModelIndex(), new_count, self._count - 1)
+            self._count = new_count
+            self.endRemoveRows()
+        # Rows may have moved (tracks were inserted in sort order): a layout change that maps every
+        # persistent index (selection, current row) to the row its track is on now.
+        self.layoutAboutToBeChanged.emit()
+        old_ids = {
+            persistent: self.track_at(persistent.row(), load=False)
+            for persistent in self.persistentIndexList()
+        }
+        self._install(loaded)
+        old_list, new_list = [], []
+        for persistent, record in old_ids.items():
+            if record is None:
+                continue
+            if record.id not in loaded.rows_of_ids:
+                continue  # not asked for (it became persistent after the request): keep its row
+            row = loaded.rows_of_ids[record.id]
+            old_list.append(persistent)
+            new_list.append(self.index(row, persistent.column()) if row is not None else QModelIndex())
+        if old_list:
+            self.changePersistentIndexList(old_list, new_list)
+        self.layoutChanged.emit()
+        if self._pin_id is not None and (row := loaded.rows_of_ids.get(self._pin_id)) is not None:
+            self.pinned_row_moved.emit(row)
+
+    # -- page cache -----------------------------------------------------------------------------------
+    def _load_page(self, page_no: int) -> list[TrackRecord]:
+        assert self._source is not None
+        rows = self._source.rows(page_no * PAGE_SIZE, PAGE_SIZE)
+        self._store_page(page_no, rows)
+        return rows
+
+    def _store_page(self, page_no: int, rows: list[TrackRecord]) -> None:
+        self._pages[page_no] = rows
+        self._pages.move_to_end(page_no)
+        first = page_no * PAGE_SIZE
+        for offset, record in enumerate(rows):
+            self._row_of_loaded_id[record.id] = first + offset
+        while len(self._pages) > MAX_PAGES:
+            _, evicted = self._pages.popitem(last=False)
+            for record in evicted:
+                self._row_of_loaded_id.pop(record.id, None)
+
+    def _clear_cache(self) -> None:
+        self._pages.clear()
+        self._row_of_loaded_id.clear()
+
+    @property
+    def cached_pages(self) -> int:
+        return len(self._pages)
+
+
+def _runs(rows: Sequence[int]) -> Iterable[tuple[int, int]]:
+    """Consecutive runs in sorted row numbers: [1, 2, 3, 7] -> (1, 3), (7, 7)."""
+    start = previous = None
+    for row in rows:
+        if start is None:
+            start = previous = row
+        elif row == previous + 1:
+            previous = row
+        else:
+            yield start, previous
+            start = previous = row
+    if start is not None:
+        yield start, previous
