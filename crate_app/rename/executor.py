@@ -40,6 +40,7 @@ class BatchResult:
     moved: int = 0
     skipped: int = 0
     failed: int = 0
+    sidecars: int = 0  # sidecar files carried along
     seconds: float = 0.0
     errors: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
 
@@ -51,6 +52,7 @@ class BatchResult:
             "moved": self.moved,
             "skipped": self.skipped,
             "failed": self.failed,
+            "sidecars": self.sidecars,
             "seconds": round(self.seconds, 3),
             "errors": [{"path": display_path(p), "reason": r} for p, r in self.errors],
         }
@@ -157,7 +159,8 @@ def run_batch(
     open_temporaries = {s.dst for s in all_steps if s.status == "done" and s.temporary}
     open_temporaries -= {s.src for s in all_steps if s.status == "done"}
     moving_away = {s.src: s.track_id for s in all_steps if s.kind == "move"}
-    result = BatchResult(batch_id, "running", planned=len([s for s in all_steps if not s.temporary]))
+    final_moves = [s for s in all_steps if not s.temporary and s.kind == "move"]
+    result = BatchResult(batch_id, "running", planned=len(final_moves))
     result.skipped = int(info.options.get("skipped", 0))  # type: ignore[arg-type]
     meter = ProgressMeter(total=len(pending), report=progress)
     journal.set_batch_status(library, batch_id, "running")
@@ -182,7 +185,10 @@ def run_batch(
                     open_temporaries.add(step.dst)
                 open_temporaries.discard(step.src)
                 if not step.temporary:
-                    result.moved += 1
+                    if step.kind == "move":
+                        result.moved += 1
+                    else:
+                        result.sidecars += 1
             else:
                 result.failed += 1
                 result.errors.append((step.src, error))
