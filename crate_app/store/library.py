@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NamedTuple
 
 import peewee as pw
 
@@ -30,6 +31,24 @@ PRAGMAS = {
 
 TRACK_COLUMNS_SQL = ", ".join(TRACK_FIELDS)
 _PATH_FIELDS = {TRACK_FIELDS.index(name) for name in ("path", "folder", "filename")}
+
+
+class FileState(NamedTuple):
+    """What the library remembers of a file, to tell whether it changed since the last scan."""
+
+    id: int
+    size: int
+    mtime: float
+    status: str
+
+
+_FILE_STATE_SQL = "SELECT path, id, size, mtime, status FROM tracks"
+
+
+def folder_bounds(folder: str) -> tuple[str, str]:
+    """[low, high) of the stored paths strictly below ``folder`` (a range on the unique path index)."""
+    prefix = path_to_db(folder.rstrip(os.sep) + os.sep)
+    return prefix, prefix[:-1] + chr(ord(os.sep) + 1)
 
 
 def record_from_row(row: Sequence[object]) -> TrackRecord:
@@ -129,6 +148,33 @@ class Library:
             (limit,),
         )
         return [record_from_row(row) for row in rows]
+
+    def file_states_under(self, folder: str) -> dict[str, FileState]:
+        """path -> FileState of every track below ``folder`` (one indexed range query)."""
+        low, high = folder_bounds(folder)
+        rows = self.execute(f"{_FILE_STATE_SQL} WHERE path >= ? AND path < ?", (low, high))
+        return {path_from_db(path): FileState(*state) for path, *state in rows}
+
+    def file_states_of(self, paths: Iterable[str]) -> dict[str, FileState]:
+        """path -> FileState for those of ``paths`` that are in the library."""
+        wanted = [path_to_db(p) for p in paths]
+        found: dict[str, FileState] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for path, *state in self.execute(f"{_FILE_STATE_SQL} WHERE path IN ({marks})", chunk):
+                found[path_from_db(path)] = FileState(*state)
+        return found
+
+    def file_states_outside(self, folders: Sequence[str]) -> dict[str, FileState]:
+        """path -> FileState of every track that is in none of ``folders`` (files added one by one)."""
+        conditions, params = [], []
+        for folder in folders:
+            conditions.append("(path >= ? AND path < ?)")
+            params.extend(folder_bounds(folder))
+        where = f"WHERE NOT ({' OR '.join(conditions)})" if conditions else ""
+        rows = self.execute(f"{_FILE_STATE_SQL} {where}", params)
+        return {path_from_db(path): FileState(*state) for path, *state in rows}
 
     def scan_errors(self) -> list[tuple[str, str]]:
         """(path, reason) of folders and files that could not be read at all."""

@@ -114,6 +114,13 @@ def record_scan_errors(library: Library, errors: Sequence[tuple[str, str]], now:
         )
 
 
+def mark_root_scanned(library: Library, root: str, now: float | None = None) -> None:
+    """Remember when a library root was last scanned completely."""
+    now = time.time() if now is None else now
+    with library.write() as conn:
+        conn.execute("UPDATE library_roots SET last_scan_at = ? WHERE path = ?", (now, path_to_db(root)))
+
+
 def clear_scan_errors(library: Library, under: str) -> None:
     """Forget recorded scan errors below a folder (before it is scanned again)."""
     prefix = path_to_db(under.rstrip(os.sep) + os.sep)

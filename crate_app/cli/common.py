@@ -1,0 +1,64 @@
+"""What every ``crate-cli`` command shares: opening the library, errors, JSON and progress output."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from crate_app.domain.errors import CrateError
+from crate_app.domain.progress import Progress
+from crate_app.paths import default_library_path
+from crate_app.store.library import Library, open_library
+
+
+class CliError(CrateError):
+    """A user error: printed as one line, exit code 2."""
+
+
+def library_path(args: argparse.Namespace) -> Path:
+    return Path(args.library) if args.library else default_library_path()
+
+
+def open_from_args(args: argparse.Namespace, *, create: bool) -> Library:
+    """The library named by --library (or the default); raises LibraryError when unusable."""
+    return open_library(library_path(args), create=create)
+
+
+def print_json(value: object, stream: TextIO | None = None) -> None:
+    """One JSON object on one line (non-ASCII kept as it is)."""
+    stream = stream or sys.stdout
+    stream.write(json.dumps(value, ensure_ascii=False) + "\n")
+
+
+class ProgressLine:
+    """A single, updating progress line on a terminal; silent when the stream is not a terminal."""
+
+    def __init__(self, stream: TextIO | None = None, label: str = "") -> None:
+        self.stream = stream or sys.stderr
+        self.label = label
+        self.enabled = self.stream.isatty()
+        self._shown = False
+
+    def __call__(self, progress: Progress) -> None:
+        if not self.enabled:
+            return
+        width = shutil.get_terminal_size((100, 20)).columns - 1
+        line = f"{self.label}{progress.describe()}"
+        if progress.current:
+            line += f" · {progress.current}"
+        if len(line) > width:
+            line = line[: max(0, width - 1)] + "…"
+        self.stream.write("\r" + line.ljust(width))
+        self.stream.flush()
+        self._shown = True
+
+    def clear(self) -> None:
+        if self._shown:
+            width = shutil.get_terminal_size((100, 20)).columns - 1
+            self.stream.write("\r" + " " * width + "\r")
+            self.stream.flush()
+            self._shown = False

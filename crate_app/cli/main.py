@@ -1,0 +1,56 @@
+"""``crate-cli``: the library from a terminal.  Each command lives in its own module and is
+registered from ``COMMANDS``; a module provides ``register(subparsers)``, which adds its parser and
+sets ``run`` (``args -> exit code``) as a default.  Importing this never loads Qt or librosa.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from crate_app.cli import ls, scan, stats
+from crate_app.domain.errors import CrateError
+
+COMMANDS = (scan, stats, ls)
+PROG = "crate-cli"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line: 'crate-cli: error: ...'."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{PROG}: error: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog=PROG, description="Crate, the DJ music library, from the command line.")
+    parser.add_argument(
+        "--library",
+        metavar="PATH",
+        help="library file (default: $CRATE_LIBRARY, else the library in your data folder)",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module in COMMANDS:
+        module.register(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except CrateError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `crate-cli ls | head`
+        sys.stderr.close()
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
