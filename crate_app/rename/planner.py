@@ -244,14 +244,15 @@ def _build_groups(
         old_stem, extension = os.path.splitext(os.path.basename(track.path))
         items = [_Item(StepKind.MOVE, track.path, sanitize_suffix(extension, options))]
         suffix_keys = {fold("x" + items[0].suffix)}
-        # Sidecars named after the track come first, so that when two would get one name the one that
-        # already has it wins (and planning again changes nothing).
+        # Sidecars named after the track and next to it come first, so that when two would get one name
+        # the one that already has it wins (and planning again changes nothing).
+        folder_key = fold(os.path.dirname(track.path))
         candidates = sorted(
-            (not shares_stem, sidecar, suffix)
+            (not shares_stem, fold(os.path.dirname(sidecar)) != folder_key, sidecar, suffix)
             for sidecar in sidecars.get(track.id, ())
             for suffix, shares_stem in [_sidecar_suffix(os.path.basename(sidecar), old_stem, fold)]
         )
-        for _, sidecar, raw_suffix in candidates:
+        for _, _, sidecar, raw_suffix in candidates:
             suffix = sanitize_suffix(raw_suffix, options)
             if fold(sidecar) in sources or fold("x" + suffix) in suffix_keys:
                 continue  # already part of the batch, or would share a name with another file of the track
