@@ -13,7 +13,9 @@ import errno
 import math
 import os
 import re
+import struct
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import BinaryIO
 
 import mutagen
@@ -118,6 +120,13 @@ _ID3_NAMES = {
     "key": ("TKEY", "TXXX:INITIALKEY", "TXXX:KEY"),
 }  # fmt: skip
 
+_RIFF_NAMES = {
+    "title": ("INAM",), "artist": ("IART",), "album": ("IPRD",), "albumartist": (), "genre": ("IGNR",),
+    "year": ("ICRD",), "track_no": ("ITRK", "IPRT"), "disc_no": (), "comment": ("ICMT",),
+    "label": ("IPUB",), "bpm": ("IBPM",), "key": ("IKEY",),
+}  # fmt: skip
+_PCM_FORMATS = (1, 3, 0xFFFE)  # integer PCM, float, WAVE_FORMAT_EXTENSIBLE
+
 _TEXT_FIELDS = ("title", "artist", "album", "albumartist", "genre", "comment", "label")
 _YEAR = re.compile(r"(?<!\d)(\d{4})(?!\d)")
 _LEADING_INT = re.compile(r"\s*\+?(\d{1,6})")
@@ -154,7 +163,16 @@ def read_open_file(fileobj: BinaryIO, size: int) -> TagInfo:
         return tag_info_from("MP3", info, None, size)
     if audio is None:
         raise TagReadError("not an audio format Crate can read")
-    return tag_info_from(type(audio).__name__, audio.info, audio.tags, size)
+    kind, info, raw_tags = type(audio).__name__, audio.info, audio.tags
+    if kind == "WAVE":
+        riff = read_riff(fileobj)
+        if not raw_tags and riff.info:
+            raw_tags = riff.info  # RIFF INFO, which mutagen does not read, when there is no ID3 chunk
+        if getattr(info, "audio_format", 1) not in _PCM_FORMATS and riff.byte_rate:
+            # Compressed WAV (ADPCM, GSM, MP3): mutagen counts blocks as samples; bytes/s is right.
+            info.length = riff.data_size / riff.byte_rate
+            info.bitrate = riff.byte_rate * 8
+    return tag_info_from(kind, info, raw_tags, size)
 
 
 def os_error_reason(exc: OSError) -> str:
@@ -229,10 +247,10 @@ def scan_file(path: str, size: int, mtime: float) -> ScannedFile:
 
 
 def fill_tags(tags: TagInfo, get: Getter, names: Mapping[str, Sequence[str]]) -> None:
-    """Set the tag fields of ``tags``: ``names[field]`` are the tag names to try, ``get(names)``
+    """Set the tag fields of ``tags``: ``names[name]`` are the tag names to try, ``get(names)``
     returns the values of the first one present (an empty list when none is)."""
-    for field in _TEXT_FIELDS:
-        setattr(tags, field, clean_text(get(names[field])))
+    for name in _TEXT_FIELDS:
+        setattr(tags, name, clean_text(get(names[name])))
     tags.year = parse_year(_first(get(names["year"])))
     tags.track_no = parse_number(_first(get(names["track_no"])))
     tags.disc_no = parse_number(_first(get(names["disc_no"])))
@@ -307,6 +325,60 @@ def parse_number(value: str | None) -> int | None:
     return number or None
 
 
+# -- RIFF (WAV) --------------------------------------------------------------------------------------
+@dataclass(slots=True)
+class RiffFacts:
+    """What mutagen leaves out of a WAV file: the byte rate, the data size and the INFO tags."""
+
+    byte_rate: int = 0
+    data_size: int = 0
+    info: dict[str, str] = field(default_factory=dict)
+
+
+def read_riff(fileobj: BinaryIO, max_chunks: int = 64) -> RiffFacts:
+    """Walk the chunk headers of a RIFF/WAVE file (never raises; partial facts on damaged files)."""
+    facts = RiffFacts()
+    try:
+        fileobj.seek(0)
+        header = fileobj.read(12)
+        if len(header) < 12 or header[:4] != b"RIFF" or header[8:12] != b"WAVE":
+            return facts
+        position = 12
+        for _ in range(max_chunks):
+            fileobj.seek(position)
+            chunk = fileobj.read(8)
+            if len(chunk) < 8:
+                break
+            name, length = chunk[:4], struct.unpack("<I", chunk[4:])[0]
+            if name == b"fmt " and length >= 16:
+                facts.byte_rate = struct.unpack("<I", fileobj.read(16)[8:12])[0]
+            elif name == b"data":
+                facts.data_size = length
+            elif name == b"LIST" and 4 <= length <= 1 << 20:
+                body = fileobj.read(length)
+                if body[:4] == b"INFO":
+                    facts.info = _riff_info(body[4:])
+            position += 8 + length + (length & 1)
+    except (OSError, struct.error):
+        pass
+    return facts
+
+
+def _riff_info(body: bytes) -> dict[str, str]:
+    info: dict[str, str] = {}
+    position = 0
+    while position + 8 <= len(body):
+        name = body[position : position + 4].decode("ascii", "replace")
+        length = struct.unpack("<I", body[position + 4 : position + 8])[0]
+        raw = body[position + 8 : position + 8 + length].split(b"\x00", 1)[0]
+        try:
+            info[name] = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            info[name] = raw.decode("cp1252", "replace")
+        position += 8 + length + (length & 1)
+    return info
+
+
 # -- per tag family --------------------------------------------------------------------------------
 Reader = tuple[Getter, Mapping[str, Sequence[str]]]
 
@@ -317,6 +389,8 @@ def _reader_for(tags: object) -> Reader | None:
         return None
     if isinstance(tags, ID3):
         return _id3_getter(tags), _ID3_NAMES
+    if isinstance(tags, dict) and type(tags) is dict:  # RIFF INFO from read_riff
+        return _mapping_getter(tags), _RIFF_NAMES
     kind = type(tags).__name__
     if kind == "MP4Tags":
         return _mp4_getter(tags), _MP4_NAMES  # type: ignore[arg-type]
