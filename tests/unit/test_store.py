@@ -279,3 +279,35 @@ def test_upper_bounds_never_match_tracks_without_a_value(library) -> None:
     assert without_bpm > 0
     below = library.execute("SELECT COUNT(*) FROM tracks WHERE bpm < 130").fetchone()[0]
     assert library.count(parse_query("bpm:<130")) == below
+
+
+def test_file_states_under_a_folder_of_given_paths_and_outside_folders(library) -> None:
+    files = [
+        ScannedFile("/music/a/1.mp3", 10, 1.5),
+        ScannedFile("/music/a/b/2.mp3", 20, 2.5),
+        ScannedFile("/music2/3.mp3", 30, 3.5),  # a sibling whose name starts like the folder
+        ScannedFile("/musi/4.mp3", 40, 4.5),
+        ScannedFile("/music/caf\udce9.mp3", 50, 5.5),  # not valid UTF-8 on disk
+    ]
+    writer.upsert_scanned(library, files)
+    ids = {t.path: t.id for t in library.tracks_by_ids(range(1, 6))}
+    writer.set_status(library, [ids["/music/a/b/2.mp3"]], TrackStatus.MISSING)
+
+    under = library.file_states_under("/music/")
+    assert set(under) == {"/music/a/1.mp3", "/music/a/b/2.mp3", "/music/caf\udce9.mp3"}
+    assert under["/music/a/1.mp3"] == (ids["/music/a/1.mp3"], 10, 1.5, "ok")
+    assert under["/music/a/b/2.mp3"].status == "missing"
+    assert set(library.file_states_under("/music/a")) == {"/music/a/1.mp3", "/music/a/b/2.mp3"}
+    assert library.file_states_under("/nothing") == {}
+
+    some = library.file_states_of(["/musi/4.mp3", "/music/caf\udce9.mp3", "/not/there.mp3"])
+    assert set(some) == {"/musi/4.mp3", "/music/caf\udce9.mp3"} and some["/musi/4.mp3"].size == 40
+
+    assert set(library.file_states_outside(["/music", "/musi"])) == {"/music2/3.mp3"}
+    assert len(library.file_states_outside([])) == 5
+
+
+def test_mark_root_scanned(library) -> None:
+    library.add_root("/music")
+    writer.mark_root_scanned(library, "/music", now=123.0)
+    assert library.execute("SELECT last_scan_at FROM library_roots").fetchone()[0] == 123.0
