@@ -41,6 +41,14 @@ from crate_app.store.view import SortOrder, TrackView
 
 PAGE_SIZE = 200
 MAX_PAGES = 250  # 50,000 rows kept
+MAX_FORMATTED_ROWS = 5_000  # display texts kept for the rows painted recently
+
+_DISPLAY = Qt.ItemDataRole.DisplayRole
+_ALIGNMENT = Qt.ItemDataRole.TextAlignmentRole
+_FOREGROUND = Qt.ItemDataRole.ForegroundRole
+_TOOLTIP = Qt.ItemDataRole.ToolTipRole
+_OK = TrackStatus.OK.value
+_ROW_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
 
 TrackRole = Qt.ItemDataRole.UserRole + 1  # the TrackRecord of a row
 TrackIdRole = Qt.ItemDataRole.UserRole + 2
@@ -240,6 +248,8 @@ class TrackTableModel(QAbstractTableModel):
         self._error_brush = QBrush(QColor(200, 60, 60))
         self._right = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         self._left = int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        self._alignments = [self._right if column.numeric else self._left for column in COLUMNS]
+        self._texts: dict[int, tuple[str, ...]] = {}
         self.load()
 
     # -- what is shown --------------------------------------------------------------------------------
@@ -283,6 +293,7 @@ class TrackTableModel(QAbstractTableModel):
         if notation is self._key_notation:
             return
         self._key_notation = notation
+        self._texts.clear()
         if self._count:
             self.dataChanged.emit(self.index(0, _KEY_COLUMN), self.index(self._count - 1, _KEY_COLUMN))
         self.headerDataChanged.emit(Qt.Orientation.Horizontal, _KEY_COLUMN, _KEY_COLUMN)
@@ -367,6 +378,7 @@ class TrackTableModel(QAbstractTableModel):
             page = self._pages.get(row // PAGE_SIZE)
             if page is not None:
                 page[row % PAGE_SIZE] = record
+                self._texts.pop(row, None)
                 changed_rows.append(row)
         last_column = len(COLUMNS) - 1
         for first, last in _runs(sorted(changed_rows)):
@@ -380,37 +392,57 @@ class TrackTableModel(QAbstractTableModel):
     def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(COLUMNS)
 
-    def data(
-        self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if not index.isValid():
-            return None
-        if role == Qt.ItemDataRole.DisplayRole or role == Qt.ItemDataRole.ToolTipRole:
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = _DISPLAY) -> Any:
+        # Called a few thousand times per repaint: the display texts of a row are formatted once.
+        if role == _DISPLAY:
+            row = index.row()
+            texts = self._texts.get(row)
+            if texts is None:
+                texts = self._format_row(row)
+                if texts is None:
+                    return None
+            return texts[index.column()]
+        if role == _ALIGNMENT:
+            return self._alignments[index.column()]
+        if role == _FOREGROUND:
+            texts = self._texts.get(index.row())
+            if texts is not None and texts[-1] == _OK:  # the status is kept after the texts
+                return None
+            record = self.track_at(index.row())
+            if record is None or record.status == _OK:
+                return None
+            return self._missing_brush if record.status == TrackStatus.MISSING else self._error_brush
+        if role == _TOOLTIP:
             record = self.track_at(index.row())
             if record is None:
                 return None
-            column = index.column()
-            if column == _KEY_COLUMN:
-                return format_key_code(record.key, self._key_notation)
-            text = COLUMNS[column].text(record)
-            if role == Qt.ItemDataRole.ToolTipRole:
-                if record.status != TrackStatus.OK:
-                    return f"{text}\n{record.status}: {record.error or 'file not found'}"
-                return text if COLUMNS[column].name == "path" else None
-            return text
-        if role == Qt.ItemDataRole.TextAlignmentRole:
-            return self._right if COLUMNS[index.column()].numeric else self._left
-        if role == Qt.ItemDataRole.ForegroundRole:
-            record = self.track_at(index.row())
-            if record is None or record.status == TrackStatus.OK:
-                return None
-            return self._missing_brush if record.status == TrackStatus.MISSING else self._error_brush
+            if record.status != _OK:
+                return f"{display_path(record.path)}\n{record.status}: {record.error or 'file not found'}"
+            return display_path(record.path) if COLUMNS[index.column()].name == "path" else None
         if role == TrackRole:
             return self.track_at(index.row())
         if role == TrackIdRole:
             record = self.track_at(index.row())
             return record.id if record is not None else None
         return None
+
+    def _format_row(self, row: int) -> tuple[str, ...] | None:
+        record = self.track_at(row)
+        if record is None:
+            return None
+        texts = (
+            *(
+                format_key_code(record.key, self._key_notation)
+                if number == _KEY_COLUMN
+                else column.text(record)
+                for number, column in enumerate(COLUMNS)
+            ),
+            record.status,
+        )
+        if len(self._texts) >= MAX_FORMATTED_ROWS:
+            self._texts.clear()
+        self._texts[row] = texts
+        return texts
 
     def headerData(
         self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
@@ -424,9 +456,7 @@ class TrackTableModel(QAbstractTableModel):
         return None
 
     def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
+        return _ROW_FLAGS if index.isValid() else Qt.ItemFlag.NoItemFlags
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         if not 0 <= column < len(COLUMNS):
@@ -528,12 +558,14 @@ class TrackTableModel(QAbstractTableModel):
         for offset, record in enumerate(rows):
             self._row_of_loaded_id[record.id] = first + offset
         while len(self._pages) > MAX_PAGES:
-            _, evicted = self._pages.popitem(last=False)
-            for record in evicted:
+            evicted_no, evicted = self._pages.popitem(last=False)
+            for offset, record in enumerate(evicted):
                 self._row_of_loaded_id.pop(record.id, None)
+                self._texts.pop(evicted_no * PAGE_SIZE + offset, None)
 
     def _clear_cache(self) -> None:
         self._pages.clear()
+        self._texts.clear()
         self._row_of_loaded_id.clear()
 
     @property
