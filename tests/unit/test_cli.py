@@ -1,0 +1,206 @@
+"""crate-cli end to end, in a subprocess, on real files and a real library file."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from audiofactory import write_audio
+
+from crate_app.domain.keys import KeyNotation, format_key_code, parse_key
+
+ROOT = Path(__file__).resolve().parents[2]
+TRACKS = [  # artist, title, bpm, key, format
+    ("Daft Punk", "Da Funk", "111.00", "Em", "mp3"),
+    ("Daft Punk", "Revolution 909", "126.50", "8A", "flac"),
+    ("Aphex Twin", "Windowlicker", "127", "5d", "m4a"),
+    ("Björk", "Army of Me", "92", "Ebm", "ogg"),
+    ("Moodymann", "Shades of Jae", "119.9", "10B", "mp3"),
+]
+
+
+def cli(
+    *args: str, library: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "crate_app.cli.main"]
+    if library is not None:
+        command += ["--library", str(library)]
+    environment = {**os.environ, **(env or {})}
+    environment.pop("CRATE_LIBRARY", None) if env is None or "CRATE_LIBRARY" not in env else None
+    return subprocess.run(
+        [*command, *args], capture_output=True, text=True, cwd=ROOT, env=environment, timeout=120
+    )
+
+
+def json_lines(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+@pytest.fixture(scope="module")
+def scanned(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict]:
+    base = tmp_path_factory.mktemp("cli")
+    music = base / "music"
+    for i, (artist, title, bpm, key, fmt) in enumerate(TRACKS):
+        tags = {
+            "artist": artist,
+            "title": title,
+            "bpm": bpm,
+            "key": key,
+            "album": "Hits",
+            "genre": "Electronic",
+        }
+        write_audio(music / artist / f"{i} {title}.{fmt}", tags)
+    (music / "broken.mp3").write_bytes(b"not audio at all" * 10)
+    library = base / "library.sqlite"
+    result = cli("scan", str(music), "--json", library=library)
+    assert result.returncode == 0, result.stderr
+    return library, music, json_lines(result.stdout)[-1]
+
+
+def test_scan_json_summary(scanned: tuple[Path, Path, dict]) -> None:
+    _, _, summary = scanned
+    assert {"added", "updated", "unchanged", "missing", "errors", "seconds"} <= set(summary)
+    assert (summary["added"], summary["errors"], summary["updated"], summary["missing"]) == (5, 1, 0, 0)
+
+
+def test_rescan_and_scan_again_are_incremental(scanned: tuple[Path, Path, dict]) -> None:
+    library, music, _ = scanned
+    again = cli("scan", str(music), "--json", library=library)
+    assert again.returncode == 0 and again.stderr == ""  # not a terminal: no progress noise
+    summary = json_lines(again.stdout)[-1]
+    assert (summary["added"], summary["unchanged"]) == (0, 5)
+    rescan = cli("rescan", "--json", library=library)
+    assert rescan.returncode == 0 and json_lines(rescan.stdout)[-1]["unchanged"] == 5
+    plain = cli("rescan", library=library)
+    assert plain.returncode == 0 and "5 unchanged" in plain.stdout
+    assert "broken.mp3: not a valid MP3 file" in plain.stdout
+
+
+def test_stats_json(scanned: tuple[Path, Path, dict]) -> None:
+    library, _, _ = scanned
+    result = cli("stats", "--json", library=library)
+    assert result.returncode == 0, result.stderr
+    stats = json.loads(result.stdout)
+    assert {"tracks", "ok", "missing", "errors", "analyzed"} <= set(stats)
+    assert (stats["tracks"], stats["ok"], stats["missing"], stats["errors"], stats["analyzed"]) == (
+        6,
+        5,
+        0,
+        1,
+        0,
+    )
+
+
+def test_ls_json_fields_and_key_notations(scanned: tuple[Path, Path, dict]) -> None:
+    library, _, _ = scanned
+    result = cli("ls", "--json", "format:mp3", "format:flac", "format:m4a", "format:ogg", library=library)
+    rows = json_lines(result.stdout)
+    assert len(rows) == 5, result.stderr
+    for row in rows:
+        assert {
+            "id",
+            "path",
+            "artist",
+            "title",
+            "album",
+            "genre",
+            "bpm",
+            "key",
+            "key_musical",
+            "duration",
+        } <= set(row)
+    by_title = {row["title"]: row for row in rows}
+    for artist, title, bpm, key, _fmt in TRACKS:
+        row = by_title[title]
+        code = parse_key(key).code  # type: ignore[union-attr]
+        assert row["artist"] == artist and row["album"] == "Hits" and row["genre"] == "Electronic"
+        assert row["key"] == format_key_code(code, KeyNotation.CAMELOT)
+        assert row["key_musical"] == format_key_code(code, KeyNotation.MUSICAL)
+        assert row["duration"] > 0 and Path(row["path"]).exists()
+        assert row["bpm"] == pytest.approx(float(bpm) if title != "Windowlicker" else 127.0)
+    open_key = json_lines(
+        cli("ls", "--json", "--key-notation", "openkey", "title:revolution", library=library).stdout
+    )
+    assert [row["key"] for row in open_key] == ["1m"]
+
+
+def test_ls_query_sort_and_limit(scanned: tuple[Path, Path, dict]) -> None:
+    library, _, _ = scanned
+    daft = json_lines(cli("ls", "--json", "daft", library=library).stdout)
+    assert sorted(row["title"] for row in daft) == ["Da Funk", "Revolution 909"]
+    by_bpm = json_lines(cli("ls", "--json", "--sort", "bpm", "--desc", "bpm:>100", library=library).stdout)
+    assert [row["bpm"] for row in by_bpm] == sorted((row["bpm"] for row in by_bpm), reverse=True)
+    assert len(by_bpm) == 4
+    limited = json_lines(cli("ls", "--json", "--sort", "title", "--limit", "2", library=library).stdout)
+    everything = json_lines(cli("ls", "--json", "--sort", "title", library=library).stdout)
+    assert limited == everything[:2] and len(everything) == 6
+    assert json_lines(cli("ls", "--json", "key:8A", library=library).stdout)[0]["title"] == "Revolution 909"
+    assert json_lines(cli("ls", "--json", "daft", "--", "-funk", library=library).stdout)[0]["title"] == (
+        "Revolution 909"
+    )
+
+
+def test_ls_table_is_aligned(scanned: tuple[Path, Path, dict]) -> None:
+    library, _, _ = scanned
+    result = cli("ls", "--sort", "artist", library=library)
+    lines = result.stdout.splitlines()
+    assert lines[0].split()[:3] == ["ARTIST", "TITLE", "ALBUM"]
+    assert len(lines) == 7
+    title_column = lines[0].index("TITLE")
+    assert all(line[title_column - 2 : title_column] == "  " for line in lines[1:])
+    assert any(line.startswith("Aphex Twin") and "Windowlicker" in line for line in lines)
+
+
+def test_library_from_the_environment(scanned: tuple[Path, Path, dict]) -> None:
+    library, _, _ = scanned
+    result = cli("stats", "--json", env={"CRATE_LIBRARY": str(library)})
+    assert result.returncode == 0 and json.loads(result.stdout)["tracks"] == 6
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["ls", "bpm:"], "bad query"),
+        (["ls", "--sort", "colour"], "invalid choice"),
+        (["ls", "--limit", "many"], "not a whole number"),
+        (["frobnicate"], "invalid choice"),
+        ([], "required"),
+    ],
+)
+def test_user_errors_are_one_line(scanned: tuple[Path, Path, dict], args: list[str], message: str) -> None:
+    library, _, _ = scanned
+    result = cli(*args, library=library)
+    assert result.returncode != 0
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("crate-cli: error:") and message in lines[0], result.stderr
+
+
+def test_unusable_library_file(tmp_path: Path) -> None:
+    bogus = tmp_path / "bogus.sqlite"
+    bogus.write_bytes(b"this is not a database" * 100)
+    for args in (["stats", "--json"], ["ls"], ["scan", str(tmp_path)]):
+        result = cli(*args, library=bogus)
+        assert result.returncode != 0
+        assert result.stderr.splitlines() == [
+            f"crate-cli: error: {bogus} is not a Crate library (not an SQLite database)"
+        ]
+    missing = cli("stats", "--json", library=tmp_path / "none.sqlite")
+    assert missing.returncode != 0 and missing.stderr.startswith("crate-cli: error: no library at")
+    assert not (tmp_path / "none.sqlite").exists()  # reading commands never create a library
+
+
+def test_the_command_line_loads_neither_qt_nor_librosa() -> None:
+    code = (
+        "import sys, crate_app.cli.main\n"
+        "heavy = ('PySide6', 'shiboken6', 'librosa', 'numba')\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
+    assert result.returncode == 0 and result.stdout.strip() == "[]", result.stdout + result.stderr
