@@ -34,6 +34,7 @@ from crate_app.rename.sanitize import (
     fit_path,
     sanitize_component,
     sanitize_suffix,
+    utf8_length,
 )
 from crate_app.rename.template import CompiledTemplate
 
@@ -70,23 +71,30 @@ class _Group:
     folders: tuple[str, ...]
     stem: str
     items: list[_Item]
+    roomy: bool = False  # every collision number fits without shortening anything (see check_room)
+
+    def check_room(self, options: SanitizeOptions) -> bool:
+        """Whether even the widest collision number leaves a valid path; notes whether it needs no cut."""
+        # Bytes of UTF-8 are never fewer than units of UTF-16, so counting bytes is safe for both limits.
+        name = (
+            utf8_length(self.stem) + len(_WIDEST_TAG) + max(utf8_length(item.suffix) for item in self.items)
+        )
+        relative = sum(map(utf8_length, self.folders)) + len(self.folders) + name
+        self.roomy = name <= options.max_component_bytes and relative <= options.max_path_length
+        suffixes = [item.suffix for item in self.items]
+        return self.roomy or fit_path(self.folders, self.stem, suffixes, options, _WIDEST_TAG) is not None
 
     def targets(self, number: int, options: SanitizeOptions) -> list[str] | None:
         """The items' targets with collision number ``number`` (1 = no ``(n)``), or None if too long."""
         tag = "" if number == 1 else f" ({number})"
-        fitted = fit_path(self.folders, self.stem, [item.suffix for item in self.items], options, tag)
-        if fitted is None:
-            return None
-        folders, stem = fitted
+        folders, stem = self.folders, self.stem
+        if not self.roomy:
+            fitted = fit_path(folders, stem, [item.suffix for item in self.items], options, tag)
+            if fitted is None:
+                return None
+            folders, stem = fitted
         prefix = _with_separator(self.root) + "".join(folder + os.sep for folder in folders) + stem + tag
         return [prefix + item.suffix for item in self.items]
-
-    def fits_any_number(self, options: SanitizeOptions) -> bool:
-        """Whether even the widest collision number leaves a valid path."""
-        return (
-            fit_path(self.folders, self.stem, [item.suffix for item in self.items], options, _WIDEST_TAG)
-            is not None
-        )
 
 
 def plan_renames(
@@ -159,7 +167,7 @@ def plan_renames(
         own_sources = {fold(item.src) for item in group.items}
         name_key = (group.root, group.folders, group.stem, *(fold(item.suffix) for item in group.items))
         start = next_number.get(name_key, 1)
-        own_numbers = sorted(n for n in _numbers_in_names(group, fold) if n < start)
+        own_numbers = sorted(n for n in _numbers_in_names(group, fold) if n < start) if start > 1 else []
         for number in itertools.chain(own_numbers, range(start, MAX_COLLISION_NUMBER + 1)):
             targets = wanted if number == 1 else group.targets(number, options)
             assert targets is not None  # _build_groups checked that the widest number fits
@@ -241,27 +249,13 @@ def _build_groups(
             if (folder := folder_cache.get(raw)) is None:
                 folder = folder_cache[raw] = sanitize_component(raw, options)
             folders.append(folder)
-        old_stem, extension = os.path.splitext(os.path.basename(track.path))
+        extension = os.path.splitext(track.path)[1]
         items = [_Item(StepKind.MOVE, track.path, sanitize_suffix(extension, options))]
-        suffix_keys = {fold("x" + items[0].suffix)}
-        # Sidecars named after the track and next to it come first, so that when two would get one name
-        # the one that already has it wins (and planning again changes nothing).
-        folder_key = fold(os.path.dirname(track.path))
-        candidates = sorted(
-            (not shares_stem, fold(os.path.dirname(sidecar)) != folder_key, sidecar, suffix)
-            for sidecar in sidecars.get(track.id, ())
-            for suffix, shares_stem in [_sidecar_suffix(os.path.basename(sidecar), old_stem, fold)]
-        )
-        for _, _, sidecar, raw_suffix in candidates:
-            suffix = sanitize_suffix(raw_suffix, options)
-            if fold(sidecar) in sources or fold("x" + suffix) in suffix_keys:
-                continue  # already part of the batch, or would share a name with another file of the track
-            sources.add(fold(sidecar))
-            suffix_keys.add(fold("x" + suffix))
-            items.append(_Item(StepKind.SIDECAR, sidecar, suffix))
+        if track.id in sidecars:
+            items += _sidecar_items(track.path, sidecars[track.id], items[0].suffix, sources, fold, options)
         group = _Group(track.id, root, tuple(folders), sanitize_component(raw_stem, options), items)
-        wanted = group.targets(1, options)
-        if wanted is None or not group.fits_any_number(options):
+        wanted = group.targets(1, options) if group.check_room(options) else None
+        if wanted is None:
             failures.append(PlanFailure(track.id, track.path, "the new path would be too long"))
             continue
         groups.append((group, wanted))
@@ -280,6 +274,38 @@ def _numbers_in_names(group: _Group, fold: Callable[[str], str]) -> set[int]:
 
 def _with_separator(root: str) -> str:
     return root if root.endswith(os.sep) else root + os.sep
+
+
+def _sidecar_items(
+    track_path: str,
+    sidecar_paths: Sequence[str],
+    track_suffix: str,
+    sources: set[str],
+    fold: Callable[[str], str],
+    options: SanitizeOptions,
+) -> list[_Item]:
+    """The sidecars to carry along with a track, each with the suffix it keeps; ``sources`` (folded
+    paths already in the batch) is updated.  A sidecar already in the batch, or whose new name would
+    equal another file's of the same track, stays where it is."""
+    old_stem = os.path.splitext(os.path.basename(track_path))[0]
+    folder_key = fold(os.path.dirname(track_path))
+    # Sidecars named after the track and next to it come first, so that when two would get one name
+    # the one that already has it wins (and planning again changes nothing).
+    candidates = sorted(
+        (not shares_stem, fold(os.path.dirname(sidecar)) != folder_key, sidecar, suffix)
+        for sidecar in sidecar_paths
+        for suffix, shares_stem in [_sidecar_suffix(os.path.basename(sidecar), old_stem, fold)]
+    )
+    suffix_keys = {fold("x" + track_suffix)}
+    items = []
+    for _, _, sidecar, raw_suffix in candidates:
+        suffix = sanitize_suffix(raw_suffix, options)
+        if fold(sidecar) in sources or fold("x" + suffix) in suffix_keys:
+            continue
+        sources.add(fold(sidecar))
+        suffix_keys.add(fold("x" + suffix))
+        items.append(_Item(StepKind.SIDECAR, sidecar, suffix))
+    return items
 
 
 def _sidecar_suffix(name: str, old_stem: str, fold: Callable[[str], str]) -> tuple[str, bool]:
