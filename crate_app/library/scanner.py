@@ -91,7 +91,8 @@ def scan_paths(
     scan = _Scan(library, progress, should_stop, on_batch, workers)
     for folder in folders:
         library.add_root(folder)
-        writer.clear_scan_errors(library, folder)
+    for path in (*folders, *files):
+        writer.clear_scan_errors(library, path)  # what is still wrong is recorded again
     scan.scan_errors.extend((path, "not found: no such file or folder") for path in not_found)
     return scan.run(folders, files, outside_roots=None)
 

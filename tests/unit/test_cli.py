@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -11,7 +12,9 @@ from pathlib import Path
 import pytest
 from audiofactory import write_audio
 
+from crate_app.cli.common import ProgressLine
 from crate_app.domain.keys import KeyNotation, format_key_code, parse_key
+from crate_app.domain.progress import Progress
 
 ROOT = Path(__file__).resolve().parents[2]
 TRACKS = [  # artist, title, bpm, key, format
@@ -204,3 +207,23 @@ def test_the_command_line_loads_neither_qt_nor_librosa() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60
     )
     assert result.returncode == 0 and result.stdout.strip() == "[]", result.stdout + result.stderr
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_is_one_updating_line_on_a_terminal_and_silent_elsewhere() -> None:
+    terminal = _Terminal()
+    line = ProgressLine(terminal)
+    line(Progress(done=10, total=100, rate=50.0, eta=1.8, current="/music/a.mp3"))
+    line(Progress(done=20, total=100, rate=50.0, eta=1.6, current="/music/b.mp3"))
+    line.clear()
+    text = terminal.getvalue()
+    assert "\n" not in text and text.count("\r") == 4  # two updates, then one erase (\r ... \r)
+    assert "10 / 100" in text and "20 / 100 · 50/s · 2 s left · /music/b.mp3" in text
+    assert text.endswith("\r")
+    pipe = io.StringIO()
+    ProgressLine(pipe)(Progress(done=1, total=2, rate=1.0, eta=1.0))
+    assert pipe.getvalue() == ""
