@@ -1,0 +1,299 @@
+"""Decode an excerpt of an audio file to mono float32 with PyAV (FFmpeg in-process, every format).
+
+Decoding is bounded so that a malformed or hostile file cannot hang a worker: a wall-clock deadline is
+checked between packets and also enforced inside FFmpeg's I/O (PyAV's ``timeout``), the amount of
+decoded audio is capped, and every PyAV/FFmpeg error becomes a :class:`DecodeError` with a message a
+person can read.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from crate_app.domain.errors import DecodeError
+
+# Safety cap on the audio decoded in one call when the whole track is wanted (3 hours).
+MAX_DECODE_SECONDS = 3 * 3600.0
+# Undecodable packets tolerated before giving up (real-world MP3s carry the odd broken frame).
+MAX_BAD_PACKETS = 32
+# Audio shorter than this is not worth analysing.
+MIN_AUDIO_SECONDS = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class DecodedAudio:
+    """Mono float32 samples of (part of) a track."""
+
+    samples: np.ndarray  # shape (n,), float32
+    sample_rate: int
+    start: float  # position of samples[0] in the track, seconds
+    duration: float | None  # length of the whole track as the container states it, if known
+
+    @property
+    def seconds(self) -> float:
+        return len(self.samples) / self.sample_rate
+
+
+def format_position(seconds: float) -> str:
+    """0:42, 12:05, 1:02:03."""
+    whole = max(0, int(seconds))
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def excerpt_window(duration: float | None, excerpt_seconds: float) -> tuple[float, float | None]:
+    """(start, length) of the part to analyse: ``excerpt_seconds`` from the middle of the track.
+
+    ``length`` is None for "to the end" (whole track, or unknown duration).
+    """
+    if excerpt_seconds <= 0 or duration is None or duration <= excerpt_seconds:
+        return 0.0, (excerpt_seconds if excerpt_seconds > 0 and duration is None else None)
+    return (duration - excerpt_seconds) / 2.0, excerpt_seconds
+
+
+def _ffmpeg_message(error: BaseException) -> str:
+    """FFmpeg's own words for an error, without PyAV's errno and file name decoration."""
+    import av
+
+    if isinstance(error, av.FFmpegError) and error.strerror:
+        return str(error.strerror)
+    return str(error) or type(error).__name__
+
+
+def decode_excerpt(
+    path: str | os.PathLike[str],
+    sample_rate: int,
+    excerpt_seconds: float = 0.0,
+    timeout_seconds: float = 120.0,
+) -> DecodedAudio:
+    """Decode ``excerpt_seconds`` from the middle of the file (0 = whole file) to mono at ``sample_rate``.
+
+    Only the excerpt is decoded: the demuxer seeks to its start.  Raises :class:`DecodeError`.
+    """
+
+    path = os.fspath(path)
+    try:
+        size = os.path.getsize(path)
+    except FileNotFoundError:
+        raise DecodeError("file not found") from None
+    except OSError as error:
+        raise DecodeError(f"cannot read the file: {error.strerror or error}") from None
+    if os.path.isdir(path):
+        raise DecodeError("not a file but a folder")
+    if size == 0:
+        raise DecodeError("file is empty")
+
+    deadline = time.monotonic() + timeout_seconds
+    try:
+        return _decode(path, sample_rate, excerpt_seconds, deadline, timeout_seconds, seek=True)
+    except _SeekFailed:
+        # Some damaged files cannot seek: decode from the start and drop what precedes the excerpt.
+        return _decode(path, sample_rate, excerpt_seconds, deadline, timeout_seconds, seek=False)
+
+
+class _SeekFailed(Exception):
+    pass
+
+
+def _decode(
+    path: str, sample_rate: int, excerpt_seconds: float, deadline: float, timeout_seconds: float, seek: bool
+) -> DecodedAudio:
+    import av
+
+    try:
+        container = av.open(path, metadata_errors="ignore", timeout=(timeout_seconds, timeout_seconds))
+    except av.FFmpegError as error:
+        raise DecodeError(_open_error_message(error)) from None
+    except Exception as error:  # PyAV raises plain Python errors for some broken headers
+        raise DecodeError(f"not an audio file ({_ffmpeg_message(error)})") from None
+    try:
+        return _decode_open_container(
+            container, sample_rate, excerpt_seconds, deadline, timeout_seconds, seek
+        )
+    finally:
+        try:
+            container.close()
+        except Exception:
+            pass
+
+
+def _open_error_message(error: BaseException) -> str:
+    import av
+
+    if isinstance(error, av.error.EOFError):
+        return "not an audio file (it ends before any audio starts)"
+    if isinstance(error, av.error.PermissionError):
+        return "cannot read the file: permission denied"
+    if isinstance(error, av.error.InvalidDataError):
+        return "not an audio file"
+    return f"not an audio file ({_ffmpeg_message(error)})"
+
+
+def _stated_duration(container, stream) -> float | None:
+    """Track length from the stream or container header, or None."""
+    if stream.duration and stream.time_base:
+        seconds = float(stream.duration * stream.time_base)
+        if seconds > 0 and math.isfinite(seconds):
+            return seconds
+    if container.duration and container.duration > 0:
+        return container.duration / 1_000_000
+    return None
+
+
+def _decode_open_container(
+    container, sample_rate: int, excerpt_seconds: float, deadline: float, timeout_seconds: float, seek: bool
+) -> DecodedAudio:
+    import av
+
+    streams = [s for s in container.streams if s.type == "audio"]
+    if not streams:
+        raise DecodeError("no audio stream")
+    stream = streams[0]
+    if not stream.codec_context or not stream.codec_context.name:
+        raise DecodeError("no decoder for this audio format")
+    duration = _stated_duration(container, stream)
+    start, length = excerpt_window(duration, excerpt_seconds)
+    limit = min(length, MAX_DECODE_SECONDS) if length is not None else MAX_DECODE_SECONDS
+    wanted = int(limit * sample_rate)
+
+    if start > 0 and seek:
+        try:
+            container.seek(int(start * 1_000_000), backward=True, any_frame=False)
+        except Exception:
+            raise _SeekFailed from None
+
+    resampler = _Resampler(sample_rate)
+    chunks: list[np.ndarray] = []
+    have = 0  # samples kept
+    first_time: float | None = None  # track position of the first kept sample
+    position = start  # where decoding is, for error messages
+    bad_packets = 0
+    last_error: BaseException | None = None
+
+    def keep(data: np.ndarray, frame_time: float | None) -> None:
+        nonlocal have, first_time
+        if not len(data):
+            return
+        if first_time is None:
+            # Drop what the seek delivered before the excerpt starts.
+            frame_time = position if frame_time is None else frame_time
+            skip = round((start - frame_time) * sample_rate) if frame_time < start else 0
+            if skip >= len(data):
+                return
+            data = data[skip:]
+            first_time = max(frame_time, start)
+        chunks.append(data)
+        have += len(data)
+
+    try:
+        for packet in container.demux(stream):
+            if time.monotonic() > deadline:
+                raise DecodeError(
+                    f"decoding took longer than {timeout_seconds:g} s "
+                    f"(stopped at {format_position(position)})"
+                )
+            if packet.pts is not None and packet.time_base is not None:
+                position = float(packet.pts * packet.time_base)
+            try:
+                frames = packet.decode()
+            except av.FFmpegError as error:
+                bad_packets += 1
+                last_error = error
+                if bad_packets > MAX_BAD_PACKETS:
+                    raise DecodeError(
+                        f"decoding failed at {format_position(position)}: {_ffmpeg_message(error)}"
+                    ) from None
+                continue
+            for frame in frames:
+                frame_time = frame.time
+                if frame_time is not None and first_time is None and frame_time + 1.0 < start - 30.0:
+                    continue  # a seek that landed far too early: skip cheaply, without resampling
+                keep(resampler.resample(frame), frame_time)
+            if have >= wanted:
+                break
+        else:
+            keep(resampler.flush(), None)
+    except DecodeError:
+        raise
+    except av.FFmpegError as error:
+        raise DecodeError(
+            f"decoding failed at {format_position(position)}: {_ffmpeg_message(error)}"
+        ) from None
+    except (MemoryError, RecursionError):
+        raise DecodeError(f"decoding failed at {format_position(position)}: out of memory") from None
+    except Exception as error:
+        raise DecodeError(
+            f"decoding failed at {format_position(position)}: {type(error).__name__}: {error}"
+        ) from None
+
+    if not chunks:
+        if last_error is not None:
+            raise DecodeError(
+                f"decoding failed at {format_position(position)}: {_ffmpeg_message(last_error)}"
+            )
+        if duration and duration > MIN_AUDIO_SECONDS:
+            raise DecodeError(
+                f"file is truncated: the header says {format_position(duration)} but there is no audio data"
+            )
+        raise DecodeError("no audio data in the file")
+    samples = np.concatenate(chunks)[:wanted] if len(chunks) > 1 else chunks[0][:wanted]
+    samples = np.ascontiguousarray(samples, dtype=np.float32)
+    if not np.all(np.isfinite(samples)):
+        samples = np.nan_to_num(samples, nan=0.0, posinf=0.0, neginf=0.0)
+    got_start = first_time if first_time is not None else start
+    audio_end = got_start + len(samples) / sample_rate
+    if length is not None and duration is not None and start > 0:
+        expected_end = start + length
+        if audio_end < expected_end - max(2.0, 0.25 * length):
+            raise DecodeError(
+                f"file is truncated: audio stops at {format_position(audio_end)} "
+                f"but the header says {format_position(duration)}"
+            )
+    elif duration is not None and duration > 10.0 and audio_end < 0.5 * duration:
+        raise DecodeError(
+            f"file is truncated: audio stops at {format_position(audio_end)} "
+            f"but the header says {format_position(duration)}"
+        )
+    return DecodedAudio(samples=samples, sample_rate=sample_rate, start=got_start, duration=duration)
+
+
+class _Resampler:
+    """PyAV's resampler to mono float32, rebuilt when the stream changes format mid-way (it happens)."""
+
+    def __init__(self, sample_rate: int) -> None:
+        self.sample_rate = sample_rate
+        self._resampler = None
+        self._signature: tuple | None = None
+
+    def _new(self):
+        import av
+
+        return av.AudioResampler(format="flt", layout="mono", rate=self.sample_rate)
+
+    def resample(self, frame) -> np.ndarray:
+        signature = (frame.format.name, frame.layout.name, frame.sample_rate)
+        pieces = []
+        if self._resampler is None or signature != self._signature:
+            if self._resampler is not None:
+                pieces.append(self.flush())
+            self._resampler = self._new()
+            self._signature = signature
+        pieces.extend(out.to_ndarray().reshape(-1) for out in self._resampler.resample(frame))
+        return _join(pieces)
+
+    def flush(self) -> np.ndarray:
+        if self._resampler is None:
+            return np.zeros(0, dtype=np.float32)
+        return _join([out.to_ndarray().reshape(-1) for out in self._resampler.resample(None)])
+
+
+def _join(pieces: list[np.ndarray]) -> np.ndarray:
+    if not pieces:
+        return np.zeros(0, dtype=np.float32)
+    return pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
