@@ -18,9 +18,7 @@ How it decides, in order:
 
 from __future__ import annotations
 
-import itertools
 import os
-import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass
@@ -41,7 +39,6 @@ from crate_app.rename.template import CompiledTemplate
 MAX_COLLISION_NUMBER = 9999  # "name (9999).mp3" is the last name tried
 _WIDEST_TAG = f" ({MAX_COLLISION_NUMBER})"  # room kept in every name so that any number fits
 TEMPORARY_PREFIX = ".crate-rename-"
-_NUMBER_AT_END = re.compile(r" \((\d{1,4})\)\Z")
 
 
 def fold_path(path: str) -> str:
@@ -151,31 +148,27 @@ def plan_renames(
             pending.append((group, wanted))
             leaving.update(fold(item.src) for item in group.items)
 
-    def is_free(target: str, own_sources: set[str]) -> bool:
+    def is_free(target: str) -> bool:
+        # The same answer for every track: a track's own files are among those leaving.
         key = fold(target)
         if key in claimed:
             return False
-        if key in own_sources or key in leaving:
-            return True
-        return key not in staying and not is_taken(target)
+        return key in leaving or (key not in staying and not is_taken(target))
 
     moves: list[PlannedMove] = []
-    # Numbers below next_number[name] were taken for reasons that hold for every later track wanting
-    # the same name, except a track's own current name: this keeps "{genre}" over 100,000 tracks linear.
+    # Since is_free does not depend on the track, the numbers before next_number[name] are taken for
+    # every later track wanting the same name: this keeps "{genre}" over 100,000 tracks linear.
     next_number: dict[tuple[object, ...], int] = {}
     for group, wanted in pending:
-        own_sources = {fold(item.src) for item in group.items}
         name_key = (group.root, group.folders, group.stem, *(fold(item.suffix) for item in group.items))
-        start = next_number.get(name_key, 1)
-        own_numbers = sorted(n for n in _numbers_in_names(group, fold) if n < start) if start > 1 else []
-        for number in itertools.chain(own_numbers, range(start, MAX_COLLISION_NUMBER + 1)):
+        for number in range(next_number.get(name_key, 1), MAX_COLLISION_NUMBER + 1):
             targets = wanted if number == 1 else group.targets(number, options)
             assert targets is not None  # _build_groups checked that the widest number fits
-            if all(is_free(target, own_sources) for target in targets):
-                if number >= start:
-                    next_number[name_key] = number + 1
+            if all(map(is_free, targets)):
+                next_number[name_key] = number + 1
                 break
         else:
+            own_sources = {fold(item.src) for item in group.items}
             if own_sources & claimed:  # another track already took this one's place: it must move
                 raise RuntimeError(
                     f"no free name for track {group.track_id} after {MAX_COLLISION_NUMBER} tries"
@@ -260,16 +253,6 @@ def _build_groups(
             continue
         groups.append((group, wanted))
     return groups, failures
-
-
-def _numbers_in_names(group: _Group, fold: Callable[[str], str]) -> set[int]:
-    """The collision numbers under which the group's files could already be named (1 = none)."""
-    numbers = {1}
-    for item in group.items:
-        name, suffix = fold(os.path.basename(item.src)), fold(item.suffix)
-        if name.endswith(suffix) and (match := _NUMBER_AT_END.search(name[: len(name) - len(suffix)])):
-            numbers.add(int(match.group(1)))
-    return numbers
 
 
 def _with_separator(root: str) -> str:
