@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -147,11 +148,15 @@ def compile_template(text: str) -> CompiledTemplate:
 
     def end_component(position: int) -> None:
         flush_literal()
-        if not parts:
-            where = "at the start" if position == 0 else "twice in a row" if components else "here"
-            raise TemplateError(f"a folder name is missing: '/' {where}", position)
-        if all(isinstance(p, str) for p in parts) and "".join(parts).strip() in (".", ".."):  # type: ignore[arg-type]
-            raise TemplateError("'.' and '..' cannot be folder or file names", component_start)
+        if not any(isinstance(part, _Field) for part in parts):  # plain text: check it now
+            fixed_text = "".join(parts).strip()  # type: ignore[arg-type]
+            if not fixed_text:
+                message = (
+                    "the template starts with '/'" if position == 0 else "a folder name is missing before '/'"
+                )
+                raise TemplateError(message, position)
+            if fixed_text in (".", ".."):
+                raise TemplateError("'.' and '..' cannot be folder or file names", component_start)
         components.append(tuple(parts))
         parts.clear()
 
@@ -177,7 +182,7 @@ def compile_template(text: str) -> CompiledTemplate:
             end_component(index)
             index += 1
             component_start = index
-        elif ch in ILLEGAL_CHARACTERS or (not ch.isprintable() and ch != " "):
+        elif _is_forbidden(ch):
             raise TemplateError(f"{ch!r} is not allowed in file names", index)
         else:
             literal.append(ch)
@@ -217,9 +222,14 @@ def _parse_field(inner: str, offset: int) -> _Field:
     return _Field(tuple(names), fallback, spec if colon and spec else None)
 
 
+def _is_forbidden(ch: str) -> bool:
+    """Characters no file name may contain: illegal on Windows, control characters, lone surrogates."""
+    return ch in ILLEGAL_CHARACTERS or unicodedata.category(ch) in ("Cc", "Cs")
+
+
 def _check_fallback(text: str, position: int) -> None:
     for index, ch in enumerate(text):
-        if ch in ILLEGAL_CHARACTERS or (not ch.isprintable() and ch != " "):
+        if _is_forbidden(ch):
             raise TemplateError(f"{ch!r} is not allowed in a fallback text", position + index)
 
 

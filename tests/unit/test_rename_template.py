@@ -53,6 +53,7 @@ def render(template: str, track: TrackRecord | None = None, **kwargs: KeyNotatio
         ("{ artist }", ("Artist",)),
         ("folder\\{title}", ("folder", "Title")),
         ("{title:>8}", ("   Title",)),
+        ("{title}\u00a0\u2013 {artist}", ("Title\u00a0\u2013 Artist",)),  # any printable text is fine
     ],
 )
 def test_rendering(template: str, expected: tuple[str, ...]) -> None:
@@ -114,8 +115,9 @@ def test_bpm_formatting() -> None:
         ("{artist|Unknown:d}", 16, "cannot be used"),
         ("{track:0999}", 7, "more than"),
         ("{artist}/", 8, "file name must follow"),
-        ("/{title}", 0, "at the start"),
-        ("{artist}//{title}", 9, "twice in a row"),
+        ("/{title}", 0, "starts with '/'"),
+        ("{artist}//{title}", 9, "folder name is missing"),
+        ("{artist}/ /{title}", 10, "folder name is missing"),
         ("../{title}", 0, "'..'"),
         ("{artist}/./{title}", 9, "'..'"),
         ("a:b", 1, "not allowed"),
