@@ -12,6 +12,7 @@ from typing import TextIO
 from crate_app.domain.errors import CrateError
 from crate_app.domain.progress import Progress
 from crate_app.paths import default_library_path
+from crate_app.store import journal
 from crate_app.store.library import Library, open_library
 
 
@@ -24,8 +25,16 @@ def library_path(args: argparse.Namespace) -> Path:
 
 
 def open_from_args(args: argparse.Namespace, *, create: bool) -> Library:
-    """The library named by --library (or the default); raises LibraryError when unusable."""
-    return open_library(library_path(args), create=create)
+    """The library named by --library (or the default); raises LibraryError when unusable.
+
+    Tells the user (on stderr) about rename batches that a crash or a pause left unfinished.
+    """
+    library = open_library(library_path(args), create=create)
+    if getattr(args, "command", None) != "rename":
+        notice = unfinished_notice(library)
+        if notice:
+            print(f"crate-cli: {notice}", file=sys.stderr)
+    return library
 
 
 def print_json(value: object, stream: TextIO | None = None) -> None:
@@ -62,3 +71,15 @@ class ProgressLine:
             self.stream.write("\r" + " " * width + "\r")
             self.stream.flush()
             self._shown = False
+
+
+def unfinished_notice(library: Library) -> str | None:
+    """A line telling the user about batches that were interrupted, or None."""
+    unfinished = journal.unfinished_batches(library)
+    if not unfinished:
+        return None
+    parts = [f"batch {b.id} ({b.pending:,} of {b.total:,} steps left)" for b in unfinished]
+    return (
+        f"unfinished rename: {', '.join(parts)}; finish with 'crate-cli rename --resume' "
+        f"or reverse with 'crate-cli rename --undo {unfinished[-1].id}'"
+    )

@@ -176,15 +176,3 @@ def _list(library: Library, args: argparse.Namespace) -> int:
             f"{'failed ' + str(info.failed) if info.failed else '':<10}  {info.description}"
         )
     return 0
-
-
-def unfinished_notice(library: Library) -> str | None:
-    """A line telling the user about batches that were interrupted, or None."""
-    unfinished = journal.unfinished_batches(library)
-    if not unfinished:
-        return None
-    parts = [f"batch {b.id} ({b.pending:,} of {b.total:,} steps left)" for b in unfinished]
-    return (
-        f"unfinished rename: {', '.join(parts)}; finish with 'crate-cli rename --resume' "
-        f"or reverse with 'crate-cli rename --undo {unfinished[-1].id}'"
-    )

@@ -149,6 +149,8 @@ def test_sigkill_at_random_moments_loses_nothing(tmp_path: Path) -> None:
         batches = json_lines(library, "rename", "--list")
         if batches and batches[0]["status"] in ("running", "paused", "pending"):
             interrupted_mid_batch += killed and batches[0]["status"] == "running"
+            # Any next start of crate-cli tells the user about it.
+            assert "unfinished rename" in cli(library, "stats").stderr
             result = cli(library, "rename", "--resume", "--json", check=False)
             summary = json.loads(result.stdout.splitlines()[-1])
             assert summary["status"] == "done" and summary["failed"] == 0, result.stderr
