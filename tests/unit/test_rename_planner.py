@@ -3,10 +3,12 @@ in-memory file system."""
 
 from __future__ import annotations
 
+import os
 import posixpath
 import time
 import unicodedata
 from collections.abc import Iterable
+from pathlib import Path
 
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -188,13 +190,40 @@ def test_a_destination_folder_and_several_roots() -> None:
         TrackRecord(id=1, path="/lib/deep/x.mp3", title="X"),
         TrackRecord(id=2, path="/lib/deep/inner/y.mp3", title="Y"),
         TrackRecord(id=3, path="/elsewhere/z.mp3", title="Z"),
+        TrackRecord(id=4, path="/lib2/w.mp3", title="W"),  # a root is a folder, not a prefix of names
     ]
     result, moved = plan(tracks, library_roots=["/lib", "/lib/deep/inner"])
     assert moved["/lib/deep/x.mp3"] == "/lib/X.mp3"
     assert moved["/lib/deep/inner/y.mp3"] == "/lib/deep/inner/Y.mp3"  # the innermost root wins
-    assert [f.track_id for f in result.failures] == [3]
+    assert [(f.track_id, f.reason) for f in result.failures] == [
+        (3, "the file is not inside a library folder"),
+        (4, "the file is not inside a library folder"),
+    ]
     _, moved = plan(tracks, destination="/dest")
-    assert sorted(moved.values()) == ["/dest/X.mp3", "/dest/Y.mp3", "/dest/Z.mp3"]
+    assert sorted(moved.values()) == ["/dest/W.mp3", "/dest/X.mp3", "/dest/Y.mp3", "/dest/Z.mp3"]
+
+
+def test_a_plan_runs_on_a_real_folder_with_os_rename(tmp_path: Path) -> None:
+    root = str(tmp_path)
+    for name in ("a.mp3", "b.mp3", "c.mp3", "a.cue", "Keep.mp3"):
+        (tmp_path / name).write_text(name)
+    tracks = [
+        TrackRecord(id=1, path=f"{root}/a.mp3", title="b"),  # a and b swap names...
+        TrackRecord(id=2, path=f"{root}/b.mp3", title="a"),
+        TrackRecord(id=3, path=f"{root}/c.mp3", title="Keep", artist="X"),  # ...c meets a file that stays
+    ]
+    result = plan_renames(
+        tracks, compile_template("{title}"), exists=os.path.lexists, library_roots=[root],
+        sidecars={1: [f"{root}/a.cue"]},
+    )  # fmt: skip
+    assert any(step.temporary for step in result.steps)
+    for step in result.steps:  # what the executor will do, minus the journal
+        assert not os.path.lexists(step.dst)
+        os.makedirs(os.path.dirname(step.dst), exist_ok=True)
+        os.rename(step.src, step.dst)
+    contents = {str(p.relative_to(tmp_path)): p.read_text() for p in tmp_path.rglob("*") if p.is_file()}
+    assert contents == {"b.mp3": "a.mp3", "b.cue": "a.cue", "a.mp3": "b.mp3", "Keep (2).mp3": "c.mp3",
+                        "Keep.mp3": "Keep.mp3"}  # fmt: skip
 
 
 def test_the_path_limit_shortens_and_can_refuse() -> None:
