@@ -26,6 +26,7 @@ from PySide6.QtCore import (
     QObject,
     QPersistentModelIndex,
     Qt,
+    QTimer,
     Signal,
 )
 from PySide6.QtGui import QBrush, QColor
@@ -33,7 +34,7 @@ from PySide6.QtGui import QBrush, QColor
 from crate_app.domain.keys import KeyNotation, format_key_code
 from crate_app.domain.search import ParsedQuery
 from crate_app.domain.track import TrackRecord, TrackStatus, display_path
-from crate_app.services.jobs import Job, JobRunner
+from crate_app.services.jobs import FunctionJob, Job, JobRunner
 from crate_app.store.filters import where_clause
 from crate_app.store.library import Library
 from crate_app.store.schema import sort_expression
@@ -42,6 +43,10 @@ from crate_app.store.view import SortOrder, TrackView
 PAGE_SIZE = 200
 MAX_PAGES = 250  # 50,000 rows kept
 MAX_FORMATTED_ROWS = 5_000  # display texts kept for the rows painted recently
+# An unfiltered view pages by keyset at once; after a quiet second, a big one also gets its ids in
+# sort order (8 MB per million rows), so that a jump anywhere costs one lookup by id.
+MATERIALIZE_MIN_ROWS = 50_000
+MATERIALIZE_AFTER_MS = 1_000
 
 _DISPLAY = Qt.ItemDataRole.DisplayRole
 _ALIGNMENT = Qt.ItemDataRole.TextAlignmentRole
@@ -118,6 +123,7 @@ class KeysetSource:
 
     def __init__(self, library: Library, order: SortOrder, count: int) -> None:
         self.count = count
+        self.order = order
         self._view = _KnownCountView(library, None, order, count)
 
     def rows(self, offset: int, limit: int) -> list[TrackRecord]:
@@ -136,7 +142,7 @@ class IdListSource:
         self.count = len(ids)
 
     @classmethod
-    def load(cls, library: Library, query: ParsedQuery, order: SortOrder) -> IdListSource:
+    def load(cls, library: Library, query: ParsedQuery | None, order: SortOrder) -> IdListSource:
         where, params = where_clause(query)
         expr = sort_expression(order.column)
         direction = " DESC" if order.descending else ""
@@ -243,6 +249,10 @@ class TrackTableModel(QAbstractTableModel):
         self._applied_generation = 0
         self._key_notation = KeyNotation.CAMELOT
         self._pin_id: int | None = None
+        self._materialize_timer = QTimer(self)
+        self._materialize_timer.setSingleShot(True)
+        self._materialize_timer.setInterval(MATERIALIZE_AFTER_MS)
+        self._materialize_timer.timeout.connect(self._on_materialize_timer_timeout)
         self._recount_pending = False  # tracks were added: the next load must count again
         self._missing_brush = QBrush(QColor(150, 150, 150))
         self._error_brush = QBrush(QColor(200, 60, 60))
@@ -265,6 +275,11 @@ class TrackTableModel(QAbstractTableModel):
     def library_count(self) -> int | None:
         """Tracks in the whole library, as of the last load (None before the first)."""
         return self._library_count
+
+    @property
+    def paging(self) -> str:
+        """How rows are read now: 'keyset' (seeks on the sort index) or 'ids' (the ids in sort order)."""
+        return "ids" if isinstance(self._source, IdListSource) else "keyset"
 
     @property
     def is_loading(self) -> bool:
@@ -466,6 +481,7 @@ class TrackTableModel(QAbstractTableModel):
     # -- loading --------------------------------------------------------------------------------------
     def _start(self, *, refresh: bool, ids_to_find: Sequence[int] = (), recount: bool = False) -> None:
         was_loading = self.is_loading
+        self._materialize_timer.stop()
         self._generation += 1
         if not refresh:
             self._pin_id = None
@@ -503,6 +519,31 @@ class TrackTableModel(QAbstractTableModel):
         self._applied_generation = request.generation
         self.loading_changed.emit(False)
         self.view_applied.emit()
+        if isinstance(self._source, KeysetSource) and self._count >= MATERIALIZE_MIN_ROWS:
+            self._materialize_timer.start()
+
+    def _on_materialize_timer_timeout(self) -> None:
+        source = self._source
+        if not isinstance(source, KeysetSource) or self.is_loading:
+            return
+        generation = self._generation
+
+        def materialize(job: Job) -> tuple[int, IdListSource] | None:
+            if not self._is_current(generation):
+                return None
+            return generation, IdListSource.load(self.library, None, source.order)
+
+        job = FunctionJob(materialize, "Indexing the table")
+        job.signals.finished.connect(self._on_materialized)
+        self._runner.start(job)
+
+    def _on_materialized(self, result: tuple[int, IdListSource] | None) -> None:
+        # The same rows in the same order (nothing changed since, or the generation would differ): only
+        # the way pages are read changes, so no signal is needed.
+        if result is None or result[0] != self._generation or not isinstance(self._source, KeysetSource):
+            return
+        if result[1].count == self._count:
+            self._source = result[1]
 
     def _install(self, loaded: _Loaded) -> None:
         self._source = loaded.source

@@ -125,3 +125,17 @@ def test_refresh_after_a_scan_keeps_selection_and_pinned_row_on_their_tracks(
     assert len(moved) == 1 and moved[0] != pinned_row
     assert model.index(moved[0], 0).data(TrackIdRole) == pinned_id
     assert ids_in_model(model) == ids_in_sql(library, SortOrder("artist"))
+
+
+def test_a_big_unfiltered_view_switches_to_its_id_list_and_keeps_its_rows(
+    qtbot, library, add_tracks, monkeypatch
+) -> None:
+    from crate_app.gui import track_model
+
+    monkeypatch.setattr(track_model, "MATERIALIZE_MIN_ROWS", 500)
+    monkeypatch.setattr(track_model, "MATERIALIZE_AFTER_MS", 10)
+    add_tracks(library, 700)
+    model = TrackTableModel(library, SortOrder("title", descending=True))
+    qtbot.waitUntil(lambda: model.paging == "ids", timeout=10_000)
+    assert ids_in_model(model) == ids_in_sql(library, SortOrder("title", descending=True))
+    model.shutdown()
