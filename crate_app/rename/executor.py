@@ -79,50 +79,84 @@ def start_batch(
     return journal.create_batch(library, new_steps, description=description, options=options)
 
 
-def _execute_step(library: Library, step: JournalStep, moving_away: dict[str, int | None]) -> str | None:
-    """Reconcile one step with the disk and carry it out; returns None when done, else the reason.
+class _StepRunner:
+    """Carries out steps, remembering what it learnt of folders and library entries on the way."""
 
-    ``moving_away`` maps the batch's source paths to their tracks: a library entry stored at the
-    target may be one that an earlier step of this batch moved away (not yet committed).
-    """
-    identity = step.identity
-    at_target = FileIdentity.of(step.dst)
-    at_source = FileIdentity.of(step.src)
-    if identity is not None and identity.same_file(at_target):
-        return None  # moved before an interruption, not yet committed
-    # Across filesystems the copy has a new inode; it is only put in place after verification, and
-    # the source is deleted last: target present + source gone = the move completed.
-    if (
-        identity is not None
-        and at_target is not None
-        and at_source is None
-        and at_target.size == identity.size
-        and not fsops.same_filesystem(step.dst, step.src)
-    ):
+    def __init__(self, library: Library, all_steps: Sequence[JournalStep]) -> None:
+        # A library entry stored at a target may be one that an earlier step of this batch moved
+        # away (not yet committed): those are fine to move onto.
+        self._moving_away = {s.src: s.track_id for s in all_steps if s.kind == "move"}
+        self._holders = journal.track_ids_at(library, [s.dst for s in all_steps if s.status == "pending"])
+        self._folders_made: set[str] = set()
+        self._devices: dict[str, int | None] = {}
+
+    def _device_of_folder(self, folder: str) -> int | None:
+        """st_dev of ``folder`` or of its nearest existing ancestor (cached per folder)."""
+        if folder not in self._devices:
+            probe = folder
+            while True:
+                try:
+                    self._devices[folder] = os.stat(probe).st_dev
+                    break
+                except OSError:
+                    parent = os.path.dirname(probe)
+                    if parent == probe:
+                        self._devices[folder] = None
+                        break
+                    probe = parent
+        return self._devices[folder]
+
+    def run(self, step: JournalStep) -> str | None:
+        """Reconcile one step with the disk and carry it out; None when done, else the reason."""
+        identity = step.identity
+        target_stat, source_stat = _lstat(step.dst), _lstat(step.src)
+        at_target = FileIdentity.from_stat(target_stat) if target_stat else None
+        at_source = FileIdentity.from_stat(source_stat) if source_stat else None
+        if identity is not None and identity.same_file(at_target):
+            return None  # moved before an interruption, not yet committed
+        dst_folder = os.path.dirname(step.dst)
+        # Across filesystems the copy has a new inode; it is only put in place after verification,
+        # and the source is deleted last: target present + source gone = the move completed.
+        if identity is not None and target_stat is not None and source_stat is None:
+            src_device = self._device_of_folder(os.path.dirname(step.src))
+            if target_stat.st_size == identity.size and src_device != target_stat.st_dev:
+                return None
+        if source_stat is None:
+            if target_stat is not None:
+                return "the file is gone from its old path and another file is at the new path"
+            return "the file is no longer at its old path (moved or deleted outside Crate)"
+        if identity is not None and not identity.same_file(at_source):
+            return "the file was replaced or changed since the batch was planned; left where it is"
+        if target_stat is not None:
+            return "a file already exists at the new path; nothing was overwritten"
+        if step.kind == "move":
+            holder = self._holders.get(step.dst)
+            if holder is not None and holder != step.track_id and self._moving_away.get(step.dst) != holder:
+                return "another library entry is stored at the new path"
+        try:
+            if dst_folder not in self._folders_made:
+                os.makedirs(dst_folder, exist_ok=True)
+                self._folders_made.add(dst_folder)
+            if source_stat.st_dev == self._device_of_folder(dst_folder):
+                fsops.rename_no_replace(step.src, step.dst)
+            else:
+                with contextlib.suppress(OSError):
+                    os.unlink(fsops.part_path(step.dst))  # a part file of ours left by an interrupted copy
+                fsops.copy_verify_move(step.src, step.dst)
+        except fsops.TargetExistsError:
+            return "a file already exists at the new path; nothing was overwritten"
+        except PermissionError:
+            return "permission denied"
+        except OSError as exc:
+            return _os_error_reason(exc)
         return None
-    if at_source is None:
-        if at_target is not None:
-            return "the file is gone from its old path and another file is at the new path"
-        return "the file is no longer at its old path (moved or deleted outside Crate)"
-    if identity is not None and not identity.same_file(at_source):
-        return "the file was replaced or changed since the batch was planned; left where it is"
-    if at_target is not None or os.path.lexists(step.dst):
-        return "a file already exists at the new path; nothing was overwritten"
-    if step.kind == "move":
-        holder = journal.track_id_at(library, step.dst)
-        if holder is not None and holder != step.track_id and moving_away.get(step.dst) != holder:
-            return "another library entry is stored at the new path"
-    with contextlib.suppress(OSError):
-        os.unlink(fsops.part_path(step.dst))  # a part file of ours left by an interrupted copy
+
+
+def _lstat(path: str) -> os.stat_result | None:
     try:
-        fsops.move_file(step.src, step.dst)
-    except fsops.TargetExistsError:
-        return "a file already exists at the new path; nothing was overwritten"
-    except PermissionError:
-        return "permission denied"
-    except OSError as exc:
-        return _os_error_reason(exc)
-    return None
+        return os.stat(path, follow_symlinks=False)
+    except OSError:
+        return None
 
 
 def _os_error_reason(exc: OSError) -> str:
@@ -158,7 +192,7 @@ def run_batch(
     # Files sitting at a temporary name right now: a stop must wait until none is.
     open_temporaries = {s.dst for s in all_steps if s.status == "done" and s.temporary}
     open_temporaries -= {s.src for s in all_steps if s.status == "done"}
-    moving_away = {s.src: s.track_id for s in all_steps if s.kind == "move"}
+    runner = _StepRunner(library, all_steps)
     final_moves = [s for s in all_steps if not s.temporary and s.kind == "move"]
     result = BatchResult(batch_id, "running", planned=len(final_moves))
     result.skipped = int(info.options.get("skipped", 0))  # type: ignore[arg-type]
@@ -178,7 +212,7 @@ def run_batch(
             if should_stop is not None and not open_temporaries and should_stop():
                 stopped = True
                 break
-            error = _execute_step(library, step, moving_away)
+            error = runner.run(step)
             outcomes.append((step, error))
             if error is None:
                 if step.temporary:

@@ -28,9 +28,12 @@ class FileIdentity:
     @classmethod
     def of(cls, path: str) -> FileIdentity | None:
         try:
-            st = os.stat(path, follow_symlinks=False)
+            return cls.from_stat(os.stat(path, follow_symlinks=False))
         except OSError:
             return None
+
+    @classmethod
+    def from_stat(cls, st: os.stat_result) -> FileIdentity:
         return cls(st.st_size, st.st_ino, st.st_mtime_ns)
 
     def same_file(self, other: FileIdentity | None) -> bool:
@@ -228,19 +231,27 @@ def record_outcomes(conn: sqlite3.Connection, outcomes: Sequence[tuple[JournalSt
     The step and the track's path change in the same transaction, so the database says where each
     file is at every commit.
     """
-    for step, error in outcomes:
-        if error is None:
-            conn.execute("UPDATE rename_steps SET status = 'done', error = NULL WHERE id = ?", (step.id,))
-            if step.kind == "move" and step.track_id is not None:
-                folder, filename = os.path.split(step.dst)
-                conn.execute(
-                    "UPDATE tracks SET path = ?, folder = ?, filename = ? WHERE id = ?",
-                    (path_to_db(step.dst), path_to_db(folder), path_to_db(filename), step.track_id),
-                )
-        else:
-            conn.execute(
-                "UPDATE rename_steps SET status = 'failed', error = ? WHERE id = ?", (error, step.id)
-            )
+    conn.executemany(
+        "UPDATE rename_steps SET status = ?, error = ? WHERE id = ?",
+        [("done" if error is None else "failed", error, step.id) for step, error in outcomes],
+    )
+    moved = [step for step, error in outcomes if error is None and step.kind == "move" and step.track_id]
+    rows = []
+    for step in moved:
+        folder, filename = os.path.split(step.dst)
+        rows.append((path_to_db(step.dst), path_to_db(folder), path_to_db(filename), step.track_id))
+    conn.executemany("UPDATE tracks SET path = ?, folder = ?, filename = ? WHERE id = ?", rows)
+
+
+def track_ids_at(library: Library, paths: Sequence[str]) -> dict[str, int]:
+    """path -> id of the library entries stored at any of ``paths`` (one query per 500 paths)."""
+    found: dict[str, int] = {}
+    for start in range(0, len(paths), 500):
+        chunk = [path_to_db(p) for p in paths[start : start + 500]]
+        marks = ",".join("?" * len(chunk))
+        for path, track_id in library.execute(f"SELECT path, id FROM tracks WHERE path IN ({marks})", chunk):
+            found[path_from_db(path)] = track_id
+    return found
 
 
 def track_id_at(library: Library, path: str) -> int | None:

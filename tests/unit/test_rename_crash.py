@@ -2,165 +2,25 @@
 
 After `--resume`, every original file (by content hash) must exist exactly once, every track's stored
 path must exist on disk with that track's content, and no temporary or part file may be left; an
-undo afterwards must restore the original layout.
+undo afterwards must restore the original layout.  (More trials: tests/benchmarks/rename_bench.py.)
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
-import random
 import signal
-import sqlite3
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
-from audiofactory import write_audio
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="SIGKILL is POSIX-only")
 
-ROOT = Path(__file__).resolve().parents[2]
-FILE_COUNT = 240
-TRIALS = 5
-
-
-def cli(library: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [sys.executable, "-m", "crate_app.cli.main", "--library", str(library), *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    if check:
-        assert result.returncode == 0, result.stderr
-    return result
-
-
-def json_lines(library: Path, *args: str) -> list[dict]:
-    return [json.loads(line) for line in cli(library, *args, "--json").stdout.splitlines()]
-
-
-def start_cli(library: Path, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "crate_app.cli.main", "--library", str(library), *args],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-
-
-def digest(path: Path) -> str:
-    return hashlib.blake2b(path.read_bytes(), digest_size=16).hexdigest()
-
-
-def snapshot(root: Path) -> dict[str, str]:
-    """relative path -> content hash of every file below root."""
-    return {str(p.relative_to(root)): digest(p) for p in sorted(root.rglob("*")) if p.is_file()}
-
-
-def query_count(library: Path, sql: str) -> int:
-    try:
-        conn = sqlite3.connect(f"file:{library}?mode=ro", uri=True, timeout=0.05)
-        try:
-            return conn.execute(sql).fetchone()[0]
-        finally:
-            conn.close()
-    except sqlite3.Error:
-        return 0
-
-
-def batch_count(library: Path) -> int:
-    return query_count(library, "SELECT COUNT(*) FROM rename_batches")
-
-
-def kill_at_random(
-    process: subprocess.Popen[str], rng: random.Random, library: Path, wait_for_batch_after: int | None
-) -> bool:
-    """SIGKILL the process at a random moment; returns whether it was still running.
-
-    With ``wait_for_batch_after`` (the number of batches before it started), it is usually killed a
-    random moment after its journal appears, while files are moving (a 240-file batch takes ~30 ms
-    here); otherwise, and sometimes anyway, at a random time after start (start-up, planning, moving).
-    """
-    if wait_for_batch_after is None or rng.random() < 0.2:
-        time.sleep(rng.uniform(0.05, 0.6))
-    else:
-        deadline = time.monotonic() + 30
-        while process.poll() is None and batch_count(library) <= wait_for_batch_after:
-            if time.monotonic() > deadline:
-                break
-            time.sleep(0.0005)
-        time.sleep(rng.uniform(0, 0.03))
-    running = process.poll() is None
-    if running:
-        process.send_signal(signal.SIGKILL)
-    process.wait(timeout=30)
-    return running
-
-
-def check_consistent(library: Path, root: Path, originals: dict[str, str], by_track: dict[int, str]) -> None:
-    current = snapshot(root)
-    assert sorted(current.values()) == sorted(originals.values()), "a file was lost or duplicated"
-    leftovers = [p for p in current if ".crate-" in p]
-    assert not leftovers, f"temporary files left behind: {leftovers}"
-    for track in json_lines(library, "ls", "--limit", "100000"):
-        path = Path(track["path"])
-        assert path.exists(), f"track {track['id']} points at a path that does not exist: {path}"
-        assert digest(path) == by_track[track["id"]], f"track {track['id']} points at another track's file"
-
 
 def test_sigkill_at_random_moments_loses_nothing(tmp_path: Path) -> None:
-    rng = random.Random(int(os.environ.get("CRATE_CRASH_SEED", "20261122")))
-    root = tmp_path / "music"
-    library = tmp_path / "lib.sqlite"
-    for i in range(FILE_COUNT):
-        # Files are named after the next track's title, so renaming to {title} is one big cycle that
-        # must go through a temporary name; artists make folders and collisions make "(2)" names.
-        write_audio(
-            root / "in" / f"{(i + 1) % FILE_COUNT:03d}.mp3",
-            {
-                "title": f"{i:03d}",
-                "artist": f"Artist {i % 7}",
-                "album": f"Album {i % 3}",
-                "track": i % 12 + 1,
-            },
-        )
-    cli(library, "scan", str(root))
-    originals = snapshot(root)
-    by_track = {
-        track["id"]: digest(Path(track["path"])) for track in json_lines(library, "ls", "--limit", "100000")
-    }
-    assert len(by_track) == FILE_COUNT
+    from rename_crash_harness import run_trials
 
-    templates = ["in/{title}", "{artist}/{album}/{track:02}", "{album}/{artist} - {title}", "in/{title}"]
-    interrupted_mid_batch = 0
-    for trial in range(TRIALS):
-        template = templates[trial % len(templates)]
-        process = start_cli(library, "rename", "--template", template, "--remove-empty-folders")
-        killed = kill_at_random(process, rng, library, wait_for_batch_after=batch_count(library))
-        if rng.random() < 0.5:  # sometimes the resume is killed too
-            kill_at_random(start_cli(library, "rename", "--resume"), rng, library, wait_for_batch_after=None)
-        batches = json_lines(library, "rename", "--list")
-        if batches and batches[0]["status"] in ("running", "paused", "pending"):
-            interrupted_mid_batch += killed and batches[0]["status"] == "running"
-            # Any next start of crate-cli tells the user about it.
-            assert "unfinished rename" in cli(library, "stats").stderr
-            result = cli(library, "rename", "--resume", "--json", check=False)
-            summary = json.loads(result.stdout.splitlines()[-1])
-            assert summary["status"] == "done" and summary["failed"] == 0, result.stderr
-        check_consistent(library, root, originals, by_track)
-
-    assert interrupted_mid_batch >= 2, "the kills did not land in the middle of batches often enough"
-
-    # Undo every batch, newest first: the original layout comes back.
-    for info in json_lines(library, "rename", "--list"):
-        if info["kind"] == "rename" and info["status"] in ("done", "cancelled"):
-            cli(library, "rename", "--undo", str(info["batch"]))
-    assert snapshot(root) == originals
-    check_consistent(library, root, originals, by_track)
+    seed = int(os.environ.get("CRATE_CRASH_SEED", "20261122"))
+    report = run_trials(tmp_path, files=240, trials=5, seed=seed)
+    assert report.consistent == 5
+    assert report.interrupted_mid_batch >= 2, "the kills did not land in the middle of batches often enough"
+    assert report.undo_restored, "undoing every batch did not restore the original layout"

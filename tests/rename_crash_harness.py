@@ -1,0 +1,169 @@
+"""Kill-and-resume trials of `crate-cli rename` (SIGKILL at random moments), for the crash test and
+the rename benchmark's crash-trial mode.  POSIX only (SIGKILL)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from audiofactory import write_audio
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def cli(library: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [sys.executable, "-m", "crate_app.cli.main", "--library", str(library), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+def json_lines(library: Path, *args: str) -> list[dict]:
+    return [json.loads(line) for line in cli(library, *args, "--json").stdout.splitlines()]
+
+
+def start_cli(library: Path, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "crate_app.cli.main", "--library", str(library), *args],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+
+
+def digest(path: Path) -> str:
+    return hashlib.blake2b(path.read_bytes(), digest_size=16).hexdigest()
+
+
+def snapshot(root: Path) -> dict[str, str]:
+    """relative path -> content hash of every file below root."""
+    return {str(p.relative_to(root)): digest(p) for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def query_count(library: Path, sql: str) -> int:
+    try:
+        conn = sqlite3.connect(f"file:{library}?mode=ro", uri=True, timeout=0.05)
+        try:
+            return conn.execute(sql).fetchone()[0]
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return 0
+
+
+def batch_count(library: Path) -> int:
+    return query_count(library, "SELECT COUNT(*) FROM rename_batches")
+
+
+def kill_at_random(
+    process: subprocess.Popen[str], rng: random.Random, library: Path, wait_for_batch_after: int | None
+) -> bool:
+    """SIGKILL the process at a random moment; returns whether it was still running.
+
+    With ``wait_for_batch_after`` (the number of batches before it started), it is usually killed a
+    random moment after its journal appears, while files are moving (a 240-file batch takes ~30 ms
+    here); otherwise, and sometimes anyway, at a random time after start (start-up, planning, moving).
+    """
+    if wait_for_batch_after is None or rng.random() < 0.2:
+        time.sleep(rng.uniform(0.05, 0.6))
+    else:
+        deadline = time.monotonic() + 30
+        while process.poll() is None and batch_count(library) <= wait_for_batch_after:
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.0005)
+        time.sleep(rng.uniform(0, 0.03))
+    running = process.poll() is None
+    if running:
+        process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    return running
+
+
+def check_consistent(library: Path, root: Path, originals: dict[str, str], by_track: dict[int, str]) -> None:
+    current = snapshot(root)
+    assert sorted(current.values()) == sorted(originals.values()), "a file was lost or duplicated"
+    leftovers = [p for p in current if ".crate-" in p]
+    assert not leftovers, f"temporary files left behind: {leftovers}"
+    for track in json_lines(library, "ls", "--limit", "10000000"):
+        path = Path(track["path"])
+        assert path.exists(), f"track {track['id']} points at a path that does not exist: {path}"
+        assert digest(path) == by_track[track["id"]], f"track {track['id']} points at another track's file"
+
+
+TEMPLATES = ("in/{title}", "{artist}/{album}/{track:02}", "{album}/{artist} - {title}", "in/{title}")
+
+
+@dataclass
+class TrialReport:
+    trials: int
+    interrupted_mid_batch: int
+    consistent: int  # trials after which nothing was lost and the library matched the disk
+    undo_restored: bool
+
+
+def make_files(root: Path, count: int) -> None:
+    """Files named after the next track's title, so renaming to {title} is one big cycle that must go
+    through a temporary name; artists make folders and collisions make "(2)" names."""
+    for i in range(count):
+        write_audio(
+            root / "in" / f"{(i + 1) % count:03d}.mp3",
+            {
+                "title": f"{i:03d}",
+                "artist": f"Artist {i % 7}",
+                "album": f"Album {i % 3}",
+                "track": i % 12 + 1,
+            },
+        )
+
+
+def run_trials(tmp: Path, *, files: int, trials: int, seed: int) -> TrialReport:
+    """Scan ``files`` real files, then run ``trials`` renames killed at random and resumed; raises
+    AssertionError with the reason at the first inconsistency, and finally undoes every batch."""
+    rng = random.Random(seed)
+    root = tmp / "music"
+    library = tmp / "lib.sqlite"
+    make_files(root, files)
+    cli(library, "scan", str(root))
+    originals = snapshot(root)
+    by_track = {t["id"]: digest(Path(t["path"])) for t in json_lines(library, "ls", "--limit", "10000000")}
+    assert len(by_track) == files
+    interrupted = consistent = 0
+    for trial in range(trials):
+        template = TEMPLATES[trial % len(TEMPLATES)]
+        process = start_cli(library, "rename", "--template", template, "--remove-empty-folders")
+        killed = kill_at_random(process, rng, library, wait_for_batch_after=batch_count(library))
+        if rng.random() < 0.5:  # sometimes the resume is killed too
+            kill_at_random(start_cli(library, "rename", "--resume"), rng, library, wait_for_batch_after=None)
+        batches = json_lines(library, "rename", "--list")
+        if batches and batches[0]["status"] in ("running", "paused", "pending"):
+            interrupted += killed and batches[0]["status"] == "running"
+            # Any next start of crate-cli tells the user about it.
+            assert "unfinished rename" in cli(library, "stats").stderr
+            result = cli(library, "rename", "--resume", "--json", check=False)
+            summary = json.loads(result.stdout.splitlines()[-1])
+            assert summary["status"] == "done" and summary["failed"] == 0, result.stderr
+        check_consistent(library, root, originals, by_track)
+        consistent += 1
+    # Undo every batch, newest first: the original layout comes back.
+    for info in json_lines(library, "rename", "--list"):
+        if info["kind"] == "rename" and info["status"] in ("done", "cancelled"):
+            cli(library, "rename", "--undo", str(info["batch"]))
+    restored = snapshot(root) == originals
+    check_consistent(library, root, originals, by_track)
+    return TrialReport(trials, interrupted, consistent, restored)
