@@ -33,8 +33,12 @@ def test_importing_every_core_module_loads_no_qt() -> None:
         "print(bad, heavy)\n"
         "sys.exit(1 if bad or heavy else 0)\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, f"core modules pulled in Qt or librosa at import: {result.stdout}{result.stderr}"
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, (
+        f"core modules pulled in Qt or librosa at import: {result.stdout}{result.stderr}"
+    )
 
 
 def test_code_is_clean_under_ruff() -> None:
