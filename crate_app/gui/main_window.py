@@ -245,6 +245,10 @@ class MainWindow(QMainWindow):
         bar.addPermanentWidget(self.work_label)
         bar.addPermanentWidget(self.progress_bar)
         bar.addPermanentWidget(self.cancel_button)
+        self._message_timer = QTimer(self)  # clears a finished job's summary after a while
+        self._message_timer.setSingleShot(True)
+        self._message_timer.setInterval(15_000)
+        self._message_timer.timeout.connect(self._on_message_timer_timeout)
         self._show_scan_widgets(False)
 
     def _build_menus(self) -> None:
@@ -398,7 +402,7 @@ class MainWindow(QMainWindow):
         self.table.verticalScrollBar().setValue(row)
 
     def _on_model_failed(self, message: str) -> None:
-        self.statusBar().showMessage(f"Search failed: {message}", 8000)
+        self.show_message(f"Search failed: {message}")
 
     def _on_table_double_clicked(self, index) -> None:
         record = self.model.data(index, TrackRole)
@@ -442,7 +446,7 @@ class MainWindow(QMainWindow):
         self.model.refresh(pin_row=self.table.top_row())
         parts = [f"{getattr(summary, name):,} {name}" for name in ("added", "updated", "missing", "errors")]
         verb = "Scan cancelled" if getattr(summary, "cancelled", False) else "Scan finished"
-        self.statusBar().showMessage(f"{verb}: " + ", ".join(parts), 10_000)
+        self.show_message(f"{verb}: " + ", ".join(parts))
 
     def _on_scan_failed(self, message: str) -> None:
         QMessageBox.warning(self, "The scan stopped", message)
@@ -452,8 +456,23 @@ class MainWindow(QMainWindow):
         self.work_label.setText("Cancelling\u2026")
 
     def _show_scan_widgets(self, visible: bool) -> None:
-        for widget in (self.work_label, self.progress_bar, self.cancel_button):
+        if visible:
+            self._message_timer.stop()
+        for widget in (self.progress_bar, self.cancel_button):
             widget.setVisible(visible)
+        self.work_label.setVisible(visible or self._message_timer.isActive())
+
+    def show_message(self, text: str) -> None:
+        """A line about finished background work, next to the track count (cleared after a while)."""
+        self.work_label.setText(text)
+        self.work_label.setToolTip("")
+        self.work_label.show()
+        self._message_timer.start()
+
+    def _on_message_timer_timeout(self) -> None:
+        if not self.scan_service.is_running:
+            self.work_label.clear()
+            self.work_label.hide()
 
     def _update_title(self) -> None:
         self.setWindowTitle(f"Crate \u2014 {display_path(str(self.library.path))}")

@@ -84,6 +84,8 @@ def test_dropping_a_folder_on_an_empty_library_fills_the_table(qtbot, make_windo
     assert sorted(window.model.index(row, artist).data() for row in range(3)) == sorted(t[0] for t in tags)
     assert window.count_label.text() == "3 tracks"
     qtbot.waitUntil(lambda: not window.progress_bar.isVisible())
+    assert window.count_label.isVisible()
+    assert window.work_label.text() == "Scan finished: 3 added, 0 updated, 0 missing, 0 errors"
 
 
 def test_dropping_something_that_is_not_a_file_is_refused(qtbot, make_window, library) -> None:
