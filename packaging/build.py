@@ -1,0 +1,245 @@
+"""Build Crate's app bundle and installer for the OS this runs on.
+
+    python packaging/build.py [--skip-installer] [--smoke]
+
+1. PyInstaller (``packaging/crate.spec``) makes the one-folder app in ``dist/``: ``dist/crate/``
+   (Linux, Windows) or ``dist/Crate.app`` (macOS).
+2. The installer, unless ``--skip-installer``: Linux ``dist/crate-<version>-linux-<arch>.tar.gz`` and
+   ``dist/crate_<version>_<arch>.deb`` (dpkg-deb); Windows ``dist/Crate-<version>-setup.exe`` (Inno
+   Setup's ``iscc``); macOS ``dist/Crate-<version>.dmg`` (``packaging/macos/make_dmg.sh``, hdiutil).
+3. With ``--smoke``: runs the built app's ``--self-test`` offscreen twice (cold, then warm numba cache)
+   and fails unless both report ``"ok": true``.
+
+Run it with the Python that has Crate and PyInstaller installed (``pip install .[packaging]``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGING = ROOT / "packaging"
+DIST = ROOT / "dist"
+WORK = ROOT / "build" / "pyinstaller"
+RESOURCES = ROOT / "resources"
+SELF_TEST_TIMEOUT = 300  # seconds; the first launch compiles librosa's numba kernels (~30 s)
+
+
+def say(message: str) -> None:
+    print(f"build: {message}", flush=True)
+
+
+def version() -> str:
+    sys.path.insert(0, str(ROOT))
+    from crate_app import __version__
+
+    return __version__
+
+
+def folder_size(path: Path) -> int:
+    return sum(p.lstat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink())
+
+
+def megabytes(size: int) -> str:
+    return f"{size / 2**20:.0f} MiB"
+
+
+def run_pyinstaller() -> Path:
+    """Build the one-folder app; return the folder holding the executable."""
+    subprocess.run(
+        [
+            sys.executable, "-m", "PyInstaller", "--noconfirm", "--log-level=WARN",
+            "--distpath", str(DIST), "--workpath", str(WORK), str(PACKAGING / "crate.spec"),
+        ],
+        check=True,
+        cwd=ROOT,
+    )  # fmt: skip
+    if sys.platform == "darwin":
+        return DIST / "Crate.app" / "Contents" / "MacOS"
+    return DIST / "crate"
+
+
+def executable(app_folder: Path) -> Path:
+    return app_folder / ("crate.exe" if sys.platform == "win32" else "crate")
+
+
+def deb_arch() -> str:
+    machine = platform.machine().lower()
+    return {"x86_64": "amd64", "aarch64": "arm64"}.get(machine, machine)
+
+
+def linux_tarball(bundle: Path, ver: str) -> Path:
+    """``crate-<version>-linux-<arch>/`` with the app, the .desktop file and the icons."""
+    target = DIST / f"crate-{ver}-linux-{platform.machine().lower()}.tar.gz"
+    top = target.name.removesuffix(".tar.gz")
+    with tarfile.open(target, "w:gz", compresslevel=6) as archive:
+        archive.add(bundle, arcname=f"{top}/crate")
+        archive.add(RESOURCES / "crate.desktop", arcname=f"{top}/crate.desktop")
+        archive.add(RESOURCES / "icons" / "crate-256.png", arcname=f"{top}/crate.png")
+    return target
+
+
+def glibc_needed(bundle: Path) -> str:
+    """The newest glibc symbol version any ELF file of the bundle asks for, e.g. "2.36"."""
+    pattern = re.compile(rb"GLIBC_2\.(\d+)(?:\.(\d+))?\x00")
+    newest = (17, 0)  # (minor, patch) of 2.x
+    for path in bundle.rglob("*"):
+        if path.is_symlink() or not path.is_file():
+            continue
+        with path.open("rb") as file:
+            if file.read(4) != b"\x7fELF":
+                continue
+            for match in pattern.finditer(file.read()):
+                newest = max(newest, (int(match.group(1)), int(match.group(2) or 0)))
+    minor, patch = newest
+    return f"2.{minor}.{patch}" if patch else f"2.{minor}"
+
+
+def linux_deb(bundle: Path, ver: str) -> Path:
+    """A .deb installing the app into /opt/crate, /usr/bin/crate, the menu entry and the icons."""
+    arch = deb_arch()
+    target = DIST / f"crate_{ver}_{arch}.deb"
+    root = WORK.parent / "deb"
+    shutil.rmtree(root, ignore_errors=True)
+    try:
+        # Hard links: the staging tree costs neither time nor space.
+        shutil.copytree(bundle, root / "opt" / "crate", symlinks=True, copy_function=os.link)
+        (root / "usr" / "bin").mkdir(parents=True)
+        (root / "usr" / "bin" / "crate").symlink_to("/opt/crate/crate")
+        share = root / "usr" / "share"
+        (share / "applications").mkdir(parents=True)
+        shutil.copy2(RESOURCES / "crate.desktop", share / "applications" / "crate.desktop")
+        for png in sorted((RESOURCES / "icons").glob("crate-*.png")):
+            size = png.stem.split("-")[1]
+            icon_dir = share / "icons" / "hicolor" / f"{size}x{size}" / "apps"
+            icon_dir.mkdir(parents=True)
+            shutil.copy2(png, icon_dir / "crate.png")
+        (share / "icons" / "hicolor" / "scalable" / "apps").mkdir(parents=True)
+        shutil.copy2(RESOURCES / "crate.svg", share / "icons" / "hicolor" / "scalable" / "apps" / "crate.svg")
+        template = (PACKAGING / "linux" / "control.in").read_text(encoding="utf-8")
+        control = template.format(
+            version=ver, arch=arch, installed_size=folder_size(root) // 1024 + 1, glibc=glibc_needed(bundle)
+        )
+        (root / "DEBIAN").mkdir()
+        (root / "DEBIAN" / "control").write_text(control, encoding="utf-8")
+        for script in ("postinst", "postrm"):
+            shutil.copy2(PACKAGING / "linux" / script, root / "DEBIAN" / script)
+            (root / "DEBIAN" / script).chmod(0o755)
+        for path in root.rglob("*"):  # dpkg wants no group/other-writable files
+            if not path.is_symlink():
+                path.chmod(path.stat().st_mode & 0o755)
+        subprocess.run(
+            ["dpkg-deb", "--root-owner-group", "-Zgzip", "-z6", "--build", str(root), str(target)], check=True
+        )
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    return target
+
+
+def windows_installer(ver: str) -> Path | None:
+    """Compile packaging/windows/crate.iss with Inno Setup's iscc (when it is installed)."""
+    iscc = shutil.which("iscc") or shutil.which("ISCC")
+    programs = os.environ.get("PROGRAMFILES(X86)", r"C:\Program Files (x86)")
+    default = Path(programs) / "Inno Setup 6" / "ISCC.exe"
+    if iscc is None and default.exists():
+        iscc = str(default)
+    if iscc is None:
+        say("Inno Setup (iscc) not found: skipping the installer (choco install innosetup)")
+        return None
+    script = PACKAGING / "windows" / "crate.iss"
+    subprocess.run([iscc, f"/DAppVersion={ver}", f"/DRoot={ROOT}", f"/O{DIST}", str(script)], check=True)
+    return DIST / f"Crate-{ver}-setup.exe"
+
+
+def macos_dmg(ver: str) -> Path:
+    target = DIST / f"Crate-{ver}.dmg"
+    subprocess.run(
+        ["bash", str(PACKAGING / "macos" / "make_dmg.sh"), str(DIST / "Crate.app"), str(target)], check=True
+    )
+    return target
+
+
+def self_test(program: Path, numba_cache: Path) -> tuple[dict[str, object], float]:
+    """Run ``program --self-test`` offscreen; return its JSON report and the wall time."""
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", NUMBA_CACHE_DIR=str(numba_cache))
+    started = time.perf_counter()
+    try:
+        done = subprocess.run(
+            [str(program), "--self-test"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=SELF_TEST_TIMEOUT,
+        )
+    except subprocess.TimeoutExpired as exc:
+        message = f"build: self-test did not finish in {SELF_TEST_TIMEOUT} s\n{exc.stderr or ''}"
+        raise SystemExit(message) from exc
+    seconds = time.perf_counter() - started
+    lines = done.stdout.strip().splitlines()
+    try:
+        report = json.loads(lines[-1])
+    except (IndexError, json.JSONDecodeError):
+        report = {"ok": False}
+    if done.returncode != 0 or report.get("ok") is not True:
+        raise SystemExit(
+            f"build: SELF-TEST FAILED (exit code {done.returncode})\n"
+            f"--- stdout\n{done.stdout}\n--- stderr\n{done.stderr}"
+        )
+    return report, seconds
+
+
+def smoke(program: Path) -> None:
+    """Self-test the built app twice: first launch (numba compiles), second launch (cache reused)."""
+    with tempfile.TemporaryDirectory(prefix="crate-smoke-") as tmp:
+        cache = Path(tmp) / "numba"
+        for label in ("first launch, cold numba cache", "second launch, warm numba cache"):
+            report, seconds = self_test(program, cache)
+            say(f"self-test ({label}): {seconds:.1f} s  {json.dumps(report)}")
+        cached = sum(1 for _ in cache.rglob("*.nbi"))
+        if not cached:
+            raise SystemExit(f"build: numba wrote no cache into {cache}")
+        say(f"numba cache: {cached} kernels in NUMBA_CACHE_DIR")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--skip-installer", action="store_true", help="only build the app bundle")
+    parser.add_argument("--smoke", action="store_true", help="self-test the built app (offscreen)")
+    args = parser.parse_args(argv)
+    if sys.platform not in ("linux", "win32", "darwin"):
+        raise SystemExit(f"build: unsupported platform {sys.platform}")
+    ver = version()
+    started = time.perf_counter()
+    say(f"PyInstaller one-folder build of Crate {ver} for {sys.platform}")
+    app_folder = run_pyinstaller()
+    bundle = DIST / ("Crate.app" if sys.platform == "darwin" else "crate")
+    say(f"app bundle: {bundle} ({megabytes(folder_size(bundle))}) in {time.perf_counter() - started:.0f} s")
+    if not args.skip_installer:
+        made: list[Path | None] = []
+        if sys.platform == "linux":
+            made = [linux_tarball(bundle, ver), linux_deb(bundle, ver)]
+        elif sys.platform == "win32":
+            made = [windows_installer(ver)]
+        else:
+            made = [macos_dmg(ver)]
+        for path in filter(None, made):
+            say(f"installer: {path} ({megabytes(path.stat().st_size)})")
+    if args.smoke:
+        smoke(executable(app_folder))
+    say(f"done in {time.perf_counter() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,61 @@
+"""``crate --self-test`` from the source install: scan with worker processes, analyse, show Qt offscreen."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import wave
+from pathlib import Path
+
+import pytest
+
+from crate_app import selftest
+
+
+@pytest.mark.slow
+def test_self_test_passes_in_a_fresh_process() -> None:
+    # A fresh interpreter, as `crate --self-test` runs it; NUMBA_CACHE_DIR (the test session's, from
+    # conftest) is inherited, so numba compiles librosa's kernels at most once per session.
+    done = subprocess.run(
+        [sys.executable, "-c", "import sys, crate_app.selftest as s; sys.exit(s.run_self_test())"],
+        env=dict(os.environ, QT_QPA_PLATFORM="offscreen"),
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["ok"] is True
+    assert report["tracks"] == selftest.TINY_FILES + 1
+    assert report["bpm"] == pytest.approx(120.0, abs=selftest.BPM_TOLERANCE)
+    assert report["key"]  # a key was found (the chord is A minor; the test does not pin the estimator)
+    assert report["worker_pid"] != os.getpid()
+    assert report["frozen"] is False
+    assert report["gui"] is True
+    assert report["platform"] == "offscreen"
+    assert report["numba_cache"] == os.environ["NUMBA_CACHE_DIR"]
+    assert {"python", "qt", "seconds"} <= report.keys()
+
+
+def test_a_failure_prints_ok_false_and_returns_1(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def broken(home: object) -> dict[str, object]:
+        raise RuntimeError("scan: expected 301 tracks, got 0")
+
+    monkeypatch.setattr(selftest, "_self_test", broken)
+    assert selftest.run_self_test() == 1
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
+    assert report == {"ok": False, "error": "RuntimeError: scan: expected 301 tracks, got 0"}
+    assert "Traceback" in captured.err
+
+
+def test_click_track_is_a_readable_wav(tmp_path: Path) -> None:
+    path = tmp_path / "click.wav"
+    selftest.write_wav(path, selftest.click_track(seconds=2.0), selftest.SAMPLE_RATE)
+    with wave.open(str(path)) as wav:
+        assert (wav.getnchannels(), wav.getsampwidth(), wav.getframerate()) == (1, 2, selftest.SAMPLE_RATE)
+        assert wav.getnframes() == 2 * selftest.SAMPLE_RATE
