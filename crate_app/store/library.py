@@ -87,6 +87,15 @@ class Library:
         with self._write_lock, self.db.atomic():
             yield self.db.connection()
 
+    def limit_memory(self, cache_mb: int, mmap_mb: int) -> None:
+        """Shrink this thread's connection: its page cache and its memory map of the file.
+
+        The defaults suit a batch job; a long-running GUI process with several reading threads keeps
+        its resident memory low with a small cache and no map (the OS still caches the file).
+        """
+        self.execute(f"PRAGMA cache_size = {-int(cache_mb) * 1024}")
+        self.execute(f"PRAGMA mmap_size = {int(mmap_mb) * 1024 * 1024}")
+
     def checkpoint(self) -> None:
         """Fold the WAL back into the database file (after big imports, so the WAL does not stay huge)."""
         with self._write_lock:
