@@ -47,6 +47,9 @@ MAX_FORMATTED_ROWS = 5_000  # display texts kept for the rows painted recently
 # sort order (8 MB per million rows), so that a jump anywhere costs one lookup by id.
 MATERIALIZE_MIN_ROWS = 50_000
 MATERIALIZE_AFTER_MS = 1_000
+# SQLite memory of the model's two connections (GUI thread, worker): small caches, no memory map,
+# so that the window's resident memory stays low (the OS caches the file anyway).
+GUI_CACHE_MB, WORKER_CACHE_MB = 16, 32
 
 _DISPLAY = Qt.ItemDataRole.DisplayRole
 _ALIGNMENT = Qt.ItemDataRole.TextAlignmentRole
@@ -199,6 +202,7 @@ class _LoadJob(Job):
         if not self._is_current(request.generation):
             return None  # a newer search or sort came in while this one waited
         started = time.perf_counter()
+        self.library.limit_memory(WORKER_CACHE_MB, 0)
         source: RowSource
         library_count = request.known_count
         if library_count is None:
@@ -249,6 +253,7 @@ class TrackTableModel(QAbstractTableModel):
         self._applied_generation = 0
         self._key_notation = KeyNotation.CAMELOT
         self._pin_id: int | None = None
+        library.limit_memory(GUI_CACHE_MB, 0)
         self._materialize_timer = QTimer(self)
         self._materialize_timer.setSingleShot(True)
         self._materialize_timer.setInterval(MATERIALIZE_AFTER_MS)
@@ -319,6 +324,7 @@ class TrackTableModel(QAbstractTableModel):
         self._runner.wait()
         self.beginResetModel()
         self.library = library
+        library.limit_memory(GUI_CACHE_MB, 0)
         self._source, self._count, self._library_count = None, 0, None
         self._clear_cache()
         self.endResetModel()
@@ -531,6 +537,7 @@ class TrackTableModel(QAbstractTableModel):
         def materialize(job: Job) -> tuple[int, IdListSource] | None:
             if not self._is_current(generation):
                 return None
+            self.library.limit_memory(WORKER_CACHE_MB, 0)
             return generation, IdListSource.load(self.library, None, source.order)
 
         job = FunctionJob(materialize, "Indexing the table")

@@ -304,6 +304,7 @@ def run(library_path: Path, count: int, seed: int) -> dict[str, object]:
     # processes make them) written in batches of 2,000, each batch announced like the scanner's
     # on_batch, so the table re-counts and grows meanwhile.  Heartbeat stalls are measured while the
     # GUI is otherwise idle; jumps are measured separately (their own repaint is not a stall).
+    results["rss_mb_after_reading"] = round(rss_mb())
     max_id = library.execute("SELECT MAX(id) FROM tracks").fetchone()[0]
     extra = max(2_000, min(40_000, count // 25))
     batches = [
@@ -313,7 +314,8 @@ def run(library_path: Path, count: int, seed: int) -> dict[str, object]:
     done = threading.Event()
 
     def writer_thread() -> None:
-        for rows in batches:
+        while batches:
+            rows = batches.pop(0)
             upsert_rows(library, rows)
             window.scan_service.tracks_committed.emit(len(rows), 0)
         library.close()
