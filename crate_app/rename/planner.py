@@ -128,10 +128,12 @@ def plan_renames(
     )
 
     def same_place(target: str, src: str) -> bool:
-        # On a case-insensitive file system a file cannot change its folder's case by moving.
+        # On a case-insensitive file system (macOS, Windows) a file cannot change its folder's case by
+        # moving, and macOS does not keep the Unicode normalisation of names: neither is a change.
         return target == src or (
             case_insensitive
-            and os.path.basename(target) == os.path.basename(src)
+            and unicodedata.normalize("NFC", os.path.basename(target))
+            == unicodedata.normalize("NFC", os.path.basename(src))
             and fold(os.path.dirname(target)) == fold(os.path.dirname(src))
         )
 

@@ -172,6 +172,14 @@ def test_a_folder_case_difference_alone_is_no_change_on_a_case_insensitive_file_
     assert result.steps == () and result.unchanged == (1,)
 
 
+def test_a_normalisation_difference_alone_is_no_change_on_a_case_insensitive_file_system() -> None:
+    tracks = [track(1, "Cafe\u0301.mp3", "Caf\u00e9")]  # macOS hands out NFD names, templates give NFC
+    result, _ = plan(tracks, case_insensitive=True)
+    assert result.steps == () and result.unchanged == (1,)
+    result, _ = plan(tracks, case_insensitive=False)  # Linux keeps both spellings apart: rename
+    assert [step.dst for step in result.steps] == [f"{ROOT}/Caf\u00e9.mp3"]
+
+
 def test_sidecars_follow_the_new_stem_and_obey_collisions() -> None:
     sidecars = {1: [f"{ROOT}/a.cue", f"{ROOT}/a.en.lrc"], 2: [f"{ROOT}/b.txt"]}
     others = [f"{ROOT}/New.txt"]  # only the .txt is taken: track 2 and its sidecar move to (2) together
