@@ -114,11 +114,16 @@ def rescan_library(
     return scan.run(folders, [], outside_roots=roots)
 
 
+def is_within(path: str, folder: str) -> bool:
+    """Whether ``path`` is ``folder`` or below it."""
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
 def outermost_folders(folders: Iterable[str]) -> list[str]:
     """The folders that are not inside another of the given folders (walked once each)."""
     kept: list[str] = []
     for folder in sorted(set(folders)):
-        if not any(folder == k or folder.startswith(k.rstrip(os.sep) + os.sep) for k in kept):
+        if not any(is_within(folder, outer) for outer in kept):
             kept.append(folder)
     return kept
 
@@ -146,8 +151,7 @@ def _classify(library: Library, paths: list[str]) -> tuple[list[str], list[str],
         else:
             not_found.append(path)
     folders = outermost_folders(folders)
-    inside = tuple(folder.rstrip(os.sep) + os.sep for folder in folders)
-    files = [path for path in dict.fromkeys(files) if not path.startswith(inside)]  # walked anyway
+    files = [f for f in dict.fromkeys(files) if not any(is_within(f, d) for d in folders)]  # walked anyway
     return folders, files, not_found
 
 
@@ -209,8 +213,9 @@ class _Scan:
             writer.record_scan_errors(self.library, self.scan_errors, self.now)
             self.summary.errors += len(self.scan_errors)
         if not self.summary.cancelled:
-            for folder in folders:
-                writer.mark_root_scanned(self.library, folder, self.now)
+            for root in self.library.roots():  # the roots walked, and roots inside them
+                if any(is_within(root, folder) for folder in folders):
+                    writer.mark_root_scanned(self.library, root, self.now)
         if self.rows_written >= CHECKPOINT_AFTER_ROWS:
             self.library.checkpoint()
         self.summary.seconds = round(time.monotonic() - self.started, 3)

@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterable, Sequence
 
 from crate_app.domain.track import TAG_FIELDS, AnalysisResult, ScannedFile, TrackStatus, path_to_db
-from crate_app.store.library import Library
+from crate_app.store.library import Library, folder_bounds
 from crate_app.store.schema import FTS_COLUMNS
 
 _TEXT_TAGS = {"format", "codec", "title", "artist", "album", "albumartist", "genre", "comment", "label"}
@@ -137,11 +137,10 @@ def mark_root_scanned(library: Library, root: str, now: float | None = None) -> 
 
 def clear_scan_errors(library: Library, under: str) -> None:
     """Forget recorded scan errors below a folder (before it is scanned again)."""
-    prefix = path_to_db(under.rstrip(os.sep) + os.sep)
     with library.write() as conn:
         conn.execute(
             "DELETE FROM scan_errors WHERE path = ? OR (path >= ? AND path < ?)",
-            (path_to_db(under), prefix, prefix[:-1] + chr(ord(os.sep) + 1)),
+            (path_to_db(under), *folder_bounds(under)),
         )
 
 

@@ -312,3 +312,5 @@ def test_nested_roots_are_walked_once(tmp_path: Path, library: Library) -> None:
     summary = scan_paths(library, [music, music / "Artist 1"], workers=0)
     assert (summary.added, summary.unchanged) == (4, 2)
     assert rescan_library(library, workers=0).unchanged == 6
+    scanned_at = library.execute("SELECT path, last_scan_at FROM library_roots").fetchall()
+    assert len(scanned_at) == 3 and all(at is not None for _, at in scanned_at)
