@@ -145,7 +145,14 @@ class IdListSource:
         self.count = len(ids)
 
     @classmethod
-    def load(cls, library: Library, query: ParsedQuery | None, order: SortOrder) -> IdListSource:
+    def load(
+        cls,
+        library: Library,
+        query: ParsedQuery | None,
+        order: SortOrder,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> IdListSource | None:
+        """The ids matching ``query`` in ``order``; None if ``should_stop()`` said so meanwhile."""
         where, params = where_clause(query)
         expr = sort_expression(order.column)
         direction = " DESC" if order.descending else ""
@@ -154,6 +161,9 @@ class IdListSource:
         )
         ids = array.array("q")
         while chunk := cursor.fetchmany(20_000):
+            if should_stop is not None and should_stop():
+                cursor.close()
+                return None
             ids.extend(row[0] for row in chunk)
         return cls(library, ids)
 
@@ -210,7 +220,12 @@ class _LoadJob(Job):
         if request.query is None:
             source = KeysetSource(self.library, request.order, library_count)
         else:
-            source = IdListSource.load(self.library, request.query, request.order)
+            loaded = IdListSource.load(
+                self.library, request.query, request.order, lambda: not self._is_current(request.generation)
+            )
+            if loaded is None:
+                return None
+            source = loaded
         rows_of_ids = {track_id: source.row_of_id(track_id) for track_id in request.ids_to_find}
         pages_wanted = set(request.pages_wanted)
         pages_wanted.update(row // PAGE_SIZE for row in rows_of_ids.values() if row is not None)
@@ -242,6 +257,7 @@ class TrackTableModel(QAbstractTableModel):
         self.library = library
         self._runner = JobRunner(max_threads=1, parent=self)
         self._runner.pool.setExpiryTimeout(-1)  # keep the worker (and its warm SQLite connection)
+        self._background = JobRunner(max_threads=1, parent=self)
         self._query: ParsedQuery | None = None
         self._order = order or SortOrder("artist")
         self._source: RowSource | None = None
@@ -321,7 +337,7 @@ class TrackTableModel(QAbstractTableModel):
     def set_library(self, library: Library) -> None:
         """Show another library (wait for pending queries of the old one first)."""
         self._generation += 1
-        self._runner.wait()
+        self.wait()
         self.beginResetModel()
         self.library = library
         library.limit_memory(GUI_CACHE_MB, 0)
@@ -356,11 +372,13 @@ class TrackTableModel(QAbstractTableModel):
 
     def wait(self, timeout_ms: int = -1) -> bool:
         """Block until pending queries are done (tests, shutdown); results still arrive as events."""
-        return self._runner.wait(timeout_ms)
+        return self._runner.wait(timeout_ms) and self._background.wait(timeout_ms)
 
     def shutdown(self) -> None:
         self._generation += 1
+        self._materialize_timer.stop()
         self._runner.shutdown()
+        self._background.shutdown()
 
     # -- tracks ---------------------------------------------------------------------------------------
     def track_at(self, row: int, *, load: bool = True) -> TrackRecord | None:
@@ -538,11 +556,15 @@ class TrackTableModel(QAbstractTableModel):
             if not self._is_current(generation):
                 return None
             self.library.limit_memory(WORKER_CACHE_MB, 0)
-            return generation, IdListSource.load(self.library, None, source.order)
+            ids = IdListSource.load(
+                self.library, None, source.order, lambda: not self._is_current(generation)
+            )
+            return (generation, ids) if ids is not None else None
 
+        # On a thread of its own: a sort or search clicked meanwhile never waits behind it (and stops it).
         job = FunctionJob(materialize, "Indexing the table")
         job.signals.finished.connect(self._on_materialized)
-        self._runner.start(job)
+        self._background.start(job)
 
     def _on_materialized(self, result: tuple[int, IdListSource] | None) -> None:
         # The same rows in the same order (nothing changed since, or the generation would differ): only
