@@ -225,3 +225,34 @@ def test_new_library_switches_the_window(qtbot, make_window, library, add_tracks
     assert window.model.rowCount() == 0
     assert window.stack.currentWidget() is window.empty_panel
     window.library.close()
+
+
+def test_rescan_marks_a_deleted_file_missing(qtbot, make_window, library, tmp_path) -> None:
+    folder = tmp_path / "music"
+    for name in ("a", "b"):
+        write_audio(folder / f"{name}.flac", {"artist": name.upper(), "title": name})
+    window = make_window(library)
+    with qtbot.waitSignal(window.scan_service.finished, timeout=30_000):
+        window.add_paths([str(folder)])
+    (folder / "a.flac").unlink()
+    with qtbot.waitSignal(window.scan_service.finished, timeout=30_000) as finished:
+        QTest.keyClick(window, Qt.Key.Key_F5)
+    assert finished.args[0].missing == 1
+    assert [(kind, Path(path).name) for kind, path, _ in problem_rows(library)] == [("Missing", "a.flac")]
+    window.search.set_text("missing:yes")
+    window.search.flush()
+    qtbot.waitUntil(lambda: not window.model.is_loading, timeout=10_000)
+    assert window.model.query is not None and window.model.rowCount() == 1
+
+
+def test_double_click_shows_the_file_in_its_folder(
+    qtbot, make_window, library, add_tracks, monkeypatch
+) -> None:
+    add_tracks(library, 5)
+    window = make_window(library)
+    opened: list[QUrl] = []
+    monkeypatch.setattr("crate_app.gui.main_window.QDesktopServices.openUrl", opened.append)
+    index = window.model.index(2, COLUMN_NAMES.index("title"))
+    window.table.doubleClicked.emit(index)
+    track = window.model.track_at(2)
+    assert [url.toLocalFile() for url in opened] == [str(Path(track.path).parent)]
