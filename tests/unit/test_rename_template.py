@@ -143,7 +143,7 @@ def test_many_renders_are_fast() -> None:
         "{albumartist|artist|Unknown}/{album}/{track:02} - {title} [{bpm:.0f} {camelot}]"
     )
     track = full_track()
-    started = time.perf_counter()
+    started = time.process_time()
     for _ in range(20_000):
         template.render(track)
-    assert time.perf_counter() - started < 1.0  # 100,000 tracks in a few seconds with room to spare
+    assert time.process_time() - started < 1.0  # 100,000 tracks in a few seconds with room to spare
