@@ -112,7 +112,8 @@ def plan_renames(
     case-insensitive file system already ignores case) or a set of paths (folded here when
     ``case_insensitive``).  Targets go under ``destination`` if given, else under the entry of
     ``library_roots`` the track is in.  ``sidecars`` maps a track id to the files to carry along.
-    Paths are absolute and in the platform's form.
+    Paths are absolute and in the platform's form.  Raises RuntimeError only if ``exists`` claims
+    that thousands of numbered copies of one name exist where a track must move away.
     """
     fold = fold_path if case_insensitive else _identity
     if isinstance(exists, Set):
