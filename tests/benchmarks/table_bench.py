@@ -154,7 +154,7 @@ def summary(values: list[float]) -> dict[str, float]:
     }
 
 
-def run(library_path: Path, count: int, seed: int) -> dict[str, object]:
+def run(library_path: Path, count: int, seed: int, scan_folder: Path | None = None) -> dict[str, object]:
     import os
     import threading
 
@@ -164,7 +164,7 @@ def run(library_path: Path, count: int, seed: int) -> dict[str, object]:
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QAbstractItemView, QApplication
 
-    from crate_app.gui.main_window import MainWindow
+    from crate_app.gui.main_window import REFRESH_INTERVAL_MS, MainWindow
     from crate_app.gui.settings import open_settings
     from crate_app.gui.track_model import COLUMN_NAMES, COLUMNS
 
@@ -351,6 +351,40 @@ def run(library_path: Path, count: int, seed: int) -> dict[str, object]:
         "gui_stall_ms": summary(stalls),
         "random_jump_ms": summary(jumps),
     }
+    if scan_folder is not None:
+        # The real thing: the scanner (worker processes, batches, on_batch) adding real files while
+        # the window shows the big library; the added tracks and the root are removed afterwards.
+        scan_max_id = library.execute("SELECT MAX(id) FROM tracks").fetchone()[0]
+        roots_before = set(library.roots())
+        window.scan_service.scan([str(scan_folder)])
+        jumps, stalls = [], []
+        refreshes[0] = 0
+        t0 = time.perf_counter()
+        while window.scan_service.is_running:
+            beats.clear()
+            last[0] = time.perf_counter()
+            heartbeat.start()
+            pump(250)
+            heartbeat.stop()
+            stalls.extend(beats)
+            jumps.append(timed_jump(rng.randrange(model.rowCount())))
+        scan_seconds = time.perf_counter() - t0
+        pump(REFRESH_INTERVAL_MS + 100)
+        if model.is_loading:
+            wait_for(model.view_applied)
+        added = library.execute("SELECT COUNT(*) FROM tracks WHERE id > ?", (scan_max_id,)).fetchone()[0]
+        results["while_scanning"] = {
+            "files_added": added,
+            "seconds": round(scan_seconds, 1),
+            "table_refreshes": refreshes[0],
+            "rows_after": model.rowCount(),
+            "gui_stall_ms": summary(stalls),
+            "random_jump_ms": summary(jumps),
+        }
+        with library.write() as conn:
+            conn.execute("DELETE FROM tracks WHERE id > ?", (scan_max_id,))
+            for root in set(library.roots()) - roots_before:
+                conn.execute("DELETE FROM library_roots WHERE path = ?", (root,))
     results["rss_mb_before"] = round(rss_before)
     results["rss_mb_after"] = round(rss_mb())
     results["rss_growth_mb"] = round(rss_mb() - rss_before)
@@ -375,6 +409,11 @@ def main() -> None:
     parser.add_argument("tracks", nargs="?", type=int, default=1_000_000)
     parser.add_argument("--library", type=Path, help="where to build/keep the library file")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--scan-folder",
+        type=Path,
+        help="also scan this folder of real files (make_library.py) into the library",
+    )
     args = parser.parse_args()
     from crate_app.paths import cache_dir
 
@@ -400,7 +439,7 @@ def main() -> None:
             stdout=sys.stderr,
         )
     load = os.getloadavg()
-    results = run(path, open_library(path).count(), args.seed)
+    results = run(path, open_library(path).count(), args.seed, args.scan_folder)
     results["load_average_at_start"] = [round(x, 2) for x in load]
     results["cpus"] = os.cpu_count()
     print(json.dumps(results, indent=2))
