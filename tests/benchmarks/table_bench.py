@@ -390,6 +390,13 @@ def run(library_path: Path, count: int, seed: int, scan_folder: Path | None = No
     results["rss_growth_mb"] = round(rss_mb() - rss_before)
     results["rss_anon_mb_after"] = round(rss_mb("RssAnon"))
     results["rss_file_mb_after"] = round(rss_mb("RssFile"))
+    try:  # how much of that is freed memory the C allocator keeps (glibc only)
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+        results["rss_mb_after_malloc_trim"] = round(rss_mb())
+    except (OSError, AttributeError):
+        pass
     window.close()
     with library.write() as conn:
         conn.execute("DELETE FROM tracks WHERE id > ?", (max_id,))

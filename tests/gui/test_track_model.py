@@ -139,3 +139,17 @@ def test_a_big_unfiltered_view_switches_to_its_id_list_and_keeps_its_rows(
     qtbot.waitUntil(lambda: model.paging == "ids", timeout=10_000)
     assert ids_in_model(model) == ids_in_sql(library, SortOrder("title", descending=True))
     model.shutdown()
+
+
+@pytest.mark.parametrize("column", ["artist", "bpm"])
+def test_a_warmed_keyset_source_reads_the_same_rows(library, add_tracks, column: str) -> None:
+    from crate_app.gui.track_model import KeysetSource
+
+    add_tracks(library, N)
+    order = SortOrder(column, descending=True)
+    warmed = KeysetSource.warmed(library, order, N, 97, lambda: False)
+    assert warmed is not None
+    expected = ids_in_sql(library, order)
+    for offset in (0, 96, 97, 500, 1234, N - 3):
+        assert [t.id for t in warmed.rows(offset, 40)] == expected[offset : offset + 40]
+    assert KeysetSource.warmed(library, order, N, 97, lambda: True) is None
