@@ -21,6 +21,9 @@ from crate_app.domain.errors import DecodeError
 MAX_DECODE_SECONDS = 3 * 3600.0
 # Undecodable packets tolerated before giving up (real-world MP3s carry the odd broken frame).
 MAX_BAD_PACKETS = 32
+# The audio ending before this share of the length the header states means a truncated file.  (Not
+# stricter: FFmpeg estimates the length of VBR MP3s without a Xing/VBRI header from the bitrate.)
+TRUNCATION_SHARE = 0.8
 # Audio shorter than this is not worth analysing.
 MIN_AUDIO_SECONDS = 1.0
 
@@ -109,7 +112,7 @@ def _decode(
     try:
         container = av.open(path, metadata_errors="ignore", timeout=(timeout_seconds, timeout_seconds))
     except av.FFmpegError as error:
-        raise DecodeError(_open_error_message(error)) from None
+        raise DecodeError(_open_error_message(error, _looks_like_audio(path))) from None
     except Exception as error:  # PyAV raises plain Python errors for some broken headers
         raise DecodeError(f"not an audio file ({_ffmpeg_message(error)})") from None
     try:
@@ -123,9 +126,39 @@ def _decode(
             pass
 
 
-def _open_error_message(error: BaseException) -> str:
+# Signatures at the start of audio files: a file that has one but does not open is damaged, not foreign.
+_AUDIO_SIGNATURES = (
+    b"ID3",
+    b"fLaC",
+    b"OggS",
+    b"RIFF",
+    b"FORM",
+    b"MAC ",
+    b"wvpk",
+    b"MPCK",
+    b"MP+",
+    b"0&\xb2u",
+)
+
+
+def _looks_like_audio(path: str) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(12)
+    except OSError:
+        return False
+    if head[4:8] == b"ftyp" or head.startswith(_AUDIO_SIGNATURES):
+        return True
+    return len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0  # MPEG audio frame sync
+
+
+def _open_error_message(error: BaseException, looks_like_audio: bool = False) -> str:
     import av
 
+    if isinstance(error, av.error.ExitError):
+        return "opening the file took too long"
+    if looks_like_audio:
+        return f"damaged or truncated audio file ({_ffmpeg_message(error)})"
     if isinstance(error, av.error.EOFError):
         return "not an audio file (it ends before any audio starts)"
     if isinstance(error, av.error.PermissionError):
@@ -175,6 +208,7 @@ def _decode_open_container(
     position = start  # where decoding is, for error messages
     bad_packets = 0
     last_error: BaseException | None = None
+    reached_end = False
 
     def keep(data: np.ndarray, frame_time: float | None) -> None:
         nonlocal have, first_time
@@ -218,6 +252,7 @@ def _decode_open_container(
             if have >= wanted:
                 break
         else:
+            reached_end = True
             keep(resampler.flush(), None)
     except DecodeError:
         raise
@@ -248,14 +283,7 @@ def _decode_open_container(
         samples = np.nan_to_num(samples, nan=0.0, posinf=0.0, neginf=0.0)
     got_start = first_time if first_time is not None else start
     audio_end = got_start + len(samples) / sample_rate
-    if length is not None and duration is not None and start > 0:
-        expected_end = start + length
-        if audio_end < expected_end - max(2.0, 0.25 * length):
-            raise DecodeError(
-                f"file is truncated: audio stops at {format_position(audio_end)} "
-                f"but the header says {format_position(duration)}"
-            )
-    elif duration is not None and duration > 10.0 and audio_end < 0.5 * duration:
+    if reached_end and duration is not None and audio_end < TRUNCATION_SHARE * duration - 1.0:
         raise DecodeError(
             f"file is truncated: audio stops at {format_position(audio_end)} "
             f"but the header says {format_position(duration)}"

@@ -1,9 +1,9 @@
 """Key: a tuning-corrected chroma profile of the excerpt, matched against major and minor key profiles.
 
 The chroma comes from one large-window STFT (librosa's chroma filter bank, shifted by the tuning
-librosa estimates from the spectrum's peaks, so music detuned by up to half a semitone is read
+measured from the spectrum's peaks, so music detuned by up to a third of a semitone is read
 correctly).  The 12-bin profile is correlated with the 24 rotations of a pair of key profiles; the
-best correlation gives the key, the margin over the runner-up the confidence.
+best correlation gives the key, its margin over the runner-up the confidence.
 """
 
 from __future__ import annotations
@@ -18,6 +18,10 @@ from crate_app.domain.keys import Key
 # "Music and Probability" (2007): they separate relative major/minor better than Krumhansl-Kessler's.
 MAJOR_PROFILE = np.array([0.748, 0.060, 0.488, 0.082, 0.670, 0.460, 0.096, 0.715, 0.104, 0.366, 0.057, 0.400])
 MINOR_PROFILE = np.array([0.712, 0.084, 0.474, 0.618, 0.049, 0.460, 0.105, 0.747, 0.404, 0.067, 0.133, 0.330])
+
+
+# How much the spectral peaks' deviations from A440 must agree (length of their mean unit vector).
+MIN_TUNING_AGREEMENT = 0.2
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +53,39 @@ def key_scores(chroma_profile: np.ndarray) -> np.ndarray:
     return scores
 
 
+def estimate_tuning(spectrum: np.ndarray, sample_rate: int, n_fft: int) -> float:
+    """Deviation of the music from A440 in semitones (-0.5..0.5), 0.0 when it cannot be told.
+
+    Spectral peaks between 100 and 2000 Hz are located to a fraction of a bin (parabolic
+    interpolation of the log magnitude); their deviations from the equal-tempered grid are averaged as
+    angles on a circle, weighted by magnitude.  When the deviations do not agree (drums, noise, pitch
+    sweeps), the mean vector is short and standard tuning is assumed instead of a random offset.
+    """
+    if spectrum.shape[0] < 3 or spectrum.shape[1] == 0:
+        return 0.0
+    log_mag = np.log(spectrum + 1e-9)
+    mid = log_mag[1:-1]
+    is_peak = (mid > log_mag[:-2]) & (mid >= log_mag[2:])
+    frame_max = spectrum.max(axis=0, keepdims=True)
+    is_peak &= spectrum[1:-1] > 0.05 * frame_max  # within ~26 dB of the frame's loudest partial
+    bins = np.arange(1, spectrum.shape[0] - 1)[:, None] * np.ones((1, spectrum.shape[1]))
+    freqs = bins * sample_rate / n_fft
+    is_peak &= (freqs >= 100.0) & (freqs <= 2000.0)
+    if not is_peak.any():
+        return 0.0
+    rows, cols = np.nonzero(is_peak)
+    left, centre, right = log_mag[rows, cols], log_mag[rows + 1, cols], log_mag[rows + 2, cols]
+    denominator = left - 2 * centre + right
+    offset = np.where(denominator < 0, 0.5 * (left - right) / np.where(denominator < 0, denominator, -1), 0.0)
+    peak_freq = (rows + 1 + np.clip(offset, -0.5, 0.5)) * sample_rate / n_fft
+    deviation = 12.0 * np.log2(peak_freq / 440.0)
+    weight = spectrum[rows + 1, cols]
+    vector = np.sum(weight * np.exp(2j * np.pi * deviation)) / np.sum(weight)
+    if abs(vector) < MIN_TUNING_AGREEMENT:
+        return 0.0
+    return float(np.angle(vector) / (2 * np.pi))
+
+
 def chroma_profile(samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, float]:
     """Average tuning-corrected chroma of the audio (12 bins, 0 = C) and the tuning in semitones."""
     import librosa
@@ -58,11 +95,11 @@ def chroma_profile(samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, f
     spectrum = np.abs(librosa.stft(samples, n_fft=n_fft, hop_length=hop, center=False))
     if spectrum.shape[1] == 0:
         return np.zeros(12), 0.0
-    tuning = float(librosa.estimate_tuning(S=spectrum, sr=sample_rate, n_fft=n_fft))
-    if not np.isfinite(tuning):
-        tuning = 0.0
+    tuning = estimate_tuning(spectrum, sample_rate, n_fft)
+    # Magnitude, not power: squaring lets the loudest partials (often one chord note's fundamental)
+    # outweigh the rest of the harmony.
     chroma = librosa.feature.chroma_stft(
-        S=spectrum**2, sr=sample_rate, n_fft=n_fft, hop_length=hop, tuning=tuning, norm=None
+        S=spectrum, sr=sample_rate, n_fft=n_fft, hop_length=hop, tuning=tuning, norm=None
     )
     # Compress each frame's dynamics so that loud passages do not drown the rest, then average.
     frame_peak = chroma.max(axis=0, keepdims=True)

@@ -242,7 +242,7 @@ def estimate_tempo(
 
     envelopes = envelopes if envelopes is not None else onset_envelopes(samples, sample_rate)
     env, hop = envelopes.full, envelopes.hop
-    if len(env) < 4 * FRAMES_PER_SECOND or not np.any(env > 0):
+    if len(env) < 2 * FRAMES_PER_SECOND or not np.any(env > 0):
         return TempoEstimate(None, 0.0, ())
     frame_seconds = hop / sample_rate
     frames_per_second = 1.0 / frame_seconds

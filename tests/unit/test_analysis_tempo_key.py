@@ -1,0 +1,129 @@
+"""The pure parts of tempo and key estimation: beat-line fit, octave folding, key profiles."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from crate_app.analysis.key import MAJOR_PROFILE, MINOR_PROFILE, estimate_key, key_scores
+from crate_app.analysis.tempo import beat_numbers, fit_beat_line, fold_bpm, refine_peaks
+from crate_app.domain.keys import Key, all_keys
+
+
+def _beats(bpm: float, count: int, start: float = 0.3) -> np.ndarray:
+    return start + np.arange(count) * 60.0 / bpm
+
+
+@pytest.mark.parametrize("bpm", [87.5, 124.0, 128.0, 140.0, 174.0, 123.45])
+def test_line_fit_recovers_exact_tempo_from_frame_quantised_beats(bpm: float) -> None:
+    frame = 512 / 22050
+    quantised = np.round(_beats(bpm, 200) / frame) * frame  # what a frame-based tracker reports
+    fit = fit_beat_line(quantised)
+    assert fit is not None
+    assert 60.0 / fit.period == pytest.approx(bpm, abs=0.01)
+    assert fit.inliers == 200
+
+
+def test_line_fit_survives_missing_extra_and_misplaced_beats() -> None:
+    rng = np.random.default_rng(1)
+    times = _beats(126.0, 180) + rng.normal(0, 0.004, 180)
+    times = np.delete(times, [10, 11, 50, 120])  # dropped beats (a break)
+    times = np.sort(np.concatenate([times, [times[30] + 0.2, times[90] + 0.23]]))  # off-beat detections
+    times[60] += 0.09  # one beat badly placed
+    fit = fit_beat_line(times)
+    assert fit is not None
+    assert 60.0 / fit.period == pytest.approx(126.0, abs=0.03)
+    assert fit.inliers < fit.total
+
+
+def test_line_fit_needs_enough_beats() -> None:
+    assert fit_beat_line(_beats(120, 3)) is None
+    assert fit_beat_line(np.array([])) is None
+
+
+def test_beat_numbers_count_gaps_and_skip_doubles() -> None:
+    times = np.array([0.0, 0.5, 1.0, 1.05, 2.0, 2.5])
+    assert beat_numbers(times, 0.5).tolist() == [0, 1, 2, -1, 4, 5]
+
+
+def test_refine_peaks_moves_to_the_parabola_vertex() -> None:
+    envelope = np.array([0.0, 1.0, 3.0, 2.0, 0.0])
+    refined = refine_peaks(envelope, np.array([2]))
+    assert 2.0 < refined[0] < 2.5  # the right neighbour is higher: the true peak is right of frame 2
+    assert refine_peaks(envelope, np.array([0, 4])).tolist() == [0.0, 4.0]  # edges stay
+
+
+@pytest.mark.parametrize(
+    ("bpm", "low", "high", "expected"),
+    [
+        (87.5, 70, 180, 87.5),
+        (175.0, 70, 180, 175.0),
+        (60.0, 70, 180, 120.0),
+        (190.0, 70, 180, 95.0),
+        (87.5, 90, 180, 175.0),
+        (200.0, 90, 110, 100.0),
+        (130.0, 60, 80, 65.0),
+        (160.0, 85, 95, 80.0),  # nothing fits: the octave nearest to the range
+    ],
+)
+def test_fold_bpm(bpm: float, low: float, high: float, expected: float) -> None:
+    assert fold_bpm(bpm, low, high) == pytest.approx(expected)
+
+
+def test_fold_bpm_rejects_nonsense() -> None:
+    with pytest.raises(ValueError):
+        fold_bpm(0.0, 70, 180)
+    with pytest.raises(ValueError):
+        fold_bpm(float("nan"), 70, 180)
+
+
+@pytest.mark.parametrize("key", all_keys())
+def test_key_scores_pick_the_key_of_its_own_profile(key: Key) -> None:
+    profile = np.roll(MINOR_PROFILE if key.minor else MAJOR_PROFILE, key.pitch_class)
+    scores = key_scores(profile)
+    assert int(np.argmax(scores)) == key.code
+    assert scores[key.code] == pytest.approx(1.0)
+
+
+def test_key_scores_of_silence_are_flat() -> None:
+    assert np.all(key_scores(np.zeros(12)) == -1.0)
+
+
+def _chords(tonic_hz: float, minor: bool, seconds: float, rate: int, cents: float = 0.0) -> np.ndarray:
+    """i-iv-v-VI or I-IV-V-vi as sawtooth-like triads with a bass on the roots."""
+    steps = (0, 2, 3, 5, 7, 8, 10) if minor else (0, 2, 4, 5, 7, 9, 11)
+    t = np.arange(int(seconds / 4 * rate)) / rate
+    out = []
+    for degree in (0, 3, 4, 5):
+        chord = np.zeros_like(t)
+        for k, octave in ((0, -1), (0, 0), (2, 0), (4, 0)):
+            index = degree + k
+            semitone = steps[index % 7] + 12 * (index // 7 + octave)
+            freq = tonic_hz * 2 ** (semitone / 12 + cents / 1200)
+            for partial in range(1, 5):
+                chord += np.sin(2 * np.pi * freq * partial * t) / partial
+        out.append(chord)
+    return (0.1 * np.concatenate(out)).astype(np.float32)
+
+
+@pytest.mark.parametrize(
+    ("tonic_hz", "minor", "cents", "expected"),
+    [
+        (220.0, True, 0.0, Key(9, True)),  # A minor
+        (261.63, False, 0.0, Key(0, False)),  # C major
+        (185.0, True, 28.0, Key(6, True)),  # F# minor, 28 cents sharp
+        (311.13, False, -27.0, Key(3, False)),  # Eb major, 27 cents flat
+    ],
+)
+def test_estimate_key_on_synthetic_progressions(
+    tonic_hz: float, minor: bool, cents: float, expected: Key
+) -> None:
+    estimate = estimate_key(_chords(tonic_hz, minor, 16.0, 11025, cents), 11025)
+    assert estimate.key == expected
+    assert estimate.confidence > 0.3
+    assert abs(estimate.tuning * 100 - cents) < 12
+
+
+def test_estimate_key_of_silence_and_of_too_little_audio() -> None:
+    assert estimate_key(np.zeros(11025 * 5, dtype=np.float32), 11025).key is None
+    assert estimate_key(np.ones(100, dtype=np.float32), 11025).key is None
