@@ -228,7 +228,11 @@ def main(argv: list[str] | None = None) -> int:
     if not args.skip_installer:
         made: list[Path | None] = []
         if sys.platform == "linux":
-            made = [linux_tarball(bundle, ver), linux_deb(bundle, ver)]
+            made = [linux_tarball(bundle, ver)]
+            if shutil.which("dpkg-deb"):
+                made.append(linux_deb(bundle, ver))
+            else:
+                say("dpkg-deb not found: skipping the .deb (apt install dpkg)")
         elif sys.platform == "win32":
             made = [windows_installer(ver)]
         else:

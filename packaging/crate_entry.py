@@ -15,14 +15,18 @@ def main() -> int:
     # First of all: in a frozen app the scanner's spawned worker processes re-run this executable,
     # and freeze_support() turns them into workers here, before any other import.
     multiprocessing.freeze_support()
+    # librosa is bundled as .py files (numba's cache needs them): the app never writes their byte code
+    # into its install folder.
     if "--self-test" in sys.argv[1:]:
+        sys.dont_write_bytecode = True
         from crate_app.selftest import run_self_test
 
         return run_self_test()
     from crate_app import paths
 
-    # numba cannot cache next to librosa's sources inside the bundle: keep its kernels in Crate's
-    # cache folder (the app may still choose another one before librosa is first imported).
+    sys.pycache_prefix = str(paths.cache_dir() / "pycache")
+    # numba keeps librosa's compiled kernels in Crate's cache folder, not in a user-wide numba folder
+    # (the app may still choose another one before librosa is first imported).
     os.environ.setdefault("NUMBA_CACHE_DIR", str(paths.numba_cache_dir()))
     from crate_app.gui.app import main as gui_main
 
