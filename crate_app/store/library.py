@@ -149,6 +149,32 @@ class Library:
         for (track_id,) in cursor:
             yield track_id
 
+    def ids_to_analyze(self, query: ParsedQuery | None = None, *, force: bool = False) -> list[int]:
+        """Ids of readable tracks matching ``query`` that an analysis batch should process, in id order.
+
+        Without ``force``: only tracks neither analysed nor failed before (what is left of a batch that
+        was interrupted); with ``force``: every readable one.  Missing and unreadable files are left out.
+        """
+        where, params = where_clause(query)
+        return [
+            track_id
+            for (track_id,) in self.execute(
+                f"SELECT id FROM tracks WHERE {where} AND {_analysis_condition(force)} ORDER BY id", params
+            )
+        ]
+
+    def filter_ids_to_analyze(self, ids: Iterable[int], *, force: bool = False) -> list[int]:
+        """Those of ``ids`` that an analysis batch should process (same rules as ``ids_to_analyze``),
+        in the order given."""
+        wanted = list(dict.fromkeys(ids))
+        keep: set[int] = set()
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            sql = f"SELECT id FROM tracks WHERE id IN ({marks}) AND {_analysis_condition(force)}"
+            keep.update(track_id for (track_id,) in self.execute(sql, chunk))
+        return [track_id for track_id in wanted if track_id in keep]
+
     def problems(self, limit: int = 10_000) -> list[TrackRecord]:
         """Tracks that could not be read or have gone missing, most recent first."""
         rows = self.execute(
@@ -209,6 +235,12 @@ class Library:
             if (path == root or path.startswith(prefix)) and (best is None or len(root) > len(best)):
                 best = root
         return best
+
+
+def _analysis_condition(force: bool) -> str:
+    """SQL condition for tracks an analysis batch processes (see ``Library.ids_to_analyze``)."""
+    readable = "status = 'ok'"
+    return readable if force else f"{readable} AND analyzed_at IS NULL AND analysis_error IS NULL"
 
 
 def _backup(path: Path, version: int) -> Path:

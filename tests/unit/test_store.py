@@ -335,3 +335,23 @@ def test_bulk_upsert_indexes_new_and_updated_rows_for_search(library) -> None:
             "1, 1, 'ok')"
         )
     assert library.count(parse_query("lonesome")) == 1
+
+
+def test_ids_to_analyze_leaves_out_analysed_failed_and_unreadable_tracks(library) -> None:
+    files = make_files(8)
+    writer.upsert_scanned(library, files)
+    ids = [library.track_by_path(f.path).id for f in files]
+    result = AnalysisResult(bpm=128.0, bpm_confidence=0.9, key=3, key_confidence=0.5)
+    writer.save_analysis(library, [(ids[0], result)])
+    writer.save_analysis_failures(library, [(ids[1], "not an audio file")])
+    writer.set_status(library, [ids[2]], TrackStatus.MISSING)
+    left = ids[3:]
+    assert library.ids_to_analyze() == left
+    assert library.ids_to_analyze(force=True) == [ids[0], ids[1], *left]
+    title = parse_query('title:"Track 00004"')
+    assert library.ids_to_analyze(title) == [ids[4]]
+    assert library.filter_ids_to_analyze([ids[5], ids[0], ids[2], ids[5], 999_999]) == [ids[5]]
+    assert library.filter_ids_to_analyze([ids[5], ids[0], ids[1]], force=True) == [ids[5], ids[0], ids[1]]
+    # A successful analysis after a failure clears the failure.
+    writer.save_analysis(library, [(ids[1], result)])
+    assert library.track_by_path(files[1].path).analysis_error is None
