@@ -38,10 +38,13 @@ from crate_app.domain.keys import KeyNotation
 from crate_app.domain.progress import Progress
 from crate_app.domain.track import display_path
 from crate_app.gui.problems import ProblemsDialog
+from crate_app.gui.rename_dialog import RenameDialog, selection_from_view
+from crate_app.gui.rename_history import RenameHistoryDialog, ask_about_unfinished, run_answer
 from crate_app.gui.search_box import SearchBox
 from crate_app.gui.settings import WindowSettings, load_settings, save_settings
 from crate_app.gui.track_model import COLUMN_NAMES, COLUMNS, TrackRole, TrackTableModel
 from crate_app.services.jobs import JobRunner
+from crate_app.services.rename_service import RenameService
 from crate_app.services.scan_service import ScanService
 from crate_app.store.library import Library, open_library
 from crate_app.store.view import SortOrder
@@ -183,6 +186,9 @@ class MainWindow(QMainWindow):
 
         self.runner = JobRunner(max_threads=2, parent=self)
         self.scan_service = ScanService(self.runner, library, self)
+        self.rename_service = RenameService(library, self)
+        self.rename_question = None  # the start-up question about an unfinished rename batch
+        self.rename_progress_dialog = None
         sort_column = self.settings.sort_column if self.settings.sort_column in COLUMN_NAMES else "artist"
         self.model = TrackTableModel(library, SortOrder(sort_column, self.settings.sort_descending), self)
         self.model.set_key_notation(self.settings.key_notation)
@@ -223,6 +229,10 @@ class MainWindow(QMainWindow):
         self.scan_service.finished.connect(self._on_scan_finished)
         self.scan_service.failed.connect(self._on_scan_failed)
         self.scan_service.running_changed.connect(self._on_scan_running_changed)
+        self.rename_service.batch_progress.connect(self._on_rename_service_batch_progress)
+        self.rename_service.paths_changed.connect(self._on_rename_service_paths_changed)
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.table.customContextMenuRequested.connect(self._on_table_context_menu_requested)
 
         if self.settings.geometry:
             self.restoreGeometry(self.settings.geometry)
@@ -230,6 +240,7 @@ class MainWindow(QMainWindow):
             self.restoreState(self.settings.window_state)
         self._update_title()
         self.stack.setCurrentWidget(self.table)
+        QTimer.singleShot(0, self.ask_about_unfinished_renames)  # after the first paint
 
     # -- building ---------------------------------------------------------------------------------------
     def _build_status_bar(self) -> None:
@@ -265,6 +276,11 @@ class MainWindow(QMainWindow):
 
         edit_menu = self.menuBar().addMenu("&Edit")
         self._action(edit_menu, "&Find", QKeySequence.StandardKey.Find, self.search.focus)
+        edit_menu.addSeparator()
+        self.rename_action = self._action(
+            edit_menu, "&Rename / Move Files\u2026", "Ctrl+Shift+R", self.show_rename_dialog
+        )
+        self._action(edit_menu, "Rename &History\u2026", "Ctrl+Shift+H", self.show_rename_history)
 
         view_menu = self.menuBar().addMenu("&View")
         self.columns_menu = view_menu.addMenu("&Columns")
@@ -338,18 +354,48 @@ class MainWindow(QMainWindow):
             return False
         self.scan_service.cancel()
         self.runner.wait()
+        self.rename_service.shutdown()  # a running batch pauses at a safe point (resumable)
         old = self.library
         self.library = library
         self.scan_service.set_library(library)
+        self.rename_service.set_library(library)
         self.search.set_text("")
         self.search.flush()
         self.model.set_library(library)
         old.close()
         self._update_title()
+        QTimer.singleShot(0, self.ask_about_unfinished_renames)
         return True
 
     def show_problems(self) -> None:
         ProblemsDialog(self.library, self).exec()
+
+    def show_rename_dialog(self) -> RenameDialog:
+        """Rename / Move Files for the selected tracks (all shown tracks if none is selected)."""
+        dialog = RenameDialog(
+            self.rename_service,
+            selection_from_view(self.table, self.model),
+            roots=self.library.roots(),
+            key_notation=self.model.key_notation,
+            settings_store=self.settings_store,
+            parent=self,
+        )
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
+
+    def show_rename_history(self) -> RenameHistoryDialog:
+        dialog = RenameHistoryDialog(self.rename_service, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
+
+    def ask_about_unfinished_renames(self) -> None:
+        """Offer to resume or undo a rename batch a crash or kill left unfinished (non-blocking)."""
+        if self.rename_question is None:
+            self.rename_question = ask_about_unfinished(self.rename_service, self)
+            if self.rename_question is not None:
+                self.rename_question.answered.connect(self._on_rename_question_answered)
 
     def reveal_track(self, path: str) -> None:
         """Show a file in the system file manager (its folder, where selecting is not possible)."""
@@ -434,6 +480,23 @@ class MainWindow(QMainWindow):
         self.work_label.setText(self.scan_service.progress_text(progress))
         self.work_label.setToolTip(display_path(progress.current))
 
+    def _on_rename_question_answered(self, choice: str, batch_id: int) -> None:
+        self.rename_question = None
+        self.rename_progress_dialog = run_answer(self.rename_service, choice, batch_id, self)
+
+    def _on_rename_service_batch_progress(self, _progress: Progress) -> None:
+        if not self._refresh_timer.isActive():
+            self._refresh_timer.start()  # the table follows the files while the batch runs
+
+    def _on_rename_service_paths_changed(self, _track_ids: object) -> None:
+        self._refresh_timer.stop()
+        self.model.refresh(pin_row=self.table.top_row())
+
+    def _on_table_context_menu_requested(self, position: QPoint) -> None:
+        menu = QMenu(self)
+        menu.addAction(self.rename_action)
+        menu.exec(self.table.viewport().mapToGlobal(position))
+
     def _on_scan_tracks_committed(self, _added: int, _updated: int) -> None:
         if not self._refresh_timer.isActive():
             self._refresh_timer.start()
@@ -497,6 +560,7 @@ class MainWindow(QMainWindow):
         """Stop background work and wait for it (before the library is closed)."""
         self._refresh_timer.stop()
         self.scan_service.cancel()
+        self.rename_service.shutdown()  # a running batch pauses at a safe point, resumable next time
         self.runner.shutdown()
         self.model.shutdown()
 
