@@ -226,9 +226,18 @@ class _Scan:
     def _scan_folder(self, root: str) -> bool:
         """Walk one root; False when the scan was cancelled."""
         known = self.library.file_states_under(root)
+        take_known = known.pop
         for listing in walk_audio(root, AUDIO_EXTENSIONS, should_stop=self.should_stop):
-            for path, size, mtime in listing.files:
-                self._consider(path, size, mtime, known.pop(path, None))
+            unchanged = 0
+            for path, size, mtime in listing.files:  # the hot loop of a rescan: _consider's fast path inlined
+                state = take_known(path, None)
+                if state is not None and state[1] == size and state[2] == mtime and state[3] == _OK_STATUS:
+                    unchanged += 1
+                else:
+                    self._consider(path, size, mtime, state)
+            self.found += unchanged
+            self.done += unchanged
+            self.summary.unchanged += unchanged
             self.scan_errors.extend(listing.errors)
             self.meter.update(done=self.done, current=display_path(listing.folder))
             self._collect(block=False)

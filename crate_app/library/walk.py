@@ -24,11 +24,6 @@ class FolderListing:
     unreadable: bool = False  # the folder itself could not be listed
 
 
-def is_hidden(name: str) -> bool:
-    """Dot-files and dot-folders (also macOS '._x.mp3' resource forks) are never part of a library."""
-    return name.startswith(".")
-
-
 def has_extension(name: str, extensions: Collection[str]) -> bool:
     """Whether ``name`` ends with one of ``extensions`` (lower-case, with their dot), ignoring case."""
     dot = name.rfind(".")
@@ -69,12 +64,13 @@ def walk_audio(
             return
         folder = stack.pop()
         listing = FolderListing(folder)
+        files = listing.files
         subfolders: list[str] = []
         try:
             with os.scandir(folder) as entries:
-                for entry in entries:
+                for entry in entries:  # the hot loop of a rescan (has_extension inlined)
                     name = entry.name
-                    if is_hidden(name):
+                    if name[0] == ".":  # dot-files and dot-folders, macOS '._x.mp3' forks: never music
                         continue
                     try:
                         if entry.is_dir():
@@ -83,9 +79,9 @@ def walk_audio(
                             if identity not in visited:
                                 visited.add(identity)
                                 subfolders.append(entry.path)
-                        elif has_extension(name, extensions):
+                        elif (dot := name.rfind(".")) > 0 and name[dot:].lower() in extensions:
                             info = entry.stat()
-                            listing.files.append((entry.path, info.st_size, info.st_mtime))
+                            files.append((entry.path, info.st_size, info.st_mtime))
                     except FileNotFoundError:
                         if entry.is_symlink():
                             listing.errors.append((entry.path, "the link points to nothing (broken link)"))
