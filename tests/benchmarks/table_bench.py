@@ -154,7 +154,13 @@ def summary(values: list[float]) -> dict[str, float]:
     }
 
 
-def run(library_path: Path, count: int, seed: int, scan_folder: Path | None = None) -> dict[str, object]:
+def run(
+    library_path: Path,
+    count: int,
+    seed: int,
+    scan_folder: Path | None = None,
+    scan_workers: int | None = None,
+) -> dict[str, object]:
     import os
     import threading
 
@@ -164,7 +170,7 @@ def run(library_path: Path, count: int, seed: int, scan_folder: Path | None = No
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QAbstractItemView, QApplication
 
-    from crate_app.gui.main_window import REFRESH_INTERVAL_MS, MainWindow
+    from crate_app.gui.main_window import MainWindow
     from crate_app.gui.settings import open_settings
     from crate_app.gui.track_model import COLUMN_NAMES, COLUMNS
 
@@ -339,9 +345,9 @@ def run(library_path: Path, count: int, seed: int, scan_folder: Path | None = No
         jumps.append(timed_jump(rng.randrange(model.rowCount())))
     write_seconds = time.perf_counter() - t0
     thread.join()
-    pump(100)  # the last batch's signal is queued from the writer thread
-    if model.is_loading or window._refresh_timer.isActive():
-        wait_for(model.view_applied)
+    waited = time.perf_counter()  # until the last batch's refresh is in the table
+    while model.rowCount() < count + extra and time.perf_counter() - waited < 30:
+        pump(50)
     results["while_writing"] = {
         "rows_written": extra,
         "seconds": round(write_seconds, 1),
@@ -356,6 +362,8 @@ def run(library_path: Path, count: int, seed: int, scan_folder: Path | None = No
         # the window shows the big library; the added tracks and the root are removed afterwards.
         scan_max_id = library.execute("SELECT MAX(id) FROM tracks").fetchone()[0]
         roots_before = set(library.roots())
+        if scan_workers is not None:
+            window.scan_service.workers = scan_workers
         window.scan_service.scan([str(scan_folder)])
         jumps, stalls = [], []
         refreshes[0] = 0
@@ -369,11 +377,12 @@ def run(library_path: Path, count: int, seed: int, scan_folder: Path | None = No
             stalls.extend(beats)
             jumps.append(timed_jump(rng.randrange(model.rowCount())))
         scan_seconds = time.perf_counter() - t0
-        pump(REFRESH_INTERVAL_MS + 100)
-        if model.is_loading:
-            wait_for(model.view_applied)
         added = library.execute("SELECT COUNT(*) FROM tracks WHERE id > ?", (scan_max_id,)).fetchone()[0]
+        waited = time.perf_counter()
+        while model.rowCount() < count + extra + added and time.perf_counter() - waited < 30:
+            pump(50)
         results["while_scanning"] = {
+            "scan_workers": window.scan_service.workers,
             "files_added": added,
             "seconds": round(scan_seconds, 1),
             "table_refreshes": refreshes[0],
@@ -421,6 +430,7 @@ def main() -> None:
         type=Path,
         help="also scan this folder of real files (make_library.py) into the library",
     )
+    parser.add_argument("--scan-workers", type=int, help="tag-reading processes for --scan-folder")
     args = parser.parse_args()
     from crate_app.paths import cache_dir
 
@@ -446,7 +456,7 @@ def main() -> None:
             stdout=sys.stderr,
         )
     load = os.getloadavg()
-    results = run(path, open_library(path).count(), args.seed, args.scan_folder)
+    results = run(path, open_library(path).count(), args.seed, args.scan_folder, args.scan_workers)
     results["load_average_at_start"] = [round(x, 2) for x in load]
     results["cpus"] = os.cpu_count()
     print(json.dumps(results, indent=2))
