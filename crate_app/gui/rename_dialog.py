@@ -18,7 +18,7 @@ from PySide6.QtCore import (
     QSettings,
     Qt,
 )
-from PySide6.QtGui import QColor, QKeySequence
+from PySide6.QtGui import QColor, QKeyEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -41,7 +41,7 @@ from PySide6.QtWidgets import (
 
 from crate_app.domain.errors import TemplateError
 from crate_app.domain.keys import KeyNotation
-from crate_app.domain.rename import StepKind
+from crate_app.domain.rename import PlannedMove, StepKind
 from crate_app.domain.track import display_path
 from crate_app.gui.rename_progress import BatchProgressPanel
 from crate_app.rename.batch import SIDECAR_EXTENSIONS, RenameRequest
@@ -86,7 +86,8 @@ _UNCHANGED_COLOUR = QColor("#808080")
 
 
 class PreviewModel(QAbstractTableModel):
-    """Old path, new path, note: one row per moving file, file that cannot move, and unchanged track.
+    """Old path, new path, note: one row per moving file (by new path), file that cannot move, and
+    unchanged track.
 
     Rows are segments over the plan's own tuples (no list of rows is built); ``rows_formatted`` counts
     the rows turned into text so far (tests check that opening a big preview formats none).
@@ -163,7 +164,7 @@ class PreviewModel(QAbstractTableModel):
         assert self.preview is not None
         kind, index = self._locate(row)
         if kind in ("move", "collision"):
-            move = self.preview.moves[self.preview.conflict_rows[index] if kind == "collision" else index]
+            move = self._move(kind, index)
             note = ""
             if move.renamed_on_collision:
                 kind = "collision"
@@ -183,12 +184,17 @@ class PreviewModel(QAbstractTableModel):
         self.rows_formatted += 1
         return texts
 
+    def _move(self, kind: str, index: int) -> PlannedMove:
+        assert self.preview is not None
+        order = self.preview.conflict_rows if kind == "collision" else self.preview.move_order
+        return self.preview.moves[order[index]]
+
     def full_paths(self, row: int) -> tuple[str, str]:
         """The full old and new paths of ``row`` (tooltips)."""
         assert self.preview is not None
         kind, index = self._locate(row)
         if kind in ("move", "collision"):
-            move = self.preview.moves[self.preview.conflict_rows[index] if kind == "collision" else index]
+            move = self._move(kind, index)
             return move.src, move.dst
         if kind == "failure":
             return self.preview.failures[index].src, ""
@@ -371,9 +377,10 @@ class RenameDialog(QDialog):
         self.bases_label.setStyleSheet("color: palette(placeholder-text);")
 
         self.rename_button = QPushButton("Rename")
-        self.rename_button.setDefault(True)
+        self.rename_button.setAutoDefault(False)  # Return never starts a batch by surprise
         self.rename_button.clicked.connect(self._on_rename_button_clicked)
         self.close_button = QPushButton("Close")
+        self.close_button.setAutoDefault(False)
         self.close_button.clicked.connect(self.reject)
         buttons = QHBoxLayout()
         buttons.addWidget(self.bases_label, 1)
@@ -525,8 +532,6 @@ class RenameDialog(QDialog):
     def _on_template_edit_return_pressed(self) -> None:
         if self.template_error is not None:
             self.template_edit.setCursorPosition(self.template_error.position)
-        elif self.rename_button.isEnabled():
-            self.execute()
 
     def _on_option_changed(self, *_args: object) -> None:
         self._replan()
@@ -577,6 +582,12 @@ class RenameDialog(QDialog):
         self.service.cancel_planning()
         super().reject()
 
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # Qt override
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            event.accept()  # neither closes the dialog nor starts the batch: the buttons do
+            return
+        super().keyPressEvent(event)
+
     def done(self, result: int) -> None:  # Qt override
         self.service.cancel_planning()
         super().done(result)
@@ -609,6 +620,3 @@ def selection_from_view(view: QTableView, model: Any) -> RenameSelection:
             ids.append(record.id)
     noun = "track" if len(ids) == 1 else "tracks"
     return RenameSelection(ids=tuple(ids), description=f"{len(ids):,} selected {noun}")
-
-
-RENAME_SHORTCUT = QKeySequence("Ctrl+Shift+R")

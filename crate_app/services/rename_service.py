@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import threading
 import time
+from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -55,7 +56,8 @@ class PlanPreview:
     plan: RenamePlan
     track_count: int  # tracks in the selection (files known to be missing are left out)
     unchanged_paths: tuple[str, ...]  # the paths of ``plan.unchanged``, same order
-    conflict_rows: tuple[int, ...]  # indexes into ``plan.moves`` of moves renamed on collision
+    move_order: Sequence[int]  # indexes into ``plan.moves``, by new path (how the preview lists them)
+    conflict_rows: Sequence[int]  # the same for the moves renamed on collision
     collision_tracks: int  # tracks with a target renamed on collision
     seconds: float
 
@@ -115,15 +117,18 @@ class PlanJob(Job):
         finally:
             self.library.close()  # this pool thread's connection
         paths = {track.id: track.path for track in tracks}
-        conflict_rows = tuple(i for i, move in enumerate(plan.moves) if move.renamed_on_collision)
+        moves = plan.moves
+        move_order = array("l", sorted(range(len(moves)), key=lambda i: moves[i].dst.casefold()))
+        conflict_rows = array("l", (i for i in move_order if moves[i].renamed_on_collision))
         preview = PlanPreview(
             generation=self.generation,
             request=self.request,
             plan=plan,
             track_count=len(tracks),
             unchanged_paths=tuple(paths.get(track_id, "") for track_id in plan.unchanged),
+            move_order=move_order,
             conflict_rows=conflict_rows,
-            collision_tracks=len({plan.moves[i].track_id for i in conflict_rows}),
+            collision_tracks=len({moves[i].track_id for i in conflict_rows}),
             seconds=time.monotonic() - started,
         )
         return preview, tracks, self.selection
