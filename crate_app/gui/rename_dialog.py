@@ -168,7 +168,7 @@ class PreviewModel(QAbstractTableModel):
             note = ""
             if move.renamed_on_collision:
                 kind = "collision"
-                note = f"renamed to avoid a collision (wanted {os.path.basename(move.wanted)})"
+                note = "renamed to avoid a collision"
             elif move.kind is StepKind.SIDECAR:
                 note = "sidecar file, moves with its track"
             texts = (self.short(move.src), self.short(move.dst), note, kind)
@@ -230,8 +230,17 @@ class PreviewModel(QAbstractTableModel):
                 return display_path(old)
             if index.column() == 1:
                 return display_path(new) or None
-            return self.row_texts(index.row())[2] or None
+            note = self.row_texts(index.row())[2]
+            return self._note_tooltip(index.row(), note)
         return None
+
+    def _note_tooltip(self, row: int, note: str) -> str | None:
+        kind, index = self._locate(row)
+        if kind in ("move", "collision"):
+            move = self._move(kind, index)
+            if move.renamed_on_collision:
+                return f"{note}: {display_path(move.wanted)} is taken (by another file or another track)"
+        return note or None
 
     def headerData(
         self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
@@ -339,7 +348,10 @@ class RenameDialog(QDialog):
         form.addRow("", self.error_label)
         form.addRow("", self.help_label)
         form.addRow("Destination:", self.destination_combo)
-        form.addRow("Key notation:", self.notation_combo)
+        notation_row = QHBoxLayout()
+        notation_row.addWidget(self.notation_combo)
+        notation_row.addStretch(1)
+        form.addRow("Key notation:", notation_row)
         form.addRow("", options_row)
 
         self.counts_label = QLabel("")
@@ -403,10 +415,7 @@ class RenameDialog(QDialog):
         progress_layout = QVBoxLayout(progress_page)
         progress_layout.setContentsMargins(0, 0, 0, 0)
         progress_layout.addWidget(self.progress_panel, 1)
-        done_row = QHBoxLayout()
-        done_row.addStretch(1)
-        done_row.addWidget(self.done_button)
-        progress_layout.addLayout(done_row)
+        self.progress_panel.buttons_layout.addWidget(self.done_button)
 
         self.pages = QStackedWidget()
         self.pages.addWidget(setup)
@@ -501,7 +510,8 @@ class RenameDialog(QDialog):
         else:
             status = ""
         parts: list[str] = []
-        if preview is not None:
+        self.preview_view.setEnabled(self.template_error is None)  # greyed: it is not this template's
+        if preview is not None and self.template_error is None:
             plan = preview.plan
             sidecars = sum(1 for m in plan.moves if m.kind is StepKind.SIDECAR) if self.is_up_to_date else 0
             parts.append(f"<b>{plan.changed_count:,}</b> to rename")

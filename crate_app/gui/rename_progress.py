@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QDialog,
@@ -64,20 +66,23 @@ class BatchProgressPanel(QWidget):
         self.undo_button.clicked.connect(self._on_undo_button_clicked)
         self.undo_button.hide()
 
-        buttons = QHBoxLayout()
-        buttons.addStretch(1)
-        buttons.addWidget(self.undo_button)
-        buttons.addWidget(self.pause_button)
-        buttons.addWidget(self.cancel_button)
+        self.buttons_layout = QHBoxLayout()  # the owner may add its own buttons (Close)
+        self.buttons_layout.addStretch(1)
+        self.buttons_layout.addWidget(self.undo_button)
+        self.buttons_layout.addWidget(self.pause_button)
+        self.buttons_layout.addWidget(self.cancel_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.title_label)
-        layout.addWidget(self.progress_bar)
-        layout.addWidget(self.detail_label)
-        layout.addWidget(self.current_label)
+        for widget in (self.title_label, self.progress_bar, self.detail_label, self.current_label):
+            widget.setSizePolicy(widget.sizePolicy().horizontalPolicy(), QSizePolicy.Policy.Fixed)
+            layout.addWidget(widget)
+        self.summary_label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+        layout.addSpacing(6)
         layout.addWidget(self.summary_label)
-        layout.addWidget(self.errors_view, 1)
-        layout.addLayout(buttons)
+        layout.addWidget(self.errors_view, 3)
+        layout.addStretch(1)
+        layout.addLayout(self.buttons_layout)
+        self._last_progress: Progress | None = None
 
         service.batch_started.connect(self._on_service_batch_started)
         service.batch_progress.connect(self._on_service_batch_progress)
@@ -118,6 +123,7 @@ class BatchProgressPanel(QWidget):
     def _begin(self, kind: str, batch_id: int | None, title: str) -> None:
         self._active = True
         self.kind, self.batch_id, self.outcome = kind, batch_id, None
+        self._last_progress = None
         self.title_label.setText(title)
         self.progress_bar.setRange(0, 0)
         self.detail_label.setText("Writing the journal\u2026" if batch_id is None else "Starting\u2026")
@@ -169,6 +175,7 @@ class BatchProgressPanel(QWidget):
     def _on_service_batch_progress(self, progress: Progress) -> None:
         if not self._active:
             return
+        self._last_progress = progress
         if progress.total:
             self.progress_bar.setRange(0, progress.total)
             self.progress_bar.setValue(min(progress.done, progress.total))
@@ -193,6 +200,8 @@ class BatchProgressPanel(QWidget):
         if outcome.batch_id is not None:
             self.batch_id = outcome.batch_id
         self.current_label.clear()
+        if self._last_progress is not None:  # the final figures, without an ETA
+            self.detail_label.setText(progress_text(outcome.kind, replace(self._last_progress, eta=None)))
         self.summary_label.setText(self._summary(outcome))
         lines = [f"{display_path(path)}\n    {reason}" for path, reason in self._errors(outcome)]
         if lines:
@@ -239,7 +248,9 @@ class BatchProgressPanel(QWidget):
             parts.append(f"{failed:,} could not be {verb} (listed below)")
         took = f"{result.seconds:.1f} s" if result.seconds < 60 else format_duration(result.seconds)
         text = ", ".join(parts) + f" in {took}."
-        if outcome.status == "paused":
+        if outcome.status == "done" and outcome.kind == "rename" and result.moved:
+            text += " Undo This Batch moves them back; every batch stays in Rename History."
+        elif outcome.status == "paused":
             text += " Paused at a safe point: Resume continues (also after a restart, from Rename History)."
         elif outcome.status == "cancelled":
             text += " The rest of the batch was cancelled; what was renamed can be undone."

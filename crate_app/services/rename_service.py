@@ -56,7 +56,7 @@ class PlanPreview:
     plan: RenamePlan
     track_count: int  # tracks in the selection (files known to be missing are left out)
     unchanged_paths: tuple[str, ...]  # the paths of ``plan.unchanged``, same order
-    move_order: Sequence[int]  # indexes into ``plan.moves``, by new path (how the preview lists them)
+    move_order: Sequence[int]  # indexes into ``plan.moves`` by wanted path (how the preview lists them)
     conflict_rows: Sequence[int]  # the same for the moves renamed on collision
     collision_tracks: int  # tracks with a target renamed on collision
     seconds: float
@@ -118,7 +118,14 @@ class PlanJob(Job):
             self.library.close()  # this pool thread's connection
         paths = {track.id: track.path for track in tracks}
         moves = plan.moves
-        move_order = array("l", sorted(range(len(moves)), key=lambda i: moves[i].dst.casefold()))
+        # By the path each file wanted, so that a " (2)" follows the file that kept the name.
+        move_order = array(
+            "l",
+            sorted(
+                range(len(moves)),
+                key=lambda i: (moves[i].wanted.casefold(), moves[i].renamed_on_collision, moves[i].dst),
+            ),
+        )
         conflict_rows = array("l", (i for i in move_order if moves[i].renamed_on_collision))
         preview = PlanPreview(
             generation=self.generation,
