@@ -245,7 +245,8 @@ class MainWindow(QMainWindow):
     # -- building ---------------------------------------------------------------------------------------
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
-        self.count_label = QLabel("Loading\u2026")
+        self._count_text = "Loading\u2026"
+        self.count_label = QLabel(self._count_text)
         self.work_label = QLabel("")
         self.progress_bar = QProgressBar()
         self.progress_bar.setMaximumWidth(220)
@@ -432,15 +433,15 @@ class MainWindow(QMainWindow):
         self.model.set_query(query)  # type: ignore[arg-type]
 
     def _on_model_loading_changed(self, loading: bool) -> None:
-        if loading:
-            self.count_label.setText(self.count_label.text().split("  ")[0] + "  \u00b7 searching\u2026")
+        self.count_label.setText(self._count_text + ("  \u00b7  updating\u2026" if loading else ""))
 
     def _on_model_view_applied(self) -> None:
         shown, total = self.model.rowCount(), self.model.library_count or 0
         if self.model.query is None:
-            self.count_label.setText(f"{total:,} tracks")
+            self._count_text = f"{total:,} tracks"
         else:
-            self.count_label.setText(f"{shown:,} of {total:,} tracks")
+            self._count_text = f"{shown:,} of {total:,} tracks"
+        self.count_label.setText(self._count_text)
         empty = total == 0 and self.model.query is None
         self.stack.setCurrentWidget(self.empty_panel if empty else self.table)
 
