@@ -8,7 +8,7 @@
    ``dist/crate_<version>_<arch>.deb`` (dpkg-deb); Windows ``dist/Crate-<version>-setup.exe`` (Inno
    Setup's ``iscc``); macOS ``dist/Crate-<version>.dmg`` (``packaging/macos/make_dmg.sh``, hdiutil).
 3. With ``--smoke``: runs the built app's ``--self-test`` offscreen twice (cold, then warm numba cache)
-   and fails unless both report ``"ok": true``.
+   and fails unless both report ``"ok": true`` and the second run reused numba's cache.
 
 Run it with the Python that has Crate and PyInstaller installed (``pip install .[packaging]``).
 """
