@@ -18,6 +18,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--library", type=Path, help="the library file to open (default: $CRATE_LIBRARY, then the last one)"
     )
     parser.add_argument("--version", action="version", version=f"crate {__version__}")
+    parser.add_argument("--self-test", action="store_true", help="check this installation offscreen and exit")
+    parser.add_argument(
+        "paths", nargs="*", help="folders or audio files to add (what a desktop passes when they are dropped "
+        "on Crate's icon)"
+    )  # fmt: skip
     args, _qt_args = parser.parse_known_args(argv)
     return args
 
@@ -25,11 +30,16 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     """Open the library window; returns the exit status."""
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.self_test:
+        from crate_app.selftest import run_self_test
+
+        return run_self_test()
     # Qt is imported here, not at module level, so that `crate --help` answers at once.
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication, QMessageBox
 
     from crate_app.domain.errors import LibraryError
+    from crate_app.gui.file_open import FileOpenForwarder
     from crate_app.gui.main_window import MainWindow
     from crate_app.gui.settings import load_settings, open_settings
     from crate_app.store.library import open_library
@@ -64,6 +74,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
     window = MainWindow(library, store)
     window.show()
+    app.installEventFilter(FileOpenForwarder(window))
+    if args.paths:
+        window.add_paths([str(Path(p).resolve()) for p in args.paths])
     status = app.exec()
     library.close()
     return status
