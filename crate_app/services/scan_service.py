@@ -9,6 +9,7 @@ from PySide6.QtCore import QObject, Signal
 
 from crate_app.domain.progress import Progress
 from crate_app.services.jobs import Job, JobRunner, JobSignals
+from crate_app.services.memory import release_free_memory
 from crate_app.store.library import Library
 
 
@@ -132,6 +133,7 @@ class ScanService(QObject):
             self._rescan_queued = False
             self._start(ScanJob(self.library, None, self.workers))
         else:
+            release_free_memory()
             self.running_changed.emit(False)
 
     def progress_text(self, progress: Progress) -> str:
