@@ -328,22 +328,27 @@ def run(
         done.set()
 
     table.scrollTo(model.index(count // 2, 0), QAbstractItemView.ScrollHint.PositionAtTop)
-    jumps: list[float] = []
-    stalls: list[float] = []
     refreshes = [0]
     model.view_applied.connect(lambda: refreshes.__setitem__(0, refreshes[0] + 1))
-    t0 = time.perf_counter()
+
+    def measure_while(busy) -> tuple[list[float], list[float], float]:
+        """GUI stalls (heartbeat, no other GUI work) and random jumps, alternately, while busy()."""
+        stalls: list[float] = []
+        jumps: list[float] = []
+        t0 = time.perf_counter()
+        while busy():
+            beats.clear()
+            last[0] = time.perf_counter()
+            heartbeat.start()
+            pump(250)
+            heartbeat.stop()
+            stalls.extend(beats)
+            jumps.append(timed_jump(rng.randrange(model.rowCount())))
+        return stalls, jumps, time.perf_counter() - t0
+
     thread = threading.Thread(target=writer_thread)
     thread.start()
-    while not done.is_set():
-        beats.clear()
-        last[0] = time.perf_counter()
-        heartbeat.start()
-        pump(250)
-        heartbeat.stop()
-        stalls.extend(beats)
-        jumps.append(timed_jump(rng.randrange(model.rowCount())))
-    write_seconds = time.perf_counter() - t0
+    stalls, jumps, write_seconds = measure_while(lambda: not done.is_set())
     thread.join()
     waited = time.perf_counter()  # until the last batch's refresh is in the table
     while model.rowCount() < count + extra and time.perf_counter() - waited < 30:
@@ -365,18 +370,8 @@ def run(
         if scan_workers is not None:
             window.scan_service.workers = scan_workers
         window.scan_service.scan([str(scan_folder)])
-        jumps, stalls = [], []
         refreshes[0] = 0
-        t0 = time.perf_counter()
-        while window.scan_service.is_running:
-            beats.clear()
-            last[0] = time.perf_counter()
-            heartbeat.start()
-            pump(250)
-            heartbeat.stop()
-            stalls.extend(beats)
-            jumps.append(timed_jump(rng.randrange(model.rowCount())))
-        scan_seconds = time.perf_counter() - t0
+        stalls, jumps, scan_seconds = measure_while(lambda: window.scan_service.is_running)
         added = library.execute("SELECT COUNT(*) FROM tracks WHERE id > ?", (scan_max_id,)).fetchone()[0]
         waited = time.perf_counter()
         while model.rowCount() < count + extra + added and time.perf_counter() - waited < 30:
