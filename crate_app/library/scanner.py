@@ -24,7 +24,8 @@ from multiprocessing import get_context
 
 from crate_app.domain.progress import Progress, ProgressMeter
 from crate_app.domain.track import TrackStatus, display_path
-from crate_app.library.tags import VANISHED, os_error_reason, scan_file
+from crate_app.library.reader import Entry, Row, read_chunk
+from crate_app.library.tags import VANISHED, os_error_reason
 from crate_app.library.walk import has_extension, walk_audio
 from crate_app.store import writer
 from crate_app.store.library import FileState, Library
@@ -49,9 +50,6 @@ _ERROR = writer.UPSERT_COLUMNS.index("error")
 _ERROR_STATUS = TrackStatus.ERROR.value
 _OK_STATUS = TrackStatus.OK.value
 _MISSING_STATUS = TrackStatus.MISSING.value
-
-Entry = tuple[str, int, float]  # path, size, mtime
-Row = tuple[object, ...]  # values in writer.UPSERT_COLUMNS order
 
 
 @dataclass
@@ -126,11 +124,6 @@ def outermost_folders(folders: Iterable[str]) -> list[str]:
         if not any(is_within(folder, outer) for outer in kept):
             kept.append(folder)
     return kept
-
-
-def read_chunk(entries: Sequence[Entry], now: float) -> list[Row]:
-    """Worker-process side: read a chunk of files and return their rows, ready to upsert."""
-    return [writer.scanned_row(scan_file(path, size, mtime), now) for path, size, mtime in entries]
 
 
 def _absolute(path: str | os.PathLike[str]) -> str:

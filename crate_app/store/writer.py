@@ -1,22 +1,20 @@
 """Bulk writes: every change to tracks goes through these functions and ``Library.write()``.
 
 Rows are written with raw ``executemany`` (peewee's ``insert_many`` spends most of its time building
-SQL), one transaction per batch.
+SQL), one transaction per batch.  ``scanned_row`` and ``UPSERT_COLUMNS`` live in ``rows`` (usable
+without the database) and are re-exported here.
 """
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterable, Sequence
 
-from crate_app.domain.track import TAG_FIELDS, AnalysisResult, ScannedFile, TrackStatus, path_to_db
+from crate_app.domain.track import AnalysisResult, ScannedFile, TrackStatus, path_to_db
 from crate_app.store.library import Library, folder_bounds
+from crate_app.store.rows import UPSERT_COLUMNS, scanned_row
 from crate_app.store.schema import FTS_COLUMNS
 
-_TEXT_TAGS = {"format", "codec", "title", "artist", "album", "albumartist", "genre", "comment", "label"}
-_FILE_COLUMNS = ("path", "folder", "filename", "size", "mtime")
-UPSERT_COLUMNS = (*_FILE_COLUMNS, *TAG_FIELDS, "date_added", "last_scanned", "status", "error")
 # Analysed BPM and key win over what the tags say: a rescan never overwrites an analysis.
 _KEEP_IF_ANALYSED = {"bpm", "key"}
 _UPDATE_SET = ", ".join(
@@ -35,27 +33,6 @@ UPSERT_SQL = (
     f"INSERT INTO tracks ({', '.join(UPSERT_COLUMNS)}) VALUES ({', '.join('?' * len(UPSERT_COLUMNS))}) "
     f"ON CONFLICT(path) DO UPDATE SET {_UPDATE_SET}"
 )
-
-
-def scanned_row(item: ScannedFile, now: float) -> tuple[object, ...]:
-    """The UPSERT_COLUMNS values for one scanned file."""
-    folder, filename = os.path.split(item.path)
-    tags = item.tags
-    values: list[object] = [
-        path_to_db(item.path),
-        path_to_db(folder),
-        path_to_db(filename),
-        item.size,
-        item.mtime,
-    ]
-    for name in TAG_FIELDS:
-        value = getattr(tags, name) if tags is not None else None
-        if value is None and name in _TEXT_TAGS:
-            value = ""
-        values.append(value)
-    status = TrackStatus.OK if item.error is None else TrackStatus.ERROR
-    values += [now, now, status.value, item.error]
-    return tuple(values)
 
 
 def upsert_scanned(library: Library, items: Sequence[ScannedFile], now: float | None = None) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import sqlite3
 import statistics
 import sys
@@ -38,9 +39,9 @@ from crate_app.store import writer  # noqa: E402
 from crate_app.store.library import open_library  # noqa: E402
 
 
-def bare_loop(root: str) -> tuple[int, float]:
-    """os.scandir + stat + mutagen.File over every audio file, one process: (files, seconds)."""
-    started = time.perf_counter()
+def bare_loop(root: str) -> tuple[int, float, float]:
+    """os.scandir + stat + mutagen.File over every audio file, one process: (files, seconds, cpu s)."""
+    started, cpu = time.perf_counter(), time.process_time()
     count = 0
     stack = [root]
     while stack:
@@ -55,16 +56,21 @@ def bare_loop(root: str) -> tuple[int, float]:
                     except Exception:
                         pass
                     count += 1
-    return count, time.perf_counter() - started
+    return count, time.perf_counter() - started, time.process_time() - cpu
 
 
-def first_scan(root: str, workdir: Path, workers: int | None) -> tuple[int, float, Path]:
+def first_scan(root: str, workdir: Path, workers: int | None) -> tuple[int, float, Path, float, float]:
+    """(files, seconds, library path, CPU s of this process, CPU s of the worker processes)."""
     path = workdir / f"scan-{time.monotonic_ns()}.sqlite"
     library = open_library(path)
+    cpu, children = time.process_time(), resource.getrusage(resource.RUSAGE_CHILDREN)
     summary = scan_paths(library, [root], workers=workers)
+    main_cpu = time.process_time() - cpu
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    workers_cpu = after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime
     library.close()
     files = summary.added + summary.errors
-    return files, summary.seconds, path
+    return files, summary.seconds, path, main_cpu, workers_cpu
 
 
 def rescan(path: Path) -> float:
@@ -130,9 +136,10 @@ def main() -> None:
     bare_loop(str(root))  # warm the page cache
     with tempfile.TemporaryDirectory(prefix="crate-bench-") as tmp:
         workdir = Path(tmp)
-        files_a, bare_a = bare_loop(str(root))
-        scanned, scan_seconds, library_path = first_scan(str(root), workdir, args.workers)
-        _files_b, bare_b = bare_loop(str(root))
+        files_a, bare_a, bare_cpu_a = bare_loop(str(root))
+        scan = first_scan(str(root), workdir, args.workers)
+        scanned, scan_seconds, library_path, main_cpu, workers_cpu = scan
+        _, bare_b, bare_cpu_b = bare_loop(str(root))
         bare_seconds = statistics.mean([bare_a, bare_b])
         bare_rate = files_a / bare_seconds
         scan_rate = scanned / scan_seconds
@@ -140,6 +147,13 @@ def main() -> None:
             f"1. first scan: {scanned:,} files in {scan_seconds:.2f} s = {scan_rate:,.0f} files/s; "
             f"bare scandir+mutagen loop: {bare_rate:,.0f} files/s ({bare_a:.2f} s, {bare_b:.2f} s); "
             f"ratio {scan_rate / bare_rate:.2f} (target >= 1.5)"
+        )
+        bare_us = (bare_cpu_a + bare_cpu_b) / 2 / files_a * 1e6
+        main_us, workers_us = main_cpu / scanned * 1e6, workers_cpu / scanned * 1e6
+        print(
+            f"   CPU per file: bare loop {bare_us:.0f} us; scan {main_us + workers_us:.0f} us = this process "
+            f"{main_us:.0f} (walk, SQLite) + workers {workers_us:.0f}; on 2 idle cores the ratio could reach "
+            f"{bare_us / ((main_us + workers_us) / 2):.2f}"
         )
         rescans = [rescan(library_path) for _ in range(3)]
         print(
