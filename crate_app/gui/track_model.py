@@ -3,8 +3,10 @@
 ``rowCount()`` is the count of the current search; ``data()`` serves rows from an LRU cache of pages.
 A search or sort change never runs on the GUI thread: the count and the first page are computed on a
 single worker thread (stale requests are skipped) and applied when they come back.  Unfiltered views
-page by keyset seeks on the sort index (``TrackView``); a search materialises the matching ids in
-sort order once on the worker (8 bytes a row), after which any page is one ``tracks_by_ids`` away.
+page by keyset seeks on the sort index (``TrackView``); a big one is then warmed (a known sort key
+every 2,000 rows) and, after a quiet second, switched to its ids in sort order, on a second thread.
+A search materialises the matching ids in sort order once on the worker (8 bytes a row), after
+which any page is one ``tracks_by_ids`` away.
 
 ``refresh()`` re-counts after tracks were added (a scan) and keeps the selection, the current row
 and a pinned row (the top visible one) on the same tracks; ``refresh_tracks(ids)`` re-reads some
@@ -668,10 +670,6 @@ class TrackTableModel(QAbstractTableModel):
         self._pages.clear()
         self._texts.clear()
         self._row_of_loaded_id.clear()
-
-    @property
-    def cached_pages(self) -> int:
-        return len(self._pages)
 
 
 def _runs(rows: Sequence[int]) -> Iterable[tuple[int, int]]:
