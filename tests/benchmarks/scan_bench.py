@@ -32,7 +32,6 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "tests" / "benchmarks"))
 
 import mutagen  # noqa: E402
-from make_library import make_library  # noqa: E402
 
 from crate_app.library.scanner import AUDIO_EXTENSIONS, BATCH_ROWS, rescan_library, scan_paths  # noqa: E402
 from crate_app.store import writer  # noqa: E402
@@ -127,6 +126,9 @@ def main() -> None:
     parser.add_argument("--dir", type=Path, help="where the files are (default /tmp/crate-bench-N)")
     parser.add_argument("--workers", type=int, default=None, help="scanner worker processes")
     args = parser.parse_args()
+    # Imported here: worker processes re-import this script, and they must not load PyAV and numpy.
+    from make_library import make_library
+
     root = args.dir or Path(tempfile.gettempdir()) / f"crate-bench-{args.files}"
     took = make_library(args.files, root)
     if took:
