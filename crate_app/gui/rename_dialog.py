@@ -428,6 +428,7 @@ class RenameDialog(QDialog):
         service.planning_changed.connect(self._on_service_planning_changed)
         service.plan_ready.connect(self._on_service_plan_ready)
         service.plan_failed.connect(self._on_service_plan_failed)
+        service.running_changed.connect(self._on_service_running_changed)
         self.progress_panel.status_changed.connect(self._on_progress_panel_status_changed)
         service.set_selection(selection)
 
@@ -513,10 +514,9 @@ class RenameDialog(QDialog):
         self.preview_view.setEnabled(self.template_error is None)  # greyed: it is not this template's
         if preview is not None and self.template_error is None:
             plan = preview.plan
-            sidecars = sum(1 for m in plan.moves if m.kind is StepKind.SIDECAR) if self.is_up_to_date else 0
-            parts.append(f"<b>{plan.changed_count:,}</b> to rename")
-            if sidecars:
-                parts.append(f"{sidecars:,} sidecar files")
+            parts.append(f"<b>{preview.changed_tracks:,}</b> to rename")
+            if preview.sidecar_files:
+                parts.append(f"{preview.sidecar_files:,} sidecar files")
             parts.append(f"{plan.unchanged_count:,} unchanged")
             collision = f"{preview.collision_tracks:,} renamed to avoid a collision"
             parts.append(
@@ -530,7 +530,7 @@ class RenameDialog(QDialog):
             self.is_up_to_date and preview is not None and preview.can_execute and not self.service.is_running
         )
         if preview is not None and self.is_up_to_date:
-            files = preview.plan.changed_count
+            files = preview.changed_tracks
             self.rename_button.setText(f"Rename {files:,} File{'s' if files != 1 else ''}")
         else:
             self.rename_button.setText("Rename")
@@ -572,6 +572,9 @@ class RenameDialog(QDialog):
         self.preview_model.set_preview(preview, bases)
         self._update_counts()
 
+    def _on_service_running_changed(self, _running: bool) -> None:
+        self._update_counts()  # one batch at a time: Rename waits for a running one
+
     def _on_service_plan_failed(self, message: str) -> None:
         self.counts_label.setText(
             f'<span style="color:#c62828;">Planning failed: {html.escape(message)}</span>'
@@ -589,7 +592,6 @@ class RenameDialog(QDialog):
         if self.progress_panel.is_busy:
             self.progress_panel.detail_label.setText("Pause or cancel the batch before closing this window.")
             return
-        self.service.cancel_planning()
         super().reject()
 
     def keyPressEvent(self, event: QKeyEvent) -> None:  # Qt override
@@ -599,7 +601,7 @@ class RenameDialog(QDialog):
         super().keyPressEvent(event)
 
     def done(self, result: int) -> None:  # Qt override
-        self.service.cancel_planning()
+        self.service.end_planning()
         super().done(result)
 
     def _insert_field(self, name: str) -> None:

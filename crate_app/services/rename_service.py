@@ -14,16 +14,19 @@ the service down pauses a running batch the same way, so the next start of Crate
 
 from __future__ import annotations
 
+import gc
+import heapq
 import threading
 import time
 from array import array
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from crate_app.domain.progress import Progress
-from crate_app.domain.rename import PlanFailure, PlannedMove, RenamePlan
+from crate_app.domain.rename import PlanFailure, PlannedMove, RenamePlan, StepKind
 from crate_app.domain.search import ParsedQuery
 from crate_app.domain.track import TrackRecord
 from crate_app.rename import executor
@@ -59,6 +62,8 @@ class PlanPreview:
     move_order: Sequence[int]  # indexes into ``plan.moves`` by wanted path (how the preview lists them)
     conflict_rows: Sequence[int]  # the same for the moves renamed on collision
     collision_tracks: int  # tracks with a target renamed on collision
+    changed_tracks: int  # tracks with at least one file moving (``plan.changed_count``, counted once)
+    sidecar_files: int  # sidecar files carried along
     seconds: float
 
     @property
@@ -107,6 +112,10 @@ class PlanJob(Job):
 
     def work(self) -> tuple[PlanPreview, list[TrackRecord], RenameSelection] | None:
         started = time.monotonic()
+        with _no_cyclic_gc():
+            return self._plan(started)
+
+    def _plan(self, started: float) -> tuple[PlanPreview, list[TrackRecord], RenameSelection] | None:
         try:
             tracks = list(self.tracks) if self.tracks is not None else None
             if tracks is None:
@@ -118,14 +127,7 @@ class PlanJob(Job):
             self.library.close()  # this pool thread's connection
         paths = {track.id: track.path for track in tracks}
         moves = plan.moves
-        # By the path each file wanted, so that a " (2)" follows the file that kept the name.
-        move_order = array(
-            "l",
-            sorted(
-                range(len(moves)),
-                key=lambda i: (moves[i].wanted.casefold(), moves[i].renamed_on_collision, moves[i].dst),
-            ),
-        )
+        move_order = array("l", _order_by_wanted_path(moves))
         conflict_rows = array("l", (i for i in move_order if moves[i].renamed_on_collision))
         preview = PlanPreview(
             generation=self.generation,
@@ -136,9 +138,50 @@ class PlanJob(Job):
             move_order=move_order,
             conflict_rows=conflict_rows,
             collision_tracks=len({moves[i].track_id for i in conflict_rows}),
+            changed_tracks=plan.changed_count,
+            sidecar_files=sum(1 for move in moves if move.kind is StepKind.SIDECAR),
             seconds=time.monotonic() - started,
         )
         return preview, tracks, self.selection
+
+
+@contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    """Keep Python's cycle collector off a plan's hundreds of thousands of objects.
+
+    A full collection walks every tracked object with the GIL held: measured on 100,000 tracks, ten
+    collections of 0.2-0.7 s froze the window during one plan, and merely pausing the collector moved
+    one 0.7 s pause to the end.  So the collector is off while planning (the plan makes no reference
+    cycles: reference counting frees everything as usual), and what is alive at the end is frozen
+    (``gc.freeze``: left out of later collections, still freed by reference counting).
+    ``thaw_collector()`` hands it back to the collector when the dialog is done.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if enabled:
+            gc.enable()
+
+
+def thaw_collector() -> None:
+    """Give the objects frozen by planning back to the cycle collector (no work is done now)."""
+    gc.unfreeze()
+
+
+def _order_by_wanted_path(moves: Sequence[PlannedMove], chunk: int = 4096) -> Iterator[int]:
+    """Indexes of ``moves`` by the path each file wanted, a " (2)" right after the file that kept it.
+
+    Sorted in chunks and merged, so that no single C-level sort holds the GIL (and stalls the window)
+    for long on a big plan.
+    """
+    keys = [f"{m.wanted.casefold()}\0{int(m.renamed_on_collision)}{m.dst}" for m in moves]
+    runs = [
+        sorted(range(s, min(s + chunk, len(keys))), key=keys.__getitem__) for s in range(0, len(keys), chunk)
+    ]
+    return heapq.merge(*runs, key=keys.__getitem__)
 
 
 class BatchSignals(JobSignals):
@@ -313,6 +356,12 @@ class RenameService(QObject):
             self._plan_job.cancel()
         self._emit_planning_if_idle()
 
+    def end_planning(self) -> None:
+        """The preview is closed: forget plans and the selection's tracks, thaw the collector."""
+        self.cancel_planning()
+        self._selection, self._tracks = None, None
+        thaw_collector()
+
     def _on_debounce_timeout(self) -> None:
         request, self._pending_request = self._pending_request, None
         if request is None or self._selection is None:
@@ -385,8 +434,9 @@ class RenameService(QObject):
             self.batch_pausing.emit()
             return
         if batch_id is not None:
+            info = journal.batch_info(self.library, batch_id)
             executor.cancel_batch(self.library, batch_id)  # one small write
-            self.batch_ended.emit(BatchOutcome(batch_id, "rename", "cancelled"))
+            self.batch_ended.emit(BatchOutcome(batch_id, info.kind if info else "rename", "cancelled"))
 
     def _start_batch(self, job: BatchJob) -> None:
         if self._batch_job is not None:

@@ -98,7 +98,10 @@ def test_typing_a_template_updates_counts_and_the_preview(qtbot, make_window, li
     music = tmp_path / "music"
     make_music(library, music)
     window = make_window(library)
-    dialog = window.show_rename_dialog()
+    assert window.rename_action.shortcut().toString() == "Ctrl+Shift+R"
+    window.rename_action.trigger()  # Edit > Rename / Move Files…
+    dialog = window.findChild(RenameDialog)
+    assert dialog is not None and dialog.isVisible()
     assert "all 8 shown tracks (nothing is selected)" in dialog.scope_label.text()
     dialog.template_edit.clear()
     plans: list[PlanPreview] = []
@@ -335,5 +338,7 @@ def synthetic_preview(root: str, *, moves: int, failures: int, unchanged: int) -
         move_order=range(moves),
         conflict_rows=conflicts,
         collision_tracks=len(conflicts),
+        changed_tracks=moves,
+        sidecar_files=0,
         seconds=0.0,
     )
