@@ -231,6 +231,9 @@ class MainWindow(QMainWindow):
         self.scan_service.running_changed.connect(self._on_scan_running_changed)
         self.rename_service.batch_progress.connect(self._on_rename_service_batch_progress)
         self.rename_service.paths_changed.connect(self._on_rename_service_paths_changed)
+        # A scan while files move would see them vanish and reappear: one or the other at a time.
+        self.scan_service.running_changed.connect(self._on_background_work_running_changed)
+        self.rename_service.running_changed.connect(self._on_background_work_running_changed)
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.table.customContextMenuRequested.connect(self._on_table_context_menu_requested)
 
@@ -488,6 +491,11 @@ class MainWindow(QMainWindow):
     def _on_rename_service_batch_progress(self, _progress: Progress) -> None:
         if not self._refresh_timer.isActive():
             self._refresh_timer.start()  # the table follows the files while the batch runs
+
+    def _on_background_work_running_changed(self, _running: bool) -> None:
+        scanning, renaming = self.scan_service.is_running, self.rename_service.is_running
+        self.rename_action.setEnabled(not scanning)
+        self.rescan_action.setEnabled(not scanning and not renaming)
 
     def _on_rename_service_paths_changed(self, _track_ids: object) -> None:
         self._refresh_timer.stop()

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 from audiofactory import write_audio
-from PySide6.QtCore import QItemSelectionModel, Qt
+from PySide6.QtCore import QItemSelectionModel, QPoint, Qt, QTimer
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QTableView
+from PySide6.QtWidgets import QApplication, QTableView
 
 from crate_app.domain.rename import PlanFailure, PlannedMove, RenamePlan, StepKind
 from crate_app.gui.main_window import MainWindow
@@ -203,6 +203,29 @@ def test_renaming_the_selection_moves_files_and_the_table_follows(
     assert not dialog.isVisible()
 
 
+def test_the_table_context_menu_offers_renaming_and_scans_hold_it_back(
+    qtbot, make_window, library, tmp_path
+) -> None:
+    make_music(library, tmp_path / "music")
+    window = make_window(library)
+    seen: list[list[str]] = []
+
+    def read_and_close_menu() -> None:
+        menu = QApplication.activePopupWidget()
+        seen.append([action.text() for action in menu.actions()] if menu else [])
+        if menu:
+            menu.close()
+
+    QTimer.singleShot(200, read_and_close_menu)
+    window.table.customContextMenuRequested.emit(QPoint(20, 20))
+    assert seen == [["&Rename / Move Files\u2026"]]
+    write_audio(tmp_path / "more" / "new.mp3", {"artist": "New", "title": "Song"}, seconds=0.5)
+    with qtbot.waitSignal(window.scan_service.finished, timeout=20_000):
+        window.add_paths([str(tmp_path / "more")])
+        assert not window.rename_action.isEnabled()  # files must not move under a running scan
+    assert window.rename_action.isEnabled()
+
+
 def test_pause_then_resume_finishes_the_batch(qtbot, make_window, library, tmp_path, monkeypatch) -> None:
     music = tmp_path / "music"
     before = make_music(library, music, copies=3)  # 24 files
@@ -213,6 +236,7 @@ def test_pause_then_resume_finishes_the_batch(qtbot, make_window, library, tmp_p
     wait_for_preview(qtbot, dialog, "{artist}/{title}")
     panel = dialog.progress_panel
     dialog.execute()
+    assert not window.rescan_action.isEnabled()  # no scan while files move
     qtbot.waitUntil(lambda: panel.progress_bar.value() >= 3, timeout=10_000)
     with qtbot.waitSignal(window.rename_service.batch_ended, timeout=10_000) as ended:
         QTest.mouseClick(panel.pause_button, Qt.MouseButton.LeftButton)

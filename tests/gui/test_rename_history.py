@@ -17,6 +17,7 @@ from crate_app.gui.rename_history import UnfinishedBatchQuestion, status_text
 from crate_app.rename import executor
 from crate_app.rename.batch import RenameRequest, plan_for_tracks, select_tracks
 from crate_app.store import journal
+from crate_app.store.library import open_library
 
 
 @pytest.fixture
@@ -140,3 +141,19 @@ def test_undo_from_the_history_restores_the_layout(qtbot, make_window, library, 
     assert [info.status for info in history.batches] == ["done", "undone"]
     assert history.table.item(1, 3).text() == "undone" and not history.undo_button.isEnabled()
     qtbot.waitUntil(lambda: all(os.path.exists(window.model.track_at(r).path) for r in range(8)))
+
+
+def test_opening_a_library_with_an_unfinished_batch_asks_about_it(
+    qtbot, make_window, library, tmp_path
+) -> None:
+    other = open_library(tmp_path / "other.sqlite")
+    make_music(other, tmp_path / "other music")
+    batch = interrupted_batch(other)
+    other.close()
+    window = make_window(library)
+    qtbot.wait(200)
+    assert window.rename_question is None  # this library has nothing unfinished
+    assert window.open_library_file(str(tmp_path / "other.sqlite"), create=False)
+    question = wait_for_question(qtbot, window)
+    assert question.info.id == batch and "interrupted" in question.text()
+    question.answer("later")
