@@ -38,6 +38,7 @@ class SearchBox(QWidget):
         self.field.setPlaceholderText(PLACEHOLDER)
         self.field.setClearButtonEnabled(True)
         self.field.setObjectName("search")
+        self.field.setAcceptDrops(False)  # dropped files go to the window (added to the library), not here
         self.hint = QLabel(self)
         self.hint.setObjectName("search_hint")
         self.hint.setStyleSheet("color: #c0392b;")
