@@ -10,10 +10,10 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from crate_app.cli import ls, rename, scan, stats
+from crate_app.cli import analyze, ls, rename, scan, stats
 from crate_app.domain.errors import CrateError
 
-COMMANDS = (scan, stats, ls, rename)
+COMMANDS = (scan, stats, ls, rename, analyze)
 PROG = "crate-cli"
 
 

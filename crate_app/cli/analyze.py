@@ -1,0 +1,372 @@
+"""``crate-cli analyze [QUERY]``: BPM and key of the matching tracks not analysed yet (``--force``: all).
+
+Worker threads run ``analyze_file`` (librosa's and PyAV's heavy parts release the GIL, so threads scale
+on the cores; BLAS/OpenMP/numba are pinned to one thread each).  This thread feeds them, writes results
+through the library's writer every 20 results or second, shows progress on a terminal and enforces the
+per-file time limit: a file that overruns it is recorded as failed and a fresh thread takes the place
+of the stuck one (a thread cannot be killed; worker threads are daemons, so one stuck in a hostile file
+never keeps the command from exiting).  No Qt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import queue
+import signal
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from crate_app import paths
+from crate_app.cli.common import CliError, ProgressLine, open_from_args, print_json
+from crate_app.domain.errors import CrateError
+from crate_app.domain.keys import KeyNotation
+from crate_app.domain.progress import ProgressMeter
+from crate_app.domain.search import QuerySyntaxError, parse_query
+from crate_app.domain.track import AnalysisOptions, AnalysisResult, display_path
+
+THREAD_ENV_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
+WRITE_EVERY_RESULTS = 20
+WRITE_EVERY_SECONDS = 1.0
+TIME_LIMIT_GRACE = 10.0  # seconds past the decoder's own deadline
+MAX_REPLACED_THREADS = 4
+SHOWN_FAILURES = 20
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "analyze",
+        help="detect BPM and key of tracks not analysed yet",
+        description="Detect the BPM and key of the matching tracks that have not been analysed yet (or of "
+        "all of them with --force). QUERY uses the search language, e.g. 'genre:house' or 'format:flac'. "
+        "An interrupted run continues where it stopped when started again.",
+    )
+    parser.add_argument("query", nargs="*", metavar="QUERY", help="search (several words are joined)")
+    parser.add_argument(
+        "--force", action="store_true", help="analyse again tracks analysed (or failed) before"
+    )
+    parser.add_argument("--json", action="store_true", help="end with the summary as one JSON object")
+    parser.add_argument(
+        "--workers", type=_positive, default=os.cpu_count() or 1, metavar="N",
+        help="analysis threads (default: one per core)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--write-tags",
+        action="store_true",
+        help="also write BPM and key into the files' tags (off by default)",
+    )
+    parser.add_argument(
+        "--key-notation", choices=[n.value for n in KeyNotation], default=KeyNotation.CAMELOT.value,
+        help="notation of the key written into tags (default camelot)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--bpm-range", default="70-180", metavar="MIN-MAX", help="fold tempi into this range (default 70-180)"
+    )
+    parser.add_argument(
+        "--time-limit", type=float, default=None, metavar="SECONDS",
+        help="give up on a file after this long (default: the decoder's deadline + 10 s)",
+    )  # fmt: skip
+    parser.set_defaults(run=run)
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
+
+
+def _bpm_range(text: str) -> tuple[float, float]:
+    low, sep, high = text.partition("-")
+    try:
+        bpm_min, bpm_max = float(low), float(high)
+    except ValueError:
+        raise CliError(f"--bpm-range wants MIN-MAX, e.g. 70-180, not {text!r}") from None
+    if not sep or not 0 < bpm_min < bpm_max:
+        raise CliError(f"--bpm-range wants MIN-MAX with 0 < MIN < MAX, not {text!r}")
+    return bpm_min, bpm_max
+
+
+@dataclass(frozen=True, slots=True)
+class _Item:
+    track_id: int
+    path: str
+
+
+@dataclass(slots=True)
+class _Outcome:
+    item: _Item
+    result: AnalysisResult | None
+    error: str | None
+    tag_error: str | None = None
+
+
+def run(args: argparse.Namespace) -> int:
+    for name in THREAD_ENV_VARS:  # before numpy loads (the analysis imports it)
+        os.environ.setdefault(name, "1")
+    try:
+        query = parse_query(" ".join(args.query))
+    except QuerySyntaxError as exc:
+        raise CliError(f"bad query at position {exc.position + 1}: {exc}") from None
+    bpm_min, bpm_max = _bpm_range(args.bpm_range)
+    options = AnalysisOptions(bpm_min=bpm_min, bpm_max=bpm_max)
+    time_limit = (
+        args.time_limit if args.time_limit is not None else options.timeout_seconds + TIME_LIMIT_GRACE
+    )
+    library = open_from_args(args, create=False)
+    started = time.monotonic()
+    ids = library.ids_to_analyze(query, force=args.force)
+    skipped = library.count(query) - len(ids)
+    progress = ProgressLine(sys.stderr, label="Analysing: ")
+    batch = _Batch(library, ids, options, args, time_limit, progress)
+    with _stop_on_interrupt() as stop:
+        try:
+            if ids:
+                batch.prepare()
+                batch.run(stop)
+        finally:
+            progress.clear()
+    seconds = time.monotonic() - started
+    summary = {
+        "analyzed": batch.analyzed,
+        "failed": batch.failed,
+        "skipped": skipped,
+        "timed_out": batch.timed_out,
+        "tags_written": batch.tags_written,
+        "seconds": round(seconds, 2),
+        "cancelled": stop.is_set(),
+    }
+    if args.json:
+        print_json(summary)
+    else:
+        _print_summary(batch, summary)
+    library.close()
+    return 130 if stop.is_set() else 0
+
+
+def _print_summary(batch: _Batch, summary: dict[str, object]) -> None:
+    done = batch.analyzed + batch.failed
+    rate = f" ({done / batch.seconds * 60:.0f} tracks/min after warm-up)" if done and batch.seconds else ""
+    print(
+        f"{'Interrupted' if summary['cancelled'] else 'Done'} in {summary['seconds']:.1f} s{rate}: "
+        f"{batch.analyzed:,} analysed, {batch.failed:,} failed, "
+        f"{summary['skipped']:,} skipped (analysed or failed before, or unreadable)"
+    )
+    for path, reason in batch.failures[:SHOWN_FAILURES]:
+        print(f"  {path}: {reason}")
+    if batch.failed > SHOWN_FAILURES:
+        print("  ... and more")
+    for path, reason in batch.tag_errors[:SHOWN_FAILURES]:
+        print(f"  tags not written to {path}: {reason}")
+
+
+class _Batch:
+    def __init__(self, library, ids: list[int], options, args, time_limit: float, progress) -> None:
+        self.library = library
+        self.ids = ids
+        self.options = options
+        self.workers = args.workers
+        self.write_tags = args.write_tags
+        self.notation = KeyNotation(args.key_notation)
+        self.time_limit = time_limit
+        self.progress = progress
+        self.work: queue.Queue[_Item | None] = queue.Queue()
+        self.outcomes: queue.Queue[_Outcome | threading.Thread] = queue.Queue()
+        self.lock = threading.Lock()
+        self.running: dict[int, tuple[_Item, float]] = {}  # worker number -> file, start
+        self._given_up: set[int] = set()  # workers whose file overran the time limit
+        self._next_worker = 0
+        self.analyzed = self.failed = self.timed_out = self.tags_written = 0
+        self.failures: list[tuple[str, str]] = []
+        self.tag_errors: list[tuple[str, str]] = []
+        self.seconds = 0.0  # analysing, after the warm-up
+
+    def prepare(self) -> None:
+        """librosa's kernels: compiled by numba once (~30 s, cached in Crate's cache folder), then loaded."""
+        from crate_app import analysis
+
+        cache = os.environ.get("NUMBA_CACHE_DIR") or str(paths.numba_cache_dir())
+        analysis.configure_numba_cache(cache)
+        if self.progress.enabled:
+            self.progress.stream.write("Preparing analysis\u2026\r")
+            self.progress.stream.flush()
+        analysis.warm_up()
+
+    def run(self, stop: threading.Event) -> None:
+        started = time.monotonic()
+        try:
+            self._run(stop)
+        finally:
+            self.seconds = time.monotonic() - started
+
+    def _run(self, stop: threading.Event) -> None:
+        meter = ProgressMeter(len(self.ids), report=self.progress, interval=0.1)
+        pending = list(reversed(self.ids))
+        live = 0
+        for _ in range(min(self.workers, len(self.ids))):
+            self._start_thread()
+            live += 1
+        results: list[tuple[int, AnalysisResult]] = []
+        failures: list[tuple[int, str]] = []
+        last_write = time.monotonic()
+        finished_feeding = False
+        while live > 0:
+            if stop.is_set() and not finished_feeding:
+                finished_feeding = True
+                self._drain()
+                for _ in range(live):
+                    self.work.put(None)
+            while not finished_feeding and self.work.qsize() < 2 * self.workers:
+                if not pending:
+                    finished_feeding = True
+                    for _ in range(live):
+                        self.work.put(None)
+                    break
+                chunk = [pending.pop() for _ in range(min(32, len(pending)))]
+                for track in self.library.tracks_by_ids(chunk):
+                    self.work.put(_Item(track.id, track.path))
+            try:
+                message = self.outcomes.get(timeout=0.1)
+            except queue.Empty:
+                message = None
+            while message is not None:
+                if isinstance(message, threading.Thread):
+                    live -= 1
+                else:
+                    self._record(message, results, failures, meter)
+                try:
+                    message = self.outcomes.get_nowait()
+                except queue.Empty:
+                    message = None
+            live += self._enforce_time_limit(results, failures, meter, replace=not finished_feeding)
+            now = time.monotonic()
+            if len(results) + len(failures) >= WRITE_EVERY_RESULTS or now - last_write >= WRITE_EVERY_SECONDS:
+                self._write(results, failures)
+                last_write = now
+            with self.lock:
+                current = [display_path(os.path.basename(item.path)) for item, _ in self.running.values()]
+            meter.update(current=", ".join(current))
+        self._write(results, failures)
+
+    def _start_thread(self) -> None:
+        self._next_worker += 1
+        number = self._next_worker
+        threading.Thread(
+            target=self._worker, args=(number,), name=f"crate-analysis-{number}", daemon=True
+        ).start()
+
+    def _worker(self, me: int) -> None:
+        try:
+            while (item := self.work.get()) is not None:
+                with self.lock:
+                    self.running[me] = (item, time.monotonic())
+                outcome = self._analyse(item)
+                with self.lock:
+                    if self.running.pop(me, None) is None:
+                        return  # given up on: its place was taken by a new thread
+                self.outcomes.put(outcome)
+        finally:
+            with self.lock:
+                given_up = me in self._given_up
+            if not given_up:
+                self.outcomes.put(threading.current_thread())
+
+    def _analyse(self, item: _Item) -> _Outcome:
+        from crate_app.analysis import analyze_file
+
+        try:
+            result = analyze_file(item.path, self.options)
+        except CrateError as error:
+            return _Outcome(item, None, str(error))
+        except Exception as error:  # one file's failure never stops the batch
+            return _Outcome(item, None, f"analysis failed: {type(error).__name__}: {error}")
+        outcome = _Outcome(item, result, None)
+        if self.write_tags and (result.bpm or result.key is not None):
+            from crate_app.library.tag_writer import write_bpm_key
+
+            try:
+                write_bpm_key(item.path, result.bpm, result.key, self.notation)
+            except (CrateError, ValueError) as error:
+                outcome.tag_error = str(error)
+        return outcome
+
+    def _enforce_time_limit(self, results, failures, meter: ProgressMeter, replace: bool) -> int:
+        """Fail files over the time limit; returns the change in live threads."""
+        now = time.monotonic()
+        change = 0
+        with self.lock:
+            overdue = [
+                (ident, item)
+                for ident, (item, since) in self.running.items()
+                if now - since > self.time_limit
+            ]
+            for ident, _item in overdue:
+                del self.running[ident]
+                self._given_up.add(ident)
+        for _ident, item in overdue:
+            change -= 1
+            self.timed_out += 1
+            message = f"analysis took longer than {self.time_limit:g} s (stopped)"
+            self._record(_Outcome(item, None, message), results, failures, meter)
+            if replace and self.timed_out <= MAX_REPLACED_THREADS:
+                self._start_thread()
+                change += 1
+        return change
+
+    def _record(self, outcome: _Outcome, results, failures, meter: ProgressMeter) -> None:
+        if outcome.result is not None:
+            results.append((outcome.item.track_id, outcome.result))
+            self.analyzed += 1
+            if self.write_tags and outcome.tag_error is None:
+                self.tags_written += 1
+        else:
+            failures.append((outcome.item.track_id, outcome.error or "analysis failed"))
+            self.failed += 1
+            self.failures.append((display_path(outcome.item.path), outcome.error or ""))
+        if outcome.tag_error is not None:
+            self.tag_errors.append((display_path(outcome.item.path), outcome.tag_error))
+        meter.update(self.analyzed + self.failed, failed=0 if outcome.result is not None else 1)
+
+    def _write(self, results, failures) -> None:
+        from crate_app.store import writer
+
+        if results:
+            writer.save_analysis(self.library, results)
+            results.clear()
+        if failures:
+            writer.save_analysis_failures(self.library, failures)
+            failures.clear()
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                self.work.get_nowait()
+            except queue.Empty:
+                return
+
+
+@contextmanager
+def _stop_on_interrupt() -> Iterator[threading.Event]:
+    """Ctrl-C stops after the files being analysed (a second Ctrl-C interrupts at once)."""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+
+    def interrupted(signum: int, frame: object) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+
+    previous = signal.signal(signal.SIGINT, interrupted)
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGINT, previous)

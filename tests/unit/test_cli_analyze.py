@@ -1,0 +1,106 @@
+"""crate-cli analyze end to end, in a subprocess, on real files and a real library file."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from audiofactory import encode, write_audio
+
+from crate_app.domain.keys import KeyNotation, format_key_code
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests" / "benchmarks"))
+from analysis_synth import TrackSpec, render  # noqa: E402
+
+TRACKS = [  # (name, spec)
+    ("house.mp3", TrackSpec(124.0, 9, True, "house", (0, 3, 4, 5), seconds=20, seed=31)),
+    ("trance.flac", TrackSpec(140.0, 7, False, "trance", (0, 4, 5, 3), seconds=20, seed=32)),
+    ("techno.m4a", TrackSpec(128.0, 2, True, "techno", (0, 3, 5, 4), seconds=20, seed=33)),
+]
+
+
+def cli(library: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "crate_app.cli.main", "--library", str(library), *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={k: v for k, v in os.environ.items() if k != "CRATE_LIBRARY"},
+        timeout=300,
+    )
+
+
+def json_lines(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+@pytest.fixture(scope="module")
+def scanned(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    base = tmp_path_factory.mktemp("cli-analyze")
+    music = base / "music"
+    music.mkdir()
+    for name, spec in TRACKS:
+        (music / name).write_bytes(encode(render(spec), 44100, Path(name).suffix[1:]))
+    whole = encode(render(TRACKS[1][1]), 44100, "flac")
+    (music / "truncated.flac").write_bytes(whole[: len(whole) // 5])
+    write_audio(music / "house" / "tagged.ogg", {"title": "Tagged", "genre": "House"}, seconds=3.0)
+    library = base / "library.sqlite"
+    assert cli(library, "scan", str(music), "--json").returncode == 0
+    return library
+
+
+def test_analyze_a_query_with_tags_then_the_rest_then_ls_shows_bpm_and_key(scanned: Path) -> None:
+    from mutagen.id3 import ID3
+    from mutagen.oggvorbis import OggVorbis
+
+    music = scanned.parent / "music"
+    # A query first, writing tags (Open Key), in words.
+    first = cli(scanned, "analyze", "title:tagged", "--write-tags", "--key-notation", "openkey")
+    assert first.returncode == 0, first.stderr
+    assert "1 analysed, 0 failed, 0 skipped" in first.stdout
+    tags = OggVorbis(music / "house" / "tagged.ogg")
+    assert tags["bpm"] and tags["initialkey"][0][-1] in "dm"
+
+    # Then what is left, as JSON; a decoding failure is recorded with its reason and the rest goes on.
+    result = cli(scanned, "analyze", "--json")
+    assert result.returncode == 0, result.stderr
+    summary = json_lines(result.stdout)[-1]
+    assert summary | {"seconds": 0} == {
+        "analyzed": 3, "failed": 1, "skipped": 1, "timed_out": 0, "tags_written": 0, "seconds": 0,
+        "cancelled": False,
+    }  # fmt: skip
+    assert isinstance(summary["seconds"], float) and summary["seconds"] > 0
+    assert "TBPM" not in ID3(music / "house.mp3")  # tags are written only when asked
+
+    tracks = {Path(t["path"]).name: t for t in json_lines(cli(scanned, "ls", "--json").stdout)}
+    for name, spec in TRACKS:
+        track = tracks[name]
+        assert track["bpm"] == pytest.approx(spec.bpm, abs=0.05)
+        assert track["key"] and track["key"][-1] in "AB"  # Camelot by default
+        code = next(c for c in range(24) if format_key_code(c, KeyNotation.CAMELOT) == track["key"])
+        assert track["key_musical"] == format_key_code(code, KeyNotation.MUSICAL)
+    assert tracks["truncated.flac"]["bpm"] is None and tracks["truncated.flac"]["key"] is None
+
+    # Nothing is left, so a second run does nothing (and loads no analysis library).
+    again = json_lines(cli(scanned, "analyze", "--json").stdout)[-1]
+    assert (again["analyzed"], again["failed"], again["skipped"]) == (0, 0, 5)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--bpm-range", "180-70"), "--bpm-range"),
+        (("artist:",), "bad query"),
+        (("--workers", "0"), "must be 1"),
+    ],
+)
+def test_analyze_usage_errors_are_one_line(scanned: Path, args: tuple[str, ...], message: str) -> None:
+    result = cli(scanned, "analyze", *args)
+    assert (
+        result.returncode == 2 and message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    )
