@@ -102,6 +102,6 @@ def configure_numba_cache(cache_dir: str | os.PathLike[str]) -> bool:
     os.environ["NUMBA_CACHE_DIR"] = path
     if "numba" in sys.modules:
         sys.modules["numba"].config.CACHE_DIR = path
-    return not any(
-        name in sys.modules for name in ("librosa.beat", "librosa.core.audio", "librosa.util.utils")
-    )
+    # numba picks the cache folder when a jitted function is defined, i.e. when librosa's submodules
+    # are imported (``import librosa`` alone is lazy and defines none).
+    return not any(name.startswith("librosa.") and name != "librosa.version" for name in sys.modules)

@@ -17,8 +17,10 @@ import numpy as np
 
 from crate_app.domain.errors import DecodeError
 
-# Safety cap on the audio decoded in one call when the whole track is wanted (3 hours).
-MAX_DECODE_SECONDS = 3 * 3600.0
+# Cap on the audio decoded in one call when the whole track is wanted (excerpt 0): 30 minutes keeps
+# the memory for decoded audio and spectrograms bounded (~250 MB); longer files (DJ mixes) are
+# analysed on their first 30 minutes.
+MAX_DECODE_SECONDS = 1800.0
 # Undecodable packets tolerated before giving up (real-world MP3s carry the odd broken frame).
 MAX_BAD_PACKETS = 32
 # The audio ending before this share of the length the header states means a truncated file.  (Not

@@ -110,7 +110,7 @@ def chroma_profile(samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, f
 
 def estimate_key(samples: np.ndarray, sample_rate: int) -> KeyEstimate:
     """The most likely key of the audio, with a confidence in 0..1."""
-    if len(samples) < sample_rate or not np.any(samples):
+    if len(samples) < max(sample_rate, _fft_size(sample_rate)) or not np.any(samples):
         return KeyEstimate(None, 0.0, 0.0)
     profile, tuning = chroma_profile(samples, sample_rate)
     scores = key_scores(profile)

@@ -18,6 +18,7 @@ import numpy as np
 # Analysis frame rate: hop of 512 samples at 22050 Hz, i.e. ~43 onset frames per second at any rate.
 FRAMES_PER_SECOND = 22050 / 512
 MIN_BEATS_FOR_FIT = 6
+MIN_SECONDS = 2.0  # shorter audio gets no tempo
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,9 +241,11 @@ def estimate_tempo(
     """BPM (two decimals, folded into [bpm_min, bpm_max]), a confidence and the beat times."""
     import librosa.beat
 
+    if len(samples) < MIN_SECONDS * sample_rate or not np.any(samples):
+        return TempoEstimate(None, 0.0, ())
     envelopes = envelopes if envelopes is not None else onset_envelopes(samples, sample_rate)
     env, hop = envelopes.full, envelopes.hop
-    if len(env) < 2 * FRAMES_PER_SECOND or not np.any(env > 0):
+    if not np.any(env > 0):
         return TempoEstimate(None, 0.0, ())
     frame_seconds = hop / sample_rate
     frames_per_second = 1.0 / frame_seconds
