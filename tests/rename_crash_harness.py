@@ -66,28 +66,29 @@ def query_count(library: Path, sql: str) -> int:
         return 0
 
 
-def batch_count(library: Path) -> int:
-    return query_count(library, "SELECT COUNT(*) FROM rename_batches")
+def moving_batches(library: Path) -> int:
+    """Batches whose steps have started (status set to running right before the first move)."""
+    return query_count(library, "SELECT COUNT(*) FROM rename_batches WHERE status != 'pending'")
 
 
 def kill_at_random(
-    process: subprocess.Popen[str], rng: random.Random, library: Path, wait_for_batch_after: int | None
+    process: subprocess.Popen[str], rng: random.Random, library: Path, *, while_moving_after: int | None
 ) -> bool:
     """SIGKILL the process at a random moment; returns whether it was still running.
 
-    With ``wait_for_batch_after`` (the number of batches before it started), it is usually killed a
-    random moment after its journal appears, while files are moving (a 240-file batch takes ~30 ms
-    here); otherwise, and sometimes anyway, at a random time after start (start-up, planning, moving).
+    With ``while_moving_after`` (the number of started batches before this process began) it is
+    killed a random 0-20 ms after its batch starts moving files (a 240-file batch takes ~30 ms
+    here); otherwise at a random time after start (start-up, planning, or moving).
     """
-    if wait_for_batch_after is None or rng.random() < 0.2:
+    if while_moving_after is None:
         time.sleep(rng.uniform(0.05, 0.6))
     else:
-        deadline = time.monotonic() + 30
-        while process.poll() is None and batch_count(library) <= wait_for_batch_after:
+        deadline = time.monotonic() + 60
+        while process.poll() is None and moving_batches(library) <= while_moving_after:
             if time.monotonic() > deadline:
                 break
             time.sleep(0.0005)
-        time.sleep(rng.uniform(0, 0.03))
+        time.sleep(rng.uniform(0, 0.02))
     running = process.poll() is None
     if running:
         process.send_signal(signal.SIGKILL)
@@ -147,9 +148,12 @@ def run_trials(tmp: Path, *, files: int, trials: int, seed: int) -> TrialReport:
     for trial in range(trials):
         template = TEMPLATES[trial % len(TEMPLATES)]
         process = start_cli(library, "rename", "--template", template, "--remove-empty-folders")
-        killed = kill_at_random(process, rng, library, wait_for_batch_after=batch_count(library))
+        # One trial in five is killed at any moment (often before the journal exists), the others
+        # while files are moving.
+        moving = None if trial % 5 == 4 else moving_batches(library)
+        killed = kill_at_random(process, rng, library, while_moving_after=moving)
         if rng.random() < 0.5:  # sometimes the resume is killed too
-            kill_at_random(start_cli(library, "rename", "--resume"), rng, library, wait_for_batch_after=None)
+            kill_at_random(start_cli(library, "rename", "--resume"), rng, library, while_moving_after=None)
         batches = json_lines(library, "rename", "--list")
         if batches and batches[0]["status"] in ("running", "paused", "pending"):
             interrupted += killed and batches[0]["status"] == "running"
