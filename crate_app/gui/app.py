@@ -34,7 +34,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         from crate_app.selftest import run_self_test
 
         return run_self_test()
+    # Analysis threads scale over the cores; BLAS/OpenMP/numba each get one thread (before numpy loads).
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        os.environ.setdefault(name, "1")
     # Qt is imported here, not at module level, so that `crate --help` answers at once.
+    from PySide6.QtCore import QTimer
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication, QMessageBox
 
@@ -77,8 +81,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.installEventFilter(FileOpenForwarder(window))
     if args.paths:
         window.add_paths([str(Path(p).resolve()) for p in args.paths])
+    # After the first paint: load the analysis libraries (numba compiles on a first run) and continue an
+    # "analyse all" left unfinished when Crate last quit.
+    QTimer.singleShot(300, window.analysis.start_background_work)
     status = app.exec()
     library.close()
+    if not getattr(window, "analysis_stopped", True):
+        # A worker thread is stuck inside a hostile file's decoder and cannot be stopped: Qt would wait
+        # for it forever on exit.  Everything is saved and the library is closed, so leave at once.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
     return status
 
 

@@ -37,6 +37,7 @@ from crate_app.domain.errors import LibraryError
 from crate_app.domain.keys import KeyNotation
 from crate_app.domain.progress import Progress
 from crate_app.domain.track import display_path
+from crate_app.gui.analysis_panel import AnalysisController
 from crate_app.gui.problems import ProblemsDialog
 from crate_app.gui.rename_dialog import RenameDialog, selection_from_view
 from crate_app.gui.rename_history import RenameHistoryDialog, ask_about_unfinished, run_answer
@@ -210,6 +211,8 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
         self._build_status_bar()
         self._build_menus()
+        self.analysis = AnalysisController(self, library, self.model, self.table, settings_store)
+        layout.addWidget(self.analysis.panel)
 
         self._refresh_timer = QTimer(self)
         self._refresh_timer.setSingleShot(True)
@@ -363,6 +366,7 @@ class MainWindow(QMainWindow):
         self.library = library
         self.scan_service.set_library(library)
         self.rename_service.set_library(library)
+        self.analysis.set_library(library)
         self.search.set_text("")
         self.search.flush()
         self.model.set_library(library)
@@ -504,6 +508,7 @@ class MainWindow(QMainWindow):
     def _on_table_context_menu_requested(self, position: QPoint) -> None:
         menu = QMenu(self)
         menu.addAction(self.rename_action)
+        menu.addAction(self.analysis.analyze_selected_action)
         menu.exec(self.table.viewport().mapToGlobal(position))
 
     def _on_scan_tracks_committed(self, _added: int, _updated: int) -> None:
@@ -570,6 +575,7 @@ class MainWindow(QMainWindow):
         self._refresh_timer.stop()
         self.scan_service.cancel()
         self.rename_service.shutdown()  # a running batch pauses at a safe point, resumable next time
+        self.analysis_stopped = self.analysis.shutdown()  # False: a thread is stuck in a hostile file
         self.runner.shutdown()
         self.model.shutdown()
 

@@ -27,6 +27,10 @@ def problem_rows(library: Library, limit: int = 10_000) -> list[tuple[str, str, 
         for track in library.problems(limit)
     ]
     rows += [("Not scanned", display_path(path), reason) for path, reason in library.scan_errors()]
+    rows += [
+        ("Not analysed", display_path(track.path), track.analysis_error or "")
+        for track in library.analysis_failures(limit)
+    ]
     return rows
 
 

@@ -102,3 +102,43 @@ def save_settings(store: QSettings, settings: WindowSettings) -> None:
     store.setValue("window/geometry", QByteArray(settings.geometry))
     store.setValue("window/state", QByteArray(settings.window_state))
     store.sync()
+
+
+@dataclass(frozen=True)
+class AnalysisPreferences:
+    """How BPM and key analysis runs (kept under ``analysis/`` in the same settings file)."""
+
+    write_tags: bool = False  # write BPM and key into the files' tags (off: only the library changes)
+    bpm_min: float = 70.0  # tempi are folded into this range
+    bpm_max: float = 180.0
+    workers: int = 0  # analysis threads; 0 = one per core
+
+
+def load_analysis_preferences(store: QSettings) -> AnalysisPreferences:
+    """Read the analysis preferences, falling back to the defaults for anything missing or malformed."""
+    defaults = AnalysisPreferences()
+    try:
+        bpm_min = float(store.value("analysis/bpm_min", defaults.bpm_min))  # type: ignore[arg-type]
+        bpm_max = float(store.value("analysis/bpm_max", defaults.bpm_max))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        bpm_min, bpm_max = defaults.bpm_min, defaults.bpm_max
+    if not 0 < bpm_min < bpm_max:
+        bpm_min, bpm_max = defaults.bpm_min, defaults.bpm_max
+    try:
+        workers = max(0, int(store.value("analysis/workers", 0)))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        workers = 0
+    return AnalysisPreferences(
+        write_tags=str(store.value("analysis/write_tags", "false")).lower() == "true",
+        bpm_min=bpm_min,
+        bpm_max=bpm_max,
+        workers=workers,
+    )
+
+
+def save_analysis_preferences(store: QSettings, preferences: AnalysisPreferences) -> None:
+    store.setValue("analysis/write_tags", "true" if preferences.write_tags else "false")
+    store.setValue("analysis/bpm_min", preferences.bpm_min)
+    store.setValue("analysis/bpm_max", preferences.bpm_max)
+    store.setValue("analysis/workers", preferences.workers)
+    store.sync()

@@ -191,6 +191,15 @@ class Library:
         )
         return [record_from_row(row) for row in rows]
 
+    def analysis_failures(self, limit: int = 10_000) -> list[TrackRecord]:
+        """Readable tracks whose analysis failed (``analysis_error`` says why), by path."""
+        rows = self.execute(
+            f"SELECT {TRACK_COLUMNS_SQL} FROM tracks WHERE analysis_error IS NOT NULL AND status = 'ok' "
+            "ORDER BY path LIMIT ?",
+            (limit,),
+        )
+        return [record_from_row(row) for row in rows]
+
     def file_states_under(self, folder: str) -> dict[str, FileState]:
         """path -> FileState of every track below ``folder`` (one indexed range query)."""
         low, high = folder_bounds(folder)

@@ -352,6 +352,9 @@ def test_ids_to_analyze_leaves_out_analysed_failed_and_unreadable_tracks(library
     assert library.ids_to_analyze(title) == [ids[4]]
     assert library.filter_ids_to_analyze([ids[5], ids[0], ids[2], ids[5], 999_999]) == [ids[5]]
     assert library.filter_ids_to_analyze([ids[5], ids[0], ids[1]], force=True) == [ids[5], ids[0], ids[1]]
+    writer.save_analysis_failures(library, [(ids[2], "file not found")])  # missing: not a problem of analysis
+    assert [(t.id, t.analysis_error) for t in library.analysis_failures()] == [(ids[1], "not an audio file")]
     # A successful analysis after a failure clears the failure.
     writer.save_analysis(library, [(ids[1], result)])
     assert library.track_by_path(files[1].path).analysis_error is None
+    assert library.analysis_failures() == []
