@@ -14,6 +14,7 @@ from PySide6.QtCore import QItemSelectionModel, QPoint, Qt, QTimer
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QTableView
 
+from crate_app.domain.keys import KeyNotation
 from crate_app.domain.rename import PlanFailure, PlannedMove, RenamePlan, StepKind
 from crate_app.gui.main_window import MainWindow
 from crate_app.gui.rename_dialog import PreviewFilter, PreviewModel, RenameDialog
@@ -42,6 +43,7 @@ def make_music(library, root: Path, copies: int = 1) -> dict[str, bytes]:
     for copy in range(copies):
         for number, (artist, title, album, track, fmt) in enumerate(SONGS):
             tags = {"artist": artist, "title": title, "album": album, "track": track, "bpm": 120 + number}
+            tags["key"] = "8A"  # A minor
             write_audio(root / f"incoming {copy:02d}-{number:02d}.{fmt}", tags, seconds=0.5)
     summary = scanner.scan_paths(library, [root], workers=0)
     assert summary.added == len(SONGS) * copies
@@ -201,6 +203,28 @@ def test_renaming_the_selection_moves_files_and_the_table_follows(
     assert sum(os.path.dirname(p) == str(music) for p in paths) == 5
     dialog.reject()
     assert not dialog.isVisible()
+
+
+def test_a_destination_folder_and_the_key_notation(qtbot, make_window, library, tmp_path) -> None:
+    music, crate = tmp_path / "music", tmp_path / "gig crate"
+    make_music(library, music)
+    window = make_window(library)
+    dialog = window.show_rename_dialog()
+    dialog.set_template("{key} - {artist} - {title}")
+    dialog.notation_combo.setCurrentIndex(dialog.notation_combo.findData(KeyNotation.MUSICAL.value))
+    dialog.set_destination(str(crate))
+    assert dialog.destination_combo.currentText() == f"Into {crate}"
+    preview = wait_for_preview(qtbot, dialog)
+    assert preview.request.destination == str(crate)
+    assert preview.request.key_notation is KeyNotation.MUSICAL
+    new_paths = {dialog.preview_model.row_texts(row)[1] for row in range(8)}
+    assert "Am - Björk - Hyperballad.flac" in new_paths  # relative to the destination
+    with qtbot.waitSignal(window.rename_service.batch_ended, timeout=20_000):
+        dialog.execute()
+    assert (crate / "Am - Björk - Hyperballad.flac").is_file()
+    assert sorted(p.name for p in music.iterdir()) == []
+    dialog.set_destination(None)
+    assert dialog.destination is None and dialog.destination_combo.currentIndex() == 0
 
 
 def test_the_table_context_menu_offers_renaming_and_scans_hold_it_back(
