@@ -219,9 +219,16 @@ def test_a_destination_folder_and_the_key_notation(qtbot, make_window, library, 
     assert preview.request.key_notation is KeyNotation.MUSICAL
     new_paths = {dialog.preview_model.row_texts(row)[1] for row in range(8)}
     assert "Am - Björk - Hyperballad.flac" in new_paths  # relative to the destination
-    with qtbot.waitSignal(window.rename_service.batch_ended, timeout=20_000):
+    (music / "incoming 00-07.mp3").unlink()  # deleted by someone else after the preview
+    with qtbot.waitSignal(window.rename_service.batch_ended, timeout=20_000) as ended:
         dialog.execute()
+    assert (ended.args[0].result.moved, ended.args[0].result.failed) == (7, 1)
     assert (crate / "Am - Björk - Hyperballad.flac").is_file()
+    panel = dialog.progress_panel
+    assert "7 files renamed, 1 could not be renamed (listed below)" in panel.summary_label.text()
+    assert panel.errors_view.isVisible()
+    listed = panel.errors_view.toPlainText()
+    assert str(music / "incoming 00-07.mp3") in listed and "no longer at its old path" in listed
     assert sorted(p.name for p in music.iterdir()) == []
     dialog.set_destination(None)
     assert dialog.destination is None and dialog.destination_combo.currentIndex() == 0
