@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pytest
+import test_rename_dialog
 from test_rename_dialog import layout, make_music
 
 from crate_app.gui.main_window import MainWindow
@@ -19,22 +19,7 @@ from crate_app.rename.batch import RenameRequest, plan_for_tracks, select_tracks
 from crate_app.store import journal
 from crate_app.store.library import open_library
 
-
-@pytest.fixture
-def make_window(qtbot, settings_store):
-    windows: list[MainWindow] = []
-
-    def make(library) -> MainWindow:
-        window = MainWindow(library, settings_store)
-        qtbot.addWidget(window)
-        window.show()
-        qtbot.waitExposed(window)
-        windows.append(window)
-        return window
-
-    yield make
-    for window in windows:
-        window.shutdown()
+make_window = test_rename_dialog.make_window  # the same window fixture
 
 
 def interrupted_batch(library, template: str = "{artist}/{album}/{track:02} {title}") -> int:
