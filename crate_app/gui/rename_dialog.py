@@ -524,6 +524,9 @@ class RenameDialog(QDialog):
             )
             failed = f"{len(plan.failures):,} cannot be renamed"
             parts.append(f'<span style="color:#c62828;">{failed}</span>' if plan.failures else failed)
+            left_out = (self.selection.count or 0) - preview.track_count
+            if left_out > 0:
+                parts.append(f"{left_out:,} missing files left out")
         text = " \u00b7 ".join(parts)
         self.counts_label.setText(f"{text}&nbsp;&nbsp;{status}" if status else text)
         self.rename_button.setEnabled(
@@ -624,11 +627,12 @@ def selection_from_view(view: QTableView, model: Any) -> RenameSelection:
     if not rows or len(rows) >= total:
         what = "selected" if rows else "shown"
         note = "" if rows else " (nothing is selected)"
-        return RenameSelection(query=model.query, description=f"all {total:,} {what} tracks{note}")
+        description = f"all {total:,} {what} tracks{note}"
+        return RenameSelection(query=model.query, description=description, count=total)
     ids = []
     for row in sorted(rows):
         record = model.track_at(row)
         if record is not None:
             ids.append(record.id)
     noun = "track" if len(ids) == 1 else "tracks"
-    return RenameSelection(ids=tuple(ids), description=f"{len(ids):,} selected {noun}")
+    return RenameSelection(ids=tuple(ids), description=f"{len(ids):,} selected {noun}", count=len(ids))

@@ -48,6 +48,7 @@ class RenameSelection:
     ids: tuple[int, ...] | None = None
     query: ParsedQuery | None = None
     description: str = ""  # for people: "12 selected tracks", "all 3,000 shown tracks"
+    count: int | None = None  # how many tracks that is, when known (missing files are left out of plans)
 
 
 @dataclass(frozen=True)
@@ -306,7 +307,6 @@ class RenameService(QObject):
         self._debounce.timeout.connect(self._on_debounce_timeout)
         self._pending_request: RenameRequest | None = None
         self._batch_job: BatchJob | None = None
-        self.last_outcome: BatchOutcome | None = None
 
     # -- state ---------------------------------------------------------------------------------------
     @property
@@ -460,7 +460,6 @@ class RenameService(QObject):
 
     def _on_batch_job_finished(self, outcome: object) -> None:
         assert isinstance(outcome, BatchOutcome)
-        self.last_outcome = outcome
         if outcome.moved_ids:
             self.paths_changed.emit(outcome.moved_ids)
         self.batch_ended.emit(outcome)
@@ -469,9 +468,8 @@ class RenameService(QObject):
         job = self._batch_job
         kind = job.kind if job is not None else "rename"
         batch_id = job.batch_id if job is not None else None
-        self.last_outcome = BatchOutcome(batch_id, kind, "failed", message=message)
         self.paths_changed.emit(())
-        self.batch_ended.emit(self.last_outcome)
+        self.batch_ended.emit(BatchOutcome(batch_id, kind, "failed", message=message))
 
     def _on_batch_job_ended(self, job: Job) -> None:
         if job is self._batch_job:

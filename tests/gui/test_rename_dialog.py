@@ -16,13 +16,14 @@ from PySide6.QtWidgets import QApplication, QTableView
 
 from crate_app.domain.keys import KeyNotation
 from crate_app.domain.rename import PlanFailure, PlannedMove, RenamePlan, StepKind
+from crate_app.domain.track import TrackStatus
 from crate_app.gui.main_window import MainWindow
 from crate_app.gui.rename_dialog import PreviewFilter, PreviewModel, RenameDialog
 from crate_app.library import scanner
 from crate_app.rename import fsops
 from crate_app.rename.batch import RenameRequest
 from crate_app.services.rename_service import PlanPreview
-from crate_app.store import journal
+from crate_app.store import journal, writer
 
 # (artist, title, album, track number, format): two titles repeat per artist, so a template without
 # the track number collides and the planner adds " (2)".
@@ -141,9 +142,12 @@ def test_typing_a_template_updates_counts_and_the_preview(qtbot, make_window, li
 
 def test_a_bad_template_shows_where_and_disables_rename(qtbot, make_window, library, tmp_path) -> None:
     make_music(library, tmp_path / "music")
+    gone = library.track_by_path(str(tmp_path / "music" / "incoming 00-04.m4a"))
+    writer.set_status(library, [gone.id], TrackStatus.MISSING)
     window = make_window(library)
     dialog = window.show_rename_dialog()
-    wait_for_preview(qtbot, dialog)
+    preview = wait_for_preview(qtbot, dialog)
+    assert preview.track_count == 7 and "1 missing files left out" in dialog.counts_label.text()
     dialog.set_template("{artist} - {titel}")
     assert dialog.template_error is not None
     assert dialog.template_error.position == 12  # the "t" of "titel"
