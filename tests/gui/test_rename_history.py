@@ -142,3 +142,29 @@ def test_opening_a_library_with_an_unfinished_batch_asks_about_it(
     question = wait_for_question(qtbot, window)
     assert question.info.id == batch and "interrupted" in question.text()
     question.answer("later")
+
+
+def test_closing_the_window_mid_batch_pauses_it_for_the_next_start(
+    qtbot, make_window, library, tmp_path, monkeypatch
+) -> None:
+    music = tmp_path / "music"
+    before = make_music(library, music, copies=3)
+    test_rename_dialog.slow_moves(monkeypatch)
+    window = make_window(library)
+    dialog = window.show_rename_dialog()
+    dialog.set_template("{artist}/{title}")
+    test_rename_dialog.wait_for_preview(qtbot, dialog, "{artist}/{title}")
+    dialog.execute()
+    qtbot.waitUntil(lambda: dialog.progress_panel.progress_bar.value() >= 2, timeout=10_000)
+    window.close()  # saves settings and shuts the services down: the batch stops at a safe point
+    batch = journal.list_batches(library)[0]
+    assert batch.status == "paused" and 0 < batch.done < 24
+    assert len(layout(music)) == 24  # no file lost or left at a temporary name
+
+    again = make_window(library)
+    question = wait_for_question(qtbot, again)
+    assert question.text() == f"A rename batch was paused ({batch.pending:,} of 24 files left)."
+    with qtbot.waitSignal(again.rename_service.batch_ended, timeout=20_000):
+        question.answer("resume")
+    after = layout(music)
+    assert all(os.sep in name for name in after) and sorted(after.values()) == sorted(before.values())
