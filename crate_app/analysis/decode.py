@@ -121,6 +121,10 @@ def _decode(
         return _decode_open_container(
             container, sample_rate, excerpt_seconds, deadline, timeout_seconds, seek
         )
+    except (DecodeError, _SeekFailed):
+        raise
+    except Exception as error:  # anything PyAV or FFmpeg throws at us, e.g. from absurd header values
+        raise DecodeError(f"cannot decode the audio: {_ffmpeg_message(error)}") from None
     finally:
         try:
             container.close()
