@@ -1,5 +1,5 @@
-"""``analyze_file``: decode an excerpt, then tempo and key.  Pure: no globals, no Qt, thread- and
-process-safe (PyAV, numpy and librosa release no shared state between calls).
+"""``analyze_file``: decode an excerpt, then tempo and key.  Pure: no global state and no Qt, so it
+runs in worker threads (decoding and FFTs release the GIL) or worker processes alike.
 
 Excerpt choice: by default 90 s from the middle of the track are decoded (the demuxer seeks there, so
 only that part is decoded).  Dance music keeps one tempo and one key through its body, and the middle
@@ -36,7 +36,8 @@ def validate_options(options: AnalysisOptions) -> None:
 
 def analyze_file(path: str | os.PathLike[str], options: AnalysisOptions | None = None) -> AnalysisResult:
     """BPM and key of one audio file.  Raises ``DecodeError`` (plain-language message) if it cannot be
-    decoded, ``ValueError`` for invalid options."""
+    decoded, ``ValueError`` for invalid options.  ``beat_times`` is the beat grid found in the
+    excerpt, in seconds from the start of the track."""
     options = options or AnalysisOptions()
     validate_options(options)
     audio = decode_excerpt(path, options.sample_rate, options.excerpt_seconds, options.timeout_seconds)

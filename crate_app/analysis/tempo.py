@@ -5,6 +5,10 @@ and 140 as 143.6).  The beat tracker still finds the beats, so for constant-temp
 least-squares line through (beat number, beat time) gives the period to a small fraction of a
 millisecond; the tracker is then run a second time at that tempo and the line fitted again.
 
+Before the fit, dotted-metre mistakes (the tracker locking to 2/3, 3/4, 4/3 or 3/2 of the beat,
+common with busy hi-hats) are corrected by comparing the periodicity of the bass-band onsets at
+those periods.  The octave (x2, /2) is left to librosa's tempo prior and the user's BPM range.
+
 librosa is imported inside the functions: ``import librosa.beat`` costs seconds (numba).
 """
 
@@ -25,7 +29,9 @@ MIN_SECONDS = 2.0  # shorter audio gets no tempo
 class TempoEstimate:
     bpm: float | None  # folded into the requested range, two decimals
     confidence: float  # 0..1
-    beat_times: tuple[float, ...]  # seconds from the start of the analysed audio
+    # The fitted constant-tempo beat grid (or the tracker's beats when no line fits), in seconds from
+    # the start of the analysed audio.
+    beat_times: tuple[float, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,11 +256,11 @@ def estimate_tempo(
     frame_seconds = hop / sample_rate
     frames_per_second = 1.0 / frame_seconds
 
-    def track(bpm: float | None) -> np.ndarray:
+    def track(bpm: float | None) -> tuple[float, np.ndarray]:
         tempo, frames = librosa.beat.beat_track(
             onset_envelope=env, sr=sample_rate, hop_length=hop, start_bpm=120.0, bpm=bpm, units="frames"
         )
-        return np.atleast_1d(tempo)[0], frames
+        return float(np.atleast_1d(tempo)[0]), frames
 
     coarse_bpm, frames = track(None)
     if not coarse_bpm > 0:
