@@ -63,8 +63,8 @@ class AnalysisPanel(QWidget):
         top.addWidget(self.close_button)
         bottom = QHBoxLayout()
         bottom.addWidget(self.figures)
-        bottom.addStretch(1)
-        bottom.addWidget(self.current, 2)
+        bottom.addSpacing(24)
+        bottom.addWidget(self.current, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 4, 2, 4)
         layout.setSpacing(2)
@@ -95,7 +95,9 @@ class AnalysisPanel(QWidget):
         if progress.failed:
             parts.append(f"{progress.failed:,} failed")
         self.figures.setText("  \u00b7  ".join(parts))
-        self.current.setText(display_path(progress.current) if progress.current and not paused else "")
+        self.current.setText(
+            f"Now: {display_path(progress.current)}" if progress.current and not paused else ""
+        )
         self.problems_button.setVisible(progress.failed > 0)
         self.set_running(True)
 
