@@ -24,7 +24,7 @@ from multiprocessing import get_context
 
 from crate_app.domain.progress import Progress, ProgressMeter
 from crate_app.domain.track import TrackStatus, display_path
-from crate_app.library.reader import Entry, Row, read_chunk
+from crate_app.library.reader import Entry, Row, ignore_interrupts, read_chunk
 from crate_app.library.tags import VANISHED, os_error_reason
 from crate_app.library.walk import has_extension, walk_audio
 from crate_app.store import writer
@@ -306,7 +306,7 @@ class _Scan:
         self.meter.update(done=self.done, current=display_path(chunk[-1][0]) if chunk else None)
         if len(self.rows) >= self.batch_limit or time.monotonic() - self.last_write >= BATCH_SECONDS:
             self._write_batch()
-            self._stopped()
+        self._stopped()  # what was read is written all the same (after the loop that calls this)
 
     def _write_batch(self) -> None:
         self.last_write = time.monotonic()
@@ -342,7 +342,9 @@ class _TagReader:
     def add(self, entry: Entry) -> None:
         self.pending.append(entry)
         if self.pool is None and self.workers > 0 and len(self.pending) >= POOL_MIN_FILES:
-            self.pool = ProcessPoolExecutor(self.workers, mp_context=get_context("spawn"))
+            self.pool = ProcessPoolExecutor(
+                self.workers, mp_context=get_context("spawn"), initializer=ignore_interrupts
+            )
         if self.pool is not None and len(self.pending) >= CHUNK_FILES:
             self._top_up()
 

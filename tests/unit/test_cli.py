@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -12,9 +14,12 @@ from pathlib import Path
 import pytest
 from audiofactory import write_audio
 
+from crate_app.cli import main as cli_main
+from crate_app.cli import scan as cli_scan
 from crate_app.cli.common import ProgressLine
 from crate_app.domain.keys import KeyNotation, format_key_code, parse_key
-from crate_app.domain.progress import Progress
+from crate_app.domain.progress import Progress, ProgressMeter
+from crate_app.library import scanner
 
 ROOT = Path(__file__).resolve().parents[2]
 TRACKS = [  # artist, title, bpm, key, format
@@ -227,3 +232,32 @@ def test_progress_is_one_updating_line_on_a_terminal_and_silent_elsewhere() -> N
     pipe = io.StringIO()
     ProgressLine(pipe)(Progress(done=1, total=2, rate=1.0, eta=1.0))
     assert pipe.getvalue() == ""
+
+
+def test_ctrl_c_stops_the_scan_between_batches(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for i in range(30):
+        write_audio(tmp_path / "music" / f"{i:02d}.mp3", {"title": f"t{i}"})
+    monkeypatch.setattr(scanner, "FIRST_BATCH_ROWS", 5)
+    monkeypatch.setattr(scanner, "CHUNK_FILES", 5)
+    monkeypatch.setattr(scanner, "ProgressMeter", functools.partial(ProgressMeter, interval=0))  # unthrottled
+
+    class InterruptingProgress:  # stands in for the terminal line: presses Ctrl-C once tracks arrive
+        def __init__(self, stream: object) -> None:
+            self.pressed = False
+
+        def __call__(self, progress: Progress) -> None:
+            if progress.done >= 5 and not self.pressed:
+                self.pressed = True
+                signal.raise_signal(signal.SIGINT)
+
+        def clear(self) -> None:
+            pass
+
+    monkeypatch.setattr(cli_scan, "ProgressLine", InterruptingProgress)
+    library = str(tmp_path / "lib.sqlite")
+    code = cli_main.main(["--library", library, "scan", str(tmp_path / "music"), "--json", "--workers", "0"])
+    summary = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert code == 130 and summary["cancelled"] is True
+    assert 0 < summary["added"] < 30
