@@ -110,6 +110,7 @@ def test_typing_a_template_updates_counts_and_the_preview(qtbot, make_window, li
     plans: list[PlanPreview] = []
     dialog.service.plan_ready.connect(plans.append)
     QTest.keyClicks(dialog.template_edit, "{artist}/{title}")  # one edit per character
+    assert not dialog.rename_button.isEnabled()  # while the plan is computed
     preview = wait_for_preview(qtbot, dialog, "{artist}/{title}")
     assert len(plans) <= 2  # debounced: not one plan per keystroke
     assert preview.plan.changed_count == 8
@@ -207,6 +208,18 @@ def test_renaming_the_selection_moves_files_and_the_table_follows(
     assert sum(os.path.dirname(p) == str(music) for p in paths) == 5
     dialog.reject()
     assert not dialog.isVisible()
+
+    # The same again: nothing left to change.
+    selection.clearSelection()
+    for row in range(window.model.rowCount()):
+        if window.model.track_at(row).artist == "Moodymann":
+            selection.select(window.model.index(row, 0), flags)
+    again = window.show_rename_dialog()
+    again.set_template("{artist}/{album}/{track:02} {title}")
+    preview = wait_for_preview(qtbot, again)
+    assert (preview.changed_tracks, preview.plan.unchanged_count) == (0, 3)
+    assert not again.rename_button.isEnabled()
+    assert again.preview_model.row_texts(0)[2] == "unchanged (already named so)"
 
 
 def test_a_destination_folder_and_the_key_notation(qtbot, make_window, library, tmp_path) -> None:
