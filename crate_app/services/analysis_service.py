@@ -643,7 +643,14 @@ class AnalysisService(QObject):
     def shutdown(self, timeout_ms: int = 5000) -> bool:
         """Cancel and wait for the workers; False if a thread stuck in a file did not stop in time."""
         self.cancel()
+        if self.stuck_workers():
+            timeout_ms = min(timeout_ms, 500)  # no use waiting long for a thread given up on
         return self.runner.shutdown(timeout_ms)
+
+    def stuck_workers(self) -> int:
+        """Worker threads given up on (over the time limit) that are still inside their file."""
+        running = (JobState.RUNNING, JobState.PAUSED)
+        return sum(worker.abandoned and worker.state in running for worker in list(self._workers))
 
     def current_tracks(self) -> list[str]:
         """Names of the files being analysed right now."""

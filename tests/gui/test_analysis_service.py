@@ -190,9 +190,10 @@ def test_a_file_over_the_time_limit_is_failed_and_the_batch_goes_on(qtbot, make_
             == "analysis took longer than 0.5 s (stopped)"
         )
         assert library.ids_to_analyze() == []
+        assert service.stuck_workers() == 1
     finally:
         release.set()  # let the abandoned thread end; its late result is dropped
-    qtbot.wait(300)
+    qtbot.waitUntil(lambda: service.stuck_workers() == 0, timeout=5000)
     assert library.track_by_path("/music/003.mp3").analyzed_at is None
 
 
