@@ -117,6 +117,7 @@ def test_real_files_are_analysed_and_their_cells_change_in_place(qtbot, make_ser
     broken = library.track_by_path(str(music / "d truncated.flac"))
     assert broken.analyzed_at is None and "truncated" in broken.analysis_error  # the reason, in words
     assert progress[-1].done == 4 and progress[-1].total == 4 and progress[-1].failed == 1
+    assert len(progress) <= 12 * summary.seconds + 5  # throttled to ~10 a second
     assert library.ids_to_analyze() == []  # nothing left; the failure is not retried unless forced
     model.shutdown()
 

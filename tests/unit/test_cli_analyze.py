@@ -104,3 +104,45 @@ def test_analyze_usage_errors_are_one_line(scanned: Path, args: tuple[str, ...],
     assert (
         result.returncode == 2 and message in result.stderr and len(result.stderr.strip().splitlines()) == 1
     )
+
+
+def test_a_file_over_the_time_limit_fails_and_the_rest_goes_on(tmp_path: Path, monkeypatch, capsys) -> None:
+    import threading
+    import time
+
+    from crate_app import analysis
+    from crate_app.cli.main import main
+    from crate_app.domain.errors import DecodeError
+    from crate_app.domain.track import AnalysisResult, ScannedFile, TagInfo
+    from crate_app.store import writer
+    from crate_app.store.library import open_library
+
+    library_path = tmp_path / "library.sqlite"
+    library = open_library(library_path)
+    writer.upsert_scanned(library, [ScannedFile(f"/music/{i}.mp3", 1, 1.0, TagInfo()) for i in range(8)])
+    library.close()
+    release = threading.Event()
+
+    def fake_analyze(path: str, options) -> AnalysisResult:
+        if path == "/music/3.mp3":
+            release.wait(30)  # stuck in a hostile file
+        if path == "/music/5.mp3":
+            raise DecodeError("not an audio file")
+        return AnalysisResult(bpm=128.0, bpm_confidence=1.0, key=1, key_confidence=0.5)
+
+    monkeypatch.setattr(analysis, "analyze_file", fake_analyze)
+    monkeypatch.setattr(analysis, "warm_up", lambda: None)
+    started = time.monotonic()
+    try:
+        code = main(["--library", str(library_path), "analyze", "--time-limit", "0.5", "--json"])
+        elapsed = time.monotonic() - started
+    finally:
+        release.set()
+    summary = json_lines(capsys.readouterr().out)[-1]
+    assert code == 0 and elapsed < 5
+    assert (summary["analyzed"], summary["failed"], summary["timed_out"]) == (6, 2, 1)
+    library = open_library(library_path)
+    errors = {t.path: t.analysis_error for t in library.tracks_by_ids(library.iter_track_ids())}
+    library.close()
+    assert errors["/music/3.mp3"] == "analysis took longer than 0.5 s (stopped)"
+    assert errors["/music/5.mp3"] == "not an audio file"
