@@ -5,7 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
 
@@ -83,3 +87,24 @@ def unfinished_notice(library: Library) -> str | None:
         f"unfinished rename: {', '.join(parts)}; finish with 'crate-cli rename --resume' "
         f"or reverse with 'crate-cli rename --undo {unfinished[-1].id}'"
     )
+
+
+@contextmanager
+def stop_on_interrupt() -> Iterator[threading.Event]:
+    """An event Ctrl-C sets, for a long command to stop at its next safe point; a second Ctrl-C
+    interrupts at once.  Outside the main thread (no signal handlers there) the event is only returned."""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+
+    def interrupted(signum: int, frame: object) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+
+    previous = signal.signal(signal.SIGINT, interrupted)
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
-from crate_app.cli.common import ProgressLine, open_from_args, print_json
+from crate_app.cli.common import ProgressLine, open_from_args, print_json, stop_on_interrupt
 from crate_app.domain.track import display_path
 from crate_app.library.scanner import ScanSummary, rescan_library, scan_paths
 from crate_app.store.library import Library
@@ -51,7 +48,7 @@ def run_rescan(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace, scan: Callable[..., ScanSummary]) -> int:
     library = open_from_args(args, create=True)
     progress = ProgressLine(sys.stderr)
-    with _stop_on_interrupt() as stop:
+    with stop_on_interrupt() as stop:
         try:
             summary = scan(library, progress=progress, should_stop=stop.is_set, workers=args.workers)
         finally:
@@ -77,23 +74,3 @@ def _print_summary(library: Library, summary: ScanSummary) -> None:
             print(f"  {display_path(path)}: {reason}")
         if summary.errors > len(problems):
             print("  ... and more: crate-cli ls error:yes")
-
-
-@contextmanager
-def _stop_on_interrupt() -> Iterator[threading.Event]:
-    """Ctrl-C asks the scan to stop between batches (a second Ctrl-C interrupts at once)."""
-    stop = threading.Event()
-    if threading.current_thread() is not threading.main_thread():
-        yield stop
-        return
-
-    def interrupted(signum: int, frame: object) -> None:
-        if stop.is_set():
-            raise KeyboardInterrupt
-        stop.set()
-
-    previous = signal.signal(signal.SIGINT, interrupted)
-    try:
-        yield stop
-    finally:
-        signal.signal(signal.SIGINT, previous)
