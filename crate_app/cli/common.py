@@ -91,8 +91,9 @@ def unfinished_notice(library: Library) -> str | None:
 
 @contextmanager
 def stop_on_interrupt() -> Iterator[threading.Event]:
-    """An event Ctrl-C sets, for a long command to stop at its next safe point; a second Ctrl-C
-    interrupts at once.  Outside the main thread (no signal handlers there) the event is only returned."""
+    """An event Ctrl-C (or SIGTERM, as at shutdown) sets, for a long command to stop at its next safe
+    point; a second one interrupts at once.  Outside the main thread (no signal handlers there) the
+    event is only returned."""
     stop = threading.Event()
     if threading.current_thread() is not threading.main_thread():
         yield stop
@@ -103,8 +104,10 @@ def stop_on_interrupt() -> Iterator[threading.Event]:
             raise KeyboardInterrupt
         stop.set()
 
-    previous = signal.signal(signal.SIGINT, interrupted)
+    handled = [signal.SIGINT] + ([signal.SIGTERM] if hasattr(signal, "SIGTERM") else [])
+    previous = {sig: signal.signal(sig, interrupted) for sig in handled}
     try:
         yield stop
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

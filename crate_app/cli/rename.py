@@ -9,13 +9,9 @@ crate-cli rename --list
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 
-from crate_app.cli.common import CliError, ProgressLine, open_from_args, print_json
+from crate_app.cli.common import CliError, ProgressLine, open_from_args, print_json, stop_on_interrupt
 from crate_app.domain.keys import KeyNotation
 from crate_app.domain.search import parse_query
 from crate_app.domain.track import display_path
@@ -50,21 +46,6 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--key-notation", choices=[n.value for n in KeyNotation], default="camelot",
                         help="notation of {key} (default: camelot)")  # fmt: skip
     parser.set_defaults(run=run)
-
-
-@contextmanager
-def _stop_on_signals() -> Iterator[threading.Event]:
-    """Ctrl+C or SIGTERM pause the batch between steps instead of killing it mid-move."""
-    stop = threading.Event()
-    handled = [signal.SIGINT] + ([signal.SIGTERM] if hasattr(signal, "SIGTERM") else [])
-    previous = {sig: signal.getsignal(sig) for sig in handled}
-    for sig in handled:
-        signal.signal(sig, lambda *_: stop.set())
-    try:
-        yield stop
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -141,7 +122,7 @@ def _new_batch(library: Library, args: argparse.Namespace) -> int:
 
 def _execute(library: Library, batch: int, args: argparse.Namespace, plan_failures: int = 0) -> int:
     line = ProgressLine(label=f"batch {batch}: ")
-    with _stop_on_signals() as stop:
+    with stop_on_interrupt() as stop:
         result = executor.run_batch(library, batch, progress=line, should_stop=stop.is_set)
     line.clear()
     for path, reason in result.errors:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, fields
 # code point at the top of plane 16 (a private-use area no real file name uses) and back again.
 _SURROGATE_BASE = 0xDC00
 _STORED_BASE = 0x10FF00
+_FIRST_STORED = chr(_STORED_BASE + 0x80)
 
 
 def path_to_db(path: str) -> str:
@@ -28,7 +29,7 @@ def path_to_db(path: str) -> str:
 
 def path_from_db(text: str) -> str:
     """Decode a path written by ``path_to_db`` into the str the OS functions expect."""
-    if text.isascii():
+    if text.isascii() or max(text) < _FIRST_STORED:  # no escaped byte: the common case, kept fast
         return text
     return "".join(
         chr(_SURROGATE_BASE + (ord(ch) - _STORED_BASE)) if 0x10FF80 <= ord(ch) <= 0x10FFFF else ch

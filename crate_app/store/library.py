@@ -43,15 +43,6 @@ class FileState(NamedTuple):
 
 
 _FILE_STATE_SQL = "SELECT path, id, size, mtime, status FROM tracks"
-# The path codec stores undecodable bytes as the highest code points, from this one up: a stored path
-# whose largest character is below it decodes to itself (max() runs in C; path_from_db per character).
-_FIRST_ESCAPE = path_to_db("\udc80")
-
-
-def _stored_to_os_path(text: str) -> str:
-    return text if text.isascii() or max(text) < _FIRST_ESCAPE else path_from_db(text)
-
-
 def folder_bounds(folder: str) -> tuple[str, str]:
     """[low, high) of the stored paths strictly below ``folder`` (a range on the unique path index)."""
     prefix = path_to_db(folder.rstrip(os.sep) + os.sep)
@@ -204,7 +195,7 @@ class Library:
         """path -> FileState of every track below ``folder`` (one indexed range query)."""
         low, high = folder_bounds(folder)
         rows = self.execute(f"{_FILE_STATE_SQL} WHERE path >= ? AND path < ?", (low, high))
-        return {_stored_to_os_path(path): FileState(*state) for path, *state in rows}
+        return {path_from_db(path): FileState(*state) for path, *state in rows}
 
     def file_states_of(self, paths: Iterable[str]) -> dict[str, FileState]:
         """path -> FileState for those of ``paths`` that are in the library."""
@@ -214,7 +205,7 @@ class Library:
             chunk = wanted[start : start + 500]
             marks = ",".join("?" * len(chunk))
             for path, *state in self.execute(f"{_FILE_STATE_SQL} WHERE path IN ({marks})", chunk):
-                found[_stored_to_os_path(path)] = FileState(*state)
+                found[path_from_db(path)] = FileState(*state)
         return found
 
     def file_states_outside(self, folders: Sequence[str]) -> dict[str, FileState]:
@@ -225,7 +216,7 @@ class Library:
             params.extend(folder_bounds(folder))
         where = f"WHERE NOT ({' OR '.join(conditions)})" if conditions else ""
         rows = self.execute(f"{_FILE_STATE_SQL} {where}", params)
-        return {_stored_to_os_path(path): FileState(*state) for path, *state in rows}
+        return {path_from_db(path): FileState(*state) for path, *state in rows}
 
     def scan_errors(self) -> list[tuple[str, str]]:
         """(path, reason) of folders and files that could not be read at all."""
