@@ -307,6 +307,7 @@ class RenameService(QObject):
         self._debounce.timeout.connect(self._on_debounce_timeout)
         self._pending_request: RenameRequest | None = None
         self._batch_job: BatchJob | None = None
+        self._outcome: BatchOutcome | None = None  # of the batch job that is ending
 
     # -- state ---------------------------------------------------------------------------------------
     @property
@@ -460,21 +461,24 @@ class RenameService(QObject):
 
     def _on_batch_job_finished(self, outcome: object) -> None:
         assert isinstance(outcome, BatchOutcome)
-        if outcome.moved_ids:
-            self.paths_changed.emit(outcome.moved_ids)
-        self.batch_ended.emit(outcome)
+        self._outcome = outcome  # announced once the job has ended (is_running is False by then)
 
     def _on_batch_job_failed(self, message: str) -> None:
         job = self._batch_job
         kind = job.kind if job is not None else "rename"
         batch_id = job.batch_id if job is not None else None
-        self.paths_changed.emit(())
-        self.batch_ended.emit(BatchOutcome(batch_id, kind, "failed", message=message))
+        self._outcome = BatchOutcome(batch_id, kind, "failed", message=message)
 
     def _on_batch_job_ended(self, job: Job) -> None:
-        if job is self._batch_job:
-            self._batch_job = None
-            self.running_changed.emit(False)
+        if job is not self._batch_job:
+            return
+        assert isinstance(job, BatchJob)
+        outcome = self._outcome or BatchOutcome(job.batch_id, job.kind, "paused")  # stopped before it ran
+        self._batch_job, self._outcome = None, None
+        self.running_changed.emit(False)
+        if outcome.moved_ids or outcome.status == "failed":
+            self.paths_changed.emit(outcome.moved_ids)  # empty after a failure: re-read everything
+        self.batch_ended.emit(outcome)
 
     # -- journal -------------------------------------------------------------------------------------
     def batches(self, limit: int = 200) -> list[BatchInfo]:

@@ -268,7 +268,8 @@ def test_the_table_context_menu_offers_renaming_and_scans_hold_it_back(
     window.table.customContextMenuRequested.emit(QPoint(20, 20))
     assert len(seen) == 1 and "&Rename / Move Files\u2026" in seen[0]
     write_audio(tmp_path / "more" / "new.mp3", {"artist": "New", "title": "Song"}, seconds=0.5)
-    with qtbot.waitSignal(window.scan_service.finished, timeout=20_000):
+    stopped = {"check_params_cb": lambda running: not running, "timeout": 20_000}
+    with qtbot.waitSignal(window.scan_service.running_changed, **stopped):
         window.add_paths([str(tmp_path / "more")])
         assert not window.rename_action.isEnabled()  # files must not move under a running scan
     assert window.rename_action.isEnabled()
