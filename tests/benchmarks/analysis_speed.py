@@ -64,10 +64,14 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=2, help="analyse everything this many times")
     parser.add_argument("--seconds", type=float, default=240.0, help="length of each track")
+    parser.add_argument(
+        "--excerpt", type=float, default=None, help="override AnalysisOptions.excerpt_seconds"
+    )
     args = parser.parse_args()
 
     from PySide6.QtCore import QCoreApplication, QEventLoop, QTimer
 
+    from crate_app.domain.track import AnalysisOptions
     from crate_app.library.scanner import scan_paths
     from crate_app.services.analysis_service import AnalysisService, numba_cache_folder
     from crate_app.store.library import open_library
@@ -82,6 +86,8 @@ def main() -> None:
         library = open_library(Path(folder) / "library.sqlite")
         scan_paths(library, [str(music)], workers=0)
         service = AnalysisService(library, workers=args.workers)
+        if args.excerpt is not None:
+            service.options = AnalysisOptions(excerpt_seconds=args.excerpt)
 
         def wait_for(signal, timeout_s: float = 900.0) -> list[object]:
             loop = QEventLoop()
@@ -135,6 +141,7 @@ def main() -> None:
                         "track_seconds": args.seconds,
                         "formats": list(FORMATS),
                         "workers": args.workers,
+                        "options": str(service.options),
                         "cores": os.cpu_count(),
                         "wall_seconds": round(wall, 2),
                         "tracks_per_min": round(per_minute, 1),
