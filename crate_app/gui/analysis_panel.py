@@ -275,8 +275,6 @@ class AnalysisController(QObject):
 
     def set_library(self, library: Library) -> None:
         """Switch libraries: the running batch stops (an "analyse all" continues in the new one later)."""
-        self.service.cancel()
-        self.service.runner.wait(10_000)
         self.service.set_library(library)
 
     def shutdown(self) -> bool:

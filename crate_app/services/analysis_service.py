@@ -388,6 +388,7 @@ class _BatchJob(Job):
             if tally.unsaved and (
                 len(tally.results) + len(tally.failures) >= WRITE_EVERY_RESULTS
                 or now - last_write >= WRITE_EVERY_SECONDS
+                or self._idle_while_paused()  # paused: save what the last files gave at once
             ):
                 self._write(tally)
                 last_write = now
@@ -419,6 +420,10 @@ class _BatchJob(Job):
                 yield self.shared.outcomes.get_nowait()
             except queue.Empty:
                 return
+
+    def _idle_while_paused(self) -> bool:
+        with self.shared.lock:
+            return self._paused and not self.shared.running
 
     def _latest_name(self) -> str:
         with self.shared.lock:
@@ -635,9 +640,16 @@ class AnalysisService(QObject):
         if self._job is not None:
             self._job.cancel()
 
-    def set_library(self, library: Library) -> None:
-        if self._job is not None:
-            raise RuntimeError("cannot change the library while an analysis runs")
+    def set_library(self, library: Library, timeout_ms: int = 10_000) -> None:
+        """Analyse another library from now on: a running batch is cancelled and waited for first
+        (what it finished is saved; the rest is left for later)."""
+        self.cancel()
+        job = self._job
+        if job is not None:
+            self.runner.shutdown(timeout_ms)  # its signals still queued are ignored: it is not current
+            self._job = None
+            self._waiting.clear()
+            self.running_changed.emit(False)
         self.library = library
 
     def shutdown(self, timeout_ms: int = 5000) -> bool:
@@ -675,10 +687,11 @@ class AnalysisService(QObject):
         for request in requests:
             job.offer(request)
         self._job = job
-        job.signals.progress.connect(self.progress)
-        job.signals.saved.connect(self.tracks_saved)
+        # Bound slots, so that events of a batch dropped by set_library (still queued) are ignored.
+        job.signals.progress.connect(self._on_job_progress)
+        job.signals.saved.connect(self._on_job_saved)
         job.signals.finished.connect(self._on_job_finished)
-        job.signals.failed.connect(self.failed)
+        job.signals.failed.connect(self._on_job_failed)
         job.signals.ended.connect(self._on_job_ended)
         self.runner.start(job)
         self.started.emit()
@@ -715,8 +728,24 @@ class AnalysisService(QObject):
         self._ready.set()
         self.warm_up_changed.emit(self.warm_up_text())
 
+    def _from_current_job(self) -> bool:
+        return self._job is not None and self.sender() is self._job.signals
+
+    def _on_job_progress(self, progress: Any) -> None:
+        if self._from_current_job():
+            self.progress.emit(progress)
+
+    def _on_job_saved(self, ids: list) -> None:
+        if self._from_current_job():
+            self.tracks_saved.emit(ids)
+
+    def _on_job_failed(self, message: str) -> None:
+        if self._from_current_job():
+            self.failed.emit(message)
+
     def _on_job_finished(self, summary: Any) -> None:
-        self.finished.emit(summary)
+        if self._from_current_job():
+            self.finished.emit(summary)
 
     def _on_job_ended(self, job: Job) -> None:
         if job is not self._job:

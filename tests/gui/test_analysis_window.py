@@ -179,3 +179,19 @@ def test_the_warm_up_status_shows_before_any_batch(qtbot, make_window, library) 
     assert label.isVisible() and label.text().startswith("Preparing analysis")
     qtbot.waitUntil(lambda: service.is_ready, timeout=5000)
     assert not label.isVisible()
+
+
+def test_opening_another_library_stops_the_batch_and_analyses_the_new_one(
+    qtbot, make_window, library, tmp_path
+) -> None:
+    fake_library(library, 200)
+    window = make_window(library, delay=0.02)
+    window.analysis.analyze_all_unanalyzed()
+    qtbot.waitUntil(lambda: library.stats()["analyzed"] > 2, timeout=10_000)
+    assert window.open_library_file(str(tmp_path / "other.sqlite"), create=True)
+    assert not window.analysis.service.is_running
+    assert window.analysis.service.library is window.library
+    fake_library(window.library, 4)
+    with qtbot.waitSignal(window.analysis.service.finished, timeout=10_000) as finished:
+        window.analysis.analyze_all_unanalyzed()
+    assert finished.args[0].analyzed == 4 and window.library.stats()["analyzed"] == 4
