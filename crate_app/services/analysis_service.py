@@ -81,6 +81,104 @@ def _default_analyze(path: str, options: AnalysisOptions) -> AnalysisResult:
     return analysis.analyze_file(path, options)
 
 
+class ProcessAnalyzer:
+    """``analyze_file`` in worker processes, one per analysis thread that calls it.
+
+    The analysis core holds the GIL for much of its work (PyAV's per-frame decoding loop, the tempo
+    fit), so threads alone do not scale; each thread therefore hands its file to a process of its own
+    (``spawn``: a threaded Qt process must never fork) and waits.  A file that overruns ``time_limit``
+    is stopped for real: its process is killed and a fresh one takes its place.  Processes load
+    librosa once (``warm_up``) and stay; the window's own process never imports librosa.
+    """
+
+    def __init__(
+        self,
+        time_limit_grace: float = 5.0,
+        function: AnalyzeFunction | None = None,
+        initializer: Callable[[], None] | None = None,
+        warm: bool = True,
+    ) -> None:
+        """``function`` and ``initializer`` (default ``analyze_file`` and ``warm_up``) must be importable
+        by name in a fresh process."""
+        self.time_limit_grace = time_limit_grace  # past AnalysisOptions.timeout_seconds
+        self._function = function
+        self._initializer = initializer
+        self._warm = warm
+        self._lock = threading.Lock()
+        self._idle: list[Any] = []  # multiprocessing pools of one process, warm
+        self._all: list[Any] = []
+        self._closed = False
+
+    def warm_up(self, count: int) -> None:
+        """Start ``count`` warm processes (the first alone, so that a cold numba cache is compiled once)."""
+        os.environ.setdefault("NUMBA_CACHE_DIR", numba_cache_folder())  # the processes inherit it
+        pools = [self._new_pool()]
+        pools[0].apply(os.getpid)  # returns once the process has run warm_up()
+        pools += [self._new_pool() for _ in range(count - 1)]
+        for pool in pools[1:]:
+            pool.apply(os.getpid)
+        with self._lock:
+            self._idle.extend(pools)
+
+    def __call__(self, path: str, options: AnalysisOptions) -> AnalysisResult:
+        import multiprocessing
+
+        from crate_app.analysis.analyze import analyze_file
+        from crate_app.domain.errors import DecodeError
+
+        pool = self._acquire()
+        limit = options.timeout_seconds + self.time_limit_grace
+        try:
+            return pool.apply_async(self._function or analyze_file, (path, options)).get(timeout=limit)
+        except multiprocessing.TimeoutError:
+            self._discard(pool)
+            pool = None
+            raise DecodeError(f"analysis took longer than {limit:g} s (stopped)") from None
+        finally:
+            if pool is not None:
+                self._release(pool)
+
+    def close(self) -> None:
+        """Stop every process (running analyses are abandoned)."""
+        with self._lock:
+            self._closed = True
+            pools, self._all, self._idle = self._all, [], []
+        for pool in pools:
+            pool.terminate()
+
+    def _new_pool(self) -> Any:
+        import multiprocessing
+
+        from crate_app.analysis.analyze import warm_up
+
+        initializer = self._initializer or (warm_up if self._warm else None)
+        pool = multiprocessing.get_context("spawn").Pool(1, initializer=initializer)
+        with self._lock:
+            self._all.append(pool)
+        return pool
+
+    def _acquire(self) -> Any:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the analysis processes were stopped")
+            if self._idle:
+                return self._idle.pop()
+        return self._new_pool()
+
+    def _release(self, pool: Any) -> None:
+        with self._lock:
+            if not self._closed:
+                self._idle.append(pool)
+                return
+        pool.terminate()
+
+    def _discard(self, pool: Any) -> None:
+        with self._lock:
+            if pool in self._all:
+                self._all.remove(pool)
+        pool.terminate()
+
+
 @dataclass(frozen=True, slots=True)
 class AnalysisRequest:
     """Tracks to analyse: explicit ids (a selection) or a search (None = the whole library)."""
@@ -560,6 +658,7 @@ class AnalysisService(QObject):
         *,
         analyze: AnalyzeFunction | None = None,
         warm_up: Callable[[], None] | None = None,
+        use_processes: bool = True,
     ) -> None:
         super().__init__(parent)
         self.library = library
@@ -568,8 +667,9 @@ class AnalysisService(QObject):
         self.write_tags = False
         self.tag_notation = KeyNotation.CAMELOT
         self.time_limit: float | None = None  # None: the decoder's deadline plus a grace period
-        self.analyze_function: AnalyzeFunction = analyze or _default_analyze
-        self.warm_up_function: Callable[[], None] = warm_up or _default_warm_up
+        self.processes = ProcessAnalyzer() if analyze is None and use_processes else None
+        self.analyze_function: AnalyzeFunction = analyze or self.processes or _default_analyze
+        self.warm_up_function: Callable[[], None] = warm_up or self._default_warm_up
         self.runner = JobRunner(max_threads=self.workers + 2, parent=self)  # + warm-up + coordinator
         self.warm_up_state = WarmUpState()
         self._ready = threading.Event()
@@ -603,6 +703,12 @@ class AnalysisService(QObject):
         job.signals.failed.connect(self._on_warm_up_failed)
         self.runner.start(job)
         self.warm_up_changed.emit(self.warm_up_text())
+
+    def _default_warm_up(self) -> None:
+        if self.processes is not None:
+            self.processes.warm_up(self.workers)
+        else:
+            _default_warm_up()
 
     def warm_up_text(self) -> str:
         state = self.warm_up_state
@@ -657,6 +763,8 @@ class AnalysisService(QObject):
         self.cancel()
         if self.stuck_workers():
             timeout_ms = min(timeout_ms, 500)  # no use waiting long for a thread given up on
+        if self.processes is not None:
+            self.processes.close()  # threads waiting for a process get an error and end at once
         return self.runner.shutdown(timeout_ms)
 
     def stuck_workers(self) -> int:

@@ -289,3 +289,31 @@ def test_tags_are_written_back_when_enabled(qtbot, make_service, library, tmp_pa
     assert mp4["tmpo"] == [126] or mp4["tmpo"] == [127]
     assert bytes(mp4["----:com.apple.iTunes:initialkey"][0]) == b"8A"
     assert library.track_by_path(str(music / "three.m4a")).bpm == 126.5  # the exact value stays in the DB
+
+
+def stuck_analysis(path: str, options: AnalysisOptions) -> AnalysisResult:
+    """Runs in an analysis process: a decoder stuck in a hostile file, or a quick answer."""
+    if "hostile" in path:
+        time.sleep(120)
+    return AnalysisResult(bpm=125.0, bpm_confidence=1.0, key=2, key_confidence=0.5)
+
+
+def test_the_process_engine_kills_a_file_over_the_time_limit_and_goes_on() -> None:
+    from crate_app.domain.errors import DecodeError
+    from crate_app.services.analysis_service import ProcessAnalyzer
+
+    analyzer = ProcessAnalyzer(time_limit_grace=0.0, function=stuck_analysis, warm=False)
+    options = AnalysisOptions(timeout_seconds=1.5)
+    try:
+        assert analyzer("/music/fine.mp3", options).bpm == 125.0  # starts its process (a few seconds)
+        (pool,) = analyzer._all
+        process = pool._pool[0]
+        started = time.monotonic()
+        with pytest.raises(DecodeError, match=r"took longer than 1.5 s \(stopped\)"):
+            analyzer("/music/hostile.mp3", options)
+        assert time.monotonic() - started < 5
+        process.join(5)
+        assert not process.is_alive()  # really stopped, not left running
+        assert analyzer("/music/next.mp3", options).bpm == 125.0  # a fresh process takes over
+    finally:
+        analyzer.close()
