@@ -15,7 +15,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 _sandbox = Path(tempfile.mkdtemp(prefix="crate-tests-"))
 os.environ.setdefault("CRATE_HOME", str(_sandbox))
 os.environ.setdefault("XDG_CONFIG_HOME", str(_sandbox / "config"))
-os.environ.setdefault("NUMBA_CACHE_DIR", str(_sandbox / "numba"))
+# numba's compiled kernels (librosa's beat tracker: ~25 s to compile) are kept between test runs.
+os.environ.setdefault("NUMBA_CACHE_DIR", str(Path(tempfile.gettempdir()) / "crate-tests-numba-cache"))
 os.environ.pop("CRATE_LIBRARY", None)
 
 ROOT = Path(__file__).resolve().parent.parent
