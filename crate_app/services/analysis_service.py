@@ -50,6 +50,7 @@ WRITE_EVERY_RESULTS = 20  # results per write transaction ...
 WRITE_EVERY_SECONDS = 1.0  # ... or sooner, so that the table keeps up
 TIME_LIMIT_GRACE = 10.0  # seconds past the decoder's own deadline before a file is given up on
 MAX_ABANDONED_WORKERS = 4  # stuck threads replaced per batch before the batch stops
+WARM_UP_TIMEOUT = 300.0  # seconds for an analysis process to load librosa (a first run compiles ~30 s)
 CANCEL_WAIT_SECONDS = 2.0  # after a cancel, results still this close are kept
 THREAD_ENV_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
 
@@ -113,12 +114,21 @@ class ProcessAnalyzer:
         """Start ``count`` warm processes (the first alone, so that a cold numba cache is compiled once)."""
         os.environ.setdefault("NUMBA_CACHE_DIR", numba_cache_folder())  # the processes inherit it
         pools = [self._new_pool()]
-        pools[0].apply(os.getpid)  # returns once the process has run warm_up()
+        self._wait_until_started(pools[0])
         pools += [self._new_pool() for _ in range(count - 1)]
         for pool in pools[1:]:
-            pool.apply(os.getpid)
+            self._wait_until_started(pool)
         with self._lock:
             self._idle.extend(pools)
+
+    def _wait_until_started(self, pool: Any) -> None:
+        import multiprocessing
+
+        try:  # returns once the process has run its initializer (librosa loaded, kernels compiled)
+            pool.apply_async(os.getpid).get(timeout=WARM_UP_TIMEOUT)
+        except multiprocessing.TimeoutError:
+            self._discard(pool)
+            raise RuntimeError(f"the analysis process did not start within {WARM_UP_TIMEOUT:g} s") from None
 
     def __call__(self, path: str, options: AnalysisOptions) -> AnalysisResult:
         import multiprocessing
