@@ -15,6 +15,8 @@ files to read; a few files are read in the calling thread.
 from __future__ import annotations
 
 import os
+import queue
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -178,6 +180,7 @@ class _Scan:
         self.batch_limit = FIRST_BATCH_ROWS
         self.last_write = time.monotonic()
         self.rows_written = 0
+        self.batch_writer = _BatchWriter(library, on_batch)
 
     # -- the steps -------------------------------------------------------------------------------
     def run(self, folders: list[str], files: list[str], outside_roots: list[str] | None) -> ScanSummary:
@@ -197,9 +200,10 @@ class _Scan:
                     self._take(chunk, rows)
                     if self.summary.cancelled:
                         break
+            self._write_batch()
         finally:
             self.reader.close()
-        self._write_batch()
+            self.batch_writer.close()  # waits until every batch is committed; raises what failed
         if self.missing_ids and not self.summary.cancelled:
             self.summary.missing = writer.set_status(self.library, self.missing_ids, TrackStatus.MISSING)
         if self.scan_errors:
@@ -312,19 +316,64 @@ class _Scan:
         self.last_write = time.monotonic()
         if not self.rows:
             return
-        writer.upsert_rows(self.library, self.rows)
+        self.batch_writer.put(self.rows, self.batch_inserted, self.batch_updated)
         self.rows_written += len(self.rows)
-        inserted, updated = self.batch_inserted, self.batch_updated
         self.rows, self.batch_inserted, self.batch_updated = [], 0, 0
         self.batch_limit = BATCH_ROWS
-        if self.on_batch is not None:
-            self.on_batch(inserted, updated)
 
     def _stopped(self) -> bool:
         if not self.summary.cancelled and self.should_stop():
             self.summary.cancelled = True
             self.reader.close()
         return self.summary.cancelled
+
+
+class _BatchWriter:
+    """Commits batches on a thread of its own, so that the scan goes on feeding the tag readers while
+    SQLite works (it releases the GIL); batches are written in order, through the single writer.
+    ``on_batch(inserted, updated)`` is called on that thread after each commit."""
+
+    def __init__(self, library: Library, on_batch: Callable[[int, int], None] | None) -> None:
+        self.library = library
+        self.on_batch = on_batch
+        self.queue: queue.Queue[tuple[list[Row], int, int] | None] = queue.Queue(maxsize=2)
+        self.error: BaseException | None = None
+        self.thread: threading.Thread | None = None
+
+    def put(self, rows: list[Row], inserted: int, updated: int) -> None:
+        self._raise_failure()
+        if self.thread is None:
+            self.thread = threading.Thread(target=self._run, name="crate-scan-writer", daemon=True)
+            self.thread.start()
+        self.queue.put((rows, inserted, updated))
+
+    def close(self) -> None:
+        """Wait for every queued batch to be committed; raise the error that stopped the writing."""
+        if self.thread is not None:
+            self.queue.put(None)
+            self.thread.join()
+            self.thread = None
+        self._raise_failure()
+
+    def _raise_failure(self) -> None:
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise error
+
+    def _run(self) -> None:
+        try:
+            while (item := self.queue.get()) is not None:
+                if self.error is not None:
+                    continue  # drain: nothing more is written after a failure
+                rows, inserted, updated = item
+                try:
+                    writer.upsert_rows(self.library, rows)
+                    if self.on_batch is not None:
+                        self.on_batch(inserted, updated)
+                except BaseException as exc:  # handed to the scanning thread
+                    self.error = exc
+        finally:
+            self.library.close()  # this thread's connection
 
 
 class _TagReader:

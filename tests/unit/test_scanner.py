@@ -244,11 +244,13 @@ def test_cancel_between_batches_then_finish_later(
         on_batch=lambda a, u: batches.append(a),
         should_stop=lambda: len(batches) >= 2,
     )
+    # Batches are committed on the writer's thread, so the stop is seen a batch or two later; what was
+    # read before it is written all the same, and the rest comes with the next scan.
     assert summary.cancelled
-    assert summary.added == sum(batches) == 8
-    assert library.stats()["tracks"] == 8
+    assert 8 <= summary.added == sum(batches) < 20
+    assert library.stats()["tracks"] == summary.added
     rest = rescan_library(library, workers=0)
-    assert not rest.cancelled and (rest.added, rest.unchanged) == (12, 8)
+    assert not rest.cancelled and (rest.added, rest.unchanged) == (20 - summary.added, summary.added)
 
 
 def test_cancel_shuts_the_worker_pool_down(
