@@ -143,12 +143,19 @@ class ProcessAnalyzer:
 
         pool = self._acquire()
         limit = options.timeout_seconds + self.time_limit_grace
+        deadline = time.monotonic() + limit
         try:
-            return pool.apply_async(self._function or analyze_file, (path, options)).get(timeout=limit)
-        except multiprocessing.TimeoutError:
-            self._discard(pool)
-            pool = None
-            raise DecodeError(f"analysis took longer than {limit:g} s (stopped)") from None
+            pending = pool.apply_async(self._function or analyze_file, (path, options))
+            while True:  # in slices, so that close() frees a waiting thread at once
+                try:
+                    return pending.get(timeout=min(0.2, max(0.0, deadline - time.monotonic())))
+                except multiprocessing.TimeoutError:
+                    if self._closed:
+                        raise RuntimeError("the analysis processes were stopped") from None
+                    if time.monotonic() >= deadline:
+                        self._discard(pool)
+                        pool = None
+                        raise DecodeError(f"analysis took longer than {limit:g} s (stopped)") from None
         finally:
             if pool is not None:
                 self._release(pool)
@@ -309,6 +316,8 @@ class _AnalysisWorker(Job):
                 outcome = self._analyse(item, token)
                 if shared.complete(token) is None:
                     return  # given up on by the coordinator; a replacement has taken this one's place
+                if outcome.result is None and self.is_cancelled:
+                    continue  # interrupted by the cancel (quitting stops the processes): left for later
                 shared.outcomes.put(outcome)
         finally:
             if not self.abandoned:
@@ -321,7 +330,8 @@ class _AnalysisWorker(Job):
         except CrateError as error:  # DecodeError: the file's own problem, in plain words
             return _Outcome(item, None, str(error))
         except Exception as error:  # a bug or a library failure on this file must not stop the batch
-            log.exception("analysis of %s failed", display_path(item.path))
+            if not self.is_cancelled:
+                log.exception("analysis of %s failed", display_path(item.path))
             return _Outcome(item, None, f"analysis failed: {type(error).__name__}: {error}")
         outcome = _Outcome(item, result, None)
         if settings.write_tags and self.shared.is_running(token) and (result.bpm or result.key is not None):

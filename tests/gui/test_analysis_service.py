@@ -315,5 +315,23 @@ def test_the_process_engine_kills_a_file_over_the_time_limit_and_goes_on() -> No
         process.join(5)
         assert not process.is_alive()  # really stopped, not left running
         assert analyzer("/music/next.mp3", options).bpm == 125.0  # a fresh process takes over
+
+        # Quitting: close() stops the processes and frees a thread waiting for one at once.
+        errors: list[str] = []
+
+        def wait_for_hostile() -> None:
+            try:
+                analyzer("/hostile.mp3", options)
+            except RuntimeError as error:
+                errors.append(str(error))
+
+        waiting = threading.Thread(target=wait_for_hostile)
+        waiting.start()
+        time.sleep(0.5)
+        closed_at = time.monotonic()
+        analyzer.close()
+        waiting.join(5)
+        assert not waiting.is_alive() and time.monotonic() - closed_at < 1.0
+        assert errors == ["the analysis processes were stopped"]
     finally:
         analyzer.close()
