@@ -43,6 +43,8 @@ class FileState(NamedTuple):
 
 
 _FILE_STATE_SQL = "SELECT path, id, size, mtime, status FROM tracks"
+
+
 def folder_bounds(folder: str) -> tuple[str, str]:
     """[low, high) of the stored paths strictly below ``folder`` (a range on the unique path index)."""
     prefix = path_to_db(folder.rstrip(os.sep) + os.sep)
