@@ -13,16 +13,13 @@ from __future__ import annotations
 import argparse
 import os
 import queue
-import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 from crate_app import paths
-from crate_app.cli.common import CliError, ProgressLine, open_from_args, print_json
+from crate_app.cli.common import CliError, ProgressLine, open_from_args, print_json, stop_on_interrupt
 from crate_app.domain.errors import CrateError
 from crate_app.domain.keys import KeyNotation
 from crate_app.domain.progress import ProgressMeter
@@ -126,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
     skipped = library.count(query) - len(ids)
     progress = ProgressLine(sys.stderr, label="Analysing: ")
     batch = _Batch(library, ids, options, args, time_limit, progress)
-    with _stop_on_interrupt() as stop:
+    with stop_on_interrupt() as stop:
         try:
             if ids:
                 batch.prepare()
@@ -350,23 +347,3 @@ class _Batch:
                 self.work.get_nowait()
             except queue.Empty:
                 return
-
-
-@contextmanager
-def _stop_on_interrupt() -> Iterator[threading.Event]:
-    """Ctrl-C stops after the files being analysed (a second Ctrl-C interrupts at once)."""
-    stop = threading.Event()
-    if threading.current_thread() is not threading.main_thread():
-        yield stop
-        return
-
-    def interrupted(signum: int, frame: object) -> None:
-        if stop.is_set():
-            raise KeyboardInterrupt
-        stop.set()
-
-    previous = signal.signal(signal.SIGINT, interrupted)
-    try:
-        yield stop
-    finally:
-        signal.signal(signal.SIGINT, previous)
