@@ -71,24 +71,36 @@ def moving_batches(library: Path) -> int:
     return query_count(library, "SELECT COUNT(*) FROM rename_batches WHERE status != 'pending'")
 
 
+def steps_done_in_latest_batch(library: Path) -> int:
+    return query_count(
+        library,
+        "SELECT COUNT(*) FROM rename_steps WHERE status = 'done' "
+        "AND batch_id = (SELECT MAX(id) FROM rename_batches)",
+    )
+
+
 def kill_at_random(
     process: subprocess.Popen[str], rng: random.Random, library: Path, *, while_moving_after: int | None
 ) -> bool:
     """SIGKILL the process at a random moment; returns whether it was still running.
 
     With ``while_moving_after`` (the number of started batches before this process began) it is
-    killed a random 0-20 ms after its batch starts moving files (a 240-file batch takes ~30 ms
-    here); otherwise at a random time after start (start-up, planning, or moving).
+    killed while its files are moving: 0-3 ms after the batch starts, or after its first or second
+    group of steps is committed (a 240-file batch takes ~15-30 ms here; a group is 64 steps).
+    Otherwise at a random time after start (start-up, planning, or moving).
     """
     if while_moving_after is None:
         time.sleep(rng.uniform(0.05, 0.6))
     else:
+        committed = rng.choice([0, 64, 128])
         deadline = time.monotonic() + 60
-        while process.poll() is None and moving_batches(library) <= while_moving_after:
-            if time.monotonic() > deadline:
+        while process.poll() is None and time.monotonic() < deadline:
+            if moving_batches(library) > while_moving_after and (
+                committed == 0 or steps_done_in_latest_batch(library) >= committed
+            ):
                 break
-            time.sleep(0.0005)
-        time.sleep(rng.uniform(0, 0.02))
+            time.sleep(0.0002)
+        time.sleep(rng.uniform(0, 0.003))
     running = process.poll() is None
     if running:
         process.send_signal(signal.SIGKILL)
