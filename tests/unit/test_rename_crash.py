@@ -20,7 +20,7 @@ def test_sigkill_at_random_moments_loses_nothing(tmp_path: Path) -> None:
     from rename_crash_harness import run_trials
 
     seed = int(os.environ.get("CRATE_CRASH_SEED", "20261122"))
-    report = run_trials(tmp_path, files=240, trials=5, seed=seed)
-    assert report.consistent == 5
+    report = run_trials(tmp_path, files=240, trials=6, seed=seed)
+    assert report.consistent == 6
     assert report.interrupted_mid_batch >= 2, "the kills did not land in the middle of batches often enough"
     assert report.undo_restored, "undoing every batch did not restore the original layout"
