@@ -40,24 +40,18 @@ def fake_analysis(delay: float = 0.0):
 
 
 @pytest.fixture
-def make_window(qtbot, settings_store):
-    windows: list[MainWindow] = []
+def make_window(make_window):
+    """The shared window fixture, with a fake analysis and an instant warm-up."""
 
     def make(library, delay: float = 0.0) -> MainWindow:
-        window = MainWindow(library, settings_store)
-        service = window.analysis.service
-        service.analyze_function = fake_analysis(delay)
-        service.warm_up_function = lambda: time.sleep(0.05)
-        qtbot.addWidget(window)
-        window.show()
-        qtbot.waitExposed(window)
-        qtbot.waitUntil(lambda: not window.model.is_loading, timeout=10_000)
-        windows.append(window)
-        return window
+        def prepare(window: MainWindow) -> None:
+            service = window.analysis.service
+            service.analyze_function = fake_analysis(delay)
+            service.warm_up_function = lambda: time.sleep(0.05)
 
-    yield make
-    for window in windows:
-        window.shutdown()
+        return make_window(library, prepare)
+
+    return make
 
 
 def bpm_cells(window: MainWindow) -> list[str]:

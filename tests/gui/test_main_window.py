@@ -21,24 +21,6 @@ from crate_app.gui.track_model import COLUMN_NAMES, TrackIdRole
 from crate_app.store.library import open_library
 
 
-@pytest.fixture
-def make_window(qtbot, settings_store):
-    windows: list[MainWindow] = []
-
-    def make(library) -> MainWindow:
-        window = MainWindow(library, settings_store)
-        qtbot.addWidget(window)
-        window.show()
-        qtbot.waitExposed(window)
-        qtbot.waitUntil(lambda: not window.model.is_loading, timeout=10_000)
-        windows.append(window)
-        return window
-
-    yield make
-    for window in windows:
-        window.shutdown()
-
-
 def drop(window: MainWindow, paths: list[Path]) -> bool:
     """Drag ``paths`` onto the middle of the window and drop them, as a file manager would."""
     mime = QMimeData()

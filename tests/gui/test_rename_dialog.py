@@ -8,7 +8,6 @@ import os
 import time
 from pathlib import Path
 
-import pytest
 from audiofactory import write_audio
 from PySide6.QtCore import QItemSelectionModel, QPoint, Qt, QTimer
 from PySide6.QtTest import QTest
@@ -53,24 +52,6 @@ def make_music(library, root: Path, copies: int = 1) -> dict[str, bytes]:
 
 def layout(root: Path) -> dict[str, bytes]:
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
-
-
-@pytest.fixture
-def make_window(qtbot, settings_store):
-    windows: list[MainWindow] = []
-
-    def make(library) -> MainWindow:
-        window = MainWindow(library, settings_store)
-        qtbot.addWidget(window)
-        window.show()
-        qtbot.waitExposed(window)
-        qtbot.waitUntil(lambda: not window.model.is_loading, timeout=10_000)
-        windows.append(window)
-        return window
-
-    yield make
-    for window in windows:
-        window.shutdown()
 
 
 def wait_for_preview(qtbot, dialog: RenameDialog, template: str | None = None) -> PlanPreview:

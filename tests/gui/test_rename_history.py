@@ -19,8 +19,6 @@ from crate_app.rename.batch import RenameRequest, plan_for_tracks, select_tracks
 from crate_app.store import journal
 from crate_app.store.library import open_library
 
-make_window = test_rename_dialog.make_window  # the same window fixture
-
 
 def interrupted_batch(library, template: str = "{artist}/{album}/{track:02} {title}") -> int:
     """A batch journaled, its first file moved by hand (uncommitted, as after a kill), status running."""
