@@ -19,7 +19,14 @@ import time
 from dataclasses import dataclass
 
 from crate_app import paths
-from crate_app.cli.common import CliError, ProgressLine, open_from_args, print_json, stop_on_interrupt
+from crate_app.cli.common import (
+    CliError,
+    ProgressLine,
+    open_from_args,
+    print_json,
+    stop_on_interrupt,
+    whole_number,
+)
 from crate_app.domain.errors import CrateError
 from crate_app.domain.keys import KeyNotation
 from crate_app.domain.progress import ProgressMeter
@@ -48,7 +55,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--json", action="store_true", help="end with the summary as one JSON object")
     parser.add_argument(
-        "--workers", type=_positive, default=os.cpu_count() or 1, metavar="N",
+        "--workers", type=whole_number(1), default=os.cpu_count() or 1, metavar="N",
         help="analysis threads (default: one per core)",
     )  # fmt: skip
     parser.add_argument(
@@ -68,16 +75,6 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="give up on a file after this long (default: the decoder's deadline + 10 s)",
     )  # fmt: skip
     parser.set_defaults(run=run)
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be 1 or more")
-    return value
 
 
 def _bpm_range(text: str) -> tuple[float, float]:

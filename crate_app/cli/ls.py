@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Iterator
 
-from crate_app.cli.common import CliError, open_from_args, print_json
+from crate_app.cli.common import CliError, open_from_args, print_json, whole_number
 from crate_app.domain.keys import KeyNotation, format_key_code
 from crate_app.domain.search import QuerySyntaxError, parse_query
 from crate_app.domain.track import TrackRecord, display_path
@@ -34,7 +34,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         help=f"sort by one of: {', '.join(fields)} (default artist)",
     )  # fmt: skip
     parser.add_argument("--desc", action="store_true", help="descending order")
-    parser.add_argument("--limit", type=_positive, default=None, metavar="N", help="at most N tracks")
+    parser.add_argument("--limit", type=whole_number(0), default=None, metavar="N", help="at most N tracks")
     parser.add_argument("--json", action="store_true", help="one JSON object per track")
     parser.add_argument(
         "--key-notation",
@@ -43,16 +43,6 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="how keys are shown (default camelot)",
     )
     parser.set_defaults(run=run)
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError("must be 0 or more")
-    return value
 
 
 def run(args: argparse.Namespace) -> int:
