@@ -32,8 +32,8 @@ from crate_app.domain.keys import KeyNotation
 from crate_app.domain.progress import ProgressMeter
 from crate_app.domain.search import QuerySyntaxError, parse_query
 from crate_app.domain.track import AnalysisOptions, AnalysisResult, display_path
+from crate_app.runtime import pin_native_threads
 
-THREAD_ENV_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
 WRITE_EVERY_RESULTS = 20
 WRITE_EVERY_SECONDS = 1.0
 TIME_LIMIT_GRACE = 10.0  # seconds past the decoder's own deadline
@@ -103,8 +103,7 @@ class _Outcome:
 
 
 def run(args: argparse.Namespace) -> int:
-    for name in THREAD_ENV_VARS:  # before numpy loads (the analysis imports it)
-        os.environ.setdefault(name, "1")
+    pin_native_threads()  # before numpy loads (the analysis imports it)
     try:
         query = parse_query(" ".join(args.query))
     except QuerySyntaxError as exc:

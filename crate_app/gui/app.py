@@ -10,6 +10,7 @@ from pathlib import Path
 
 from crate_app import __version__
 from crate_app.paths import default_library_path
+from crate_app.runtime import pin_native_threads
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -34,9 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from crate_app.selftest import run_self_test
 
         return run_self_test()
-    # Analysis threads scale over the cores; BLAS/OpenMP/numba each get one thread (before numpy loads).
-    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
-        os.environ.setdefault(name, "1")
+    pin_native_threads()  # before numpy loads
     # Qt is imported here, not at module level, so that `crate --help` answers at once.
     from PySide6.QtCore import QTimer
     from PySide6.QtGui import QIcon

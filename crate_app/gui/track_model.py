@@ -413,10 +413,6 @@ class TrackTableModel(QAbstractTableModel):
             self._pages.move_to_end(page_no)
         return page[within] if within < len(page) else None
 
-    def row_of_loaded_id(self, track_id: int) -> int | None:
-        """The row of a track if its page is loaded (no query)."""
-        return self._row_of_loaded_id.get(track_id)
-
     def refresh_tracks(self, ids: Iterable[int]) -> int:
         """Re-read these tracks (e.g. after analysis) and update their rows in place.
 

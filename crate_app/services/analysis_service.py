@@ -57,16 +57,8 @@ TIME_LIMIT_GRACE = 10.0  # seconds past the decoder's own deadline before a file
 MAX_ABANDONED_WORKERS = 4  # stuck threads replaced per batch before the batch stops
 WARM_UP_TIMEOUT = 300.0  # seconds for an analysis process to load librosa (a first run compiles ~30 s)
 CANCEL_WAIT_SECONDS = 2.0  # after a cancel, results still this close are kept
-THREAD_ENV_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
 
 AnalyzeFunction = Callable[[str, AnalysisOptions], AnalysisResult]
-
-
-def pin_native_threads() -> None:
-    """One thread per BLAS/OpenMP/numba pool (parallelism comes from the workers).  Must run before
-    numpy is first imported; a value the user set is kept."""
-    for name in THREAD_ENV_VARS:
-        os.environ.setdefault(name, "1")
 
 
 def numba_cache_folder() -> str:
@@ -625,10 +617,6 @@ class _BatchJob(Job):
         tally.failures.clear()
         self.signals.saved.emit(ids)
 
-    def current_names(self) -> list[str]:
-        with self.shared.lock:
-            return [running.item.name for running in self.shared.running.values()]
-
 
 class _WarmUpJob(Job):
     def __init__(self, warm_up: Callable[[], None]) -> None:
@@ -796,10 +784,6 @@ class AnalysisService(QObject):
         """Worker threads given up on (over the time limit) that are still inside their file."""
         running = (JobState.RUNNING, JobState.PAUSED)
         return sum(worker.abandoned and worker.state in running for worker in list(self._workers))
-
-    def current_tracks(self) -> list[str]:
-        """Names of the files being analysed right now."""
-        return self._job.current_names() if self._job is not None else []
 
     # -- internals ----------------------------------------------------------------------------------
     def _request(self, request: AnalysisRequest) -> None:

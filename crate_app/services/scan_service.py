@@ -75,10 +75,6 @@ class ScanService(QObject):
     def is_running(self) -> bool:
         return self._job is not None
 
-    @property
-    def current_job(self) -> ScanJob | None:
-        return self._job
-
     def scan(self, paths: Sequence[str]) -> None:
         """Add folders or files to the library (queued if a scan is running)."""
         if not paths:
