@@ -34,3 +34,13 @@ def testdata() -> Path:
             pytrace=False,
         )
     return TESTDATA
+
+
+@pytest.fixture
+def library(tmp_path: Path):
+    """A new library: a real SQLite file in the test's temporary folder."""
+    from crate_app.store.library import open_library
+
+    lib = open_library(tmp_path / "library.sqlite")
+    yield lib
+    lib.close()

@@ -11,20 +11,13 @@ from unit.test_store import make_files  # the store tests' generated tracks (tes
 from crate_app.domain.track import ScannedFile
 from crate_app.gui.settings import open_settings
 from crate_app.store import writer
-from crate_app.store.library import Library, open_library
+from crate_app.store.library import Library
 
 
 def fill(library: Library, count: int, seed: int = 1, start: int = 0) -> list[ScannedFile]:
     files = make_files(count + start, seed)[start:]
     writer.upsert_scanned(library, files)
     return files
-
-
-@pytest.fixture
-def library(tmp_path: Path):
-    lib = open_library(tmp_path / "library.sqlite")
-    yield lib
-    lib.close()
 
 
 @pytest.fixture

@@ -11,14 +11,7 @@ from crate_app.domain.rename import PlannedMove, RenamePlan, RenameStep, StepKin
 from crate_app.domain.track import ScannedFile, TagInfo
 from crate_app.rename import executor, fsops
 from crate_app.store import journal, writer
-from crate_app.store.library import Library, open_library
-
-
-@pytest.fixture
-def library(tmp_path: Path):
-    lib = open_library(tmp_path / "lib.sqlite")
-    yield lib
-    lib.close()
+from crate_app.store.library import Library
 
 
 def add_files(library: Library, root: Path, names: list[str]) -> dict[str, int]:

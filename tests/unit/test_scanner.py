@@ -32,13 +32,6 @@ def make_tree(root: Path, count: int = 15) -> list[Path]:
     return paths
 
 
-@pytest.fixture
-def library(tmp_path: Path):
-    lib = open_library(tmp_path / "library.sqlite")
-    yield lib
-    lib.close()
-
-
 def statuses(library: Library) -> dict[str, str]:
     return {path: status for path, status in library.execute("SELECT path, status FROM tracks")}
 

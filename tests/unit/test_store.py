@@ -41,13 +41,6 @@ def make_files(count: int, seed: int = 1) -> list[ScannedFile]:
     return files
 
 
-@pytest.fixture
-def library(tmp_path: Path):
-    lib = open_library(tmp_path / "lib.sqlite")
-    yield lib
-    lib.close()
-
-
 def test_new_library_has_schema_wal_and_pragmas(tmp_path: Path) -> None:
     lib = open_library(tmp_path / "sub" / "lib.sqlite")
     assert lib.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
