@@ -217,6 +217,8 @@ def test_rescan_marks_a_deleted_file_missing(qtbot, make_window, library, tmp_pa
     with qtbot.waitSignal(window.scan_service.finished, timeout=30_000):
         window.add_paths([str(folder)])
     (folder / "a.flac").unlink()
+    # "finished" comes just before the scan job ends; Rescan is enabled again only once it has ended.
+    qtbot.waitUntil(window.rescan_action.isEnabled, timeout=10_000)
     with qtbot.waitSignal(window.scan_service.finished, timeout=30_000) as finished:
         QTest.keyClick(window, Qt.Key.Key_F5)
     assert finished.args[0].missing == 1
