@@ -33,6 +33,51 @@ TRACK_COLUMNS_SQL = ", ".join(TRACK_FIELDS)
 _PATH_FIELDS = {TRACK_FIELDS.index(name) for name in ("path", "folder", "filename")}
 
 
+_ORPHANED_CONNECTIONS: list[sqlite3.Connection] = []  # their threads' state is gone: close at next connect
+
+
+class _OrphansConnection:
+    """Kept in the thread-local state next to its connection: when that state is dropped, the connection
+    is handed over to be closed by the next thread that connects (not here: this runs while a thread's
+    state is being torn down, where closing SQLite crashed under Qt's pool threads)."""
+
+    __slots__ = ("conn",)
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn: sqlite3.Connection | None = conn
+
+    def __del__(self) -> None:
+        if self.conn is not None:
+            _ORPHANED_CONNECTIONS.append(self.conn)
+
+
+def _close_orphaned_connections() -> None:
+    while _ORPHANED_CONNECTIONS:
+        try:
+            _ORPHANED_CONNECTIONS.pop().close()
+        except (IndexError, sqlite3.Error):
+            pass
+
+
+class _ThreadConnection(pw._ConnectionLocal):  # peewee's per-thread connection state
+    """Why: a ``sqlite3.Connection`` sits in a reference cycle with its own statement cache (CPython 3.11),
+    so a connection that is merely forgotten keeps its page cache until the cyclic collector runs.  Qt's
+    pool threads lose their Python thread state (and thread-locals) after every job, so each job would
+    leave one connection and its cache behind.  This closes them at the next connect instead."""
+
+    def set_connection(self, conn: sqlite3.Connection) -> None:
+        _close_orphaned_connections()
+        super().set_connection(conn)
+        self.orphans = _OrphansConnection(conn)
+
+    def reset(self) -> None:
+        orphans = getattr(self, "orphans", None)
+        if orphans is not None:
+            orphans.conn = None  # closed by peewee already: nothing to hand over
+        super().reset()
+        self.orphans = None
+
+
 class FileState(NamedTuple):
     """What the library remembers of a file, to tell whether it changed since the last scan."""
 
@@ -283,6 +328,7 @@ def open_library(path: Path | str, *, create: bool = True) -> Library:
     elif not os.access(path, os.R_OK):
         raise LibraryError(f"cannot read the library file {path}: permission denied")
     db = pw.SqliteDatabase(str(path), pragmas=PRAGMAS, timeout=15, check_same_thread=False)
+    db._state = _ThreadConnection()
     library = Library(path, db)
     try:
         db.connect(reuse_if_open=True)

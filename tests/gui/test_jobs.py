@@ -145,3 +145,37 @@ def test_release_free_memory_does_not_fail() -> None:
     from crate_app.services.memory import release_free_memory
 
     assert release_free_memory() is sys.platform.startswith("linux")
+
+
+def test_jobs_that_read_the_library_leave_no_connection_open(qtbot, runner: JobRunner, tmp_path) -> None:
+    # Qt's pool threads drop their Python thread state after each job; each job's connection must be
+    # closed with it, not left (with its page cache) for the cyclic collector.
+    from crate_app.store.library import open_library
+
+    library = open_library(tmp_path / "lib.sqlite")
+    connections = []
+
+    def read(job: Job) -> int:
+        connections.append(library.db.connection())
+        return library.count()
+
+    gc.disable()
+    try:
+        for _ in range(6):
+            job = FunctionJob(read)
+            with qtbot.waitSignal(job.signals.ended, timeout=5000):
+                runner.start(job)
+        assert runner.wait(5000)
+
+        def still_open(conn) -> bool:
+            try:
+                conn.execute("SELECT 1")
+            except Exception:
+                return False
+            return True
+
+        # At most the connections of the pool's threads that still have their state (max_threads=2).
+        assert len(connections) == 6 and sum(map(still_open, connections)) <= 2
+    finally:
+        gc.enable()
+    library.close()
