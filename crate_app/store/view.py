@@ -77,20 +77,15 @@ class TrackView:
         skip, start, anchor_row = min(plans, key=lambda plan: plan[0])
         ascending_scan = start in ("start", "after")
         scan_ascending = ascending_scan == forward
-        direction = "" if scan_ascending else " DESC"
-        where, params = self._where, list(self._params)
-        if anchor_row is not None:
-            value, anchor_id = self._anchor_keys[anchor_row]
-            greater = scan_ascending
-            cmp, strict = (">", ">=") if greater else ("<", "<=")
-            where = f"({where}) AND {self._expr} {strict} ? AND ({self._expr} {cmp} ? OR id {cmp} ?)"
-            params += [value, value, anchor_id]
-        sql = (
-            f"SELECT {TRACK_COLUMNS_SQL}, {self._expr} FROM tracks WHERE {where} "
-            f"ORDER BY {self._expr}{direction}, id{direction} LIMIT ? OFFSET ?"
-        )
-        params += [limit, skip]
-        fetched = self.library.execute(sql, params).fetchall()
+        if anchor_row is None:
+            direction = "" if scan_ascending else " DESC"
+            sql = (
+                f"SELECT {TRACK_COLUMNS_SQL}, {self._expr} FROM tracks WHERE {self._where} "
+                f"ORDER BY {self._expr}{direction}, id{direction} LIMIT ? OFFSET ?"
+            )
+            fetched = self.library.execute(sql, [*self._params, limit, skip]).fetchall()
+        else:
+            fetched = self._seek_from(self._anchor_keys[anchor_row], scan_ascending, skip, limit)
         if not ascending_scan:
             fetched.reverse()
         records = [record_from_row(row[:-1]) for row in fetched]
@@ -98,6 +93,38 @@ class TrackView:
             self._remember(offset, (fetched[0][-1], records[0].id))
             self._remember(offset + len(fetched) - 1, (fetched[-1][-1], records[-1].id))
         return records
+
+    def _seek_from(self, anchor: tuple[object, int], ascending: bool, skip: int, limit: int) -> list:
+        """Rows after (or before) an anchor's (key, id): ``skip`` rows skipped, then ``limit`` rows.
+
+        Two seeks on the (expr, id) index: first the anchor's ties (same key, following ids), then the
+        following keys.  A single "key > v OR (key = v AND id > i)" condition would make SQLite walk
+        every tie of the anchor's key; a column with 400,000 tracks without a key made that seconds.
+        """
+        value, anchor_id = anchor
+        cmp = ">" if ascending else "<"
+        direction = "" if ascending else " DESC"
+        select = f"SELECT {TRACK_COLUMNS_SQL}, {self._expr} FROM tracks WHERE ({self._where}) AND "
+        params = self._params
+        ties_after = f"{self._expr} = ? AND id {cmp} ?"
+        fetched = self.library.execute(
+            f"{select}{ties_after} ORDER BY id{direction} LIMIT ? OFFSET ?",
+            [*params, value, anchor_id, limit, skip],
+        ).fetchall()
+        if len(fetched) == limit:
+            return fetched
+        if fetched:
+            ties_skipped = skip  # the ties ran out after the skipped ones
+        else:
+            ties_skipped = self.library.execute(
+                f"SELECT COUNT(*) FROM (SELECT 1 FROM tracks WHERE ({self._where}) AND {ties_after} LIMIT ?)",
+                [*params, value, anchor_id, skip],
+            ).fetchone()[0]
+        fetched += self.library.execute(
+            f"{select}{self._expr} {cmp} ? ORDER BY {self._expr}{direction}, id{direction} LIMIT ? OFFSET ?",
+            [*params, value, limit - len(fetched), skip - ties_skipped],
+        ).fetchall()
+        return fetched
 
     def _remember(self, row: int, key: tuple[object, int]) -> None:
         if row not in self._anchor_keys:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import sqlite3
 from pathlib import Path
@@ -351,3 +352,23 @@ def test_ids_to_analyze_leaves_out_analysed_failed_and_unreadable_tracks(library
     writer.save_analysis(library, [(ids[1], result)])
     assert library.track_by_path(files[1].path).analysis_error is None
     assert library.analysis_failures() == []
+
+
+def test_anchored_seeks_inside_a_long_run_of_equal_keys(library) -> None:
+    # 2,000 tracks of which 1,500 have no BPM (one long run of equal sort keys): pages read one row at a
+    # time every 97 rows (as the window warms its view), then pages that start inside, across the end
+    # of, and after the run, must match a full sort.
+    files = make_files(2000, seed=11)
+    files = [
+        ScannedFile(f.path, f.size, f.mtime, dataclasses.replace(f.tags, bpm=None if i % 4 else f.tags.bpm))
+        for i, f in enumerate(files)
+    ]
+    writer.upsert_scanned(library, files)
+    for descending in (False, True):
+        order = SortOrder("bpm", descending)
+        truth = _truth(library, order)
+        view = TrackView(library, None, order)
+        for row in range(97, 2000, 97):
+            assert [r.id for r in view.rows(row, 1)] == [truth[row]]
+        for offset in (1, 150, 1450, 1490, 1499, 1510, 1600, 1950, 777):
+            assert [r.id for r in view.rows(offset, 60)] == truth[offset : offset + 60], (descending, offset)
