@@ -127,17 +127,26 @@ def test_refresh_after_a_scan_keeps_selection_and_pinned_row_on_their_tracks(
     assert ids_in_model(model) == ids_in_sql(library, SortOrder("artist"))
 
 
-def test_a_big_unfiltered_view_switches_to_its_id_list_and_keeps_its_rows(
+def test_a_big_unfiltered_view_is_warmed_again_after_the_refreshes_of_a_scan(
     qtbot, library, add_tracks, monkeypatch
 ) -> None:
     from crate_app.gui import track_model
 
-    monkeypatch.setattr(track_model, "MATERIALIZE_MIN_ROWS", 500)
-    monkeypatch.setattr(track_model, "MATERIALIZE_AFTER_MS", 10)
+    monkeypatch.setattr(track_model, "WARM_MIN_ROWS", 500)
+    monkeypatch.setattr(track_model, "WARM_AFTER_REFRESH_MS", 50)
+    monkeypatch.setattr(track_model, "ANCHOR_STEP", 97)
     add_tracks(library, 700)
-    model = TrackTableModel(library, SortOrder("title", descending=True))
-    qtbot.waitUntil(lambda: model.paging == "ids", timeout=10_000)
-    assert ids_in_model(model) == ids_in_sql(library, SortOrder("title", descending=True))
+    order = SortOrder("title", descending=True)
+    model = TrackTableModel(library, order)
+    qtbot.waitUntil(lambda: not model.is_loading and model.is_warm, timeout=10_000)
+    assert ids_in_model(model) == ids_in_sql(library, order)
+    add_tracks(library, 150, start=700)  # as a scan does: new tracks, then a refresh
+    with qtbot.waitSignal(model.view_applied, timeout=10_000):
+        model.refresh()
+    assert not model.is_warm  # the anchors of the old rows were dropped ...
+    qtbot.waitUntil(lambda: model.is_warm, timeout=10_000)  # ... and found again after the pause
+    assert model.rowCount() == 850
+    assert ids_in_model(model) == ids_in_sql(library, order)
     model.shutdown()
 
 
