@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 NATIVE_THREAD_ENV_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
 
@@ -14,3 +15,17 @@ def pin_native_threads() -> None:
     """
     for name in NATIVE_THREAD_ENV_VARS:
         os.environ.setdefault(name, "1")
+
+
+GUI_SWITCH_INTERVAL_S = 0.0005
+
+
+def favour_the_gui_thread() -> None:
+    """Hand the GIL over after 0.5 ms instead of Python's 5 ms.
+
+    The window's background threads (the table's loader and warmer, the scan's writer) run Python
+    between SQLite calls.  Every Qt callback (each ``data()`` of a repaint) must take the GIL back, and
+    with the default interval each of those waits could cost 5 ms: on 1M tracks, random jumps while the
+    table was being warmed had a p99 of 127 ms with 5 ms, 35 ms with 0.5 ms.
+    """
+    sys.setswitchinterval(GUI_SWITCH_INTERVAL_S)

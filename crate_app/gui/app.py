@@ -10,7 +10,7 @@ from pathlib import Path
 
 from crate_app import __version__
 from crate_app.paths import default_library_path
-from crate_app.runtime import pin_native_threads
+from crate_app.runtime import favour_the_gui_thread, pin_native_threads
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -36,6 +36,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run_self_test()
     pin_native_threads()  # before numpy loads
+    favour_the_gui_thread()
     # Qt is imported here, not at module level, so that `crate --help` answers at once.
     from PySide6.QtCore import QTimer
     from PySide6.QtGui import QIcon

@@ -1,8 +1,15 @@
-"""Native thread pools are pinned to one thread before numpy loads, unless the user chose otherwise."""
+"""Process-wide settings: native thread pools pinned before numpy loads, the GIL handed over sooner."""
+
+import sys
 
 import pytest
 
-from crate_app.runtime import NATIVE_THREAD_ENV_VARS, pin_native_threads
+from crate_app.runtime import (
+    GUI_SWITCH_INTERVAL_S,
+    NATIVE_THREAD_ENV_VARS,
+    favour_the_gui_thread,
+    pin_native_threads,
+)
 
 
 def test_pins_unset_pools_and_keeps_the_users_choice(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -14,3 +21,13 @@ def test_pins_unset_pools_and_keeps_the_users_choice(monkeypatch: pytest.MonkeyP
 
     assert os.environ["OMP_NUM_THREADS"] == "3"
     assert all(os.environ[name] == "1" for name in NATIVE_THREAD_ENV_VARS if name != "OMP_NUM_THREADS")
+
+
+def test_the_gui_process_hands_the_gil_over_sooner() -> None:
+    before = sys.getswitchinterval()
+    try:
+        favour_the_gui_thread()
+        assert sys.getswitchinterval() == pytest.approx(GUI_SWITCH_INTERVAL_S)
+        assert before > GUI_SWITCH_INTERVAL_S
+    finally:
+        sys.setswitchinterval(before)
