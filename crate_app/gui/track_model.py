@@ -16,6 +16,7 @@ tracks and emits ``dataChanged`` for the rows that are loaded.
 from __future__ import annotations
 
 import array
+import queue
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
@@ -131,28 +132,44 @@ class KeysetSource:
     def __init__(self, library: Library, order: SortOrder, count: int) -> None:
         self.count = count
         self.order = order
-        self.is_warm = False  # knows a sort key every ANCHOR_STEP rows
+        self.is_warm = False  # knows the sort key every ANCHOR_STEP rows
+        self._library = library
         self._view = _KnownCountView(library, None, order, count)
+        self._found: queue.SimpleQueue[tuple[int, tuple[object, int]]] = queue.SimpleQueue()
 
     def rows(self, offset: int, limit: int) -> list[TrackRecord]:
+        while True:  # anchors found by warm() meanwhile (on its thread) are taken over here
+            try:
+                self._view.remember(*self._found.get_nowait())
+            except queue.Empty:
+                break
         return self._view.rows(offset, limit)
 
     def row_of_id(self, track_id: int) -> int | None:
         return self._view.row_of_id(track_id)
 
-    @classmethod
-    def warmed(
-        cls, library: Library, order: SortOrder, count: int, step: int, should_stop: Callable[[], bool]
-    ) -> KeysetSource | None:
-        """A source that has read one row every ``step`` rows, so that its view knows the sort key there
-        and a jump anywhere skips fewer than ``step`` index entries (one pass over the index in all)."""
-        source = cls(library, order, count)
-        for row in range(step, count, step):
+    def warm(self, step: int, should_stop: Callable[[], bool]) -> bool:
+        """Read the sort key every ``step`` rows (on a background thread), so that a jump anywhere skips
+        fewer than ``step`` index entries.  Coarse to fine: the middle first, then the quarters, ... down
+        to one key every 32 steps, then the rest in order; each key found is used by ``rows()`` at once,
+        so that jumps made during warming already skip less.  False if ``should_stop()`` said so."""
+        view = _KnownCountView(self._library, None, self.order, self.count)  # this thread's own
+        for row in _coarse_to_fine(step, self.count):
             if should_stop():
-                return None
-            source.rows(row, 1)
-        source.is_warm = True
-        return source
+                return False
+            view.rows(row, 1)
+            key = view.anchor(row)
+            if key is not None:
+                self._found.put((row, key))
+        self.is_warm = True
+        return True
+
+
+def _coarse_to_fine(step: int, count: int) -> list[int]:
+    """Rows ``step``, ``2 * step``, ... below ``count``: halvings first (to every 32nd), then in order."""
+    multiples = range(1, (count - 1) // step + 1)
+    coarse = sorted((k for k in multiples if k % 32 == 0), key=lambda k: (-(k & -k), k))
+    return [k * step for k in (*coarse, *(k for k in multiples if k % 32))]
 
 
 class IdListSource:
@@ -571,24 +588,12 @@ class TrackTableModel(QAbstractTableModel):
             return
         generation = self._generation
 
-        def warm(job: Job) -> tuple[int, KeysetSource] | None:
+        def warm(job: Job) -> bool:
             self.library.limit_memory(WORKER_CACHE_MB, 0)
-            stale = lambda: not self._is_current(generation)  # noqa: E731
-            warmed = KeysetSource.warmed(self.library, source.order, source.count, ANCHOR_STEP, stale)
-            return (generation, warmed) if warmed is not None else None
+            return source.warm(ANCHOR_STEP, lambda: not self._is_current(generation))
 
         # On a thread of its own: a sort or search clicked meanwhile never waits behind it (and stops it).
-        job = FunctionJob(warm, "Indexing the table")
-        job.signals.finished.connect(self._on_warmed)
-        self._background.start(job)
-
-    def _on_warmed(self, result: tuple[int, KeysetSource] | None) -> None:
-        # The same rows in the same order (nothing changed since, or the generation would differ): only
-        # the way pages are read changes, so no signal is needed.
-        if result is None or result[0] != self._generation or not isinstance(self._source, KeysetSource):
-            return
-        if result[1].count == self._count:
-            self._source = result[1]
+        self._background.start(FunctionJob(warm, "Indexing the table"))
 
     def _install(self, loaded: _Loaded) -> None:
         self._source = loaded.source

@@ -90,8 +90,8 @@ class TrackView:
             fetched.reverse()
         records = [record_from_row(row[:-1]) for row in fetched]
         if fetched:
-            self._remember(offset, (fetched[0][-1], records[0].id))
-            self._remember(offset + len(fetched) - 1, (fetched[-1][-1], records[-1].id))
+            self.remember(offset, (fetched[0][-1], records[0].id))
+            self.remember(offset + len(fetched) - 1, (fetched[-1][-1], records[-1].id))
         return records
 
     def _seek_from(self, anchor: tuple[object, int], ascending: bool, skip: int, limit: int) -> list:
@@ -126,10 +126,15 @@ class TrackView:
         ).fetchall()
         return fetched
 
-    def _remember(self, row: int, key: tuple[object, int]) -> None:
+    def remember(self, row: int, key: tuple[object, int]) -> None:
+        """Take ``key`` (sort value, id) as known for ``row``: later pages near it seek from there."""
         if row not in self._anchor_keys:
             bisect.insort(self._anchor_rows, row)
         self._anchor_keys[row] = key
+
+    def anchor(self, row: int) -> tuple[object, int] | None:
+        """The (sort value, id) known for ``row``, if a page started or ended there."""
+        return self._anchor_keys.get(row)
 
     def row_of_id(self, track_id: int) -> int | None:
         """The row number of a track in this view, or None if it does not match (one indexed query)."""

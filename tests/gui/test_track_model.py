@@ -156,9 +156,24 @@ def test_a_warmed_keyset_source_reads_the_same_rows(library, add_tracks, column:
 
     add_tracks(library, N)
     order = SortOrder(column, descending=True)
-    warmed = KeysetSource.warmed(library, order, N, 97, lambda: False)
-    assert warmed is not None
     expected = ids_in_sql(library, order)
-    for offset in (0, 96, 97, 500, 1234, N - 3):
-        assert [t.id for t in warmed.rows(offset, 40)] == expected[offset : offset + 40]
-    assert KeysetSource.warmed(library, order, N, 97, lambda: True) is None
+    source = KeysetSource(library, order, N)
+    assert source.warm(5, lambda: False) and source.is_warm
+    for offset in (0, 96, 97, 500, 1234, N - 3, 4, 5, 6):
+        assert [t.id for t in source.rows(offset, 40)] == expected[offset : offset + 40]
+    # Stopped half-way (a newer sort came in): the keys found so far are used, rows stay right.
+    calls = iter(range(10**6))
+    partly = KeysetSource(library, order, N)
+    assert not partly.warm(5, lambda: next(calls) >= 60) and not partly.is_warm
+    for offset in (777, 3, N - 41, 160, 161, 1000):
+        assert [t.id for t in partly.rows(offset, 40)] == expected[offset : offset + 40]
+
+
+def test_warming_reads_the_halvings_first_then_every_step() -> None:
+    from crate_app.gui.track_model import _coarse_to_fine
+
+    rows = _coarse_to_fine(10, 1_000_001)  # multiples 1..100_000 of 10
+    assert sorted(rows) == list(range(10, 1_000_001, 10))
+    assert rows[:4] == [655_360, 327_680, 983_040, 163_840]  # 2**16 * 10, then its halves, ...
+    coarse = [row for row in rows if row % 320 == 0]
+    assert rows[: len(coarse)] == coarse  # every 32nd step before any finer one
