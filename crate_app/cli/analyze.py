@@ -1,11 +1,12 @@
 """``crate-cli analyze [QUERY]``: BPM and key of the matching tracks not analysed yet (``--force``: all).
 
-Worker threads run ``analyze_file`` (librosa's and PyAV's heavy parts release the GIL, so threads scale
-on the cores; BLAS/OpenMP/numba are pinned to one thread each).  This thread feeds them, writes results
-through the library's writer every 20 results or second, shows progress on a terminal and enforces the
-per-file time limit: a file that overruns it is recorded as failed and a fresh thread takes the place
-of the stuck one (a thread cannot be killed; worker threads are daemons, so one stuck in a hostile file
-never keeps the command from exiting).  No Qt.
+Each worker thread hands its files, one at a time, to an analysis process of its own
+(``ProcessAnalyzer``: the analysis holds the GIL for much of its work, and a process can be killed).
+This thread feeds them, writes results through the library's writer every 20 results or second,
+shows progress on a terminal and watches the per-file time limit: a file that overruns it has its
+process killed and is recorded as failed.  Behind that, a worker still stuck a little later is given up
+on and a fresh thread takes its place (worker threads are daemons, so none keeps the command from
+exiting).  Ctrl+C stops between files: the processes ignore it, so no file is cut off.  No Qt.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from crate_app import paths
+from crate_app.analysis.processes import TIME_LIMIT_GRACE, ProcessAnalyzer, numba_cache_folder
 from crate_app.cli.common import (
     CliError,
     ProgressLine,
@@ -27,7 +28,7 @@ from crate_app.cli.common import (
     stop_on_interrupt,
     whole_number,
 )
-from crate_app.domain.errors import CrateError
+from crate_app.domain.errors import AnalysisTimeout, CrateError
 from crate_app.domain.keys import KeyNotation
 from crate_app.domain.progress import ProgressMeter
 from crate_app.domain.search import QuerySyntaxError, parse_query
@@ -36,7 +37,7 @@ from crate_app.runtime import pin_native_threads
 
 WRITE_EVERY_RESULTS = 20
 WRITE_EVERY_SECONDS = 1.0
-TIME_LIMIT_GRACE = 10.0  # seconds past the decoder's own deadline
+WATCHDOG_MARGIN = 5.0  # a worker still waiting this long after its file's limit is replaced
 MAX_REPLACED_THREADS = 4
 SHOWN_FAILURES = 20
 
@@ -56,7 +57,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--json", action="store_true", help="end with the summary as one JSON object")
     parser.add_argument(
         "--workers", type=whole_number(1), default=os.cpu_count() or 1, metavar="N",
-        help="analysis threads (default: one per core)",
+        help="analysis processes (default: one per core)",
     )  # fmt: skip
     parser.add_argument(
         "--write-tags",
@@ -72,7 +73,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--time-limit", type=float, default=None, metavar="SECONDS",
-        help="give up on a file after this long (default: the decoder's deadline + 10 s)",
+        help="give up on a file after this long (default: the decoder's deadline + 5 s)",
     )  # fmt: skip
     parser.set_defaults(run=run)
 
@@ -100,6 +101,7 @@ class _Outcome:
     result: AnalysisResult | None
     error: str | None
     tag_error: str | None = None
+    timed_out: bool = False
 
 
 def run(args: argparse.Namespace) -> int:
@@ -126,6 +128,7 @@ def run(args: argparse.Namespace) -> int:
                 batch.run(stop)
         finally:
             progress.clear()
+            batch.close()
     seconds = time.monotonic() - started
     summary = {
         "analyzed": batch.analyzed,
@@ -160,6 +163,11 @@ def _print_summary(batch: _Batch, summary: dict[str, object]) -> None:
         print(f"  tags not written to {path}: {reason}")
 
 
+def make_analyzer(time_limit: float) -> ProcessAnalyzer:
+    """The analysis engine: one process per worker thread, killed at ``time_limit`` seconds per file."""
+    return ProcessAnalyzer(time_limit=time_limit)
+
+
 class _Batch:
     def __init__(self, library, ids: list[int], options, args, time_limit: float, progress) -> None:
         self.library = library
@@ -177,20 +185,23 @@ class _Batch:
         self._given_up: set[int] = set()  # workers whose file overran the time limit
         self._next_worker = 0
         self.analyzed = self.failed = self.timed_out = self.tags_written = 0
+        self.replaced = 0  # worker threads given up on and replaced
         self.failures: list[tuple[str, str]] = []
         self.tag_errors: list[tuple[str, str]] = []
         self.seconds = 0.0  # analysing, after the warm-up
+        self.analyzer = make_analyzer(time_limit)
 
     def prepare(self) -> None:
-        """librosa's kernels: compiled by numba once (~30 s, cached in Crate's cache folder), then loaded."""
-        from crate_app import analysis
-
-        cache = os.environ.get("NUMBA_CACHE_DIR") or str(paths.numba_cache_dir())
-        analysis.configure_numba_cache(cache)
+        """Start the analysis processes; each loads librosa, whose kernels numba compiles once (~30 s,
+        cached in Crate's cache folder) and then loads."""
+        os.environ.setdefault("NUMBA_CACHE_DIR", numba_cache_folder())
         if self.progress.enabled:
             self.progress.stream.write("Preparing analysis\u2026\r")
             self.progress.stream.flush()
-        analysis.warm_up()
+        self.analyzer.warm_up(min(self.workers, len(self.ids)))
+
+    def close(self) -> None:
+        self.analyzer.close()
 
     def run(self, stop: threading.Event) -> None:
         started = time.monotonic()
@@ -272,10 +283,10 @@ class _Batch:
                 self.outcomes.put(threading.current_thread())
 
     def _analyse(self, item: _Item) -> _Outcome:
-        from crate_app.analysis import analyze_file
-
         try:
-            result = analyze_file(item.path, self.options)
+            result = self.analyzer(item.path, self.options)
+        except AnalysisTimeout as error:
+            return _Outcome(item, None, str(error), timed_out=True)
         except CrateError as error:
             return _Outcome(item, None, str(error))
         except Exception as error:  # one file's failure never stops the batch
@@ -298,17 +309,17 @@ class _Batch:
             overdue = [
                 (ident, item)
                 for ident, (item, since) in self.running.items()
-                if now - since > self.time_limit
+                if now - since > self.time_limit + WATCHDOG_MARGIN
             ]
             for ident, _item in overdue:
                 del self.running[ident]
                 self._given_up.add(ident)
         for _ident, item in overdue:
             change -= 1
-            self.timed_out += 1
+            self.replaced += 1
             message = f"analysis took longer than {self.time_limit:g} s (stopped)"
-            self._record(_Outcome(item, None, message), results, failures, meter)
-            if replace and self.timed_out <= MAX_REPLACED_THREADS:
+            self._record(_Outcome(item, None, message, timed_out=True), results, failures, meter)
+            if replace and self.replaced <= MAX_REPLACED_THREADS:
                 self._start_thread()
                 change += 1
         return change
@@ -322,6 +333,7 @@ class _Batch:
         else:
             failures.append((outcome.item.track_id, outcome.error or "analysis failed"))
             self.failed += 1
+            self.timed_out += outcome.timed_out
             self.failures.append((display_path(outcome.item.path), outcome.error or ""))
         if outcome.tag_error is not None:
             self.tag_errors.append((display_path(outcome.item.path), outcome.tag_error))

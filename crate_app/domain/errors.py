@@ -13,6 +13,10 @@ class DecodeError(CrateError):
     """An audio file cannot be decoded for analysis."""
 
 
+class AnalysisTimeout(DecodeError):
+    """A file's analysis overran its time limit and was stopped."""
+
+
 class TemplateError(CrateError):
     """A rename template is invalid; ``position`` is the 0-based offset of the problem."""
 

@@ -16,10 +16,10 @@ Shape (one batch at a time; requests made while it runs join it)::
 
 Time limit: the decoder bounds itself (deadline between packets, FFmpeg I/O timeout, capped length).
 A file still running past its limit has its process killed (a fresh one takes over) and is recorded
-as failed.  Behind that, the coordinator's watchdog gives up on any worker stuck past ``time_limit``
-and starts a replacement, so the batch always goes on (with ``use_processes=False`` it is the only
-guard: a thread cannot be killed, so the abandoned one finishes or stays stuck on its own; at most
-``MAX_ABANDONED_WORKERS`` are replaced).
+as failed (``AnalysisTimeout``).  Behind that, the coordinator's watchdog gives up on any worker
+still stuck ``WATCHDOG_MARGIN`` later and starts a replacement, so the batch always goes on (with
+``use_processes=False`` it is the only guard, at the limit itself: a thread cannot be killed, so the
+abandoned one finishes or stays stuck on its own; at most ``MAX_ABANDONED_WORKERS`` are replaced).
 
 "What is left" comes from the library (tracks neither analysed nor failed), so a batch interrupted by
 quitting continues where it stopped when it is requested again.
@@ -28,7 +28,6 @@ quitting continues where it stopped when it is requested again.
 from __future__ import annotations
 
 import logging
-import os
 import queue
 import threading
 import time
@@ -39,8 +38,16 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from crate_app import paths
-from crate_app.domain.errors import CrateError
+from crate_app.analysis.processes import (
+    TIME_LIMIT_GRACE,
+    AnalyzeFunction,
+    ProcessAnalyzer,
+    analyze_in_process,
+    numba_cache_folder,
+    numba_cache_is_cold,
+    prepare_in_process,
+)
+from crate_app.domain.errors import AnalysisTimeout, CrateError
 from crate_app.domain.keys import KeyNotation
 from crate_app.domain.progress import ProgressMeter
 from crate_app.domain.search import ParsedQuery
@@ -53,144 +60,9 @@ log = logging.getLogger(__name__)
 
 WRITE_EVERY_RESULTS = 20  # results per write transaction ...
 WRITE_EVERY_SECONDS = 1.0  # ... or sooner, so that the table keeps up
-TIME_LIMIT_GRACE = 10.0  # seconds past the decoder's own deadline before a file is given up on
+WATCHDOG_MARGIN = 5.0  # with processes: a worker still waiting this long after its file's limit is replaced
 MAX_ABANDONED_WORKERS = 4  # stuck threads replaced per batch before the batch stops
-WARM_UP_TIMEOUT = 300.0  # seconds for an analysis process to load librosa (a first run compiles ~30 s)
 CANCEL_WAIT_SECONDS = 2.0  # after a cancel, results still this close are kept
-
-AnalyzeFunction = Callable[[str, AnalysisOptions], AnalysisResult]
-
-
-def numba_cache_folder() -> str:
-    """Where numba keeps librosa's compiled kernels: $NUMBA_CACHE_DIR if set, else Crate's cache folder."""
-    return os.environ.get("NUMBA_CACHE_DIR") or str(paths.numba_cache_dir())
-
-
-def _default_warm_up() -> None:
-    from crate_app import analysis
-
-    analysis.configure_numba_cache(numba_cache_folder())
-    analysis.warm_up()
-
-
-def _default_analyze(path: str, options: AnalysisOptions) -> AnalysisResult:
-    from crate_app import analysis
-
-    return analysis.analyze_file(path, options)
-
-
-class ProcessAnalyzer:
-    """``analyze_file`` in worker processes, one per analysis thread that calls it.
-
-    The analysis core holds the GIL for much of its work (PyAV's per-frame decoding loop, the tempo
-    fit), so threads alone do not scale; each thread therefore hands its file to a process of its own
-    (``spawn``: a threaded Qt process must never fork) and waits.  A file that overruns ``time_limit``
-    is stopped for real: its process is killed and a fresh one takes its place.  Processes load
-    librosa once (``warm_up``) and stay; the window's own process never imports librosa.
-    """
-
-    def __init__(
-        self,
-        time_limit_grace: float = 5.0,
-        function: AnalyzeFunction | None = None,
-        initializer: Callable[[], None] | None = None,
-        warm: bool = True,
-    ) -> None:
-        """``function`` and ``initializer`` (default ``analyze_file`` and ``warm_up``) must be importable
-        by name in a fresh process."""
-        self.time_limit_grace = time_limit_grace  # past AnalysisOptions.timeout_seconds
-        self._function = function
-        self._initializer = initializer
-        self._warm = warm
-        self._lock = threading.Lock()
-        self._idle: list[Any] = []  # multiprocessing pools of one process, warm
-        self._all: list[Any] = []
-        self._closed = False
-
-    def warm_up(self, count: int) -> None:
-        """Start ``count`` warm processes (the first alone, so that a cold numba cache is compiled once)."""
-        os.environ.setdefault("NUMBA_CACHE_DIR", numba_cache_folder())  # the processes inherit it
-        pools = [self._new_pool()]
-        self._wait_until_started(pools[0])
-        pools += [self._new_pool() for _ in range(count - 1)]
-        for pool in pools[1:]:
-            self._wait_until_started(pool)
-        with self._lock:
-            self._idle.extend(pools)
-
-    def _wait_until_started(self, pool: Any) -> None:
-        import multiprocessing
-
-        try:  # returns once the process has run its initializer (librosa loaded, kernels compiled)
-            pool.apply_async(os.getpid).get(timeout=WARM_UP_TIMEOUT)
-        except multiprocessing.TimeoutError:
-            self._discard(pool)
-            raise RuntimeError(f"the analysis process did not start within {WARM_UP_TIMEOUT:g} s") from None
-
-    def __call__(self, path: str, options: AnalysisOptions) -> AnalysisResult:
-        import multiprocessing
-
-        from crate_app.analysis.analyze import analyze_file
-        from crate_app.domain.errors import DecodeError
-
-        pool = self._acquire()
-        limit = options.timeout_seconds + self.time_limit_grace
-        deadline = time.monotonic() + limit
-        try:
-            pending = pool.apply_async(self._function or analyze_file, (path, options))
-            while True:  # in slices, so that close() frees a waiting thread at once
-                try:
-                    return pending.get(timeout=min(0.2, max(0.0, deadline - time.monotonic())))
-                except multiprocessing.TimeoutError:
-                    if self._closed:
-                        raise RuntimeError("the analysis processes were stopped") from None
-                    if time.monotonic() >= deadline:
-                        self._discard(pool)
-                        pool = None
-                        raise DecodeError(f"analysis took longer than {limit:g} s (stopped)") from None
-        finally:
-            if pool is not None:
-                self._release(pool)
-
-    def close(self) -> None:
-        """Stop every process (running analyses are abandoned)."""
-        with self._lock:
-            self._closed = True
-            pools, self._all, self._idle = self._all, [], []
-        for pool in pools:
-            pool.terminate()
-
-    def _new_pool(self) -> Any:
-        import multiprocessing
-
-        from crate_app.analysis.analyze import warm_up
-
-        initializer = self._initializer or (warm_up if self._warm else None)
-        pool = multiprocessing.get_context("spawn").Pool(1, initializer=initializer)
-        with self._lock:
-            self._all.append(pool)
-        return pool
-
-    def _acquire(self) -> Any:
-        with self._lock:
-            if self._closed:
-                raise RuntimeError("the analysis processes were stopped")
-            if self._idle:
-                return self._idle.pop()
-        return self._new_pool()
-
-    def _release(self, pool: Any) -> None:
-        with self._lock:
-            if not self._closed:
-                self._idle.append(pool)
-                return
-        pool.terminate()
-
-    def _discard(self, pool: Any) -> None:
-        with self._lock:
-            if pool in self._all:
-                self._all.remove(pool)
-        pool.terminate()
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,6 +103,7 @@ class _Outcome:
     error: str | None
     tag_error: str | None = None
     tags_written: bool = False
+    timed_out: bool = False  # its process was killed at the time limit
 
 
 @dataclass(slots=True)
@@ -319,6 +192,8 @@ class _AnalysisWorker(Job):
         settings = self.shared.settings
         try:
             result = settings.analyze(item.path, settings.options)
+        except AnalysisTimeout as error:
+            return _Outcome(item, None, str(error), timed_out=True)
         except CrateError as error:  # DecodeError: the file's own problem, in plain words
             return _Outcome(item, None, str(error))
         except Exception as error:  # a bug or a library failure on this file must not stop the batch
@@ -352,6 +227,7 @@ class _Tally:
         self.results: list[tuple[int, AnalysisResult]] = []
         self.failures: list[tuple[int, str]] = []
         self.analyzed = self.failed = self.timed_out = self.tags_written = 0
+        self.abandoned = 0  # workers given up on (stuck past the limit) and replaced
         self.tag_errors: list[tuple[str, str]] = []
 
     @property
@@ -366,6 +242,7 @@ class _Tally:
         else:
             self.failures.append((item.track_id, outcome.error or "analysis failed"))
             self.failed += 1
+            self.timed_out += outcome.timed_out
         self.tags_written += outcome.tags_written
         if outcome.tag_error is not None and len(self.tag_errors) < 100:
             self.tag_errors.append((display_path(item.path), outcome.tag_error))
@@ -494,9 +371,10 @@ class _BatchJob(Job):
                 if self.is_cancelled:
                     continue  # not recorded: it is left for the next batch
                 log.warning("analysis of %s overran %g s", display_path(running.item.path), limit)
-                tally.timed_out += 1
-                tally.record(_Outcome(running.item, None, f"analysis took longer than {limit:g} s (stopped)"))
-                if tally.timed_out <= MAX_ABANDONED_WORKERS:
+                tally.abandoned += 1
+                message = f"analysis took longer than {limit:g} s (stopped)"
+                tally.record(_Outcome(running.item, None, message, timed_out=True))
+                if tally.abandoned <= MAX_ABANDONED_WORKERS:
                     self._add_worker()
                     live += 1
             meter.update(current=self._latest_name())
@@ -510,7 +388,7 @@ class _BatchJob(Job):
         self._write(tally)
         stopped_reason = ""
         if not self.is_cancelled and self._has_work():
-            stopped_reason = f"{tally.timed_out} files made the analysis hang, so the batch stopped"
+            stopped_reason = f"{tally.abandoned} files made the analysis hang, so the batch stopped"
         meter.finish()
         return AnalysisSummary(
             analyzed=tally.analyzed,
@@ -681,7 +559,7 @@ class AnalysisService(QObject):
         self.tag_notation = KeyNotation.CAMELOT
         self.time_limit: float | None = None  # None: the decoder's deadline plus a grace period
         self.processes = ProcessAnalyzer() if analyze is None and use_processes else None
-        self.analyze_function: AnalyzeFunction = analyze or self.processes or _default_analyze
+        self.analyze_function: AnalyzeFunction = analyze or self.processes or analyze_in_process
         self.warm_up_function: Callable[[], None] = warm_up or self._default_warm_up
         self.runner = JobRunner(max_threads=self.workers + 2, parent=self)  # + warm-up + coordinator
         self.warm_up_state = WarmUpState()
@@ -710,7 +588,7 @@ class AnalysisService(QObject):
         if state.started:
             return
         state.started = True
-        state.cold = _numba_cache_is_cold(numba_cache_folder())
+        state.cold = numba_cache_is_cold(numba_cache_folder())
         job = _WarmUpJob(self.warm_up_function)
         job.signals.finished.connect(self._on_warm_up_finished)
         job.signals.failed.connect(self._on_warm_up_failed)
@@ -721,7 +599,7 @@ class AnalysisService(QObject):
         if self.processes is not None:
             self.processes.warm_up(self.workers)
         else:
-            _default_warm_up()
+            prepare_in_process()
 
     def warm_up_text(self) -> str:
         state = self.warm_up_state
@@ -797,6 +675,9 @@ class AnalysisService(QObject):
     def _start(self, requests: Sequence[AnalysisRequest]) -> None:
         options = self.options
         limit = self.time_limit if self.time_limit is not None else options.timeout_seconds + TIME_LIMIT_GRACE
+        if self.processes is not None:  # the process of a file over the limit is killed: the usual case
+            self.processes.time_limit = limit
+            limit += WATCHDOG_MARGIN  # the coordinator's watchdog only backs that up
         settings = _BatchSettings(options, self.write_tags, self.tag_notation, limit, self.analyze_function)
         job = _BatchJob(
             self.library, settings, self.workers, self._ready, self._warm_up_error, self._start_worker
@@ -875,14 +756,3 @@ class AnalysisService(QObject):
             self._start(waiting)
         else:
             self.running_changed.emit(False)
-
-
-def _numba_cache_is_cold(folder: str) -> bool:
-    """True when numba has no compiled kernels in ``folder`` yet (the warm-up will compile, ~30 s)."""
-    try:
-        for _root, _dirs, files in os.walk(folder):
-            if any(name.endswith(".nbi") for name in files):
-                return False
-    except OSError:
-        pass
-    return True

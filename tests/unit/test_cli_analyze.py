@@ -106,14 +106,29 @@ def test_analyze_usage_errors_are_one_line(scanned: Path, args: tuple[str, ...],
     )
 
 
-def test_a_file_over_the_time_limit_fails_and_the_rest_goes_on(tmp_path: Path, monkeypatch, capsys) -> None:
-    import threading
+def stuck_on_3_broken_5(path: str, options) -> object:
+    """Runs in an analysis process of the command: stuck in one file, a decoding error in another."""
     import time
 
-    from crate_app import analysis
-    from crate_app.cli.main import main
     from crate_app.domain.errors import DecodeError
-    from crate_app.domain.track import AnalysisResult, ScannedFile, TagInfo
+    from crate_app.domain.track import AnalysisResult
+
+    if path == "/music/3.mp3":
+        time.sleep(120)  # stuck in a hostile file
+    if path == "/music/5.mp3":
+        raise DecodeError("not an audio file")
+    return AnalysisResult(bpm=128.0, bpm_confidence=1.0, key=1, key_confidence=0.5)
+
+
+def test_a_file_over_the_time_limit_has_its_process_killed_and_the_rest_goes_on(
+    tmp_path: Path, monkeypatch, capsys
+) -> None:
+    import time
+
+    from crate_app.analysis.processes import ProcessAnalyzer
+    from crate_app.cli import analyze as analyze_command
+    from crate_app.cli.main import main
+    from crate_app.domain.track import ScannedFile, TagInfo
     from crate_app.store import writer
     from crate_app.store.library import open_library
 
@@ -121,28 +136,26 @@ def test_a_file_over_the_time_limit_fails_and_the_rest_goes_on(tmp_path: Path, m
     library = open_library(library_path)
     writer.upsert_scanned(library, [ScannedFile(f"/music/{i}.mp3", 1, 1.0, TagInfo()) for i in range(8)])
     library.close()
-    release = threading.Event()
+    class CountingKills(ProcessAnalyzer):
+        killed = 0
 
-    def fake_analyze(path: str, options) -> AnalysisResult:
-        if path == "/music/3.mp3":
-            release.wait(30)  # stuck in a hostile file
-        if path == "/music/5.mp3":
-            raise DecodeError("not an audio file")
-        return AnalysisResult(bpm=128.0, bpm_confidence=1.0, key=1, key_confidence=0.5)
+        def _discard(self, pool) -> None:
+            CountingKills.killed += 1
+            super()._discard(pool)
 
-    monkeypatch.setattr(analysis, "analyze_file", fake_analyze)
-    monkeypatch.setattr(analysis, "warm_up", lambda: None)
+    def make_analyzer(time_limit: float) -> ProcessAnalyzer:  # real processes, a stand-in analysis
+        return CountingKills(time_limit=time_limit, function=stuck_on_3_broken_5, warm=False)
+
+    monkeypatch.setattr(analyze_command, "make_analyzer", make_analyzer)
     started = time.monotonic()
-    try:
-        code = main(["--library", str(library_path), "analyze", "--time-limit", "0.5", "--json"])
-        elapsed = time.monotonic() - started
-    finally:
-        release.set()
+    code = main(["--library", str(library_path), "analyze", "--time-limit", "1", "--workers", "2", "--json"])
+    elapsed = time.monotonic() - started
     summary = json_lines(capsys.readouterr().out)[-1]
-    assert code == 0 and elapsed < 5
+    assert code == 0 and elapsed < 20  # not the 120 s the stuck file would take
+    assert CountingKills.killed == 1  # its process was killed (not only its thread given up on)
     assert (summary["analyzed"], summary["failed"], summary["timed_out"]) == (6, 2, 1)
     library = open_library(library_path)
     errors = {t.path: t.analysis_error for t in library.tracks_by_ids(library.iter_track_ids())}
     library.close()
-    assert errors["/music/3.mp3"] == "analysis took longer than 0.5 s (stopped)"
+    assert errors["/music/3.mp3"] == "analysis took longer than 1 s (stopped)"
     assert errors["/music/5.mp3"] == "not an audio file"
