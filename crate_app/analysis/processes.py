@@ -17,13 +17,12 @@ from collections.abc import Callable
 from typing import Any
 
 from crate_app import paths
+from crate_app.analysis.outcome import AnalyzeFunction
 from crate_app.domain.errors import AnalysisTimeout
 from crate_app.domain.track import AnalysisOptions, AnalysisResult
 
 WARM_UP_TIMEOUT = 300.0  # seconds for an analysis process to load librosa (a first run compiles ~30 s)
 TIME_LIMIT_GRACE = 5.0  # seconds past the decoder's own deadline before a file's process is killed
-
-AnalyzeFunction = Callable[[str, AnalysisOptions], AnalysisResult]
 
 
 def numba_cache_folder() -> str:

@@ -19,6 +19,7 @@ import threading
 import time
 from dataclasses import dataclass
 
+from crate_app.analysis.outcome import FileOutcome, analyse_track
 from crate_app.analysis.processes import TIME_LIMIT_GRACE, ProcessAnalyzer, numba_cache_folder
 from crate_app.cli.common import (
     CliError,
@@ -28,7 +29,6 @@ from crate_app.cli.common import (
     stop_on_interrupt,
     whole_number,
 )
-from crate_app.domain.errors import AnalysisTimeout, CrateError
 from crate_app.domain.keys import KeyNotation
 from crate_app.domain.progress import ProgressMeter
 from crate_app.domain.search import QuerySyntaxError, parse_query
@@ -93,15 +93,6 @@ def _bpm_range(text: str) -> tuple[float, float]:
 class _Item:
     track_id: int
     path: str
-
-
-@dataclass(slots=True)
-class _Outcome:
-    item: _Item
-    result: AnalysisResult | None
-    error: str | None
-    tag_error: str | None = None
-    timed_out: bool = False
 
 
 def run(args: argparse.Namespace) -> int:
@@ -179,7 +170,7 @@ class _Batch:
         self.time_limit = time_limit
         self.progress = progress
         self.work: queue.Queue[_Item | None] = queue.Queue()
-        self.outcomes: queue.Queue[_Outcome | threading.Thread] = queue.Queue()
+        self.outcomes: queue.Queue[FileOutcome | threading.Thread] = queue.Queue()
         self.lock = threading.Lock()
         self.running: dict[int, tuple[_Item, float]] = {}  # worker number -> file, start
         self._given_up: set[int] = set()  # workers whose file overran the time limit
@@ -282,24 +273,9 @@ class _Batch:
             if not given_up:
                 self.outcomes.put(threading.current_thread())
 
-    def _analyse(self, item: _Item) -> _Outcome:
-        try:
-            result = self.analyzer(item.path, self.options)
-        except AnalysisTimeout as error:
-            return _Outcome(item, None, str(error), timed_out=True)
-        except CrateError as error:
-            return _Outcome(item, None, str(error))
-        except Exception as error:  # one file's failure never stops the batch
-            return _Outcome(item, None, f"analysis failed: {type(error).__name__}: {error}")
-        outcome = _Outcome(item, result, None)
-        if self.write_tags and (result.bpm or result.key is not None):
-            from crate_app.library.tag_writer import write_bpm_key
-
-            try:
-                write_bpm_key(item.path, result.bpm, result.key, self.notation)
-            except (CrateError, ValueError) as error:
-                outcome.tag_error = str(error)
-        return outcome
+    def _analyse(self, item: _Item) -> FileOutcome:
+        notation = self.notation if self.write_tags else None
+        return analyse_track(item.track_id, item.path, self.analyzer, self.options, tag_notation=notation)
 
     def _enforce_time_limit(self, results, failures, meter: ProgressMeter, replace: bool) -> int:
         """Fail files over the time limit; returns the change in live threads."""
@@ -317,26 +293,26 @@ class _Batch:
         for _ident, item in overdue:
             change -= 1
             self.replaced += 1
-            message = f"analysis took longer than {self.time_limit:g} s (stopped)"
-            self._record(_Outcome(item, None, message, timed_out=True), results, failures, meter)
+            self._record(
+                FileOutcome.overran(item.track_id, item.path, self.time_limit), results, failures, meter
+            )
             if replace and self.replaced <= MAX_REPLACED_THREADS:
                 self._start_thread()
                 change += 1
         return change
 
-    def _record(self, outcome: _Outcome, results, failures, meter: ProgressMeter) -> None:
+    def _record(self, outcome: FileOutcome, results, failures, meter: ProgressMeter) -> None:
         if outcome.result is not None:
-            results.append((outcome.item.track_id, outcome.result))
+            results.append((outcome.track_id, outcome.result))
             self.analyzed += 1
-            if self.write_tags and outcome.tag_error is None:
-                self.tags_written += 1
         else:
-            failures.append((outcome.item.track_id, outcome.error or "analysis failed"))
+            failures.append((outcome.track_id, outcome.error or "analysis failed"))
             self.failed += 1
             self.timed_out += outcome.timed_out
-            self.failures.append((display_path(outcome.item.path), outcome.error or ""))
+            self.failures.append((display_path(outcome.path), outcome.error or ""))
+        self.tags_written += outcome.tags_written
         if outcome.tag_error is not None:
-            self.tag_errors.append((display_path(outcome.item.path), outcome.tag_error))
+            self.tag_errors.append((display_path(outcome.path), outcome.tag_error))
         meter.update(self.analyzed + self.failed, failed=0 if outcome.result is not None else 1)
 
     def _write(self, results, failures) -> None:

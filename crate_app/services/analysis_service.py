@@ -38,16 +38,15 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
+from crate_app.analysis.outcome import AnalyzeFunction, FileOutcome, analyse_track
 from crate_app.analysis.processes import (
     TIME_LIMIT_GRACE,
-    AnalyzeFunction,
     ProcessAnalyzer,
     analyze_in_process,
     numba_cache_folder,
     numba_cache_is_cold,
     prepare_in_process,
 )
-from crate_app.domain.errors import AnalysisTimeout, CrateError
 from crate_app.domain.keys import KeyNotation
 from crate_app.domain.progress import ProgressMeter
 from crate_app.domain.search import ParsedQuery
@@ -97,16 +96,6 @@ class _Item:
 
 
 @dataclass(slots=True)
-class _Outcome:
-    item: _Item
-    result: AnalysisResult | None
-    error: str | None
-    tag_error: str | None = None
-    tags_written: bool = False
-    timed_out: bool = False  # its process was killed at the time limit
-
-
-@dataclass(slots=True)
 class _Running:
     item: _Item
     worker: _AnalysisWorker
@@ -129,7 +118,7 @@ class _Shared:
         self.settings = settings
         self.lock = threading.Lock()
         self.work: queue.Queue[_Item] = queue.Queue()
-        self.outcomes: queue.Queue[_Outcome | _AnalysisWorker] = queue.Queue()
+        self.outcomes: queue.Queue[FileOutcome | _AnalysisWorker] = queue.Queue()
         self.running: dict[int, _Running] = {}  # token -> file being analysed
         self.no_more_work = threading.Event()
         self._next_token = 0
@@ -188,35 +177,17 @@ class _AnalysisWorker(Job):
             if not self.abandoned:
                 shared.outcomes.put(self)  # "this worker has ended"
 
-    def _analyse(self, item: _Item, token: int) -> _Outcome:
+    def _analyse(self, item: _Item, token: int) -> FileOutcome:
         settings = self.shared.settings
-        try:
-            result = settings.analyze(item.path, settings.options)
-        except AnalysisTimeout as error:
-            return _Outcome(item, None, str(error), timed_out=True)
-        except CrateError as error:  # DecodeError: the file's own problem, in plain words
-            return _Outcome(item, None, str(error))
-        except Exception as error:  # a bug or a library failure on this file must not stop the batch
-            if not self.is_cancelled:
-                log.exception("analysis of %s failed", display_path(item.path))
-            return _Outcome(item, None, f"analysis failed: {type(error).__name__}: {error}")
-        outcome = _Outcome(item, result, None)
-        if settings.write_tags and self.shared.is_running(token) and (result.bpm or result.key is not None):
-            outcome.tag_error = self._write_tags(item.path, result)
-            outcome.tags_written = outcome.tag_error is None
-        return outcome
-
-    def _write_tags(self, path: str, result: AnalysisResult) -> str | None:
-        from crate_app.library.tag_writer import write_bpm_key
-
-        try:
-            write_bpm_key(path, result.bpm, result.key, self.shared.settings.tag_notation)
-        except (CrateError, ValueError) as error:
-            return str(error)
-        except Exception as error:  # never let a tagging bug stop the batch
-            log.exception("writing tags into %s failed", display_path(path))
-            return f"{type(error).__name__}: {error}"
-        return None
+        return analyse_track(
+            item.track_id,
+            item.path,
+            settings.analyze,
+            settings.options,
+            tag_notation=settings.tag_notation if settings.write_tags else None,
+            still_wanted=lambda: self.shared.is_running(token),
+            quiet=lambda: self.is_cancelled,
+        )
 
 
 class _Tally:
@@ -234,18 +205,17 @@ class _Tally:
     def unsaved(self) -> bool:
         return bool(self.results or self.failures)
 
-    def record(self, outcome: _Outcome) -> None:
-        item = outcome.item
+    def record(self, outcome: FileOutcome) -> None:
         if outcome.result is not None:
-            self.results.append((item.track_id, outcome.result))
+            self.results.append((outcome.track_id, outcome.result))
             self.analyzed += 1
         else:
-            self.failures.append((item.track_id, outcome.error or "analysis failed"))
+            self.failures.append((outcome.track_id, outcome.error or "analysis failed"))
             self.failed += 1
             self.timed_out += outcome.timed_out
         self.tags_written += outcome.tags_written
         if outcome.tag_error is not None and len(self.tag_errors) < 100:
-            self.tag_errors.append((display_path(item.path), outcome.tag_error))
+            self.tag_errors.append((display_path(outcome.path), outcome.tag_error))
         self.meter.update(self.analyzed + self.failed, failed=0 if outcome.result is not None else 1)
 
 
@@ -372,8 +342,7 @@ class _BatchJob(Job):
                     continue  # not recorded: it is left for the next batch
                 log.warning("analysis of %s overran %g s", display_path(running.item.path), limit)
                 tally.abandoned += 1
-                message = f"analysis took longer than {limit:g} s (stopped)"
-                tally.record(_Outcome(running.item, None, message, timed_out=True))
+                tally.record(FileOutcome.overran(running.item.track_id, running.item.path, limit))
                 if tally.abandoned <= MAX_ABANDONED_WORKERS:
                     self._add_worker()
                     live += 1
@@ -402,7 +371,7 @@ class _BatchJob(Job):
             stopped_reason=stopped_reason,
         )
 
-    def _messages(self, timeout: float) -> Iterable[_Outcome | _AnalysisWorker]:
+    def _messages(self, timeout: float) -> Iterable[FileOutcome | _AnalysisWorker]:
         """What the workers reported: waits up to ``timeout`` for the first message, then takes the rest."""
         try:
             yield self.shared.outcomes.get(timeout=timeout)
