@@ -6,14 +6,14 @@ This is what the CLI and the GUI call; the pure planning itself is ``planner.pla
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from crate_app.domain.keys import KeyNotation
 from crate_app.domain.rename import RenamePlan
 from crate_app.domain.search import ParsedQuery
 from crate_app.domain.track import TrackRecord, TrackStatus
-from crate_app.rename.planner import plan_renames
+from crate_app.rename.planner import CHECK_STOP_EVERY, PlanningStopped, plan_renames
 from crate_app.rename.sanitize import DEFAULT_OPTIONS, SanitizeOptions
 from crate_app.rename.template import compile_template
 from crate_app.store import journal
@@ -83,8 +83,16 @@ def select_tracks(
     return tracks
 
 
-def plan_for_tracks(library: Library, tracks: Sequence[TrackRecord], request: RenameRequest) -> RenamePlan:
-    """Plan the batch; a path is taken if a file is there or a library entry (even a missing one) uses it."""
+def plan_for_tracks(
+    library: Library,
+    tracks: Sequence[TrackRecord],
+    request: RenameRequest,
+    should_stop: Callable[[], bool] | None = None,
+) -> RenamePlan:
+    """Plan the batch; a path is taken if a file is there or a library entry (even a missing one) uses it.
+
+    Raises PlanningStopped part-way when ``should_stop()`` says so (a newer template was typed)."""
+    stop = should_stop or (lambda: False)
     template = compile_template(request.template)
     roots = library.roots()
     anchor = request.destination or (
@@ -97,7 +105,13 @@ def plan_for_tracks(library: Library, tracks: Sequence[TrackRecord], request: Re
     def taken(path: str) -> bool:
         return os.path.lexists(path) or journal.track_id_at(library, path) is not None
 
-    sidecars = {t.id: find_sidecars(t.path) for t in tracks} if request.carry_sidecars else None
+    sidecars = None
+    if request.carry_sidecars:
+        sidecars = {}
+        for number, track in enumerate(tracks):
+            if number % CHECK_STOP_EVERY == 0 and stop():
+                raise PlanningStopped
+            sidecars[track.id] = find_sidecars(track.path)
     return plan_renames(
         tracks,
         template,
@@ -108,4 +122,5 @@ def plan_for_tracks(library: Library, tracks: Sequence[TrackRecord], request: Re
         sidecars=sidecars,
         key_notation=request.key_notation,
         options=request.sanitize,
+        should_stop=stop,
     )

@@ -41,6 +41,17 @@ _WIDEST_TAG = f" ({MAX_COLLISION_NUMBER})"  # room kept in every name so that an
 TEMPORARY_PREFIX = ".crate-rename-"
 
 
+CHECK_STOP_EVERY = 256  # tracks between two calls of should_stop()
+
+
+class PlanningStopped(Exception):
+    """Planning was stopped part-way because ``should_stop()`` said so (a newer plan is wanted)."""
+
+
+def _never() -> bool:
+    return False
+
+
 def fold_path(path: str) -> str:
     """The key under which a case-insensitive file system sees ``path`` (NFC, case-folded)."""
     return unicodedata.normalize("NFC", path).casefold()
@@ -105,6 +116,7 @@ def plan_renames(
     sidecars: Mapping[int, Sequence[str]] | None = None,
     key_notation: KeyNotation = KeyNotation.CAMELOT,
     options: SanitizeOptions = DEFAULT_OPTIONS,
+    should_stop: Callable[[], bool] = _never,
 ) -> RenamePlan:
     """Plan moving each of ``tracks`` to the path ``template`` gives it.
 
@@ -113,7 +125,8 @@ def plan_renames(
     ``case_insensitive``).  Targets go under ``destination`` if given, else under the entry of
     ``library_roots`` the track is in.  ``sidecars`` maps a track id to the files to carry along.
     Paths are absolute and in the platform's form.  Raises RuntimeError only if ``exists`` claims
-    that thousands of numbered copies of one name exist where a track must move away.
+    that thousands of numbered copies of one name exist where a track must move away, and
+    PlanningStopped when ``should_stop()`` (asked every few hundred tracks) says so.
     """
     fold = fold_path if case_insensitive else _identity
     if isinstance(exists, Set):
@@ -125,7 +138,7 @@ def plan_renames(
         is_taken = exists
 
     groups, failures = _build_groups(
-        tracks, template, library_roots, destination, sidecars or {}, key_notation, options, fold
+        tracks, template, library_roots, destination, sidecars or {}, key_notation, options, fold, should_stop
     )
 
     def same_place(target: str, src: str) -> bool:
@@ -162,7 +175,9 @@ def plan_renames(
     # Since is_free does not depend on the track, the numbers before next_number[name] are taken for
     # every later track wanting the same name: this keeps "{genre}" over 100,000 tracks linear.
     next_number: dict[tuple[object, ...], int] = {}
-    for group, wanted in pending:
+    for done, (group, wanted) in enumerate(pending):
+        if done % CHECK_STOP_EVERY == 0 and should_stop():
+            raise PlanningStopped
         name_key = (group.root, group.folders, group.stem, *(fold(item.suffix) for item in group.items))
         for number in range(next_number.get(name_key, 1), MAX_COLLISION_NUMBER + 1):
             targets = wanted if number == 1 else group.targets(number, options)
@@ -212,6 +227,7 @@ def _build_groups(
     key_notation: KeyNotation,
     options: SanitizeOptions,
     fold: Callable[[str], str],
+    should_stop: Callable[[], bool],
 ) -> tuple[list[tuple[_Group, list[str]]], list[PlanFailure]]:
     """Render and sanitise every track's target; the groups come sorted by track id, each with its
     targets without a collision number."""
@@ -224,7 +240,9 @@ def _build_groups(
     sources: set[str] = set()
     groups: list[tuple[_Group, list[str]]] = []
     failures: list[PlanFailure] = []
-    for track in sorted(tracks, key=lambda t: t.id):
+    for done, track in enumerate(sorted(tracks, key=lambda t: t.id)):
+        if done % CHECK_STOP_EVERY == 0 and should_stop():
+            raise PlanningStopped
         src_key = fold(track.path)
         if src_key in sources:
             failures.append(PlanFailure(track.id, track.path, "the same file is selected twice"))

@@ -32,6 +32,7 @@ from crate_app.domain.track import TrackRecord
 from crate_app.rename import executor
 from crate_app.rename.batch import RenameRequest, plan_for_tracks, select_tracks
 from crate_app.rename.executor import BatchResult
+from crate_app.rename.planner import PlanningStopped
 from crate_app.store import journal
 from crate_app.store.journal import BatchInfo
 from crate_app.store.library import Library
@@ -123,7 +124,10 @@ class PlanJob(Job):
                 tracks = select_tracks(self.library, self.selection.query, self.selection.ids)
             if self.should_stop():
                 return None
-            plan = plan_for_tracks(self.library, tracks, self.request)
+            try:
+                plan = plan_for_tracks(self.library, tracks, self.request, self.should_stop)
+            except PlanningStopped:
+                return None  # a newer template or option came in: its plan starts at once
         finally:
             self.library.close()  # this pool thread's connection
         paths = {track.id: track.path for track in tracks}

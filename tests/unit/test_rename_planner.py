@@ -10,6 +10,7 @@ import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from test_rename_sanitize import assert_portable
@@ -477,3 +478,20 @@ def count_cycles(moving: dict[str, str]) -> int:
             node = moving[node]
         cycles += node in path
     return cycles
+
+
+def test_planning_stops_part_way_when_asked() -> None:
+    from crate_app.rename.planner import CHECK_STOP_EVERY, PlanningStopped
+
+    tracks = [track(i, f"{i}.mp3", f"Title {i}") for i in range(1, 5 * CHECK_STOP_EVERY)]
+    asked: list[int] = []
+
+    def stop_at_the_third_question() -> bool:
+        asked.append(1)
+        return len(asked) >= 3
+
+    with pytest.raises(PlanningStopped):
+        plan(tracks, "{title}", should_stop=stop_at_the_third_question)
+    assert len(asked) == 3  # it stopped at once, not after every track was planned
+    never_asked_to_stop, _ = plan(tracks, "{title}", should_stop=lambda: False)
+    assert never_asked_to_stop == plan(tracks, "{title}")[0]
