@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import platformdirs
@@ -37,3 +38,13 @@ def default_library_path() -> Path:
 
 def numba_cache_dir() -> Path:
     return cache_dir() / "numba"
+
+
+def window_icon() -> Path | None:
+    """Crate's icon: ``resources/`` beside the package (a checkout, the bundle), else where a wheel
+    installs its data (``<prefix>/share/crate``); None when neither has it."""
+    candidates = (
+        Path(__file__).resolve().parent.parent / "resources" / "crate.svg",
+        Path(sys.prefix) / "share" / "crate" / "crate.svg",
+    )
+    return next((path for path in candidates if path.is_file()), None)

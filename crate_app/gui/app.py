@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from crate_app import __version__
-from crate_app.paths import default_library_path
+from crate_app.paths import default_library_path, window_icon
 from crate_app.runtime import favour_the_gui_thread, pin_native_threads
 
 
@@ -52,8 +52,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.setApplicationName("Crate")
     app.setApplicationVersion(__version__)
     app.setOrganizationName("Crate")
-    icon = Path(__file__).resolve().parent.parent.parent / "resources" / "crate.svg"
-    if icon.exists():
+    icon = window_icon()
+    if icon is not None:
         app.setWindowIcon(QIcon(str(icon)))
     store = open_settings()
     remembered = load_settings(store).library_path
