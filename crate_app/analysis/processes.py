@@ -136,6 +136,23 @@ class ProcessAnalyzer:
             if pool is not None:
                 self._release(pool)
 
+    def stop_idle(self) -> int:
+        """Stop the processes that are not analysing (their memory goes back to the system); later calls
+        start new ones.  Returns how many were stopped."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+            for pool in idle:
+                self._all.remove(pool)
+        for pool in idle:
+            pool.terminate()
+        return len(idle)
+
+    @property
+    def process_count(self) -> int:
+        """Processes running now (idle or analysing)."""
+        with self._lock:
+            return len(self._all)
+
     def close(self) -> None:
         """Stop every process (running analyses are abandoned)."""
         with self._lock:

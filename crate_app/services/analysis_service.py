@@ -21,6 +21,9 @@ still stuck ``WATCHDOG_MARGIN`` later and starts a replacement, so the batch alw
 ``use_processes=False`` it is the only guard, at the limit itself: a thread cannot be killed, so the
 abandoned one finishes or stays stuck on its own; at most ``MAX_ABANDONED_WORKERS`` are replaced).
 
+The processes hold ~270 MB each: after ``RELEASE_PROCESSES_AFTER_S`` without work they are stopped,
+and the next request prepares them again (6-8 s once numba's cache is warm).
+
 "What is left" comes from the library (tracks neither analysed nor failed), so a batch interrupted by
 quitting continues where it stopped when it is requested again.
 """
@@ -36,7 +39,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from crate_app.analysis.outcome import AnalyzeFunction, FileOutcome, analyse_track
 from crate_app.analysis.processes import (
@@ -62,6 +65,9 @@ WRITE_EVERY_SECONDS = 1.0  # ... or sooner, so that the table keeps up
 WATCHDOG_MARGIN = 5.0  # with processes: a worker still waiting this long after its file's limit is replaced
 MAX_ABANDONED_WORKERS = 4  # stuck threads replaced per batch before the batch stops
 CANCEL_WAIT_SECONDS = 2.0  # after a cancel, results still this close are kept
+# Each analysis process holds ~270 MB (librosa, numba, scipy): they are stopped after this long without
+# work, and started again (6-8 s with numba's cache warm) by the next request.
+RELEASE_PROCESSES_AFTER_S = 300
 
 
 @dataclass(frozen=True, slots=True)
@@ -536,6 +542,10 @@ class AnalysisService(QObject):
         self._job: _BatchJob | None = None
         self._workers: list[_AnalysisWorker] = []
         self._waiting: list[AnalysisRequest] = []  # requests that arrived while a batch was ending
+        self._release_timer = QTimer(self)
+        self._release_timer.setSingleShot(True)
+        self._release_timer.setInterval(int(RELEASE_PROCESSES_AFTER_S * 1000))
+        self._release_timer.timeout.connect(self.release_processes)
 
     # -- state --------------------------------------------------------------------------------------
     @property
@@ -621,6 +631,7 @@ class AnalysisService(QObject):
     def shutdown(self, timeout_ms: int = 5000) -> bool:
         """Cancel and wait for the workers; False if a thread stuck in a file did not stop in time."""
         self.cancel()
+        self._release_timer.stop()
         if self.stuck_workers():
             timeout_ms = min(timeout_ms, 500)  # no use waiting long for a thread given up on
         if self.processes is not None:
@@ -633,7 +644,18 @@ class AnalysisService(QObject):
         return sum(worker.abandoned and worker.state in running for worker in list(self._workers))
 
     # -- internals ----------------------------------------------------------------------------------
+    def release_processes(self) -> None:
+        """Stop the idle analysis processes (done by itself after ``RELEASE_PROCESSES_AFTER_S`` without
+        work); the next request prepares them again."""
+        if self._job is not None or self.processes is None or not self.warm_up_state.ready:
+            return
+        stopped = self.processes.stop_idle()
+        self._ready.clear()
+        self.warm_up_state = WarmUpState()
+        log.info("stopped %d idle analysis processes", stopped)
+
     def _request(self, request: AnalysisRequest) -> None:
+        self._release_timer.stop()
         self.warm_up()
         if self._job is not None:
             if not self._job.offer(request):
@@ -689,6 +711,8 @@ class AnalysisService(QObject):
         )
         self._ready.set()
         self.warm_up_changed.emit("")
+        if self._job is None and self.processes is not None:
+            self._release_timer.start()
 
     def _on_warm_up_failed(self, message: str) -> None:
         self.warm_up_state.error = message
@@ -725,3 +749,5 @@ class AnalysisService(QObject):
             self._start(waiting)
         else:
             self.running_changed.emit(False)
+            if self.processes is not None:
+                self._release_timer.start()

@@ -289,3 +289,30 @@ def test_tags_are_written_back_when_enabled(qtbot, make_service, library, tmp_pa
     assert mp4["tmpo"] == [126] or mp4["tmpo"] == [127]
     assert bytes(mp4["----:com.apple.iTunes:initialkey"][0]) == b"8A"
     assert library.track_by_path(str(music / "three.m4a")).bpm == 126.5  # the exact value stays in the DB
+
+
+def analysis_in_a_process(path: str, options: AnalysisOptions) -> AnalysisResult:
+    """Runs in an analysis process (imported by name there): a stand-in that needs no librosa."""
+    return result_for(path)
+
+
+def test_idle_analysis_processes_are_stopped_then_started_again_on_demand(
+    qtbot, library, monkeypatch
+) -> None:
+    from crate_app.analysis.processes import ProcessAnalyzer
+    from crate_app.services import analysis_service
+
+    monkeypatch.setattr(analysis_service, "RELEASE_PROCESSES_AFTER_S", 0.5)
+    fake_tracks(library, 6)
+    service = AnalysisService(library, workers=2)
+    engine = ProcessAnalyzer(function=analysis_in_a_process, warm=False)  # real processes
+    service.processes, service.analyze_function = engine, engine
+    try:
+        summary = run_batch(qtbot, service, service.analyze_query)
+        assert summary.analyzed == 6 and engine.process_count == 2 and service.is_ready
+        qtbot.waitUntil(lambda: engine.process_count == 0, timeout=5000)  # ~270 MB each, given back
+        assert not service.is_ready
+        again = run_batch(qtbot, service, lambda: service.analyze_query(force=True))
+        assert (again.analyzed, again.failed) == (6, 0) and engine.process_count == 2
+    finally:
+        assert service.shutdown(10_000)
