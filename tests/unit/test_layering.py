@@ -45,3 +45,17 @@ def test_code_is_clean_under_ruff() -> None:
     ruff = shutil.which("ruff") or str(Path(sys.executable).with_name("ruff"))
     result = subprocess.run([ruff, "check", "crate_app", "tests"], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_window_loads_no_analysis_library() -> None:
+    # The window only drives analysis processes: numpy, PyAV and librosa stay out of its memory.
+    code = (
+        "import sys, crate_app.gui.app, crate_app.gui.main_window\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('numpy', 'av', 'librosa', 'numba'))\n"
+        "print(heavy)\n"
+        "sys.exit(1 if heavy else 0)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, f"the window imported analysis libraries: {result.stdout}{result.stderr}"
