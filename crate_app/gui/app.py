@@ -10,7 +10,7 @@ from pathlib import Path
 
 from crate_app import __version__
 from crate_app.paths import default_library_path, window_icon
-from crate_app.runtime import favour_the_gui_thread, pin_native_threads
+from crate_app.runtime import favour_the_gui_thread, freeze_startup_objects, pin_native_threads
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -78,6 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
     window = MainWindow(library, store)
     window.show()
+    freeze_startup_objects()
     app.installEventFilter(FileOpenForwarder(window))
     if args.paths:
         window.add_paths([str(Path(p).resolve()) for p in args.paths])

@@ -185,7 +185,7 @@ def run(
     from crate_app.gui.main_window import MainWindow
     from crate_app.gui.settings import open_settings
     from crate_app.gui.track_model import COLUMN_NAMES, COLUMNS
-    from crate_app.runtime import favour_the_gui_thread
+    from crate_app.runtime import favour_the_gui_thread, freeze_startup_objects
 
     favour_the_gui_thread()  # as the app does
     _app = QApplication.instance() or QApplication([])
@@ -217,6 +217,7 @@ def run(
         wait_for(model.view_applied)
     table.viewport().repaint()
     first_rows = time.perf_counter() - started
+    freeze_startup_objects()  # as the app does once its window is up
     assert model.rowCount() == count, (model.rowCount(), count)
     results: dict[str, object] = {
         "tracks": count,

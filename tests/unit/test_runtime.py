@@ -8,6 +8,7 @@ from crate_app.runtime import (
     GUI_SWITCH_INTERVAL_S,
     NATIVE_THREAD_ENV_VARS,
     favour_the_gui_thread,
+    freeze_startup_objects,
     pin_native_threads,
 )
 
@@ -31,3 +32,15 @@ def test_the_gui_process_hands_the_gil_over_sooner() -> None:
         assert before > GUI_SWITCH_INTERVAL_S
     finally:
         sys.setswitchinterval(before)
+
+
+def test_objects_made_at_start_up_leave_the_collectors_generations() -> None:
+    import gc
+
+    made_at_start_up = [[n] for n in range(1000)]  # containers: tracked by the collector
+    before = gc.get_freeze_count()
+    try:
+        freeze_startup_objects()
+        assert gc.get_freeze_count() >= before + len(made_at_start_up)
+    finally:
+        gc.unfreeze()
