@@ -136,6 +136,7 @@ def test_a_file_over_the_time_limit_has_its_process_killed_and_the_rest_goes_on(
     library = open_library(library_path)
     writer.upsert_scanned(library, [ScannedFile(f"/music/{i}.mp3", 1, 1.0, TagInfo()) for i in range(8)])
     library.close()
+
     class CountingKills(ProcessAnalyzer):
         killed = 0
 
