@@ -47,10 +47,11 @@ PAGE_SIZE = 100
 MAX_PAGES = 100  # 10,000 rows kept (about 13 MB of records)
 MAX_FORMATTED_ROWS = 5_000  # display texts kept for the rows painted recently
 # An unfiltered view of more than WARM_MIN_ROWS is warmed on a background thread: one row read every
-# ANCHOR_STEP rows.  At once after a sort or search change; after the refreshes of a running scan, once
-# they have paused for WARM_AFTER_REFRESH_MS (a refresh makes the anchors stale).
+# ANCHOR_STEP rows.  At once after a sort or search change; after a refresh (a refresh makes the anchors
+# stale), once no other refresh came for WARM_AFTER_REFRESH_MS (the window refreshes a big library
+# every 2 s at most while a scan runs).
 WARM_MIN_ROWS = 20_000
-WARM_AFTER_REFRESH_MS = 500
+WARM_AFTER_REFRESH_MS = 100
 ANCHOR_STEP = 2_000
 # SQLite memory of the model's two connections (GUI thread, worker): small caches, no memory map,
 # so that the window's resident memory stays low (the OS caches the file anyway).

@@ -240,3 +240,11 @@ def test_double_click_shows_the_file_in_its_folder(
     window.table.doubleClicked.emit(index)
     track = window.model.track_at(2)
     assert [url.toLocalFile() for url in opened] == [str(Path(track.path).parent)]
+
+
+def test_a_big_library_is_refreshed_less_often_while_a_scan_adds_tracks() -> None:
+    from crate_app.gui.main_window import REFRESH_INTERVAL_MAX_MS, REFRESH_INTERVAL_MS, refresh_interval_ms
+
+    assert refresh_interval_ms(0) == refresh_interval_ms(50_000) == REFRESH_INTERVAL_MS
+    assert REFRESH_INTERVAL_MS < refresh_interval_ms(500_000) < REFRESH_INTERVAL_MAX_MS
+    assert refresh_interval_ms(1_000_000) == refresh_interval_ms(5_000_000) == REFRESH_INTERVAL_MAX_MS
