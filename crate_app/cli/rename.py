@@ -91,6 +91,8 @@ def _new_batch(library: Library, args: argparse.Namespace) -> int:
     plan = plan_for_tracks(library, tracks, request)
     for failure in plan.failures:
         print(f"cannot rename {display_path(failure.src)}: {failure.reason}", file=sys.stderr)
+    if plan.empty_fields:
+        print(f"note: {plan.empty_fields_note()}", file=sys.stderr)
     if args.dry_run:
         for move in plan.moves:
             if args.json:

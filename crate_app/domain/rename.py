@@ -69,6 +69,9 @@ class RenamePlan:
     moves: tuple[PlannedMove, ...]  # one per file that changes place, sorted by track id
     unchanged: tuple[int, ...]  # ids of tracks already at their target (skipped)
     failures: tuple[PlanFailure, ...]
+    # Template fields that rendered empty (no value, no fallback), with the number of tracks each:
+    # (("{artist}", 312), ...), most first.  Their names are made without them ("_" for a folder).
+    empty_fields: tuple[tuple[str, int], ...] = ()
 
     @property
     def conflicts(self) -> tuple[PlannedMove, ...]:
@@ -88,6 +91,17 @@ class RenamePlan:
     def conflict_count(self) -> int:
         """Tracks whose target was renamed on collision, plus tracks that could not be planned."""
         return len({move.track_id for move in self.conflicts}) + len(self.failures)
+
+    def empty_fields_note(self) -> str:
+        """'312 tracks have no {artist}, 20 no {album} (a fallback helps: {artist|Unknown})', or ""."""
+        if not self.empty_fields:
+            return ""
+        (first, count), *others = self.empty_fields
+        text = f"{count:,} track{' has' if count == 1 else 's have'} no {first}"
+        text += "".join(f", {n:,} no {field}" for field, n in others[:2])
+        if len(others) > 2:
+            text += f" and {len(others) - 2} more field{'s' if len(others) > 3 else ''}"
+        return f"{text} (a fallback helps: {first[:-1]}|Unknown}})"
 
     def final_paths(self) -> dict[str, str]:
         """Each moving file's source path mapped to its final path."""

@@ -524,6 +524,8 @@ class RenameDialog(QDialog):
             )
             failed = f"{len(plan.failures):,} cannot be renamed"
             parts.append(f'<span style="color:#c62828;">{failed}</span>' if plan.failures else failed)
+            if plan.empty_fields:
+                parts.append(f'<span style="color:#b85c00;">{html.escape(plan.empty_fields_note())}</span>')
             left_out = (self.selection.count or 0) - preview.track_count
             if left_out > 0:
                 parts.append(f"{left_out:,} missing files left out")

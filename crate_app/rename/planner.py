@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import unicodedata
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass
 
@@ -137,7 +138,7 @@ def plan_renames(
     else:
         is_taken = exists
 
-    groups, failures = _build_groups(
+    groups, failures, empty_fields = _build_groups(
         tracks, template, library_roots, destination, sidecars or {}, key_notation, options, fold, should_stop
     )
 
@@ -215,6 +216,7 @@ def plan_renames(
         moves=tuple(moves),
         unchanged=tuple(sorted(unchanged)),
         failures=tuple(sorted(failures, key=lambda f: f.track_id)),
+        empty_fields=tuple(empty_fields.most_common()),
     )
 
 
@@ -228,9 +230,9 @@ def _build_groups(
     options: SanitizeOptions,
     fold: Callable[[str], str],
     should_stop: Callable[[], bool],
-) -> tuple[list[tuple[_Group, list[str]]], list[PlanFailure]]:
+) -> tuple[list[tuple[_Group, list[str]]], list[PlanFailure], Counter[str]]:
     """Render and sanitise every track's target; the groups come sorted by track id, each with its
-    targets without a collision number."""
+    targets without a collision number; and how many tracks left each template field empty."""
     roots = sorted(
         ((fold(_with_separator(root)), root.rstrip(os.sep) or os.sep) for root in library_roots),
         key=lambda pair: len(pair[0]),
@@ -238,6 +240,7 @@ def _build_groups(
     )
     folder_cache: dict[str, str] = {}
     sources: set[str] = set()
+    empty_fields: Counter[str] = Counter()
     groups: list[tuple[_Group, list[str]]] = []
     failures: list[PlanFailure] = []
     for done, track in enumerate(sorted(tracks, key=lambda t: t.id)):
@@ -252,7 +255,9 @@ def _build_groups(
         if root is None:
             failures.append(PlanFailure(track.id, track.path, "the file is not inside a library folder"))
             continue
-        *raw_folders, raw_stem = template.render(track, key_notation)
+        missing: set[str] = set()
+        *raw_folders, raw_stem = template.render(track, key_notation, missing)
+        empty_fields.update(missing)
         if not raw_stem.strip():
             failures.append(
                 PlanFailure(track.id, track.path, "the template gives this track an empty file name")
@@ -273,7 +278,7 @@ def _build_groups(
             failures.append(PlanFailure(track.id, track.path, "the new path would be too long"))
             continue
         groups.append((group, wanted))
-    return groups, failures
+    return groups, failures, empty_fields
 
 
 def _with_separator(root: str) -> str:

@@ -98,12 +98,16 @@ class _Field:
     fallback: str | None  # literal text when no field has a value
     spec: str | None
 
-    def render(self, track: TrackRecord, notation: KeyNotation) -> str:
+    def render(self, track: TrackRecord, notation: KeyNotation, missing: set[str] | None = None) -> str:
         for name in self.names:
             value = _GETTERS[name](track, notation)
             if value is not None:
                 return _format_value(value, self.spec)
-        return "" if self.fallback is None else _format_value(self.fallback, self.spec)
+        if self.fallback is not None:
+            return _format_value(self.fallback, self.spec)
+        if missing is not None:
+            missing.add("{" + "|".join(self.names) + "}")
+        return ""
 
 
 _Part = str | _Field
@@ -124,10 +128,21 @@ class CompiledTemplate:
             for name in part.names
         )  # fmt: skip
 
-    def render(self, track: TrackRecord, key_notation: KeyNotation = KeyNotation.CAMELOT) -> tuple[str, ...]:
-        """The raw (not yet sanitised) folder names and file stem for ``track``."""
+    def render(
+        self,
+        track: TrackRecord,
+        key_notation: KeyNotation = KeyNotation.CAMELOT,
+        missing: set[str] | None = None,
+    ) -> tuple[str, ...]:
+        """The raw (not yet sanitised) folder names and file stem for ``track``.
+
+        ``missing`` (if given) receives the fields that had no value and no fallback, as written in
+        the template without format (``{artist}``, ``{albumartist|artist}``): they rendered empty."""
         return tuple(
-            "".join(part if isinstance(part, str) else part.render(track, key_notation) for part in component)
+            "".join(
+                part if isinstance(part, str) else part.render(track, key_notation, missing)
+                for part in component
+            )
             for component in self.components
         )
 

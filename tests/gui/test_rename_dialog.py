@@ -120,6 +120,12 @@ def test_typing_a_template_updates_counts_and_the_preview(qtbot, make_window, li
     assert new_paths == sorted(new_paths, key=str.casefold)  # listed by new path (no collision here)
     assert new_paths[0] == os.path.join("Björk", "Post", "01 Hyperballad.flac")
     assert sorted(layout(music)) == sorted(f"incoming 00-{n:02d}.{s[4]}" for n, s in enumerate(SONGS))
+    assert "no {" not in dialog.counts_label.text()  # every field had a value (or a fallback)
+
+    # A field the files have no value for is named in the counts, with the way out.
+    dialog.set_template("{genre}/{title}")
+    wait_for_preview(qtbot, dialog, "{genre}/{title}")
+    assert "8 tracks have no {genre} (a fallback helps: {genre|Unknown})" in dialog.counts_label.text()
 
 
 def test_a_bad_template_shows_where_and_disables_rename(qtbot, make_window, library, tmp_path) -> None:

@@ -495,3 +495,33 @@ def test_planning_stops_part_way_when_asked() -> None:
     assert len(asked) == 3  # it stopped at once, not after every track was planned
     never_asked_to_stop, _ = plan(tracks, "{title}", should_stop=lambda: False)
     assert never_asked_to_stop == plan(tracks, "{title}")[0]
+
+
+def test_fields_left_empty_are_counted_once_per_track() -> None:
+    tracks = [
+        track(1, "a.mp3", "A", artist="Moodymann"),
+        track(2, "b.mp3", "B"),  # no artist, no album
+        track(3, "c.mp3", None, album="Post"),  # no artist, no title
+    ]
+    result, _ = plan(tracks, "{artist}/{album|Singles}/{artist} - {title}")
+    assert result.empty_fields == (("{artist}", 2), ("{title}", 1))  # {album} has a fallback
+    result, _ = plan(tracks, "{albumartist|artist}/{title|album|Untitled}")
+    assert result.empty_fields == (("{albumartist|artist}", 2),)
+
+
+def test_the_note_on_empty_fields_reads_well() -> None:
+    def note(*empty: tuple[str, int]) -> str:
+        return RenamePlan(
+            steps=(), moves=(), unchanged=(), failures=(), empty_fields=empty
+        ).empty_fields_note()
+
+    assert note() == ""
+    assert note(("{albumartist|artist}", 1)) == (
+        "1 track has no {albumartist|artist} (a fallback helps: {albumartist|artist|Unknown})"
+    )
+    assert note(("{artist}", 1312), ("{album}", 20)) == (
+        "1,312 tracks have no {artist}, 20 no {album} (a fallback helps: {artist|Unknown})"
+    )
+    assert note(("{a}", 5), ("{b}", 4), ("{c}", 3), ("{d}", 2)).endswith(
+        "3 no {c} and 1 more field (a fallback helps: {a|Unknown})"
+    )
