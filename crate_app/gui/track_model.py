@@ -4,7 +4,7 @@
 A search or sort change never runs on the GUI thread: the count and the first page are computed on a
 single worker thread (stale requests are skipped) and applied when they come back.  Unfiltered views
 page by keyset seeks on the sort index (``TrackView``); a big one is then warmed on a second thread
-(its sort key read every 2,000 rows, 0.1 s for 1M tracks), so that a jump anywhere skips at most
+(its sort key read every 2,000 rows, 0.1-0.2 s for 1M tracks), so that a jump anywhere skips at most
 1,000 index entries.  A search materialises the matching ids in sort order once on the worker
 (8 bytes a row), after which any page is one ``tracks_by_ids`` away.
 
