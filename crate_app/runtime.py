@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import os
+import signal
 import sys
 
 NATIVE_THREAD_ENV_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
@@ -40,3 +41,22 @@ def freeze_startup_objects() -> None:
     reference counting.
     """
     gc.freeze()
+
+
+BACKGROUND_NICENESS = 5  # added to a worker process's niceness (POSIX); 0 is normal, 19 the lowest
+
+
+def become_background_worker() -> None:
+    """Initializer of Crate's worker processes (tag readers, analysis).
+
+    Ctrl+C in a terminal reaches the whole process group, but only the parent decides what stops (a
+    scan between batches, an analysis between files), so a worker must not die mid-file.  And a lower
+    CPU priority: when every core is busy, the window (and the user's other programs) come first; an
+    otherwise idle machine gives the workers the same time as before.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(os, "nice"):
+        try:
+            os.nice(BACKGROUND_NICENESS)
+        except OSError:  # not allowed here: run at the normal priority
+            pass

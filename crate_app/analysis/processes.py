@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import signal
 import threading
 import time
 from collections.abc import Callable
@@ -20,6 +19,7 @@ from crate_app import paths
 from crate_app.analysis.outcome import AnalyzeFunction
 from crate_app.domain.errors import AnalysisTimeout
 from crate_app.domain.track import AnalysisOptions, AnalysisResult
+from crate_app.runtime import become_background_worker
 
 WARM_UP_TIMEOUT = 300.0  # seconds for an analysis process to load librosa (a first run compiles ~30 s)
 TIME_LIMIT_GRACE = 5.0  # seconds past the decoder's own deadline before a file's process is killed
@@ -57,9 +57,7 @@ def analyze_in_process(path: str, options: AnalysisOptions) -> AnalysisResult:
 
 
 def _start_child(initializer: Callable[[], None] | None) -> None:
-    # Ctrl+C in a terminal reaches the whole process group: the parent decides what stops (a command
-    # line run pauses between files), so a child must not die in the middle of a file.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    become_background_worker()  # Ctrl+C is the parent's to handle; the window comes first for the CPU
     if initializer is not None:
         initializer()
 

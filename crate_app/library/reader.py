@@ -6,7 +6,6 @@ builder (mutagen, no peewee): workers start in about half the time.
 
 from __future__ import annotations
 
-import signal
 from collections.abc import Sequence
 
 from crate_app.library.tags import scan_file
@@ -19,9 +18,3 @@ Row = tuple[object, ...]  # values in crate_app.store.rows.UPSERT_COLUMNS order
 def read_chunk(entries: Sequence[Entry], now: float) -> list[Row]:
     """Read a chunk of files (never raises for a file) and return their rows."""
     return [scanned_row(scan_file(path, size, mtime), now) for path, size, mtime in entries]
-
-
-def ignore_interrupts() -> None:
-    """Worker-process initializer: Ctrl-C reaches the whole process group, but only the scanning
-    process decides to stop (between batches); workers must not die with a traceback."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)

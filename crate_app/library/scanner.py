@@ -26,9 +26,10 @@ from multiprocessing import get_context
 
 from crate_app.domain.progress import Progress, ProgressMeter
 from crate_app.domain.track import TrackStatus, display_path
-from crate_app.library.reader import Entry, Row, ignore_interrupts, read_chunk
+from crate_app.library.reader import Entry, Row, read_chunk
 from crate_app.library.tags import VANISHED, os_error_reason
 from crate_app.library.walk import has_extension, walk_audio
+from crate_app.runtime import become_background_worker
 from crate_app.store import writer
 from crate_app.store.library import FileState, Library
 
@@ -392,7 +393,7 @@ class _TagReader:
         self.pending.append(entry)
         if self.pool is None and self.workers > 0 and len(self.pending) >= POOL_MIN_FILES:
             self.pool = ProcessPoolExecutor(
-                self.workers, mp_context=get_context("spawn"), initializer=ignore_interrupts
+                self.workers, mp_context=get_context("spawn"), initializer=become_background_worker
             )
         if self.pool is not None and len(self.pending) >= CHUNK_FILES:
             self._top_up()

@@ -44,3 +44,25 @@ def test_objects_made_at_start_up_leave_the_collectors_generations() -> None:
         assert gc.get_freeze_count() >= before + len(made_at_start_up)
     finally:
         gc.unfreeze()
+
+
+def _worker_state() -> tuple[int, bool]:
+    import os
+    import signal
+
+    return (os.nice(0) if hasattr(os, "nice") else 0), signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+
+
+def test_worker_processes_ignore_ctrl_c_and_yield_the_cpu() -> None:
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    from crate_app.runtime import BACKGROUND_NICENESS, become_background_worker
+
+    context = get_context("spawn")
+    with ProcessPoolExecutor(1, mp_context=context, initializer=become_background_worker) as pool:
+        niceness, ignores_ctrl_c = pool.submit(_worker_state).result(timeout=60)
+    assert ignores_ctrl_c
+    if hasattr(os, "nice"):  # POSIX: Windows has no niceness
+        assert niceness == min(19, os.nice(0) + BACKGROUND_NICENESS)
