@@ -15,25 +15,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from audiofactory import write_audio
+from clirunner import crate_cli, json_lines
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def cli(library: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [sys.executable, "-m", "crate_app.cli.main", "--library", str(library), *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = crate_cli(*args, library=library)
     if check:
         assert result.returncode == 0, result.stderr
     return result
 
 
-def json_lines(library: Path, *args: str) -> list[dict]:
-    return [json.loads(line) for line in cli(library, *args, "--json").stdout.splitlines()]
+def cli_json(library: Path, *args: str) -> list[dict]:
+    return json_lines(cli(library, *args, "--json").stdout)
 
 
 def start_cli(library: Path, *args: str) -> subprocess.Popen[str]:
@@ -113,7 +108,7 @@ def check_consistent(library: Path, root: Path, originals: dict[str, str], by_tr
     assert sorted(current.values()) == sorted(originals.values()), "a file was lost or duplicated"
     leftovers = [p for p in current if ".crate-" in p]
     assert not leftovers, f"temporary files left behind: {leftovers}"
-    for track in json_lines(library, "ls", "--limit", "10000000"):
+    for track in cli_json(library, "ls", "--limit", "10000000"):
         path = Path(track["path"])
         assert path.exists(), f"track {track['id']} points at a path that does not exist: {path}"
         assert digest(path) == by_track[track["id"]], f"track {track['id']} points at another track's file"
@@ -154,7 +149,7 @@ def run_trials(tmp: Path, *, files: int, trials: int, seed: int) -> TrialReport:
     make_files(root, files)
     cli(library, "scan", str(root))
     originals = snapshot(root)
-    by_track = {t["id"]: digest(Path(t["path"])) for t in json_lines(library, "ls", "--limit", "10000000")}
+    by_track = {t["id"]: digest(Path(t["path"])) for t in cli_json(library, "ls", "--limit", "10000000")}
     assert len(by_track) == files
     interrupted = consistent = 0
     for trial in range(trials):
@@ -168,7 +163,7 @@ def run_trials(tmp: Path, *, files: int, trials: int, seed: int) -> TrialReport:
         interrupted += killed and latest > 0  # it died with files moving
         if rng.random() < 0.5:  # sometimes the resume is killed too
             kill_at_random(start_cli(library, "rename", "--resume"), rng, library, while_moving_after=None)
-        batches = json_lines(library, "rename", "--list")
+        batches = cli_json(library, "rename", "--list")
         if batches and batches[0]["status"] in ("running", "paused", "pending"):
             # Any next start of crate-cli tells the user about it.
             assert "unfinished rename" in cli(library, "stats").stderr
@@ -178,7 +173,7 @@ def run_trials(tmp: Path, *, files: int, trials: int, seed: int) -> TrialReport:
         check_consistent(library, root, originals, by_track)
         consistent += 1
     # Undo every batch, newest first: the original layout comes back.
-    for info in json_lines(library, "rename", "--list"):
+    for info in cli_json(library, "rename", "--list"):
         if info["kind"] == "rename" and info["status"] in ("done", "cancelled"):
             cli(library, "rename", "--undo", str(info["batch"]))
     restored = snapshot(root) == originals

@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import io
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -13,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from audiofactory import write_audio
+from clirunner import crate_cli, json_lines
 
 from crate_app.cli import main as cli_main
 from crate_app.cli import scan as cli_scan
@@ -31,23 +31,6 @@ TRACKS = [  # artist, title, bpm, key, format
 ]
 
 
-def cli(
-    *args: str, library: Path | None = None, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "crate_app.cli.main"]
-    if library is not None:
-        command += ["--library", str(library)]
-    environment = {**os.environ, **(env or {})}
-    environment.pop("CRATE_LIBRARY", None) if env is None or "CRATE_LIBRARY" not in env else None
-    return subprocess.run(
-        [*command, *args], capture_output=True, text=True, cwd=ROOT, env=environment, timeout=120
-    )
-
-
-def json_lines(text: str) -> list[dict]:
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
-
-
 @pytest.fixture(scope="module")
 def scanned(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict]:
     base = tmp_path_factory.mktemp("cli")
@@ -64,7 +47,7 @@ def scanned(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict]
         write_audio(music / artist / f"{i} {title}.{fmt}", tags)
     (music / "broken.mp3").write_bytes(b"not audio at all" * 10)
     library = base / "library.sqlite"
-    result = cli("scan", str(music), "--json", library=library)
+    result = crate_cli("scan", str(music), "--json", library=library)
     assert result.returncode == 0, result.stderr
     return library, music, json_lines(result.stdout)[-1]
 
@@ -77,20 +60,20 @@ def test_scan_json_summary(scanned: tuple[Path, Path, dict]) -> None:
 
 def test_rescan_and_scan_again_are_incremental(scanned: tuple[Path, Path, dict]) -> None:
     library, music, _ = scanned
-    again = cli("scan", str(music), "--json", library=library)
+    again = crate_cli("scan", str(music), "--json", library=library)
     assert again.returncode == 0 and again.stderr == ""  # not a terminal: no progress noise
     summary = json_lines(again.stdout)[-1]
     assert (summary["added"], summary["unchanged"]) == (0, 5)
-    rescan = cli("rescan", "--json", library=library)
+    rescan = crate_cli("rescan", "--json", library=library)
     assert rescan.returncode == 0 and json_lines(rescan.stdout)[-1]["unchanged"] == 5
-    plain = cli("rescan", library=library)
+    plain = crate_cli("rescan", library=library)
     assert plain.returncode == 0 and "5 unchanged" in plain.stdout
     assert "broken.mp3: not a valid MP3 file" in plain.stdout
 
 
 def test_stats_json(scanned: tuple[Path, Path, dict]) -> None:
     library, _, _ = scanned
-    result = cli("stats", "--json", library=library)
+    result = crate_cli("stats", "--json", library=library)
     assert result.returncode == 0, result.stderr
     stats = json.loads(result.stdout)
     assert {"tracks", "ok", "missing", "errors", "analyzed"} <= set(stats)
@@ -105,7 +88,9 @@ def test_stats_json(scanned: tuple[Path, Path, dict]) -> None:
 
 def test_ls_json_fields_and_key_notations(scanned: tuple[Path, Path, dict]) -> None:
     library, _, _ = scanned
-    result = cli("ls", "--json", "format:mp3", "format:flac", "format:m4a", "format:ogg", library=library)
+    result = crate_cli(
+        "ls", "--json", "format:mp3", "format:flac", "format:m4a", "format:ogg", library=library
+    )
     rows = json_lines(result.stdout)
     assert len(rows) == 5, result.stderr
     for row in rows:
@@ -131,30 +116,35 @@ def test_ls_json_fields_and_key_notations(scanned: tuple[Path, Path, dict]) -> N
         assert row["duration"] > 0 and Path(row["path"]).exists()
         assert row["bpm"] == pytest.approx(float(bpm) if title != "Windowlicker" else 127.0)
     open_key = json_lines(
-        cli("ls", "--json", "--key-notation", "openkey", "title:revolution", library=library).stdout
+        crate_cli("ls", "--json", "--key-notation", "openkey", "title:revolution", library=library).stdout
     )
     assert [row["key"] for row in open_key] == ["1m"]
 
 
 def test_ls_query_sort_and_limit(scanned: tuple[Path, Path, dict]) -> None:
     library, _, _ = scanned
-    daft = json_lines(cli("ls", "--json", "daft", library=library).stdout)
+    daft = json_lines(crate_cli("ls", "--json", "daft", library=library).stdout)
     assert sorted(row["title"] for row in daft) == ["Da Funk", "Revolution 909"]
-    by_bpm = json_lines(cli("ls", "--json", "--sort", "bpm", "--desc", "bpm:>100", library=library).stdout)
+    by_bpm = json_lines(
+        crate_cli("ls", "--json", "--sort", "bpm", "--desc", "bpm:>100", library=library).stdout
+    )
     assert [row["bpm"] for row in by_bpm] == sorted((row["bpm"] for row in by_bpm), reverse=True)
     assert len(by_bpm) == 4
-    limited = json_lines(cli("ls", "--json", "--sort", "title", "--limit", "2", library=library).stdout)
-    everything = json_lines(cli("ls", "--json", "--sort", "title", library=library).stdout)
+    limited = json_lines(crate_cli("ls", "--json", "--sort", "title", "--limit", "2", library=library).stdout)
+    everything = json_lines(crate_cli("ls", "--json", "--sort", "title", library=library).stdout)
     assert limited == everything[:2] and len(everything) == 6
-    assert json_lines(cli("ls", "--json", "key:8A", library=library).stdout)[0]["title"] == "Revolution 909"
-    assert json_lines(cli("ls", "--json", "daft", "--", "-funk", library=library).stdout)[0]["title"] == (
-        "Revolution 909"
+    assert (
+        json_lines(crate_cli("ls", "--json", "key:8A", library=library).stdout)[0]["title"]
+        == "Revolution 909"
     )
+    assert json_lines(crate_cli("ls", "--json", "daft", "--", "-funk", library=library).stdout)[0][
+        "title"
+    ] == ("Revolution 909")
 
 
 def test_ls_table_is_aligned(scanned: tuple[Path, Path, dict]) -> None:
     library, _, _ = scanned
-    result = cli("ls", "--sort", "artist", library=library)
+    result = crate_cli("ls", "--sort", "artist", library=library)
     lines = result.stdout.splitlines()
     assert lines[0].split()[:3] == ["ARTIST", "TITLE", "ALBUM"]
     assert len(lines) == 7
@@ -165,7 +155,7 @@ def test_ls_table_is_aligned(scanned: tuple[Path, Path, dict]) -> None:
 
 def test_library_from_the_environment(scanned: tuple[Path, Path, dict]) -> None:
     library, _, _ = scanned
-    result = cli("stats", "--json", env={"CRATE_LIBRARY": str(library)})
+    result = crate_cli("stats", "--json", env={"CRATE_LIBRARY": str(library)})
     assert result.returncode == 0 and json.loads(result.stdout)["tracks"] == 6
 
 
@@ -181,7 +171,7 @@ def test_library_from_the_environment(scanned: tuple[Path, Path, dict]) -> None:
 )
 def test_user_errors_are_one_line(scanned: tuple[Path, Path, dict], args: list[str], message: str) -> None:
     library, _, _ = scanned
-    result = cli(*args, library=library)
+    result = crate_cli(*args, library=library)
     assert result.returncode != 0
     assert result.stdout == ""
     lines = result.stderr.splitlines()
@@ -192,12 +182,12 @@ def test_unusable_library_file(tmp_path: Path) -> None:
     bogus = tmp_path / "bogus.sqlite"
     bogus.write_bytes(b"this is not a database" * 100)
     for args in (["stats", "--json"], ["ls"], ["scan", str(tmp_path)]):
-        result = cli(*args, library=bogus)
+        result = crate_cli(*args, library=bogus)
         assert result.returncode != 0
         assert result.stderr.splitlines() == [
             f"crate-cli: error: {bogus} is not a Crate library (not an SQLite database)"
         ]
-    missing = cli("stats", "--json", library=tmp_path / "none.sqlite")
+    missing = crate_cli("stats", "--json", library=tmp_path / "none.sqlite")
     assert missing.returncode != 0 and missing.stderr.startswith("crate-cli: error: no library at")
     assert not (tmp_path / "none.sqlite").exists()  # reading commands never create a library
 

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from audiofactory import encode, write_audio
+from clirunner import crate_cli, json_lines
 
 from crate_app.domain.keys import KeyNotation, format_key_code
 
@@ -24,21 +22,6 @@ TRACKS = [  # (name, spec)
 ]
 
 
-def cli(library: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "crate_app.cli.main", "--library", str(library), *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env={k: v for k, v in os.environ.items() if k != "CRATE_LIBRARY"},
-        timeout=300,
-    )
-
-
-def json_lines(text: str) -> list[dict]:
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
-
-
 @pytest.fixture(scope="module")
 def scanned(tmp_path_factory: pytest.TempPathFactory) -> Path:
     base = tmp_path_factory.mktemp("cli-analyze")
@@ -50,7 +33,7 @@ def scanned(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (music / "truncated.flac").write_bytes(whole[: len(whole) // 5])
     write_audio(music / "house" / "tagged.ogg", {"title": "Tagged", "genre": "House"}, seconds=3.0)
     library = base / "library.sqlite"
-    assert cli(library, "scan", str(music), "--json").returncode == 0
+    assert crate_cli("scan", str(music), "--json", library=library).returncode == 0
     return library
 
 
@@ -60,14 +43,14 @@ def test_analyze_a_query_with_tags_then_the_rest_then_ls_shows_bpm_and_key(scann
 
     music = scanned.parent / "music"
     # A query first, writing tags (Open Key), in words.
-    first = cli(scanned, "analyze", "title:tagged", "--write-tags", "--key-notation", "openkey")
+    first = crate_cli("analyze", "title:tagged", "--write-tags", "--key-notation", "openkey", library=scanned)
     assert first.returncode == 0, first.stderr
     assert "1 analysed, 0 failed, 0 skipped" in first.stdout
     tags = OggVorbis(music / "house" / "tagged.ogg")
     assert tags["bpm"] and tags["initialkey"][0][-1] in "dm"
 
     # Then what is left, as JSON; a decoding failure is recorded with its reason and the rest goes on.
-    result = cli(scanned, "analyze", "--json")
+    result = crate_cli("analyze", "--json", library=scanned)
     assert result.returncode == 0, result.stderr
     summary = json_lines(result.stdout)[-1]
     assert summary | {"seconds": 0} == {
@@ -77,7 +60,7 @@ def test_analyze_a_query_with_tags_then_the_rest_then_ls_shows_bpm_and_key(scann
     assert isinstance(summary["seconds"], float) and summary["seconds"] > 0
     assert "TBPM" not in ID3(music / "house.mp3")  # tags are written only when asked
 
-    tracks = {Path(t["path"]).name: t for t in json_lines(cli(scanned, "ls", "--json").stdout)}
+    tracks = {Path(t["path"]).name: t for t in json_lines(crate_cli("ls", "--json", library=scanned).stdout)}
     for name, spec in TRACKS:
         track = tracks[name]
         assert track["bpm"] == pytest.approx(spec.bpm, abs=0.05)
@@ -87,7 +70,7 @@ def test_analyze_a_query_with_tags_then_the_rest_then_ls_shows_bpm_and_key(scann
     assert tracks["truncated.flac"]["bpm"] is None and tracks["truncated.flac"]["key"] is None
 
     # Nothing is left, so a second run does nothing (and loads no analysis library).
-    again = json_lines(cli(scanned, "analyze", "--json").stdout)[-1]
+    again = json_lines(crate_cli("analyze", "--json", library=scanned).stdout)[-1]
     assert (again["analyzed"], again["failed"], again["skipped"]) == (0, 0, 5)
 
 
@@ -100,7 +83,7 @@ def test_analyze_a_query_with_tags_then_the_rest_then_ls_shows_bpm_and_key(scann
     ],
 )
 def test_analyze_usage_errors_are_one_line(scanned: Path, args: tuple[str, ...], message: str) -> None:
-    result = cli(scanned, "analyze", *args)
+    result = crate_cli("analyze", *args, library=scanned)
     assert (
         result.returncode == 2 and message in result.stderr and len(result.stderr.strip().splitlines()) == 1
     )

@@ -2,30 +2,10 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from audiofactory import write_audio
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def cli(library: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "crate_app.cli.main", "--library", str(library), *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env={k: v for k, v in os.environ.items() if k != "CRATE_LIBRARY"},
-        timeout=120,
-    )
-
-
-def json_lines(text: str) -> list[dict]:
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
+from clirunner import crate_cli, json_lines
 
 
 def files_under(root: Path) -> dict[str, bytes]:
@@ -38,11 +18,13 @@ def test_dry_run_then_a_batch_then_list_and_undo(tmp_path: Path) -> None:
     write_audio(music / "two.flac", {"artist": "Björk", "title": "Hyperballad"}, seconds=0.5)  # no genre
     write_audio(music / "three.ogg", {"artist": "DJ Koze", "title": "Pick Up", "genre": "House"}, seconds=0.5)
     library = tmp_path / "library.sqlite"
-    assert cli(library, "scan", str(music), "--json").returncode == 0
+    assert crate_cli("scan", str(music), "--json", library=library).returncode == 0
     before = files_under(music)
 
     # A dry run lists the moves (JSON lines, summary last), names the field some files lack, moves nothing.
-    dry = cli(library, "rename", "--template", "{genre}/{artist} - {title}", "--dry-run", "--json")
+    dry = crate_cli(
+        "rename", "--template", "{genre}/{artist} - {title}", "--dry-run", "--json", library=library
+    )
     assert dry.returncode == 0, dry.stderr
     *moves, summary = json_lines(dry.stdout)
     assert summary == {
@@ -55,7 +37,7 @@ def test_dry_run_then_a_batch_then_list_and_undo(tmp_path: Path) -> None:
     assert files_under(music) == before
 
     # The batch: the JSON summary has the keys other tools rely on.
-    done = cli(library, "rename", "--template", "{genre|Unsorted}/{artist} - {title}", "--json")
+    done = crate_cli("rename", "--template", "{genre|Unsorted}/{artist} - {title}", "--json", library=library)
     assert done.returncode == 0, done.stderr
     result = json_lines(done.stdout)[-1]
     assert {"batch", "planned", "moved", "skipped", "failed"} <= result.keys()
@@ -63,12 +45,14 @@ def test_dry_run_then_a_batch_then_list_and_undo(tmp_path: Path) -> None:
     assert sorted(files_under(music)) == [
         "House/DJ Koze - Pick Up.ogg", "House/Moodymann - Misled.mp3", "Unsorted/Björk - Hyperballad.flac",
     ]  # fmt: skip
-    listed = json_lines(cli(library, "rename", "--list", "--json").stdout)
+    listed = json_lines(crate_cli("rename", "--list", "--json", library=library).stdout)
     assert [b["batch"] for b in listed] == [result["batch"]] and listed[0]["status"] == "done"
 
     # Undo puts every file back, byte for byte.
-    undo = cli(library, "rename", "--undo", str(result["batch"]), "--json", "--remove-empty-folders")
+    undo = crate_cli(
+        "rename", "--undo", str(result["batch"]), "--json", "--remove-empty-folders", library=library
+    )
     assert undo.returncode == 0, undo.stderr
     assert files_under(music) == before
-    again = cli(library, "rename", "--undo", "999")
+    again = crate_cli("rename", "--undo", "999", library=library)
     assert again.returncode == 2 and "no rename batch 999" in again.stderr
