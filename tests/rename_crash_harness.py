@@ -168,6 +168,7 @@ def run_trials(tmp: Path, *, files: int, trials: int, seed: int) -> TrialReport:
             # Any next start of crate-cli tells the user about it.
             assert "unfinished rename" in cli(library, "stats").stderr
             result = cli(library, "rename", "--resume", "--json", check=False)
+            assert result.stdout, (result.returncode, result.stderr)
             summary = json.loads(result.stdout.splitlines()[-1])
             assert summary["status"] == "done" and summary["failed"] == 0, result.stderr
         check_consistent(library, root, originals, by_track)

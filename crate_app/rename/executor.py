@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from crate_app.domain.progress import Progress, ProgressMeter
@@ -86,6 +86,7 @@ class _StepRunner:
         # A library entry stored at a target may be one that an earlier step of this batch moved
         # away (not yet committed): those are fine to move onto.
         self._moving_away = {s.src: s.track_id for s in all_steps if s.kind == "move"}
+        self._steps_from = steps_by_source(all_steps)
         self._holders = journal.track_ids_at(library, [s.dst for s in all_steps if s.status == "pending"])
         self._folders_made: set[str] = set()
         self._devices: dict[str, int | None] = {}
@@ -114,6 +115,9 @@ class _StepRunner:
         at_source = FileIdentity.from_stat(source_stat) if source_stat else None
         if identity is not None and identity.same_file(at_target):
             return None  # moved before an interruption, not yet committed
+        moved_on = identity is not None and not identity.same_file(at_source)
+        if moved_on and went_further(step, self._steps_from):
+            return None  # moved, then on along its chain (a -> temporary -> b), before an interruption
         dst_folder = os.path.dirname(step.dst)
         # Across filesystems the copy has a new inode; it is only put in place after verification,
         # and the source is deleted last: target present + source gone = the move completed.
@@ -150,6 +154,26 @@ class _StepRunner:
         except OSError as exc:
             return _os_error_reason(exc)
         return None
+
+
+def steps_by_source(steps: Sequence[JournalStep]) -> dict[str, JournalStep]:
+    """The step that moves a file away from each path (a chain a -> temporary -> b has one per link)."""
+    return {step.src: step for step in steps}
+
+
+def went_further(step: JournalStep, steps_from: Mapping[str, JournalStep]) -> bool:
+    """Whether ``step``'s file is at the target of a later step of its own chain: the step was carried
+    out, and so was the next one, before an interruption (a chain is one file: its identity goes along)."""
+    seen = {step.src}
+    current = step
+    while (following := steps_from.get(current.dst)) is not None and following.src not in seen:
+        if following.identity != step.identity:
+            return False  # another file's step: the chain of this file ended at current.dst
+        seen.add(following.src)
+        if step.identity is not None and step.identity.same_file(FileIdentity.of(following.dst)):
+            return True
+        current = following
+    return False
 
 
 def _lstat(path: str) -> os.stat_result | None:
@@ -259,8 +283,11 @@ def reconcile_interrupted(library: Library, batch_id: int) -> int:
     Returns how many steps were found done.
     """
     found: list[tuple[JournalStep, str | None]] = []
+    steps_from = steps_by_source(journal.steps(library, batch_id))
     for step in journal.steps(library, batch_id, "pending"):
-        if step.identity is None or not step.identity.same_file(FileIdentity.of(step.dst)):
+        if step.identity is None:
+            break
+        if not step.identity.same_file(FileIdentity.of(step.dst)) and not went_further(step, steps_from):
             break
         found.append((step, None))
     if found:

@@ -215,3 +215,65 @@ def test_undo_of_an_interrupted_batch(library: Library, tmp_path: Path) -> None:
     assert library.tracks_by_ids([ids["a.mp3"]])[0].path == str(root / "a.mp3")
     assert journal.batch_info(library, batch).status == "undone"
     assert os.listdir(root / "y") == []
+
+
+class _Killed(BaseException):
+    """Stands for SIGKILL: nothing after it runs, not even ``finally`` commits."""
+
+
+def _run_killed_before_any_commit(library: Library, batch: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run the whole batch on disk, then die before the journal records any of it."""
+    with monkeypatch.context() as patched:
+
+        def die(conn, outcomes) -> None:
+            raise _Killed
+
+        patched.setattr(journal, "record_outcomes", die)
+        with pytest.raises(_Killed):
+            executor.run_batch(library, batch)
+    journal.set_batch_status(library, batch, "running")  # as the killed process left it
+
+
+def _rotation(library: Library, root: Path) -> tuple[dict[str, int], RenamePlan]:
+    """a -> b -> c -> a: a cycle, so a's file goes through a temporary name (a -> tmp -> b)."""
+    ids = add_files(library, root, ["a.mp3", "b.mp3", "c.mp3"])
+    a, b, c, tmp = (str(root / n) for n in ("a.mp3", "b.mp3", "c.mp3", ".crate-rename-1.tmp"))
+    plan = plan_of(
+        (ids["a.mp3"], a, tmp, True),
+        (ids["c.mp3"], c, a, False),
+        (ids["b.mp3"], b, c, False),
+        (ids["a.mp3"], tmp, b, False),
+    )
+    return ids, plan
+
+
+def test_resume_after_a_whole_cycle_moved_but_none_was_committed(
+    library: Library, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The file that went a -> temporary -> b is at neither end of its first step: that step was done
+    # too.  Resume used to call it "replaced", and then failed on the library's unique paths.
+    root = tmp_path / "music"
+    ids, plan = _rotation(library, root)
+    before = contents(root)
+    batch = executor.start_batch(library, plan)
+    _run_killed_before_any_commit(library, batch, monkeypatch)
+    assert contents(root) == {"a.mp3": before["c.mp3"], "b.mp3": before["a.mp3"], "c.mp3": before["b.mp3"]}
+    result = executor.run_batch(library, batch)
+    assert (result.status, result.failed, result.errors) == ("done", 0, [])
+    for name, now in (("a.mp3", "b.mp3"), ("b.mp3", "c.mp3"), ("c.mp3", "a.mp3")):
+        assert library.tracks_by_ids([ids[name]])[0].path == str(root / now)
+
+
+def test_undo_after_a_whole_cycle_moved_but_none_was_committed(
+    library: Library, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "music"
+    ids, plan = _rotation(library, root)
+    before = contents(root)
+    batch = executor.start_batch(library, plan)
+    _run_killed_before_any_commit(library, batch, monkeypatch)
+    undo = executor.create_undo(library, batch)
+    assert executor.run_batch(library, undo).status == "done"
+    assert contents(root) == before
+    for name, track_id in ids.items():
+        assert library.tracks_by_ids([track_id])[0].path == str(root / name)
