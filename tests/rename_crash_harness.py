@@ -142,7 +142,8 @@ def make_files(root: Path, count: int) -> None:
 
 def run_trials(tmp: Path, *, files: int, trials: int, seed: int) -> TrialReport:
     """Scan ``files`` real files, then run ``trials`` renames killed at random and resumed; raises
-    AssertionError with the reason at the first inconsistency, and finally undoes every batch."""
+    AssertionError with the reason at the first inconsistency, and finally undoes every batch (each undo
+    killed at random too, then resumed)."""
     rng = random.Random(seed)
     root = tmp / "music"
     library = tmp / "lib.sqlite"
@@ -173,10 +174,21 @@ def run_trials(tmp: Path, *, files: int, trials: int, seed: int) -> TrialReport:
             assert summary["status"] == "done" and summary["failed"] == 0, result.stderr
         check_consistent(library, root, originals, by_track)
         consistent += 1
-    # Undo every batch, newest first: the original layout comes back.
-    for info in cli_json(library, "rename", "--list"):
+    # Undo every batch, newest first, each undo killed at a random moment and then finished: the
+    # original layout comes back.
+    for number, info in enumerate(cli_json(library, "rename", "--list")):
         if info["kind"] == "rename" and info["status"] in ("done", "cancelled"):
-            cli(library, "rename", "--undo", str(info["batch"]))
+            moving = None if number % 3 == 2 else moving_batches(library)  # mostly while files move
+            undo = start_cli(library, "rename", "--undo", str(info["batch"]))
+            kill_at_random(undo, rng, library, while_moving_after=moving)
+            latest = cli_json(library, "rename", "--list")[0]
+            if latest["kind"] != "undo" or latest["undo_of"] != info["batch"]:
+                cli(library, "rename", "--undo", str(info["batch"]))  # killed before the undo was journaled
+            elif latest["status"] in ("running", "paused", "pending"):
+                result = cli(library, "rename", "--resume", "--json", check=False)
+                assert result.stdout, (result.returncode, result.stderr)
+                assert json.loads(result.stdout.splitlines()[-1])["failed"] == 0, result.stderr
+            check_consistent(library, root, originals, by_track)
     restored = snapshot(root) == originals
     check_consistent(library, root, originals, by_track)
     return TrialReport(trials, interrupted, consistent, restored)

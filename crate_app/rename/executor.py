@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from crate_app.domain.progress import Progress, ProgressMeter
@@ -66,17 +66,24 @@ def start_batch(
     remove_empty_folders: bool = False,
 ) -> int:
     """Record the plan as a journal (before anything moves); returns the batch id."""
-    identities: dict[str, FileIdentity | None] = {}
-    new_steps: list[NewStep] = []
-    for step in plan.steps:
-        # A file keeps its identity along a chain of steps (a -> tmp -> b).
-        identity = identities.pop(step.src) if step.src in identities else FileIdentity.of(step.src)
-        identities[step.dst] = identity
-        new_steps.append(
-            NewStep(step.track_id, step.kind.value, step.src, step.dst, step.temporary, identity)
-        )
+    new_steps = _with_identities(
+        (step.track_id, step.kind.value, step.src, step.dst, step.temporary) for step in plan.steps
+    )
     options = {"remove_empty_folders": remove_empty_folders, "skipped": plan.unchanged_count}
     return journal.create_batch(library, new_steps, description=description, options=options)
+
+
+def _with_identities(steps: Iterable[tuple[int | None, str, str, str, bool]]) -> list[NewStep]:
+    """Journal steps (track id, kind, src, dst, temporary), each with the identity of the file it moves,
+    read now.  A file keeps its identity along a chain of steps (a -> temporary -> b): the temporary
+    path does not exist yet, and resuming needs to know it is the same file all along."""
+    identities: dict[str, FileIdentity | None] = {}
+    new_steps: list[NewStep] = []
+    for track_id, kind, src, dst, temporary in steps:
+        identity = identities.pop(src) if src in identities else FileIdentity.of(src)
+        identities[dst] = identity
+        new_steps.append(NewStep(track_id, kind, src, dst, temporary, identity))
+    return new_steps
 
 
 class _StepRunner:
@@ -305,17 +312,9 @@ def create_undo(library: Library, batch_id: int) -> int:
         reconcile_interrupted(library, batch_id)
     done = journal.steps(library, batch_id, "done")
     temporary_paths = {s.dst for s in done if s.temporary}
-    reversed_steps = [
-        NewStep(
-            track_id=s.track_id,
-            kind=s.kind,
-            src=s.dst,
-            dst=s.src,
-            temporary=s.src in temporary_paths,
-            identity=FileIdentity.of(s.dst),
-        )
-        for s in reversed(done)
-    ]
+    reversed_steps = _with_identities(
+        (s.track_id, s.kind, s.dst, s.src, s.src in temporary_paths) for s in reversed(done)
+    )
     if info.status in journal.UNFINISHED_STATUSES:
         journal.set_batch_status(library, batch_id, "cancelled")
     return journal.create_batch(

@@ -277,3 +277,21 @@ def test_undo_after_a_whole_cycle_moved_but_none_was_committed(
     assert contents(root) == before
     for name, track_id in ids.items():
         assert library.tracks_by_ids([track_id])[0].path == str(root / name)
+
+
+def test_an_undo_killed_before_any_commit_resumes(
+    library: Library, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The undo of a cycle is a cycle too: its file through the temporary name must keep one identity
+    # along its chain, or resuming cannot tell that it moved on.
+    root = tmp_path / "music"
+    ids, plan = _rotation(library, root)
+    before = contents(root)
+    assert executor.run_batch(library, executor.start_batch(library, plan)).status == "done"
+    undo = executor.create_undo(library, journal.list_batches(library)[0].id)
+    _run_killed_before_any_commit(library, undo, monkeypatch)
+    assert contents(root) == before  # every file went back before the kill ...
+    result = executor.run_batch(library, undo)  # ... and the resume records it, without failing
+    assert (result.status, result.failed, result.errors) == ("done", 0, [])
+    for name, track_id in ids.items():
+        assert library.tracks_by_ids([track_id])[0].path == str(root / name)
