@@ -114,6 +114,22 @@ class _StepRunner:
                     probe = parent
         return self._devices[folder]
 
+    def _finish_interrupted_copy(
+        self, step: JournalStep, source_stat: os.stat_result, target_stat: os.stat_result
+    ) -> bool:
+        """A move across filesystems interrupted after its verified copy was put in place but before
+        the source was deleted: both hold the same bytes.  Finishes it (deletes the source) and says so;
+        False, touching nothing, when the target is anything else."""
+        if source_stat.st_dev == target_stat.st_dev or source_stat.st_size != target_stat.st_size:
+            return False
+        try:
+            if fsops.file_digest(step.src) != fsops.file_digest(step.dst):
+                return False
+            os.unlink(step.src)
+        except OSError:
+            return False
+        return True
+
     def run(self, step: JournalStep) -> str | None:
         """Reconcile one step with the disk and carry it out; None when done, else the reason."""
         identity = step.identity
@@ -139,6 +155,8 @@ class _StepRunner:
         if identity is not None and not identity.same_file(at_source):
             return "the file was replaced or changed since the batch was planned; left where it is"
         if target_stat is not None:
+            if identity is not None and self._finish_interrupted_copy(step, source_stat, target_stat):
+                return None
             return "a file already exists at the new path; nothing was overwritten"
         if step.kind == "move":
             holder = self._holders.get(step.dst)

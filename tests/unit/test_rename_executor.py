@@ -157,19 +157,65 @@ def test_resume_after_a_crash_between_move_and_commit(library: Library, tmp_path
         assert library.tracks_by_ids([track_id])[0].path == str(root / "x" / name)
 
 
+@pytest.fixture
+def other_filesystem():
+    """A folder on another filesystem than the temporary folder (tmpfs), or a skip saying why not."""
+    import shutil
+    import tempfile
+
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or shm.stat().st_dev == Path(tempfile.gettempdir()).stat().st_dev:
+        pytest.skip("no second filesystem here (/dev/shm) to move across")
+    folder = Path(tempfile.mkdtemp(dir=shm, prefix="crate-test-"))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 def test_cross_filesystem_moves_copy_verify_then_delete(
-    library: Library, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    library: Library, tmp_path: Path, other_filesystem: Path
 ) -> None:
     root = tmp_path / "music"
     ids = add_files(library, root, ["a.mp3"])
     original = (root / "a.mp3").read_bytes()
-    monkeypatch.setattr(fsops, "same_filesystem", lambda src, dst: False)
-    plan = plan_of((ids["a.mp3"], str(root / "a.mp3"), str(tmp_path / "usb" / "a.mp3"), False))
+    usb = other_filesystem / "usb"
+    plan = plan_of((ids["a.mp3"], str(root / "a.mp3"), str(usb / "a.mp3"), False))
     result = executor.run_batch(library, executor.start_batch(library, plan))
     assert result.moved == 1
-    assert (tmp_path / "usb" / "a.mp3").read_bytes() == original
+    assert (usb / "a.mp3").read_bytes() == original
+    assert (usb / "a.mp3").stat().st_dev != root.stat().st_dev  # really copied across
     assert not (root / "a.mp3").exists()
-    assert not any(p.name.endswith(fsops.PART_SUFFIX) for p in tmp_path.rglob("*"))
+    assert not any(p.name.endswith(fsops.PART_SUFFIX) for p in other_filesystem.rglob("*"))
+    assert library.tracks_by_ids([ids["a.mp3"]])[0].path == str(usb / "a.mp3")
+
+
+def test_a_move_across_filesystems_killed_before_the_source_was_deleted(
+    library: Library, tmp_path: Path, other_filesystem: Path
+) -> None:
+    import shutil
+
+    root = tmp_path / "music"
+    ids = add_files(library, root, ["a.mp3", "b.mp3"])
+    usb = other_filesystem / "usb"
+    batch = executor.start_batch(
+        library,
+        plan_of(*((ids[n], str(root / n), str(usb / n), False) for n in ("a.mp3", "b.mp3"))),
+    )
+    journal.set_batch_status(library, batch, "running")
+    # What a kill leaves: a's verified copy in place, a's source not deleted yet ...
+    usb.mkdir()
+    shutil.copy2(root / "a.mp3", usb / "a.mp3")
+    # ... and, for b, a file of the same size but other bytes at the target: never deleted or replaced.
+    stranger = bytes(reversed((root / "b.mp3").read_bytes()))
+    (usb / "b.mp3").write_bytes(stranger)
+    result = executor.run_batch(library, batch)
+    assert (result.moved, result.failed) == (1, 1)
+    assert not (root / "a.mp3").exists() and library.tracks_by_ids([ids["a.mp3"]])[0].path == str(
+        usb / "a.mp3"
+    )
+    assert (root / "b.mp3").exists() and (usb / "b.mp3").read_bytes() == stranger
+    assert result.errors == [
+        (str(root / "b.mp3"), "a file already exists at the new path; nothing was overwritten")
+    ]
 
 
 def test_failed_copy_keeps_the_source(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
