@@ -44,3 +44,17 @@ def library(tmp_path: Path):
     lib = open_library(tmp_path / "library.sqlite")
     yield lib
     lib.close()
+
+
+@pytest.fixture
+def other_filesystem():
+    """A folder on another filesystem than the temporary folder (tmpfs), or a skip saying why not."""
+    import shutil
+    import tempfile
+
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or shm.stat().st_dev == Path(tempfile.gettempdir()).stat().st_dev:
+        pytest.skip("no second filesystem here (/dev/shm) to move across")
+    folder = Path(tempfile.mkdtemp(dir=shm, prefix="crate-test-"))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)

@@ -11,6 +11,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,8 +104,10 @@ def kill_at_random(
     return running
 
 
-def check_consistent(library: Path, root: Path, originals: dict[str, str], by_track: dict[int, str]) -> None:
-    current = snapshot(root)
+def check_consistent(
+    library: Path, roots: Sequence[Path], originals: dict[str, str], by_track: dict[int, str]
+) -> None:
+    current = {str(root / name): hashed for root in roots for name, hashed in snapshot(root).items()}
     assert sorted(current.values()) == sorted(originals.values()), "a file was lost or duplicated"
     leftovers = [p for p in current if ".crate-" in p]
     assert not leftovers, f"temporary files left behind: {leftovers}"
@@ -140,12 +143,14 @@ def make_files(root: Path, count: int) -> None:
         )
 
 
-def run_trials(tmp: Path, *, files: int, trials: int, seed: int) -> TrialReport:
+def run_trials(tmp: Path, *, files: int, trials: int, seed: int, other_fs: Path | None = None) -> TrialReport:
     """Scan ``files`` real files, then run ``trials`` renames killed at random and resumed; raises
     AssertionError with the reason at the first inconsistency, and finally undoes every batch (each undo
-    killed at random too, then resumed)."""
+    killed at random too, then resumed).  With ``other_fs`` (a folder on another filesystem), every
+    batch moves the files across: to it, then back under the library folder, and so on."""
     rng = random.Random(seed)
     root = tmp / "music"
+    roots = [root] if other_fs is None else [root, other_fs]
     library = tmp / "lib.sqlite"
     make_files(root, files)
     cli(library, "scan", str(root))
@@ -155,7 +160,8 @@ def run_trials(tmp: Path, *, files: int, trials: int, seed: int) -> TrialReport:
     interrupted = consistent = 0
     for trial in range(trials):
         template = TEMPLATES[trial % len(TEMPLATES)]
-        process = start_cli(library, "rename", "--template", template, "--remove-empty-folders")
+        across = () if other_fs is None else ("--dest", str(roots[(trial + 1) % 2] / f"trial{trial}"))
+        process = start_cli(library, "rename", "--template", template, "--remove-empty-folders", *across)
         # One trial in five is killed at any moment (often before the journal exists), the others
         # while files are moving.
         moving = None if trial % 5 == 4 else moving_batches(library)
@@ -172,7 +178,7 @@ def run_trials(tmp: Path, *, files: int, trials: int, seed: int) -> TrialReport:
             assert result.stdout, (result.returncode, result.stderr)
             summary = json.loads(result.stdout.splitlines()[-1])
             assert summary["status"] == "done" and summary["failed"] == 0, result.stderr
-        check_consistent(library, root, originals, by_track)
+        check_consistent(library, roots, originals, by_track)
         consistent += 1
     # Undo every batch, newest first, each undo killed at a random moment and then finished: the
     # original layout comes back.
@@ -188,7 +194,7 @@ def run_trials(tmp: Path, *, files: int, trials: int, seed: int) -> TrialReport:
                 result = cli(library, "rename", "--resume", "--json", check=False)
                 assert result.stdout, (result.returncode, result.stderr)
                 assert json.loads(result.stdout.splitlines()[-1])["failed"] == 0, result.stderr
-            check_consistent(library, root, originals, by_track)
+            check_consistent(library, roots, originals, by_track)
     restored = snapshot(root) == originals
-    check_consistent(library, root, originals, by_track)
+    check_consistent(library, roots, originals, by_track)
     return TrialReport(trials, interrupted, consistent, restored)

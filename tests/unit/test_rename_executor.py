@@ -157,20 +157,6 @@ def test_resume_after_a_crash_between_move_and_commit(library: Library, tmp_path
         assert library.tracks_by_ids([track_id])[0].path == str(root / "x" / name)
 
 
-@pytest.fixture
-def other_filesystem():
-    """A folder on another filesystem than the temporary folder (tmpfs), or a skip saying why not."""
-    import shutil
-    import tempfile
-
-    shm = Path("/dev/shm")
-    if not shm.is_dir() or shm.stat().st_dev == Path(tempfile.gettempdir()).stat().st_dev:
-        pytest.skip("no second filesystem here (/dev/shm) to move across")
-    folder = Path(tempfile.mkdtemp(dir=shm, prefix="crate-test-"))
-    yield folder
-    shutil.rmtree(folder, ignore_errors=True)
-
-
 def test_cross_filesystem_moves_copy_verify_then_delete(
     library: Library, tmp_path: Path, other_filesystem: Path
 ) -> None:
