@@ -2,8 +2,9 @@
 
 The analysis holds the GIL for much of its work (PyAV's per-frame decoding loop, the tempo fit), so
 threads alone do not scale: measured on 2 cores, 2 processes did ~20 % more tracks/min than 2 threads
-in the window, and ~1.8x in the command line.  A process can also be killed, which a thread stuck in a
-hostile file cannot.  Used by the window's analysis service and by ``crate-cli analyze``.  No Qt.
+in the window, and 436-461 against 220-253 tracks/min in the command line.  A process can also be
+killed, which a thread stuck in a hostile file cannot.  Used by the window's analysis service and by
+``crate-cli analyze``.  No Qt.
 """
 
 from __future__ import annotations

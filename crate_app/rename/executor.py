@@ -308,8 +308,9 @@ def reconcile_interrupted(library: Library, batch_id: int) -> int:
     Returns how many steps were found done.
     """
     found: list[tuple[JournalStep, str | None]] = []
-    steps_from = steps_by_source(journal.steps(library, batch_id))
-    for step in journal.steps(library, batch_id, "pending"):
+    all_steps = journal.steps(library, batch_id)
+    steps_from = steps_by_source(all_steps)
+    for step in (s for s in all_steps if s.status == "pending"):
         if step.identity is None:
             break
         if not step.identity.same_file(FileIdentity.of(step.dst)) and not went_further(step, steps_from):

@@ -22,7 +22,7 @@ still stuck ``WATCHDOG_MARGIN`` later and starts a replacement, so the batch alw
 abandoned one finishes or stays stuck on its own; at most ``MAX_ABANDONED_WORKERS`` are replaced).
 
 The processes hold ~270 MB each: after ``RELEASE_PROCESSES_AFTER_S`` without work they are stopped,
-and the next request prepares them again (6-8 s once numba's cache is warm).
+and the next request prepares them again (3.5 s measured with numba's cache warm, 2 processes).
 
 "What is left" comes from the library (tracks neither analysed nor failed), so a batch interrupted by
 quitting continues where it stopped when it is requested again.
@@ -66,7 +66,7 @@ WATCHDOG_MARGIN = 5.0  # with processes: a worker still waiting this long after 
 MAX_ABANDONED_WORKERS = 4  # stuck threads replaced per batch before the batch stops
 CANCEL_WAIT_SECONDS = 2.0  # after a cancel, results still this close are kept
 # Each analysis process holds ~270 MB (librosa, numba, scipy): they are stopped after this long without
-# work, and started again (6-8 s with numba's cache warm) by the next request.
+# work, and started again by the next request (3.5 s measured with numba's cache warm).
 RELEASE_PROCESSES_AFTER_S = 300
 
 
