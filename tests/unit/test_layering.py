@@ -18,27 +18,28 @@ def test_import_contracts_hold() -> None:
     assert "Contracts: 3 kept, 0 broken" in result.stdout, result.stdout
 
 
+def modules_loaded_by(imports: str) -> set[str]:
+    """The modules a fresh interpreter has loaded after running ``imports``."""
+    code = f"{imports}\nimport sys\nprint(' '.join(sys.modules))\n"
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    return set(result.stdout.split())
+
+
 def test_importing_every_core_module_loads_no_qt() -> None:
     modules = sorted(
         ".".join(path.relative_to(ROOT).with_suffix("").parts)
         for package in CORE_PACKAGES
         for path in (ROOT / "crate_app" / package).rglob("*.py")
     )
-    code = (
-        "import importlib, sys\n"
-        f"for name in {modules!r}:\n"
-        "    importlib.import_module(name)\n"
-        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('PySide6', 'shiboken6'))\n"
-        "heavy = sorted(m for m in sys.modules if m in ('librosa.beat', 'numba'))\n"
-        "print(bad, heavy)\n"
-        "sys.exit(1 if bad or heavy else 0)\n"
+    loaded = modules_loaded_by(
+        f"import importlib\nfor name in {modules!r}:\n    importlib.import_module(name)"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300
-    )
-    assert result.returncode == 0, (
-        f"core modules pulled in Qt or librosa at import: {result.stdout}{result.stderr}"
-    )
+    bad = sorted(m for m in loaded if m.split(".")[0] in ("PySide6", "shiboken6"))
+    heavy = sorted(m for m in loaded if m in ("librosa.beat", "numba"))
+    assert not bad and not heavy, f"core modules pulled in Qt or librosa at import: {bad} {heavy}"
 
 
 def test_code_is_clean_under_ruff() -> None:
@@ -49,13 +50,7 @@ def test_code_is_clean_under_ruff() -> None:
 
 def test_the_window_loads_no_analysis_library() -> None:
     # The window only drives analysis processes: numpy, PyAV and librosa stay out of its memory.
-    code = (
-        "import sys, crate_app.gui.app, crate_app.gui.main_window\n"
-        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('numpy', 'av', 'librosa', 'numba'))\n"
-        "print(heavy)\n"
-        "sys.exit(1 if heavy else 0)\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300
-    )
-    assert result.returncode == 0, f"the window imported analysis libraries: {result.stdout}{result.stderr}"
+    loaded = modules_loaded_by("import crate_app.gui.app, crate_app.gui.main_window")
+    assert "crate_app.gui.main_window" in loaded
+    heavy = sorted(m for m in loaded if m.split(".")[0] in ("numpy", "av", "librosa", "numba"))
+    assert not heavy, f"the window imported analysis libraries: {heavy}"

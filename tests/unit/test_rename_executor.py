@@ -279,16 +279,22 @@ def _rotation(library: Library, root: Path) -> tuple[dict[str, int], RenamePlan]
     return ids, plan
 
 
+def _cycle_killed_before_any_commit(library: Library, root: Path, monkeypatch: pytest.MonkeyPatch):
+    """The rotation journaled and carried out on disk, then killed: (ids, contents before, batch)."""
+    ids, plan = _rotation(library, root)
+    before = contents(root)
+    batch = executor.start_batch(library, plan)
+    _run_killed_before_any_commit(library, batch, monkeypatch)
+    return ids, before, batch
+
+
 def test_resume_after_a_whole_cycle_moved_but_none_was_committed(
     library: Library, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The file that went a -> temporary -> b is at neither end of its first step: that step was done
     # too.  Resume used to call it "replaced", and then failed on the library's unique paths.
     root = tmp_path / "music"
-    ids, plan = _rotation(library, root)
-    before = contents(root)
-    batch = executor.start_batch(library, plan)
-    _run_killed_before_any_commit(library, batch, monkeypatch)
+    ids, before, batch = _cycle_killed_before_any_commit(library, root, monkeypatch)
     assert contents(root) == {"a.mp3": before["c.mp3"], "b.mp3": before["a.mp3"], "c.mp3": before["b.mp3"]}
     result = executor.run_batch(library, batch)
     assert (result.status, result.failed, result.errors) == ("done", 0, [])
@@ -300,10 +306,7 @@ def test_undo_after_a_whole_cycle_moved_but_none_was_committed(
     library: Library, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     root = tmp_path / "music"
-    ids, plan = _rotation(library, root)
-    before = contents(root)
-    batch = executor.start_batch(library, plan)
-    _run_killed_before_any_commit(library, batch, monkeypatch)
+    ids, before, batch = _cycle_killed_before_any_commit(library, root, monkeypatch)
     undo = executor.create_undo(library, batch)
     assert executor.run_batch(library, undo).status == "done"
     assert contents(root) == before
