@@ -33,8 +33,10 @@ def tone(seconds: float = 1.0, rate: int = 44100, freq: float = 440.0, channels:
     return np.tile(mono, (channels, 1))
 
 
-def encode(samples: np.ndarray, rate: int, fmt: str) -> bytes:
-    """Encode float32 samples of shape (channels, n) into a file of format ``fmt``; return its bytes."""
+def encode(samples: np.ndarray, rate: int, fmt: str, bit_rate: int | None = None) -> bytes:
+    """Encode float32 samples of shape (channels, n) into a file of format ``fmt``; return its bytes.
+
+    ``bit_rate`` (bits/s) for the lossy codecs, e.g. 320_000 for MP3 as shops sell them."""
     if samples.ndim == 1:
         samples = samples[np.newaxis, :]
     channels = samples.shape[0]
@@ -44,6 +46,8 @@ def encode(samples: np.ndarray, rate: int, fmt: str) -> bytes:
     buffer.name = f"x.{fmt}"
     with av.open(buffer, mode="w", format=_CONTAINER[fmt]) as container:
         stream = container.add_stream(_CODEC[fmt], rate=rate)
+        if bit_rate is not None:
+            stream.bit_rate = bit_rate
         if fmt == "ogg":
             stream.codec_context.options = {"strict": "experimental"}  # FFmpeg's native Vorbis encoder
         stream.layout = "stereo" if channels == 2 else "mono"

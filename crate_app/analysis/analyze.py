@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import os
 import threading
+from dataclasses import replace
 
 import numpy as np
 
 from crate_app.analysis.decode import decode_excerpt
-from crate_app.analysis.key import estimate_key
-from crate_app.analysis.tempo import estimate_tempo
+from crate_app.analysis.key import chroma_frames, chroma_hop, estimate_key
+from crate_app.analysis.metre import downbeat_offset
+from crate_app.analysis.tempo import estimate_tempo, onset_envelopes
 from crate_app.domain.track import AnalysisOptions, AnalysisResult
 
 MIN_SAMPLE_RATE = 4000
@@ -35,41 +37,64 @@ def validate_options(options: AnalysisOptions) -> None:
 
 
 def analyze_file(path: str | os.PathLike[str], options: AnalysisOptions | None = None) -> AnalysisResult:
-    """BPM and key of one audio file.  Raises ``DecodeError`` (plain-language message) if it cannot be
-    decoded, ``ValueError`` for invalid options.  ``beat_times`` is the beat grid found in the
-    excerpt, in seconds from the start of the track."""
+    """BPM, key and beat grid of one audio file.  Raises ``DecodeError`` (plain-language message) if it
+    cannot be decoded, ``ValueError`` for invalid options.  ``beat_times`` is the beat grid found in
+    the excerpt, in seconds from the start of the track; ``first_beat`` and ``first_downbeat`` extend
+    that constant grid back to the start of the file."""
     options = options or AnalysisOptions()
     validate_options(options)
     audio = decode_excerpt(path, options.sample_rate, options.excerpt_seconds, options.timeout_seconds)
     result = analyze_samples(audio.samples, audio.sample_rate, options)
     duration = audio.duration if audio.duration is not None else audio.start + audio.seconds
     beat_times = tuple(round(audio.start + t, 4) for t in result.beat_times)
-    return AnalysisResult(
-        bpm=result.bpm,
-        bpm_confidence=result.bpm_confidence,
-        key=result.key,
-        key_confidence=result.key_confidence,
+    first_beat = first_downbeat = None
+    if result.bpm and result.first_beat is not None:
+        period = 60.0 / result.bpm
+        first_beat = grid_start(audio.start + result.first_beat, period)
+        if result.first_downbeat is not None:
+            first_downbeat = grid_start(audio.start + result.first_downbeat, 4 * period)
+    return replace(
+        result,
         duration=round(duration, 3),
         analysed_seconds=round(audio.seconds, 3),
         beat_times=beat_times,
-        first_beat=grid_start(beat_times[0], result.bpm) if beat_times and result.bpm else None,
+        first_beat=first_beat,
+        first_downbeat=first_downbeat,
     )
 
 
-def grid_start(beat_time: float, bpm: float) -> float:
-    """The first beat at or after 0 s of the constant grid at ``bpm`` through ``beat_time``."""
-    period = 60.0 / bpm
-    return round(beat_time % period, 4)
+def grid_start(time: float, period: float) -> float:
+    """The first point at or after 0 s of the grid of ``period`` seconds through ``time``."""
+    return round(time % period, 4)
 
 
 def analyze_samples(
     samples: np.ndarray, sample_rate: int, options: AnalysisOptions | None = None
 ) -> AnalysisResult:
-    """BPM and key of mono float samples (beat times relative to the first sample)."""
+    """BPM, key and beat grid of mono float samples (times relative to the first sample)."""
     options = options or AnalysisOptions()
     samples = np.ascontiguousarray(samples, dtype=np.float32).reshape(-1)
-    tempo = estimate_tempo(samples, sample_rate, options.bpm_min, options.bpm_max)
-    key = estimate_key(samples, sample_rate)
+    envelopes = onset_envelopes(samples, sample_rate) if len(samples) >= sample_rate else None
+    tempo = estimate_tempo(samples, sample_rate, options.bpm_min, options.bpm_max, envelopes)
+    chroma = chroma_frames(samples, sample_rate) if len(samples) >= 2 * chroma_hop(sample_rate) else None
+    key = estimate_key(samples, sample_rate, chroma)
+    first_beat = first_downbeat = None
+    if tempo.bpm and tempo.beat_times and tempo.period and envelopes is not None:
+        first_beat = tempo.beat_times[0]
+        frame_seconds = envelopes.hop / sample_rate
+        change = None
+        if chroma is not None:
+            change = harmonic_change(
+                chroma[0], chroma_hop(sample_rate) / sample_rate, tempo.beat_times, tempo.period
+            )
+        offset = downbeat_offset(
+            envelopes.low,
+            envelopes.snare if envelopes.snare is not None else envelopes.full,
+            first_beat / frame_seconds,
+            tempo.period / frame_seconds,
+            change,
+        )
+        first_downbeat = tempo.beat_times[offset] if offset < len(tempo.beat_times) else None
     return AnalysisResult(
         bpm=tempo.bpm,
         bpm_confidence=tempo.confidence,
@@ -78,7 +103,33 @@ def analyze_samples(
         duration=round(len(samples) / sample_rate, 3),
         analysed_seconds=round(len(samples) / sample_rate, 3),
         beat_times=tempo.beat_times,
+        first_beat=first_beat,
+        first_downbeat=first_downbeat,
+        bpm_alt=tempo.bpm_alt,
+        bpm_alt_confidence=tempo.bpm_alt_confidence,
+        bpm_variable=tempo.variable,
     )
+
+
+def harmonic_change(chroma: np.ndarray, frame_seconds: float, beat_times, period: float) -> np.ndarray:
+    """How much the harmony changes at each beat: cosine distance between the chroma of the two beats
+    before and the two beats after it (chords change on bar lines)."""
+    if chroma.shape[1] == 0:
+        return np.zeros(len(beat_times))
+    cumulative = np.concatenate([np.zeros((12, 1)), np.cumsum(chroma, axis=1)], axis=1)
+    frames = chroma.shape[1]
+
+    def mean(start: float, end: float) -> np.ndarray:
+        a = int(np.clip(round(start / frame_seconds), 0, frames))
+        b = int(np.clip(round(end / frame_seconds), 0, frames))
+        return (cumulative[:, b] - cumulative[:, a]) / (b - a) if b > a else np.zeros(12)
+
+    values = np.zeros(len(beat_times))
+    for i, t in enumerate(beat_times):
+        before, after = mean(t - 2 * period, t), mean(t, t + 2 * period)
+        norm = float(np.linalg.norm(before) * np.linalg.norm(after))
+        values[i] = 1.0 - float(before @ after) / norm if norm > 0 else 0.0
+    return values
 
 
 _warm_lock = threading.Lock()

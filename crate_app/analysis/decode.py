@@ -174,6 +174,17 @@ def _open_error_message(error: BaseException, looks_like_audio: bool = False) ->
     return f"not an audio file ({_ffmpeg_message(error)})"
 
 
+def _stream_origin(stream) -> float:
+    """The stream's start time in seconds (0 when unknown or implausible)."""
+    try:
+        origin = (
+            float(stream.start_time * stream.time_base) if stream.start_time and stream.time_base else 0.0
+        )
+    except (TypeError, ValueError, OverflowError):
+        return 0.0
+    return origin if 0.0 < origin < 1.0 else 0.0
+
+
 def _stated_duration(container, stream) -> float | None:
     """Track length from the stream or container header, or None."""
     if stream.duration and stream.time_base:
@@ -197,6 +208,10 @@ def _decode_open_container(
     if not stream.codec_context or not stream.codec_context.name:
         raise DecodeError("no decoder for this audio format")
     duration = _stated_duration(container, stream)
+    # Timestamps count from the stream's start time: an MP3 with a LAME header starts at the encoder
+    # delay (~25 ms) that the decoder skips, so its first sample is track time 0 and a frame stamped t
+    # holds the audio of t - origin.  (Without this, grids from a seeked excerpt land 25 ms late.)
+    origin = _stream_origin(stream)
     start, length = excerpt_window(duration, excerpt_seconds)
     limit = min(length, MAX_DECODE_SECONDS) if length is not None else MAX_DECODE_SECONDS
     wanted = int(limit * sample_rate)
@@ -251,7 +266,7 @@ def _decode_open_container(
                     ) from None
                 continue
             for frame in frames:
-                frame_time = frame.time
+                frame_time = frame.time - origin if frame.time is not None else None
                 if frame_time is not None and first_time is None and frame_time + 1.0 < start - 30.0:
                     continue  # a seek that landed far too early: skip cheaply, without resampling
                 keep(resampler.resample(frame), frame_time)

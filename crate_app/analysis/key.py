@@ -88,13 +88,25 @@ def estimate_tuning(spectrum: np.ndarray, sample_rate: int, n_fft: int) -> float
 
 def chroma_profile(samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, float]:
     """Average tuning-corrected chroma of the audio (12 bins, 0 = C) and the tuning in semitones."""
+    frames, tuning = chroma_frames(samples, sample_rate)
+    return (frames.mean(axis=1) if frames.shape[1] else np.zeros(12)), tuning
+
+
+def chroma_hop(sample_rate: int) -> int:
+    """Samples between the frames of ``chroma_frames``."""
+    return _fft_size(sample_rate) // 2
+
+
+def chroma_frames(samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, float]:
+    """Tuning-corrected chroma per frame (12 x frames, each frame scaled to its peak; frame ``i``
+    covers samples from ``i * chroma_hop``) and the tuning in semitones."""
     import librosa
 
     n_fft = _fft_size(sample_rate)
     hop = n_fft // 2
     spectrum = np.abs(librosa.stft(samples, n_fft=n_fft, hop_length=hop, center=False))
     if spectrum.shape[1] == 0:
-        return np.zeros(12), 0.0
+        return np.zeros((12, 0)), 0.0
     tuning = estimate_tuning(spectrum, sample_rate, n_fft)
     # Magnitude, not power: squaring lets the loudest partials (often one chord note's fundamental)
     # outweigh the rest of the harmony.
@@ -104,15 +116,18 @@ def chroma_profile(samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, f
     # Compress each frame's dynamics so that loud passages do not drown the rest, then average.
     frame_peak = chroma.max(axis=0, keepdims=True)
     frame_peak[frame_peak <= 0] = 1.0
-    normalised = chroma / frame_peak
-    return normalised.mean(axis=1), tuning
+    return chroma / frame_peak, tuning
 
 
-def estimate_key(samples: np.ndarray, sample_rate: int) -> KeyEstimate:
-    """The most likely key of the audio, with a confidence in 0..1."""
+def estimate_key(
+    samples: np.ndarray, sample_rate: int, chroma: tuple[np.ndarray, float] | None = None
+) -> KeyEstimate:
+    """The most likely key of the audio, with a confidence in 0..1.  ``chroma``: the result of
+    ``chroma_frames`` for these samples, when the caller has it already."""
     if len(samples) < max(sample_rate, _fft_size(sample_rate)) or not np.any(samples):
         return KeyEstimate(None, 0.0, 0.0)
-    profile, tuning = chroma_profile(samples, sample_rate)
+    frames, tuning = chroma if chroma is not None else chroma_frames(samples, sample_rate)
+    profile = frames.mean(axis=1) if frames.shape[1] else np.zeros(12)
     scores = key_scores(profile)
     order = np.argsort(scores)[::-1]
     best, runner_up = scores[order[0]], scores[order[1]]

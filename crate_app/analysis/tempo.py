@@ -32,6 +32,11 @@ class TempoEstimate:
     # The fitted constant-tempo beat grid (or the tracker's beats when no line fits), in seconds from
     # the start of the analysed audio.
     beat_times: tuple[float, ...]
+    period: float | None = None  # seconds per beat of the grid at the exact (unrounded) tempo
+    bpm_alt: float | None = None  # the runner-up octave
+    bpm_alt_confidence: float = 0.0
+    variable: bool = False  # the beats drift from any constant grid
+    rule: str = ""  # what decided the octave (see metre.choose_octave)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,14 +55,17 @@ def hop_for_rate(sample_rate: int) -> int:
 
 @dataclass(frozen=True, slots=True)
 class OnsetEnvelopes:
-    """Spectral-flux onset strength over all bands and over the bass band (kick and bass)."""
+    """Spectral-flux onset strength over all bands, the bass band (kick and bass) and the snare band
+    (snares and claps carry their noise between 1 and 5 kHz, above most of the harmony's energy)."""
 
     full: np.ndarray
     low: np.ndarray
     hop: int
+    snare: np.ndarray | None = None
 
 
 LOW_BAND_HZ = 200.0
+SNARE_BAND_HZ = (1000.0, 5000.0)
 
 
 def onset_envelopes(samples: np.ndarray, sample_rate: int) -> OnsetEnvelopes:
@@ -72,9 +80,16 @@ def onset_envelopes(samples: np.ndarray, sample_rate: int) -> OnsetEnvelopes:
     log_mel = librosa.power_to_db(mel, ref=np.max)
     centres = librosa.mel_frequencies(n_mels + 2, fmax=sample_rate / 2)[1:-1]
     low_bins = max(2, int(np.sum(centres < LOW_BAND_HZ)))
-    full = librosa.onset.onset_strength(S=log_mel, sr=sample_rate, hop_length=hop)
-    low = librosa.onset.onset_strength(S=log_mel[:low_bins], sr=sample_rate, hop_length=hop)
-    return OnsetEnvelopes(full.astype(np.float64), low.astype(np.float64), hop)
+    # n_fft tells librosa how far the centred frames lag, so that the envelope lines up with the audio.
+    full = librosa.onset.onset_strength(S=log_mel, sr=sample_rate, hop_length=hop, n_fft=4 * hop)
+    low = librosa.onset.onset_strength(S=log_mel[:low_bins], sr=sample_rate, hop_length=hop, n_fft=4 * hop)
+    snare_rows = (centres >= SNARE_BAND_HZ[0]) & (centres <= SNARE_BAND_HZ[1])
+    snare = (
+        librosa.onset.onset_strength(S=log_mel[snare_rows], sr=sample_rate, hop_length=hop, n_fft=4 * hop)
+        if snare_rows.sum() >= 2
+        else full
+    )
+    return OnsetEnvelopes(full.astype(np.float64), low.astype(np.float64), hop, snare.astype(np.float64))
 
 
 def refine_peaks(envelope: np.ndarray, frames: np.ndarray) -> np.ndarray:
@@ -237,6 +252,73 @@ def _pulse_strength(ac: np.ndarray, period_frames: float) -> float:
     return float(np.clip(max(values), 0.0, 1.0))
 
 
+# A constant-tempo track's beats: the thirds of the excerpt agree on the period to this share, and the
+# beats stay this close to the fitted line (share of a period).
+MAX_PERIOD_DRIFT = 0.012
+MAX_RMS_SHARE = 0.06
+MIN_INLIER_SHARE = 0.6
+
+
+def is_variable(times: np.ndarray, fit: LineFit) -> bool:
+    """True when the tracked beats drift or jump: the thirds of the excerpt have different periods, or
+    many beats stray from the line."""
+    if fit.inliers < MIN_INLIER_SHARE * fit.total or fit.rms_residual > MAX_RMS_SHARE * fit.period:
+        return True
+    thirds = np.array_split(np.asarray(times, dtype=np.float64), 3)
+    fits = [fit_beat_line(part) for part in thirds if len(part) >= 2 * MIN_BEATS_FOR_FIT]
+    periods = [f.period for f in fits if f is not None]
+    return len(periods) >= 2 and (max(periods) - min(periods)) / fit.period > MAX_PERIOD_DRIFT
+
+
+def refine_phase(envelope: np.ndarray, first: float, period: float, search: float = 0.2) -> float:
+    """Grid start (frames) moved to where the onsets peak: the comb of the grid is scanned over
+    +-``search`` of a period around ``first`` and the best offset refined to a fraction of a frame."""
+    count = int((len(envelope) - 2 - first - search * period) // period)
+    if count < MIN_BEATS_FOR_FIT:
+        return first
+    base = first + period * np.arange(count)
+    frames = np.arange(len(envelope), dtype=np.float64)
+    offsets = np.linspace(-search * period, search * period, int(4 * 2 * search * period) + 1)
+    scores = np.array([np.mean(np.interp(base + o, frames, envelope)) for o in offsets])
+    best = int(np.argmax(scores))
+    shift = offsets[best]
+    if 0 < best < len(scores) - 1:
+        left, mid, right = scores[best - 1], scores[best], scores[best + 1]
+        denominator = left - 2 * mid + right
+        if denominator < 0:
+            shift += 0.5 * (left - right) / denominator * (offsets[1] - offsets[0])
+    return first + shift
+
+
+def attack_offset(samples: np.ndarray, sample_rate: int, beat_times: np.ndarray) -> float:
+    """Median time (seconds) from the grid's beats to the steepest rise of the audio's energy near each
+    beat: the attack of the kick or snare, found at ~3 ms resolution on the samples themselves (the
+    onset envelope's 23 ms frames and its window place a drum's peak, not its start)."""
+    hop = max(8, sample_rate // 350)
+    usable = len(samples) // hop * hop
+    if usable < 4 * hop or not len(beat_times):
+        return 0.0
+    frames = samples[:usable].astype(np.float64).reshape(-1, hop)
+    energy = np.log(np.convolve((frames**2).mean(axis=1), np.ones(2) / 2, mode="same") + 1e-10)
+    rise = np.diff(energy, prepend=energy[0])
+    before, after = round(0.06 * sample_rate / hop), round(0.04 * sample_rate / hop)
+    offsets, weights = [], []
+    for t in beat_times:
+        centre = round(t * sample_rate / hop)
+        lo, hi = centre - before, centre + after
+        if lo < 1 or hi >= len(rise):
+            continue
+        window = rise[lo:hi]
+        best = int(np.argmax(window))
+        offsets.append((lo + best + 0.5) * hop / sample_rate - t)
+        weights.append(float(window[best]))
+    if len(offsets) < MIN_BEATS_FOR_FIT:
+        return 0.0
+    order = np.argsort(offsets)
+    cumulative = np.cumsum(np.asarray(weights)[order])
+    return float(np.asarray(offsets)[order][np.searchsorted(cumulative, cumulative[-1] / 2)])
+
+
 def estimate_tempo(
     samples: np.ndarray,
     sample_rate: int,
@@ -244,8 +326,11 @@ def estimate_tempo(
     bpm_max: float = 180.0,
     envelopes: OnsetEnvelopes | None = None,
 ) -> TempoEstimate:
-    """BPM (two decimals, folded into [bpm_min, bpm_max]), a confidence and the beat times."""
+    """BPM (two decimals, the octave DJs count, folded into [bpm_min, bpm_max] only when outside),
+    a confidence, the runner-up octave and the constant beat grid."""
     import librosa.beat
+
+    from crate_app.analysis.metre import choose_octave
 
     if len(samples) < MIN_SECONDS * sample_rate or not np.any(samples):
         return TempoEstimate(None, 0.0, ())
@@ -281,18 +366,56 @@ def estimate_tempo(
         fit2 = fit_beat_line(refine_peaks(env, frames2) * frame_seconds) if len(frames2) else None
         if fit2 is not None and abs(fit2.period / fit.period - 1) < 0.02:
             fit, frames = fit2, frames2
+    tracked_times = refine_peaks(env, frames) * frame_seconds
+    variable = fit is None or is_variable(tracked_times, fit)
+    tracked_bpm = 60.0 / fit.period if fit is not None else float(coarse_bpm)
     if fit is not None:
-        bpm = 60.0 / fit.period
         regularity = fit.inliers / max(1, fit.total)
         jitter = math.exp(-((fit.rms_residual / fit.period / 0.03) ** 2))
-        first = math.ceil(-fit.offset / fit.period)
-        last = int((len(env) * frame_seconds - fit.offset) / fit.period)
-        beat_times = tuple(float(fit.offset + fit.period * n) for n in range(first, last + 1))
     else:
-        bpm = float(coarse_bpm)
         regularity, jitter = 0.3, 0.5
-        beat_times = tuple(float(t) for t in librosa.frames_to_time(frames, sr=sample_rate, hop_length=hop))
-    pulse = _pulse_strength(ac, 60.0 / bpm * frames_per_second)
+
+    prior = float(np.atleast_1d(librosa.feature.tempo(onset_envelope=env, sr=sample_rate, hop_length=hop))[0])
+    snare = envelopes.snare if envelopes.snare is not None else env
+    choice = choose_octave(tracked_bpm, snare, frames_per_second, prior)
+    factor = 2.0 ** round(math.log2(choice.bpm / tracked_bpm))
+    bpm = tracked_bpm * factor
+    if not bpm_min <= bpm <= bpm_max:  # the user's range: a fallback for what the rhythm did not settle
+        folded_factor = fold_bpm(bpm, bpm_min, bpm_max) / bpm
+        factor, bpm = factor * folded_factor, bpm * folded_factor
+    period_frames = 60.0 / bpm * frames_per_second
+    if fit is not None:
+        start = (fit.offset / frame_seconds) % period_frames
+    else:
+        start = float(frames[0]) % period_frames if len(frames) else 0.0
+    # Where the beats are: kick and snare (not offbeat hats); a halved grid keeps the stronger beats.
+    accents = envelopes.low / (np.max(envelopes.low) or 1.0) + snare / (np.max(snare) or 1.0)
+    if factor < 1:
+        alternatives = [start, (start + period_frames / 2) % period_frames]
+        start = max(alternatives, key=lambda f: float(np.mean(_grid_values(accents, f, period_frames))))
+    start = refine_phase(accents, start, period_frames)
+    grid = (start + period_frames * np.arange(int((len(env) - start) // period_frames) + 1)) * frame_seconds
+    first = (grid[0] + attack_offset(samples, sample_rate, grid)) % (period_frames * frame_seconds)
+    count = int((len(samples) / sample_rate - first) / (period_frames * frame_seconds)) + 1
+    beat_times = tuple(float(first + period_frames * frame_seconds * n) for n in range(count))
+
+    pulse = _pulse_strength(ac, period_frames)
     confidence = float(np.clip(regularity * jitter * (0.5 + 0.5 * min(1.0, pulse / 0.5)), 0.0, 1.0))
-    folded = fold_bpm(bpm, bpm_min, bpm_max)
-    return TempoEstimate(round(folded, 2), round(confidence, 3), beat_times)
+    if variable:
+        confidence = min(confidence, 0.3)
+    alt = choice.alt_bpm * (bpm / choice.bpm)
+    return TempoEstimate(
+        bpm=round(bpm, 2),
+        confidence=round(confidence, 3),
+        beat_times=beat_times,
+        period=period_frames * frame_seconds,
+        bpm_alt=round(alt, 2),
+        bpm_alt_confidence=choice.alt_confidence,
+        variable=variable,
+        rule=choice.rule,
+    )
+
+
+def _grid_values(envelope: np.ndarray, first: float, period: float) -> np.ndarray:
+    positions = first + period * np.arange(int((len(envelope) - 1 - first) // period) + 1)
+    return np.interp(positions, np.arange(len(envelope), dtype=np.float64), envelope)

@@ -1,54 +1,86 @@
-"""Accuracy of BPM and key analysis on synthetic tracks with known answers and on the shared test clips.
+"""Accuracy of BPM, key and downbeat analysis per evaluation set, with plain librosa beside it.
 
-Run: .venv/bin/python tests/benchmarks/analysis_accuracy.py [--count 48] [--seed 31337] [--jobs 2]
+Run: .venv/bin/python tests/benchmarks/analysis_accuracy.py --set rendered=/tmp/crate-dj-set \
+        --set real=/tmp/crate-real [--synthetic 24] [--jobs 2]
 
-The synthetic tracks (see analysis_synth.py) are rendered at 44.1 kHz stereo, encoded to MP3, FLAC,
-M4A and Ogg Vorbis in turn, written to a temporary folder and analysed with ``analyze_file`` and the
-default options, like the app does.  The detector was developed on seeds 2024 and 7; the default
-seed here is a different one.  ``--sample-rate`` and ``--excerpt`` override the analysis options.
-Not part of the pytest run.
+A set is a folder of audio files with an ``annotations.csv`` (columns ``file``, ``bpm``, ``key``, and
+optionally ``first_downbeat`` in seconds and ``genre``; empty cells are unknown).
+``render_dj_set.py`` writes such a folder of music rendered from MIDI with a sampled SoundFont; real
+recordings with human annotations go in another (see the report in issue 14 for where ours came from).
+The shared test clips (``../shared/testdata/audio``) are always scored as the set "shared".
+``--synthetic N`` adds the sine-and-noise tracks of analysis_synth.py as a regression set.
+
+Each file is analysed by Crate (``analyze_file`` with the default options, as the app does) and by a
+baseline in the same run: plain librosa on the whole file (``beat_track`` for the tempo; mean
+``chroma_stft`` matched to the Krumhansl-Kessler profiles for the key).  Per set it prints Acc1 (within
+4 %), Acc1 for references in 70-180 BPM, Acc2 (4 % of x1, x2, /2, x3, /3), within 0.1 BPM, key exact
+and MIREX weighted, the first-downbeat error, and every miss.  Not part of the pytest run.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import os
 import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+    os.environ.setdefault(_name, "1")
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "tests" / "benchmarks"))
 
-from analysis_synth import TrackSpec, make_specs, render  # noqa: E402
-from audiofactory import encode  # noqa: E402
+import numpy as np  # noqa: E402
 
-from crate_app.analysis import analyze_file  # noqa: E402
-from crate_app.domain.errors import DecodeError  # noqa: E402
-from crate_app.domain.keys import Key  # noqa: E402
+from crate_app.domain.keys import Key, parse_key  # noqa: E402
 from crate_app.domain.track import AnalysisOptions  # noqa: E402
 
-FORMATS = ("mp3", "flac", "m4a", "ogg")
 TESTDATA = Path(os.environ.get("CRATE_TESTDATA", ROOT.parent / "shared" / "testdata"))
+SYNTH_FORMATS = ("mp3", "flac", "m4a", "ogg")
+DOWNBEAT_TOLERANCE = 0.010
+
+# Krumhansl-Kessler probe-tone profiles (1982), the baseline's key templates.
+KK_MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
+KK_MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
 
 
 @dataclass
-class Outcome:
-    name: str
-    true_bpm: float
-    true_key: Key | None
+class Item:
+    path: Path
     bpm: float | None
-    bpm_confidence: float
     key: Key | None
-    key_confidence: float
-    seconds: float  # analysis wall time
-    note: str = ""
-    alt_bpm: float | None = None
+    first_downbeat: float | None = None
+    genre: str = ""
+
+
+@dataclass
+class Estimate:
+    bpm: float | None = None
+    key: Key | None = None
+    first_beat: float | None = None
+    first_downbeat: float | None = None
+    bpm_alt: float | None = None
+    variable: bool = False
+    seconds: float = 0.0
+    error: str = ""
+
+
+@dataclass
+class Scored:
+    item: Item
+    crate: Estimate
+    base: Estimate
+    extra: dict = field(default_factory=dict)
+
+
+# --- scores -------------------------------------------------------------------------------------
 
 
 def within(bpm: float | None, reference: float, tolerance: float) -> bool:
@@ -64,7 +96,8 @@ def acc2(bpm: float | None, reference: float) -> bool:
 
 
 def mirex_key_score(estimate: Key | None, reference: Key) -> float:
-    """MIREX weighted key score: same 1.0, fifth above/below (same mode) 0.5, relative 0.3, parallel 0.2."""
+    """MIREX weighted key score: same 1.0, a fifth above or below in the same mode 0.5, relative
+    0.3, parallel 0.2 (mir_eval's ``key.weighted_score``)."""
     if estimate is None:
         return 0.0
     if estimate == reference:
@@ -80,145 +113,259 @@ def mirex_key_score(estimate: Key | None, reference: Key) -> float:
     return 0.0
 
 
-def run_synthetic(spec: TrackSpec, index: int, folder: str, options: AnalysisOptions) -> Outcome:
-    fmt = FORMATS[index % len(FORMATS)]
-    path = Path(folder) / f"{index:03d}-{spec.style}-{spec.bpm:.2f}.{fmt}"
-    path.write_bytes(encode(render(spec), 44100, fmt))
-    truth = Key(spec.tonic, spec.minor)
-    started = time.perf_counter()
-    result = analyze_file(path, options)
-    elapsed = time.perf_counter() - started
-    path.unlink()
-    note = f"{fmt} {spec.style}" + (f" detune {spec.detune_cents:+.0f}c" if spec.detune_cents else "")
-    note += " swing" if spec.swing else ""
-    return Outcome(
-        name=f"synth {index:02d}",
-        true_bpm=spec.bpm,
-        true_key=truth,
-        bpm=result.bpm,
-        bpm_confidence=result.bpm_confidence,
-        key=Key.from_code(result.key) if result.key is not None else None,
-        key_confidence=result.key_confidence,
-        seconds=elapsed,
-        note=note,
-    )
+def downbeat_errors(estimate: Estimate, item: Item) -> tuple[float, float] | None:
+    """(error to the first downbeat, error to the nearest bar line), seconds; None if not scorable."""
+    if item.first_downbeat is None or item.bpm is None or estimate.first_downbeat is None:
+        return None
+    bar = 4 * 60.0 / item.bpm
+    offset = estimate.first_downbeat - item.first_downbeat
+    phase = offset - bar * round(offset / bar)
+    return abs(offset), abs(phase)
 
 
-def run_real(
-    path: Path, bpm: float, key: Key | None, options: AnalysisOptions, alt_bpm: float | None = None
-) -> Outcome:
+# --- analysers ----------------------------------------------------------------------------------
+
+
+def analyse_crate(path: str, options: AnalysisOptions) -> Estimate:
+    from crate_app.analysis import analyze_file
+    from crate_app.domain.errors import DecodeError
+
     started = time.perf_counter()
     try:
         result = analyze_file(path, options)
     except DecodeError as error:
-        return Outcome(path.name, bpm, key, None, 0.0, None, 0.0, 0.0, note=f"DecodeError: {error}")
-    return Outcome(
-        name=path.name,
-        true_bpm=bpm,
-        true_key=key,
+        return Estimate(error=f"DecodeError: {error}")
+    return Estimate(
         bpm=result.bpm,
-        bpm_confidence=result.bpm_confidence,
         key=Key.from_code(result.key) if result.key is not None else None,
-        key_confidence=result.key_confidence,
+        first_beat=result.first_beat,
+        first_downbeat=result.first_downbeat,
+        bpm_alt=result.bpm_alt,
+        variable=result.bpm_variable,
         seconds=time.perf_counter() - started,
-        note=f"{result.analysed_seconds:.2f} s of audio",
-        alt_bpm=alt_bpm,
     )
 
 
-def show(outcomes: list[Outcome]) -> None:
-    for o in outcomes:
-        if within(o.bpm, o.true_bpm, 0.1):
-            bpm_ok = "ok "
-        elif acc1(o.bpm, o.true_bpm):
-            bpm_ok = "4% "  # right octave, not exact
-        else:
-            bpm_ok = "oct" if acc2(o.bpm, o.true_bpm) else "BAD"
-        key_ok = "-" if o.true_key is None else ("ok " if o.key == o.true_key else "BAD")
-        key_text = o.key.camelot() if o.key else "-"
-        true_key = o.true_key.camelot() if o.true_key else "-"
-        bpm_text = f"{o.bpm:7.2f}" if o.bpm is not None else "   None"
-        print(
-            f"  {o.name:22} bpm {o.true_bpm:7.2f} -> {bpm_text} ({o.bpm_confidence:.2f}) {bpm_ok}  "
-            f"key {true_key:>3} -> {key_text:>3} ({o.key_confidence:.2f}) {key_ok}  "
-            f"{o.seconds:5.2f} s  {o.note}"
-        )
+def analyse_baseline(path: str) -> Estimate:
+    """Plain librosa: beat_track on the whole file at 22050 Hz; mean chroma_stft against the
+    Krumhansl-Kessler profiles.  (Decoded with Crate's PyAV decoder: librosa.load needs an external
+    ffmpeg for M4A.)"""
+    import librosa
+
+    from crate_app.analysis.decode import decode_excerpt
+    from crate_app.domain.errors import DecodeError
+
+    started = time.perf_counter()
+    try:
+        audio = decode_excerpt(path, 22050, 0.0)
+    except DecodeError as error:
+        return Estimate(error=f"DecodeError: {error}")
+    y = audio.samples
+    tempo, beats = librosa.beat.beat_track(y=y, sr=22050, units="time")
+    bpm = float(np.atleast_1d(tempo)[0]) or None
+    chroma = librosa.feature.chroma_stft(y=y, sr=22050).mean(axis=1)
+    best, best_key = -2.0, None
+    for tonic in range(12):
+        rotated = np.roll(chroma, -tonic)
+        for minor, profile in ((False, KK_MAJOR), (True, KK_MINOR)):
+            score = float(np.corrcoef(rotated, profile)[0, 1])
+            if score > best:
+                best, best_key = score, Key(tonic, minor)
+    return Estimate(
+        bpm=round(bpm, 2) if bpm else None,
+        key=best_key if np.any(chroma > 0) else None,
+        first_beat=float(beats[0]) if len(beats) else None,
+        seconds=time.perf_counter() - started,
+    )
 
 
-def summarise(title: str, outcomes: list[Outcome]) -> None:
-    n = len(outcomes)
-    if not n:
-        return
+def analyse_item(item: Item, options: AnalysisOptions) -> Scored:
+    return Scored(item, analyse_crate(str(item.path), options), analyse_baseline(str(item.path)))
 
-    def share(flags) -> str:
-        flags = list(flags)
-        return f"{100.0 * sum(flags) / len(flags):5.1f} % ({sum(flags)}/{len(flags)})"
 
-    print(f"\n{title}: {n} tracks")
-    print(f"  BPM within 0.1      {share(within(o.bpm, o.true_bpm, 0.1) for o in outcomes)}")
-    print(f"  BPM within 0.01     {share(within(o.bpm, o.true_bpm, 0.0101) for o in outcomes)}")
-    print(f"  Acc1 (4 %)          {share(acc1(o.bpm, o.true_bpm) for o in outcomes)}")
-    print(f"  Acc2 (4 %, x2 x3)   {share(acc2(o.bpm, o.true_bpm) for o in outcomes)}")
-    keyed = [o for o in outcomes if o.true_key is not None]
+def analyse_synthetic(spec, index: int, folder: str, options: AnalysisOptions) -> Scored:
+    from analysis_synth import render
+    from audiofactory import encode
+
+    fmt = SYNTH_FORMATS[index % len(SYNTH_FORMATS)]
+    path = Path(folder) / f"{index:03d}-{spec.style}-{spec.bpm:.2f}.{fmt}"
+    path.write_bytes(encode(render(spec), 44100, fmt))
+    item = Item(path, spec.bpm, Key(spec.tonic, spec.minor), 0.0, spec.style)
+    try:
+        return analyse_item(item, options)
+    finally:
+        path.unlink()
+
+
+# --- sets ---------------------------------------------------------------------------------------
+
+
+def read_set(folder: Path) -> list[Item]:
+    """The annotated files of a set folder (annotations.csv)."""
+    table = folder / "annotations.csv"
+    if not table.exists():
+        sys.exit(f"{folder}: no annotations.csv (columns file, bpm, key[, first_downbeat, genre])")
+    items = []
+    with open(table, newline="") as handle:
+        for row in csv.DictReader(handle):
+            path = folder / row["file"]
+            if not path.exists():
+                print(f"  (missing: {path})")
+                continue
+            downbeat = (row.get("first_downbeat") or "").strip()
+            items.append(
+                Item(
+                    path,
+                    float(row["bpm"]) if (row.get("bpm") or "").strip() else None,
+                    parse_key(row.get("key") or None),
+                    float(downbeat) if downbeat else None,
+                    (row.get("genre") or "").strip(),
+                )
+            )
+    return items
+
+
+def shared_set() -> list[Item]:
+    audio = TESTDATA / "audio"
+    if not audio.is_dir():
+        print(f"(test data not found at {TESTDATA}: shared clips skipped)")
+        return []
+    # dubstep.*: a reference analysis (not a human annotation) gives ~140 BPM, A minor.
+    items = [Item(path, 140.0, Key(9, True), genre="dubstep") for path in sorted(audio.glob("dubstep.*"))]
+    items.append(Item(audio / "madmom_sample.wav", 87.5, None))
+    return items
+
+
+# --- report -------------------------------------------------------------------------------------
+
+
+def share(flags: list[bool]) -> str:
+    if not flags:
+        return "    -        "
+    return f"{100.0 * sum(flags) / len(flags):5.1f} % ({sum(flags):2d}/{len(flags):2d})"
+
+
+def report(title: str, scored: list[Scored]) -> dict:
+    print(f"\n=== {title}: {len(scored)} files")
+    timed = [s for s in scored if s.item.bpm is not None]
+    in_range = [s for s in timed if 70 <= s.item.bpm <= 180]
+    keyed = [s for s in scored if s.item.key is not None]
+    summary = {}
+    print(f"  {'':24} {'Crate':>18}   {'librosa baseline':>18}")
+    rows = [
+        ("BPM within 0.1", timed, lambda e, s: within(e.bpm, s.item.bpm, 0.1)),
+        ("Acc1 (4 %)", timed, lambda e, s: acc1(e.bpm, s.item.bpm)),
+        ("Acc1, refs 70-180 BPM", in_range, lambda e, s: acc1(e.bpm, s.item.bpm)),
+        ("Acc2 (x2 /2 x3 /3)", timed, lambda e, s: acc2(e.bpm, s.item.bpm)),
+        ("key exact", keyed, lambda e, s: e.key == s.item.key),
+    ]
+    for label, group, test in rows:
+        crate = [test(s.crate, s) for s in group]
+        base = [test(s.base, s) for s in group]
+        summary[label] = (crate, base)
+        print(f"  {label:24} {share(crate):>18}   {share(base):>18}")
     if keyed:
-        print(f"  key exact           {share(o.key == o.true_key for o in keyed)}")
-        mirex = sum(mirex_key_score(o.key, o.true_key) for o in keyed) / len(keyed)
-        print(f"  key MIREX weighted  {100.0 * mirex:5.1f} %")
-    times = sorted(o.seconds for o in outcomes)
-    print(f"  analyse_file wall time per file: median {times[len(times) // 2]:.2f} s, max {times[-1]:.2f} s")
+        crate = sum(mirex_key_score(s.crate.key, s.item.key) for s in keyed) / len(keyed)
+        base = sum(mirex_key_score(s.base.key, s.item.key) for s in keyed) / len(keyed)
+        print(f"  {'key MIREX weighted':24} {100 * crate:12.1f} %     {100 * base:12.1f} %")
+    downbeats = [(s, downbeat_errors(s.crate, s.item)) for s in scored]
+    downbeats = [(s, e) for s, e in downbeats if e is not None]
+    annotated = [s for s in scored if s.item.first_downbeat is not None and s.item.bpm is not None]
+    if annotated:
+        first = [e is not None and e[0] <= DOWNBEAT_TOLERANCE for s, e in
+                 ((s, downbeat_errors(s.crate, s.item)) for s in annotated)]  # fmt: skip
+        phase = [e is not None and e[1] <= DOWNBEAT_TOLERANCE for s, e in
+                 ((s, downbeat_errors(s.crate, s.item)) for s in annotated)]  # fmt: skip
+        print(f"  {'first downbeat <= 10 ms':24} {share(first):>18}   {'(none)':>18}")
+        print(f"  {'bar lines <= 10 ms':24} {share(phase):>18}")
+        if downbeats:
+            median = np.median([e[1] for _, e in downbeats]) * 1000
+            print(f"  {'median bar-line error':24} {median:10.1f} ms")
+    flagged = [s for s in scored if s.crate.variable]
+    if flagged:
+        print(f"  flagged variable tempo: {', '.join(s.item.path.name for s in flagged)}")
+    crate_time = sorted(s.crate.seconds for s in scored)
+    print(f"  Crate analyze_file wall time: median {crate_time[len(crate_time) // 2]:.2f} s (shared CPU)")
+
+    misses = []
+    for s in scored:
+        problems = []
+        for who, e in (("crate", s.crate), ("base", s.base)):
+            if e.error:
+                problems.append(f"{who}: {e.error}")
+        if s.item.bpm is not None and not within(s.crate.bpm, s.item.bpm, 0.1):
+            kind = (
+                "4%"
+                if acc1(s.crate.bpm, s.item.bpm)
+                else ("octave" if acc2(s.crate.bpm, s.item.bpm) else "wrong")
+            )
+            alt = f" (alt {s.crate.bpm_alt})" if s.crate.bpm_alt else ""
+            problems.append(f"bpm {s.item.bpm:.2f} -> {s.crate.bpm}{alt} [{kind}; base {s.base.bpm}]")
+        if s.item.key is not None and s.crate.key != s.item.key:
+            got = s.crate.key.musical() if s.crate.key else None
+            base = s.base.key.musical() if s.base.key else None
+            problems.append(f"key {s.item.key.musical()} -> {got} [base {base}]")
+        errors = downbeat_errors(s.crate, s.item)
+        if s.item.first_downbeat is not None and (errors is None or errors[0] > DOWNBEAT_TOLERANCE):
+            got = (
+                "none"
+                if errors is None
+                else f"{s.crate.first_downbeat:.3f} (bar-line error {1000 * errors[1]:.0f} ms)"
+            )
+            problems.append(f"downbeat {s.item.first_downbeat:.3f} -> {got}")
+        if problems:
+            misses.append(f"    {s.item.path.name}: " + "; ".join(problems))
+    if misses:
+        print("  misses:")
+        print("\n".join(misses))
+    return summary
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--count", type=int, default=48, help="synthetic tracks (24 keys, evenly)")
-    parser.add_argument("--seed", type=int, default=31337)
-    parser.add_argument("--seconds", type=float, default=120.0, help="length of each synthetic track")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="NAME=FOLDER", help="an annotated folder"
+    )
+    parser.add_argument(
+        "--synthetic", type=int, default=0, help="sine-and-noise regression tracks (0 = none)"
+    )
+    parser.add_argument("--seed", type=int, default=31337, help="seed of the synthetic set")
     parser.add_argument("--jobs", type=int, default=2, help="worker processes")
     parser.add_argument("--sample-rate", type=int, default=AnalysisOptions().sample_rate)
     parser.add_argument("--excerpt", type=float, default=AnalysisOptions().excerpt_seconds)
     args = parser.parse_args()
-
-    specs = make_specs(args.count, seed=args.seed, seconds=args.seconds)
     options = AnalysisOptions(sample_rate=args.sample_rate, excerpt_seconds=args.excerpt)
-    print(
-        f"Synthetic set: {len(specs)} tracks of {args.seconds:g} s, seed {args.seed}, "
-        f"{', '.join(FORMATS)} in turn; {options}"
-    )
+    print(f"Crate options: {options}")
     started = time.perf_counter()
-    with (
-        tempfile.TemporaryDirectory(prefix="crate-accuracy-") as folder,
-        ProcessPoolExecutor(max_workers=args.jobs) as pool,
-    ):
-        futures = [pool.submit(run_synthetic, spec, i, folder, options) for i, spec in enumerate(specs)]
-        synthetic = [f.result() for f in futures]
-    show(synthetic)
-    summarise("Synthetic set", synthetic)
-    traps = [o for o, s in zip(synthetic, specs, strict=True) if s.octave_trap]
-    summarise("  of which tempo-octave traps (half-time dubstep, drum & bass)", traps)
-    detuned = [o for o, s in zip(synthetic, specs, strict=True) if s.detune_cents]
-    summarise("  of which detuned by up to 30 cents", detuned)
 
-    audio = TESTDATA / "audio"
-    if audio.is_dir():
-        a_minor = Key(9, minor=True)
-        real = [run_real(path, 140.0, a_minor, options) for path in sorted(audio.glob("dubstep.*"))]
-        real.append(run_real(audio / "madmom_sample.wav", 87.5, None, options, alt_bpm=175.0))
-        print(
-            "\nShared test clips (dubstep.*: ~140 BPM, A minor, 6.85 s; "
-            "madmom_sample: 87.5 BPM, alt 175, 2.8 s)"
-        )
-        show(real)
-        madmom = real[-1]
-        print(
-            f"  madmom_sample: {madmom.bpm} BPM -> within 4 % of 87.5: {acc1(madmom.bpm, 87.5)}, "
-            f"of the alternative 175: {acc1(madmom.bpm, 175.0)}"
-        )
-        summarise("Shared test clips", real)
-    else:
-        print(f"\n(test data not found at {TESTDATA}: shared clips skipped)")
+    sets: list[tuple[str, list[Item]]] = []
+    for spec in args.set:
+        name, _, folder = spec.partition("=")
+        if not folder:
+            name, folder = Path(spec).name, spec
+        sets.append((name, read_set(Path(folder))))
+    sets.append(("shared", shared_set()))
+
+    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+        futures = [
+            (name, [pool.submit(analyse_item, item, options) for item in items]) for name, items in sets
+        ]
+        synthetic = []
+        if args.synthetic:
+            from analysis_synth import make_specs
+
+            folder = tempfile.mkdtemp(prefix="crate-accuracy-")
+            specs = make_specs(args.synthetic, seed=args.seed, seconds=120.0)
+            synthetic = [
+                pool.submit(analyse_synthetic, spec, i, folder, options) for i, spec in enumerate(specs)
+            ]
+        for name, pending in futures:
+            report(name, [f.result() for f in pending])
+        if synthetic:
+            report(f"synthetic sine-and-noise regression (seed {args.seed})", [f.result() for f in synthetic])
+            os.rmdir(folder)
     print(
-        f"\nTotal wall time {time.perf_counter() - started:.0f} s "
-        "(rendering and encoding included; the CPU is shared)"
+        f"\nTotal wall time {time.perf_counter() - started:.0f} s (the CPU is shared; niced runs are slower)"
     )
 
 
