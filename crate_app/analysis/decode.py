@@ -222,30 +222,30 @@ def _decode_open_container(
         except Exception:
             raise _SeekFailed from None
 
-    resampler = _Resampler(sample_rate)
-    chunks: list[np.ndarray] = []
-    have = 0  # samples kept
+    chunks: list[_Chunk] = []  # the decoded frames' samples, as they came
+    have = 0.0  # seconds kept
     first_time: float | None = None  # track position of the first kept sample
     position = start  # where decoding is, for error messages
     bad_packets = 0
     last_error: BaseException | None = None
     reached_end = False
 
-    def keep(data: np.ndarray, frame_time: float | None) -> None:
+    def keep(chunk: _Chunk | None, frame_time: float | None) -> None:
         nonlocal have, first_time
-        if not len(data):
+        if chunk is None or chunk.samples <= 0 or chunk.rate <= 0:
             return
         if first_time is None:
             # Drop what the seek delivered before the excerpt starts.
             frame_time = position if frame_time is None else frame_time
-            skip = round((start - frame_time) * sample_rate) if frame_time < start else 0
-            if skip >= len(data):
+            skip = round((start - frame_time) * chunk.rate) if frame_time < start else 0
+            if skip >= chunk.samples:
                 return
-            data = data[skip:]
+            chunk = chunk.dropping(skip)
             first_time = max(frame_time, start)
-        chunks.append(data)
-        have += len(data)
+        chunks.append(chunk)
+        have += chunk.samples / chunk.rate
 
+    time_base = float(stream.time_base) if stream.time_base else 0.0
     try:
         for packet in container.demux(stream):
             if time.monotonic() > deadline:
@@ -253,8 +253,8 @@ def _decode_open_container(
                     f"decoding took longer than {timeout_seconds:g} s "
                     f"(stopped at {format_position(position)})"
                 )
-            if packet.pts is not None and packet.time_base is not None:
-                position = float(packet.pts * packet.time_base)
+            if packet.pts is not None and time_base:
+                position = packet.pts * time_base
             try:
                 frames = packet.decode()
             except av.FFmpegError as error:
@@ -269,12 +269,11 @@ def _decode_open_container(
                 frame_time = frame.time - origin if frame.time is not None else None
                 if frame_time is not None and first_time is None and frame_time + 1.0 < start - 30.0:
                     continue  # a seek that landed far too early: skip cheaply, without resampling
-                keep(resampler.resample(frame), frame_time)
-            if have >= wanted:
+                keep(_Chunk.of(frame), frame_time)
+            if have >= limit:
                 break
         else:
             reached_end = True
-            keep(resampler.flush(), None)
     except DecodeError:
         raise
     except av.FFmpegError as error:
@@ -298,8 +297,7 @@ def _decode_open_container(
                 f"file is truncated: the header says {format_position(duration)} but there is no audio data"
             )
         raise DecodeError("no audio data in the file")
-    samples = np.concatenate(chunks)[:wanted] if len(chunks) > 1 else chunks[0][:wanted]
-    samples = np.ascontiguousarray(samples, dtype=np.float32)
+    samples = _resampled(chunks, sample_rate)[:wanted]
     if not np.all(np.isfinite(samples)):
         samples = np.nan_to_num(samples, nan=0.0, posinf=0.0, neginf=0.0)
     got_start = first_time if first_time is not None else start
@@ -312,37 +310,95 @@ def _decode_open_container(
     return DecodedAudio(samples=samples, sample_rate=sample_rate, start=got_start, duration=duration)
 
 
-class _Resampler:
-    """PyAV's resampler to mono float32, rebuilt when the stream changes format mid-way (it happens)."""
-
-    def __init__(self, sample_rate: int) -> None:
-        self.sample_rate = sample_rate
-        self._resampler = None
-        self._signature: tuple | None = None
-
-    def _new(self):
-        import av
-
-        return av.AudioResampler(format="flt", layout="mono", rate=self.sample_rate)
-
-    def resample(self, frame) -> np.ndarray:
-        signature = (frame.format.name, frame.layout.name, frame.sample_rate)
-        pieces = []
-        if self._resampler is None or signature != self._signature:
-            if self._resampler is not None:
-                pieces.append(self.flush())
-            self._resampler = self._new()
-            self._signature = signature
-        pieces.extend(out.to_ndarray().reshape(-1) for out in self._resampler.resample(frame))
-        return _join(pieces)
-
-    def flush(self) -> np.ndarray:
-        if self._resampler is None:
-            return np.zeros(0, dtype=np.float32)
-        return _join([out.to_ndarray().reshape(-1) for out in self._resampler.resample(None)])
+# Scale of integer sample formats to [-1, 1).
+_INTEGER_SCALE = {"u8": 128.0, "s16": 32768.0, "s32": 2147483648.0, "s64": 9223372036854775808.0}
 
 
-def _join(pieces: list[np.ndarray]) -> np.ndarray:
-    if not pieces:
-        return np.zeros(0, dtype=np.float32)
-    return pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
+_DTYPES = {
+    "u8": np.uint8,
+    "s16": np.int16,
+    "s32": np.int32,
+    "s64": np.int64,
+    "flt": np.float32,
+    "dbl": np.float64,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _Chunk:
+    """One decoded frame's samples as views of its planes (no copy, no arithmetic per frame: at ~40
+    frames per second, numpy calls per frame cost more than decoding)."""
+
+    rate: int
+    kind: tuple[str, bool, int]  # (sample format without the planar "p", planar, channels)
+    views: tuple[np.ndarray, ...]  # one per channel if planar, else one interleaved
+
+    @classmethod
+    def of(cls, frame) -> _Chunk | None:
+        name = frame.format.name.rstrip("p")
+        dtype = _DTYPES.get(name)
+        channels = max(1, len(frame.layout.channels))
+        count = frame.samples
+        if dtype is None or count <= 0:
+            return None
+        planar = bool(frame.format.is_planar)
+        if planar:
+            views = tuple(np.frombuffer(plane, dtype=dtype, count=count) for plane in frame.planes[:channels])
+        else:
+            views = (np.frombuffer(frame.planes[0], dtype=dtype, count=count * channels),)
+        return cls(frame.sample_rate, (name, planar, channels), views)
+
+    @property
+    def samples(self) -> int:
+        return len(self.views[0]) // (1 if self.kind[1] else self.kind[2])
+
+    def dropping(self, count: int) -> _Chunk:
+        step = 1 if self.kind[1] else self.kind[2]
+        return _Chunk(self.rate, self.kind, tuple(v[count * step :] for v in self.views))
+
+
+def _mono_run(chunks: list[_Chunk]) -> np.ndarray:
+    """Chunks of one rate and format joined and mixed down to mono float32."""
+    name, planar, channels = chunks[0].kind
+    if planar:
+        columns = [np.concatenate([c.views[i] for c in chunks]) for i in range(channels)]
+    else:
+        columns = list(np.concatenate([c.views[0] for c in chunks]).reshape(-1, channels).T)
+    mono = columns[0].astype(np.float32)
+    for column in columns[1:]:
+        mono += column
+    if name == "u8":
+        mono -= 128.0 * channels
+    mono /= _INTEGER_SCALE.get(name, 1.0) * channels
+    return mono
+
+
+def _resample_block(samples: np.ndarray, rate: int, sample_rate: int) -> np.ndarray:
+    """One polyphase resampling of a whole block: for 44.1 kHz to 11025 Hz a 48-tap Kaiser low-pass
+    (flat to ~4.4 kHz, the analysis needs no more), ~2x cheaper than FFmpeg's resampler on the block
+    and ~8x cheaper than resampling each decoded frame."""
+    from scipy.signal import firwin, resample_poly
+
+    divisor = math.gcd(rate, sample_rate)
+    up, down = sample_rate // divisor, rate // divisor
+    if up == 1:
+        taps = firwin(12 * down, 0.8 / down, window=("kaiser", 6.0))
+        return resample_poly(samples, 1, down, window=taps).astype(np.float32)
+    return resample_poly(samples, up, down).astype(np.float32)
+
+
+def _resampled(chunks: list[_Chunk], sample_rate: int) -> np.ndarray:
+    """The chunks joined and resampled to ``sample_rate`` in one pass per run of equal rates (a
+    polyphase filter over the whole excerpt, instead of a resampler call per frame)."""
+    pieces = []
+    run: list[_Chunk] = []
+    for chunk in [*chunks, None]:
+        if run and (chunk is None or (chunk.rate, chunk.kind) != (run[0].rate, run[0].kind)):
+            mono = _mono_run(run)
+            rate = run[0].rate
+            pieces.append(_resample_block(mono, rate, sample_rate) if rate != sample_rate else mono)
+            run = []
+        if chunk is not None:
+            run.append(chunk)
+    samples = np.concatenate(pieces) if len(pieces) > 1 else pieces[0]
+    return np.ascontiguousarray(samples, dtype=np.float32)

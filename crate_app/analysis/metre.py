@@ -12,6 +12,8 @@ from where the snare or clap falls, the cue DJs (and rekordbox's users correctin
   the half-time feel of dubstep at ``F`` (140, whose ``F / 2`` would be 70): ``F / 2`` when that is at
   least ``HALF_TIME_BELOW`` BPM, else ``F``;
 * a snare every eighth beat of ``F`` (reggae's one drop: one per bar at ``F / 2``) means ``F / 2``;
+* onset density breaks the half-time tie: music whose off-beat eighths of ``F`` are empty (reggae at
+  70 with eighth-note hats at 70, where dubstep at 140 has hats on the eighths of 140) is at ``F / 2``;
 * without a clear snare pattern (four-on-the-floor without claps, waltzes, acoustic music), the octave
   nearest librosa's global tempo estimate (its tempo prior centred on 120 BPM) is taken: the fallback.
 
@@ -29,11 +31,13 @@ import numpy as np
 
 FAST_RANGE = (110.0, 220.0)  # the fast candidate F lies in [110, 220) BPM
 # A snare every fourth beat of F: half-time feel (dubstep) when F / 2 would be slower than this.
-HALF_TIME_BELOW = 74.0
+HALF_TIME_BELOW = 72.0
 # The snare band's folded pattern must carry at least this share of its onset energy in a rhythmic
 # pattern (not spread evenly like hats) for the snare rule to decide.
-MIN_SNARE_CONTRAST = 0.12
+MIN_SNARE_CONTRAST = 0.25
 CYCLE = 16  # eighth notes of F folded: two bars
+# The off-beat eighths of F carry less than this share of the on-beat eighths' onsets: F is too fast.
+EMPTY_EIGHTHS = 0.2
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +91,17 @@ def fast_candidate(bpm: float) -> float:
     return bpm
 
 
+def snare_only(snare: np.ndarray, low: np.ndarray) -> np.ndarray:
+    """Snare-band onsets where the bass band has none: a kick's click reaches into the snare band, so
+    each envelope is scaled to its 99th percentile and the bass band's subtracted."""
+
+    def scaled(x: np.ndarray) -> np.ndarray:
+        top = float(np.percentile(x, 99)) if len(x) else 0.0
+        return x / top if top > 0 else x
+
+    return np.clip(scaled(snare) - scaled(low), 0.0, None)
+
+
 def snare_pattern(snare: np.ndarray, fast_bpm: float, frames_per_second: float) -> tuple[float, np.ndarray]:
     """(contrast, magnitudes of harmonics 0..8) of the snare band folded over two bars of eighths of F."""
     step = 60.0 / fast_bpm * frames_per_second / 2.0
@@ -100,13 +115,28 @@ def snare_pattern(snare: np.ndarray, fast_bpm: float, frames_per_second: float) 
     return contrast, spectrum
 
 
+def eighth_density(envelope: np.ndarray, fast_bpm: float, frames_per_second: float) -> float:
+    """Onsets on the off-beat eighths of F relative to the on-beat ones (0..1, the weaker of the two
+    sets over the stronger: the grid's phase is not known)."""
+    step = 60.0 / fast_bpm * frames_per_second / 2.0
+    pattern = folded(envelope, grid_phase(envelope, step), step, CYCLE)
+    even, odd = float(np.mean(pattern[0::2])), float(np.mean(pattern[1::2]))
+    return min(even, odd) / max(even, odd) if max(even, odd) > 0 else 1.0
+
+
 def choose_octave(
-    tracked_bpm: float, snare: np.ndarray, frames_per_second: float, prior_bpm: float | None
+    tracked_bpm: float,
+    snare: np.ndarray,
+    low: np.ndarray,
+    frames_per_second: float,
+    prior_bpm: float | None,
+    full: np.ndarray | None = None,
 ) -> OctaveChoice:
-    """The tempo octave DJs count for a pulse tracked at ``tracked_bpm`` (see the module docstring)."""
+    """The tempo octave DJs count for a pulse tracked at ``tracked_bpm`` (see the module docstring);
+    ``snare`` and ``low`` are the onset envelopes of the snare and bass bands."""
     fast = fast_candidate(tracked_bpm)
     slow = fast / 2.0
-    contrast, h = snare_pattern(snare, fast, frames_per_second)
+    contrast, h = snare_pattern(snare_only(snare, low), fast, frames_per_second)
     if contrast >= MIN_SNARE_CONTRAST and h[4] > 0:
         every_other = h[2] / h[4]  # ~0: period of 4 eighths (2 beats of F); ~1: 8 or 16 eighths
         once_in_two_bars = (h[1] + h[3]) / (h[2] + h[4] + 1e-12)  # ~1: period of 16 eighths
@@ -118,6 +148,12 @@ def choose_octave(
             return _choice(slow, fast, "one-drop", strength * 0.6)
         if slow >= HALF_TIME_BELOW:
             return _choice(slow, fast, "backbeat at half speed", strength * 0.7)
+        if (
+            full is not None
+            and slow >= 55.0
+            and eighth_density(full, fast, frames_per_second) < EMPTY_EIGHTHS
+        ):
+            return _choice(slow, fast, "backbeat at half speed, sparse eighths", strength * 0.6)
         return _choice(fast, slow, "half-time", strength * 0.7)
     if prior_bpm and prior_bpm > 0:
         best = min((fast, slow), key=lambda c: abs(math.log2(c / prior_bpm)))

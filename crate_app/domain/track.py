@@ -128,7 +128,7 @@ class AnalysisOptions:
     bpm_min: float = 70.0
     bpm_max: float = 180.0
     sample_rate: int = 11025  # analysis decodes to mono at this rate (11025 Hz: as accurate, ~3x cheaper)
-    excerpt_seconds: float = 90.0  # analyse this much from the middle of the track; 0 = whole track
+    excerpt_seconds: float = 60.0  # analyse this much from the middle of the track; 0 = whole track
     timeout_seconds: float = 120.0
 
 

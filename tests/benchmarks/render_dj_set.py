@@ -299,7 +299,7 @@ def write_midi(piece: Piece, path: Path) -> None:
     start = round(piece.lead_in * ticks_per_second)
 
     def note(tick: float, channel: int, pitch: int, velocity: int, length: float) -> None:
-        tick = int(round(tick))
+        tick = round(tick)
         velocity = max(1, min(127, velocity))
         events.append((tick, 1, mido.Message("note_on", channel=channel, note=pitch, velocity=velocity)))
         events.append((tick + max(1, int(length)), 0, mido.Message("note_off", channel=channel, note=pitch)))
