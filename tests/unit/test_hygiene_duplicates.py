@@ -24,6 +24,7 @@ CRATES_DDL = (  # the crates tables as crate_app.crates defines them (created he
 
 
 RATE = 22050
+ENTRIES_SQL = "SELECT crate_id, track_id, position FROM crate_entries ORDER BY 1, 3"
 
 
 def _melody(seed: int, seconds: float = 10.0):
@@ -112,9 +113,8 @@ def test_remove_hands_crates_and_analysis_to_the_kept_track_and_undo_restores(
     assert library.execute("SELECT bpm, key FROM tracks WHERE id = ?", (keep,)).fetchone() == (111, 3)
     dedupe.undo(library, outcome.action_id)
     assert library.execute("SELECT * FROM tracks ORDER BY id").fetchall() == before
-    assert library.execute("SELECT crate_id, track_id, position FROM crate_entries ORDER BY 1, 3").fetchall() == [
-        (1, first, 0), (1, keep, 1), (1, ids["c.ogg"], 2), (2, second, 0)
-    ]  # fmt: skip
+    crates = library.execute(ENTRIES_SQL).fetchall()
+    assert crates == [(1, first, 0), (1, keep, 1), (1, ids["c.ogg"], 2), (2, second, 0)]
     assert library.execute("SELECT track_count FROM crate_nodes ORDER BY id").fetchall() == [(3,), (1,)]
     with pytest.raises(dedupe.DedupeError, match="undone already"):
         dedupe.undo(library, outcome.action_id)
