@@ -24,7 +24,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("target", choices=EXPORT_TARGETS, help="the program or format")
     parser.add_argument("dest", metavar="DEST", help="file or folder to write")
     parser.add_argument(
-        "--crate", action="append", default=[], metavar="PATH", help="export only this crate or folder (repeat)"
+        "--crate",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="export only this crate or folder (repeat)",
     )
     _map_option(parser)
     parser.add_argument("--json", action="store_true", help="end with the summary as one JSON object")

@@ -17,7 +17,9 @@ EXPORT_TARGETS = ("rekordbox", "traktor", "serato", "engine", "m3u8")
 REKORDBOX_DEFAULT_NAME = "Crate rekordbox.xml"
 
 
-def mapper_from_rules(library: Library | None, rules: Sequence[str], normalization: str = "NFC") -> PathMapper:
+def mapper_from_rules(
+    library: Library | None, rules: Sequence[str], normalization: str = "NFC"
+) -> PathMapper:
     """A PathMapper from ``FROM=TO`` texts; an empty FROM stands for each library folder."""
     pairs: list[tuple[str, str]] = []
     for text in rules:

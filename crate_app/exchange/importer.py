@@ -23,7 +23,7 @@ from crate_app.domain.progress import Progress, ProgressMeter
 from crate_app.domain.track import path_from_db, path_to_db
 from crate_app.exchange import m3u, rekordbox_xml, traktor_nml
 from crate_app.exchange.library_source import crates_api, cues_api
-from crate_app.exchange.model import ImportedTrack, PlaylistNode
+from crate_app.exchange.model import ExchangeCue, ImportedTrack, PlaylistNode
 from crate_app.exchange.paths import PathMapper, same_path_forms
 from crate_app.exchange.timing import mp3_facts, offset_seconds
 from crate_app.library.tags import scan_file
@@ -203,7 +203,9 @@ def _match_by_path(
                 for cue in track.cues:
                     cue.start -= shift
                     cue.end = None if cue.end is None else cue.end - shift
-        entry = _Resolved(state.id if state else None, found, track.bpm, track.key_code, first_beat, list(track.cues))
+        entry = _Resolved(
+            state.id if state else None, found, track.bpm, track.key_code, first_beat, list(track.cues)
+        )
         resolved.append(entry)
         value = state.id if state is not None else -len(resolved)  # < 0: an index into ``resolved``
         ids_by_key[track.key] = value
@@ -252,7 +254,9 @@ def _write(
             upsert_rows(library, rows)
             for entry in resolved:
                 if entry.track_id is None and entry.row is not None:
-                    found = conn.execute("SELECT id FROM tracks WHERE path = ?", (path_to_db(entry.path),)).fetchone()
+                    found = conn.execute(
+                        "SELECT id FROM tracks WHERE path = ?", (path_to_db(entry.path),)
+                    ).fetchone()
                     if found:
                         entry.track_id = found[0]
                         report.added += 1
@@ -265,8 +269,8 @@ def _write(
                     ids_by_key[key] = track_id
         known = [e for e in resolved if e.track_id is not None]
         conn.executemany(
-            "INSERT OR REPLACE INTO imported_analysis (track_id, source, bpm, key, first_beat, cues, imported_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO imported_analysis "
+            "(track_id, source, bpm, key, first_beat, cues, imported_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
             [
                 (e.track_id, kind, e.bpm, e.key, e.first_beat, _cues_json(e.cues), now)
                 for e in known
@@ -301,12 +305,21 @@ def _write(
 def _cues_json(cues: list[object]) -> str | None:
     if not cues:
         return None
-    return json.dumps(
-        [{"kind": c.kind, "number": c.number, "start": round(c.start, 4),  # type: ignore[attr-defined]
-          "end": None if c.end is None else round(c.end, 4), "name": c.name, "color": c.color}  # type: ignore[attr-defined]
-         for c in cues],  # fmt: skip
-        ensure_ascii=False,
-    )
+    items = []
+    for cue in cues:
+        c: ExchangeCue = cue  # type: ignore[assignment]
+        end = None if c.end is None else round(c.end, 4)
+        items.append(
+            {
+                "kind": c.kind,
+                "number": c.number,
+                "start": round(c.start, 4),
+                "end": end,
+                "name": c.name,
+                "color": c.color,
+            }
+        )
+    return json.dumps(items, ensure_ascii=False)
 
 
 def _store_cues(library: Library, cues_module: object, entries: list[_Resolved], prefer: str) -> None:

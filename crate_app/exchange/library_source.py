@@ -122,7 +122,9 @@ class LibrarySource:
         for start in range(0, len(ids), 500):
             chunk = list(ids[start : start + 500])
             marks = ",".join("?" * len(chunk))
-            rows = self.library.execute(f"SELECT {', '.join(self._columns)} FROM tracks WHERE id IN ({marks})", chunk)
+            rows = self.library.execute(
+                f"SELECT {', '.join(self._columns)} FROM tracks WHERE id IN ({marks})", chunk
+            )
             for track in self._complete([self._track(row) for row in rows]):
                 found[track.id] = track
         return [found[i] for i in ids if i in found]

@@ -13,7 +13,13 @@ from urllib.parse import unquote
 from crate_app.domain.errors import ExchangeError
 from crate_app.domain.progress import Progress, ProgressMeter
 from crate_app.exchange.atomic import atomic_output
-from crate_app.exchange.model import ExportReport, ExportSource, ImportedCollection, ImportedTrack, PlaylistNode
+from crate_app.exchange.model import (
+    ExportReport,
+    ExportSource,
+    ImportedCollection,
+    ImportedTrack,
+    PlaylistNode,
+)
 from crate_app.exchange.paths import PathMapper, TargetPath, Unexpressible, from_file_uri, parse_path
 
 TARGET = "m3u8"
@@ -156,7 +162,11 @@ def read_playlist(file: Path) -> tuple[list[ImportedTrack], list[str]]:
     warnings: list[str] = []
     if suffix == ".pls":
         entries = sorted(
-            ((int(m.group(1)), m.group(2).strip()) for line in lines if (m := re.match(r"(?i)^file(\d+)=(.*)$", line))),
+            (
+                (int(m.group(1)), m.group(2).strip())
+                for line in lines
+                if (m := re.match(r"(?i)^file(\d+)=(.*)$", line))
+            ),
         )
         for _, value in entries:
             path = _entry_path(value, file.parent)

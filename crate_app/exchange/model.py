@@ -157,7 +157,6 @@ class ExportReport:
         }
 
 
-
 class ListSource:
     """An ExportSource over plain lists (tests, and exports of a few tracks)."""
 

@@ -16,7 +16,14 @@ from urllib.parse import quote, unquote
 
 _DRIVE_RE = re.compile(r"^([A-Za-z]):(?:[\\/]|$)")
 _WINDOWS_FORBIDDEN = re.compile(r'[<>:"|?*\x00-\x1f]')
-_WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
+_WINDOWS_RESERVED = {
+    "CON",
+    "PRN",
+    "AUX",
+    "NUL",
+    *(f"COM{i}" for i in range(1, 10)),
+    *(f"LPT{i}" for i in range(1, 10)),
+}
 NORMALIZATIONS = ("NFC", "NFD", "")  # "" = leave names as they are
 
 
@@ -83,7 +90,7 @@ def check_expressible(path: TargetPath) -> None:
             raise Unexpressible(f"the path has a {part!r} component")
         if path.is_windows:
             if _WINDOWS_FORBIDDEN.search(part):
-                raise Unexpressible(f"Windows does not allow the name {part!r} (it contains one of <>:\"|?*)")
+                raise Unexpressible(f'Windows does not allow the name {part!r} (it contains one of <>:"|?*)')
             if part.endswith((" ", ".")):
                 raise Unexpressible(f"Windows does not allow the name {part!r} (it ends with a dot or space)")
             if part.split(".")[0].upper() in _WINDOWS_RESERVED:
@@ -117,7 +124,9 @@ class PathMapper:
             try:
                 parsed.append(PathRule(parse_path(source), parse_path(target)))
             except Unexpressible:
-                raise ValueError(f"a path map needs absolute paths on both sides: {source}={target}") from None
+                raise ValueError(
+                    f"a path map needs absolute paths on both sides: {source}={target}"
+                ) from None
         parsed.sort(key=lambda r: len(r.source.parts), reverse=True)
         self.rules: tuple[PathRule, ...] = tuple(parsed)
         if normalization not in NORMALIZATIONS:
@@ -129,7 +138,9 @@ class PathMapper:
         target = parse_path(path)
         for rule in self.rules:
             if _starts_with(target, rule.source):
-                target = TargetPath(rule.target.drive, rule.target.parts + target.parts[len(rule.source.parts) :])
+                target = TargetPath(
+                    rule.target.drive, rule.target.parts + target.parts[len(rule.source.parts) :]
+                )
                 break
         target = target.normalized(self.normalization)
         check_expressible(target)
@@ -143,7 +154,9 @@ class PathMapper:
             return path
         for rule in self.rules:
             if _starts_with(target, rule.source):
-                target = TargetPath(rule.target.drive, rule.target.parts + target.parts[len(rule.source.parts) :])
+                target = TargetPath(
+                    rule.target.drive, rule.target.parts + target.parts[len(rule.source.parts) :]
+                )
                 return target.as_native()
         return target.as_native()
 

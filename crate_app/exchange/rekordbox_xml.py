@@ -96,7 +96,9 @@ def _track_xml(track: ExportTrack, location: str) -> str:
 def _mark_xml(cue: ExchangeCue, offset: float) -> str:
     loop = cue.kind == "loop" and cue.end is not None
     number = cue.number if cue.kind in ("hot", "loop") and cue.number is not None else -1
-    text = f'<POSITION_MARK Name="{attr(cue.name)}" Type="{4 if loop else 0}" Start="{cue.start + offset:.3f}"'
+    text = (
+        f'<POSITION_MARK Name="{attr(cue.name)}" Type="{4 if loop else 0}" Start="{cue.start + offset:.3f}"'
+    )
     if loop:
         text += f' End="{cue.end + offset:.3f}"'  # type: ignore[operator]
     text += f' Num="{number}"'
@@ -160,7 +162,9 @@ class _Cancelled(Exception):
     pass
 
 
-def write_cancellable(dest: Path, source: ExportSource, mapper: PathMapper, **options: object) -> ExportReport:
+def write_cancellable(
+    dest: Path, source: ExportSource, mapper: PathMapper, **options: object
+) -> ExportReport:
     """``write``, returning a cancelled report (and leaving ``dest`` as it was) when stopped."""
     try:
         return write(dest, source, mapper, **options)  # type: ignore[arg-type]

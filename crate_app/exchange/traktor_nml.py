@@ -17,7 +17,7 @@ from pathlib import Path
 from crate_app.domain.errors import ExchangeError
 from crate_app.domain.progress import Progress, ProgressMeter
 from crate_app.exchange.atomic import atomic_output
-from crate_app.exchange.keymap import from_traktor_value, traktor_text, traktor_value, code_from_text
+from crate_app.exchange.keymap import code_from_text, from_traktor_value, traktor_text, traktor_value
 from crate_app.exchange.model import (
     ExchangeCue,
     ExportReport,
@@ -75,15 +75,15 @@ def _date(timestamp: float) -> str:
 def _entry_xml(track: ExportTrack, location: tuple[str, str, str], now: float) -> str:
     volume, dir_text, file = location
     offset = track.time_offset
+    track_no = f' TRACK="{track.track_no}"' if track.track_no else ""
     out = [
         f'<ENTRY MODIFIED_DATE="{_date(now)}" MODIFIED_TIME="{int(now) % 86400}" '
         f'TITLE="{attr(track.title)}" ARTIST="{attr(track.artist)}">'
-        f'<LOCATION DIR="{attr(dir_text)}" FILE="{attr(file)}" VOLUME="{attr(volume)}" VOLUMEID="{attr(volume)}">'
-        f"</LOCATION>"
-        f'<ALBUM TITLE="{attr(track.album)}"{f" TRACK={chr(34)}{track.track_no}{chr(34)}" if track.track_no else ""}>'
-        f"</ALBUM>"
-        f'<INFO BITRATE="{(track.bitrate or 0) * 1000}" GENRE="{attr(track.genre)}" LABEL="{attr(track.label)}" '
-        f'COMMENT="{attr(track.comment)}"'
+        f'<LOCATION DIR="{attr(dir_text)}" FILE="{attr(file)}" VOLUME="{attr(volume)}" '
+        f'VOLUMEID="{attr(volume)}"></LOCATION>'
+        f'<ALBUM TITLE="{attr(track.album)}"{track_no}></ALBUM>'
+        f'<INFO BITRATE="{(track.bitrate or 0) * 1000}" GENRE="{attr(track.genre)}" '
+        f'LABEL="{attr(track.label)}" COMMENT="{attr(track.comment)}"'
     ]
     if track.key is not None:
         out.append(f' KEY="{traktor_text(track.key)}"')
@@ -112,12 +112,15 @@ def _entry_xml(track: ExportTrack, location: tuple[str, str, str], now: float) -
 
 def _cue_xml(cue: ExchangeCue, offset: float) -> str:
     loop = cue.kind == "loop" and cue.end is not None
-    hotcue = cue.number if cue.kind in ("hot", "loop") and cue.number is not None and 0 <= cue.number <= 7 else -1
+    hotcue = (
+        cue.number if cue.kind in ("hot", "loop") and cue.number is not None and 0 <= cue.number <= 7 else -1
+    )
     length = (cue.end - cue.start) * 1000 if loop else 0.0  # type: ignore[operator]
     color = f' COLOR="#{cue.color:06X}"' if cue.color is not None else ""
     return (
         f'<CUE_V2 NAME="{attr(cue.name or "n.n.")}" DISPL_ORDER="0" TYPE="{5 if loop else 0}" '
-        f'START="{(cue.start + offset) * 1000:.6f}" LEN="{length:.6f}" REPEATS="-1" HOTCUE="{hotcue}"{color}></CUE_V2>'
+        f'START="{(cue.start + offset) * 1000:.6f}" LEN="{length:.6f}" REPEATS="-1" '
+        f'HOTCUE="{hotcue}"{color}></CUE_V2>'
     )
 
 
@@ -143,7 +146,7 @@ def write(
         out.write(
             f'<?xml version="1.0" encoding="UTF-8" standalone="no" ?>\n<NML VERSION="{version}">'
             '<HEAD COMPANY="www.native-instruments.com" PROGRAM="Traktor"></HEAD>\n'
-            "<MUSICFOLDERS></MUSICFOLDERS>\n<COLLECTION ENTRIES=\"".encode()
+            '<MUSICFOLDERS></MUSICFOLDERS>\n<COLLECTION ENTRIES="'.encode()
         )
         entries_at = out.tell()
         out.write(f'{count_placeholder()}">\n'.encode())
@@ -165,7 +168,7 @@ def write(
                     report.cancelled = True
                     raise ExchangeError("the export was cancelled; the previous file is unchanged")
         out.write("".join(batch).encode("utf-8", "replace"))
-        out.write(b"</COLLECTION>\n<SETS ENTRIES=\"0\"></SETS>\n<PLAYLISTS>")
+        out.write(b'</COLLECTION>\n<SETS ENTRIES="0"></SETS>\n<PLAYLISTS>')
         patch_count(out, entries_at, report.tracks)
         top = source.playlists()
         out.write(f'<NODE TYPE="FOLDER" NAME="$ROOT"><SUBNODES COUNT="{len(top)}">\n'.encode())
@@ -177,7 +180,7 @@ def write(
     return report.finish()
 
 
-def _write_node(out, node, source, mapper, system_volume, exported, report) -> None:  # noqa: ANN001
+def _write_node(out, node, source, mapper, system_volume, exported, report) -> None:
     if node.is_folder:
         out.write(
             f'<NODE TYPE="FOLDER" NAME="{attr(node.name)}"><SUBNODES COUNT="{len(node.children)}">\n'.encode()
@@ -246,7 +249,11 @@ def _track(elem: ET.Element, system_volume: str) -> ImportedTrack | None:
         number = _float(album.get("TRACK"))
         track.track_no = int(number) if number else None
     if info is not None:
-        track.genre, track.label, track.comment = info.get("GENRE", ""), info.get("LABEL", ""), info.get("COMMENT", "")
+        track.genre, track.label, track.comment = (
+            info.get("GENRE", ""),
+            info.get("LABEL", ""),
+            info.get("COMMENT", ""),
+        )
         track.duration = _float(info.get("PLAYTIME_FLOAT")) or _float(info.get("PLAYTIME"))
         release = info.get("RELEASE_DATE", "")
         if release[:4].isdigit() and release[:4] != "0000":
@@ -335,9 +342,13 @@ def iter_read(
             if tag == "ENTRY" and in_collection:
                 track = _track(elem, system_volume)
                 if track is None:
-                    warnings.append(f"an entry without a file location ({elem.get('TITLE', '')!r}) was left out")
+                    warnings.append(
+                        f"an entry without a file location ({elem.get('TITLE', '')!r}) was left out"
+                    )
                 elif track.key in seen:
-                    warnings.append(f"{track.path} appears twice in the collection: the second one is left out")
+                    warnings.append(
+                        f"{track.path} appears twice in the collection: the second one is left out"
+                    )
                 else:
                     seen.add(str(track.key))
                     yield track
