@@ -222,8 +222,9 @@ def _migration_exchange(db: pw.Database) -> None:
     # What another DJ program said about a track (issue 12: "from rekordbox"), kept beside Crate's own
     # analysis: BPM, key code, first beat (Crate's timeline) and cues as JSON.  One row per track and source.
     db.execute_sql(
-        "CREATE TABLE imported_analysis (track_id INTEGER NOT NULL REFERENCES tracks(id) ON DELETE CASCADE, "
-        "source TEXT NOT NULL, bpm REAL, key INTEGER, first_beat REAL, cues TEXT, imported_at REAL NOT NULL, "
+        "CREATE TABLE IF NOT EXISTS imported_analysis ("
+        "track_id INTEGER NOT NULL REFERENCES tracks(id) ON DELETE CASCADE, source TEXT NOT NULL, "
+        "bpm REAL, key INTEGER, first_beat REAL, cues TEXT, imported_at REAL NOT NULL, "
         "PRIMARY KEY (track_id, source)) WITHOUT ROWID"
     )
 
