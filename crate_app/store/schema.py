@@ -265,6 +265,7 @@ def _migration_5(db: pw.Database) -> None:
         " file_from TEXT,"
         " file_to TEXT,"  # where the file went (a folder, the trash), or NULL when it stayed
         " PRIMARY KEY (action_id, track_id))"
+    )
 
 
 def _migration_exchange(db: pw.Database) -> None:
