@@ -268,6 +268,17 @@ def _migration_5(db: pw.Database) -> None:
     )
 
 
+def _migration_exchange(db: pw.Database) -> None:
+    # What another DJ program said about a track (issue 12: "from rekordbox"), kept beside Crate's own
+    # analysis: BPM, key code, first beat (Crate's timeline) and cues as JSON.  One row per track and source.
+    db.execute_sql(
+        "CREATE TABLE IF NOT EXISTS imported_analysis ("
+        "track_id INTEGER NOT NULL REFERENCES tracks(id) ON DELETE CASCADE, source TEXT NOT NULL, "
+        "bpm REAL, key INTEGER, first_beat REAL, cues TEXT, imported_at REAL NOT NULL, "
+        "PRIMARY KEY (track_id, source)) WITHOUT ROWID"
+    )
+
+
 MODELS = (Track, LibraryRoot, ScanError, SchemaVersion, RenameBatch, RenameStepRow)
 
 Migration = Callable[[pw.Database], None]
@@ -279,6 +290,7 @@ MIGRATIONS: list[tuple[int, Migration]] = [
     (3, _migration_3),
     (4, _migration_4),
     (5, _migration_5),
+    (6, _migration_exchange),
 ]
 
 
