@@ -23,6 +23,7 @@ FALLBACK_RESCAN_MS = 10 * 60 * 1000
 class WatchService(QObject):
     """Watches the library's root folders while enabled."""
 
+    watching = Signal(object)  # the folders watched now (after start)
     limited = Signal(str)  # the OS watch limit was hit: what Crate does instead, in words
     changes_queued = Signal(int)  # files handed to a scan
 
@@ -44,14 +45,23 @@ class WatchService(QObject):
         return self.watcher is not None
 
     def start(self) -> None:
-        """Watch every library root (again after roots were added)."""
+        """Watch every library root (again after roots were added).  Setting the watches walks every
+        folder (inotify watches each one), so it runs on a pool thread."""
         if self.watcher is None:
             self.watcher = FolderWatcher()
-        self.watcher.start(self.library.roots())
+        watcher, roots = self.watcher, self.library.roots()
+        job = FunctionJob(lambda _job: watcher.start(roots), "Watching the library folders")
+        job.signals.finished.connect(self._on_watch_started)
+        self.runner.start(job)
+        self.poll.start()
+
+    def _on_watch_started(self, _failed: object) -> None:
+        if self.watcher is None:
+            return
         if self.watcher.limited and not self.fallback.isActive():
             self.fallback.start()
             self.limited.emit(self.watcher.limited)
-        self.poll.start()
+        self.watching.emit(self.watcher.watched)
 
     def stop(self) -> None:
         self.poll.stop()

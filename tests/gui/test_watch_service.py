@@ -46,7 +46,9 @@ def watched(qtbot, tmp_path: Path):
     scans = ScanService(runner, library)
     scans.workers = 0
     service = WatchService(scans, library)
-    service.start()
+    with qtbot.waitSignal(service.watching, timeout=10_000) as blocker:
+        service.start()
+    assert blocker.args[0] == [str(root)]
     yield library, root, service
     service.stop()
     runner.shutdown()
