@@ -73,14 +73,14 @@ def test_older_library_is_upgraded_after_a_backup(tmp_path: Path, monkeypatch: p
     old, new = schema.latest_version(), schema.latest_version() + 1
 
     def migration_next(db) -> None:
-        db.execute_sql("ALTER TABLE tracks ADD COLUMN rating INTEGER")
+        db.execute_sql("ALTER TABLE tracks ADD COLUMN example_added INTEGER")
         applied.append(new)
 
     monkeypatch.setattr(schema, "MIGRATIONS", [*schema.MIGRATIONS, (new, migration_next)])
     upgraded = open_library(path)
     assert applied == [new]
     assert upgraded.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] == new
-    assert upgraded.execute("SELECT COUNT(rating) FROM tracks").fetchone()[0] == 0
+    assert upgraded.execute("SELECT COUNT(example_added) FROM tracks").fetchone()[0] == 0
     assert upgraded.stats()["tracks"] == 5
     upgraded.close()
     backup = path.with_name(path.name + f".v{old}.bak")
