@@ -52,6 +52,7 @@ def analyze_file(path: str | os.PathLike[str], options: AnalysisOptions | None =
         audio = decode_excerpt(path, options.sample_rate, options.excerpt_seconds, options.timeout_seconds)
     result = analyze_samples(audio.samples, audio.sample_rate, options)
     duration = audio.duration if audio.duration is not None else audio.start + audio.seconds
+    beat_times = tuple(round(audio.start + t, 4) for t in result.beat_times)
     return AnalysisResult(
         waveform=overview,
         bpm=result.bpm,
@@ -60,7 +61,8 @@ def analyze_file(path: str | os.PathLike[str], options: AnalysisOptions | None =
         key_confidence=result.key_confidence,
         duration=round(duration, 3),
         analysed_seconds=round(audio.seconds, 3),
-        beat_times=tuple(round(audio.start + t, 4) for t in result.beat_times),
+        beat_times=beat_times,
+        first_beat=grid_start(beat_times[0], result.bpm) if beat_times and result.bpm else None,
     )
 
 
@@ -72,6 +74,12 @@ def cut_excerpt(audio: DecodedAudio, excerpt_seconds: float) -> DecodedAudio:
     first = round(start * audio.sample_rate)
     last = first + round((length or audio.seconds) * audio.sample_rate)
     return DecodedAudio(audio.samples[first:last], audio.sample_rate, audio.start + start, audio.duration)
+
+
+def grid_start(beat_time: float, bpm: float) -> float:
+    """The first beat at or after 0 s of the constant grid at ``bpm`` through ``beat_time``."""
+    period = 60.0 / bpm
+    return round(beat_time % period, 4)
 
 
 def analyze_samples(

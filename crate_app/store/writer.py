@@ -79,15 +79,34 @@ def set_status(library: Library, ids: Iterable[int], status: TrackStatus, now: f
 def save_analysis(
     library: Library, results: Sequence[tuple[int, AnalysisResult]], now: float | None = None
 ) -> None:
-    """Store analysis results in one transaction.  A value the user corrected (locked) is kept; the
-    analysis's own finding is stored beside it (analysis_bpm, analysis_key) either way."""
+    """Store analysis results in one transaction.  A value the user corrected (locked: BPM, key, first
+    beat with its downbeat) is kept; the analysis's own finding is stored beside it either way
+    (analysis_bpm, analysis_key, analysis_first_beat, analysis_first_downbeat)."""
     now = time.time() if now is None else now
     with library.write() as conn:
         conn.executemany(
             "UPDATE tracks SET bpm = CASE WHEN bpm_locked THEN bpm ELSE ?1 END, analysis_bpm = ?1, "
             "bpm_confidence = ?2, key = CASE WHEN key_locked THEN key ELSE ?3 END, analysis_key = ?3, "
-            "key_confidence = ?4, analyzed_at = ?5, analysis_error = NULL WHERE id = ?6",
-            [(r.bpm, r.bpm_confidence, r.key, r.key_confidence, now, track_id) for track_id, r in results],
+            "key_confidence = ?4, first_beat = CASE WHEN first_beat_locked THEN first_beat ELSE ?5 END, "
+            "first_downbeat = CASE WHEN first_beat_locked THEN first_downbeat ELSE ?6 END, "
+            "analysis_first_beat = ?5, analysis_first_downbeat = ?6, bpm_alt = ?7, bpm_alt_confidence = ?8, "
+            "bpm_variable = ?9, analyzed_at = ?10, analysis_error = NULL WHERE id = ?11",
+            [
+                (
+                    r.bpm,
+                    r.bpm_confidence,
+                    r.key,
+                    r.key_confidence,
+                    r.first_beat,
+                    r.first_downbeat,
+                    r.bpm_alt,
+                    r.bpm_alt_confidence if r.bpm_alt is not None else None,
+                    int(r.bpm_variable) if r.bpm is not None else None,
+                    now,
+                    track_id,
+                )
+                for track_id, r in results
+            ],
         )
         waveforms = [(track_id, r.waveform) for track_id, r in results if r.waveform]
         if waveforms:
@@ -167,6 +186,27 @@ def correct_key(library: Library, ids: Iterable[int], key: int | None, *, unlock
     if key is not None and not 0 <= key <= 23:
         raise ValueError(f"key code out of range: {key}")
     _update_many(library, ids, "key = ?, key_locked = 1", (key,))
+
+
+def correct_first_beat(library: Library, track_id: int, first_beat: float | None) -> None:
+    """The user's first beat (seconds), locked; the first downbeat moves by the same amount.  None
+    unlocks and goes back to the analysis's grid."""
+    if first_beat is None:
+        assignment = (
+            "first_beat = COALESCE(analysis_first_beat, first_beat), "
+            "first_downbeat = COALESCE(analysis_first_downbeat, first_downbeat), first_beat_locked = 0"
+        )
+        _update_many(library, [track_id], assignment, ())
+        return
+    if not (math.isfinite(first_beat) and first_beat >= 0):
+        raise ValueError(f"the first beat is a time >= 0 s, not {first_beat}")
+    _update_many(
+        library,
+        [track_id],
+        "first_downbeat = CASE WHEN first_downbeat IS NULL THEN NULL "
+        "ELSE first_downbeat + (?1 - COALESCE(first_beat, ?1)) END, first_beat = ?1, first_beat_locked = 1",
+        (round(first_beat, 4),),
+    )
 
 
 def _update_many(library: Library, ids: Iterable[int], assignment: str, params: tuple[object, ...]) -> None:

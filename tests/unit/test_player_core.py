@@ -92,14 +92,25 @@ def test_rating_and_colour_are_searchable(library) -> None:
 
 def test_locked_corrections_survive_reanalysis_and_rescan(library) -> None:
     ids = _add_tracks(library, 2)
-    writer.save_analysis(library, [(i, AnalysisResult(87.0, 0.6, 5, 0.7)) for i in ids])
+    writer.save_analysis(library, [(i, AnalysisResult(87.0, 0.6, 5, 0.7, first_beat=0.3, first_downbeat=1.0))
+                                   for i in ids])  # fmt: skip
     writer.correct_bpm(library, ids[:1], 174.0)
     writer.correct_key(library, ids[:1], 9)
-    writer.save_analysis(library, [(i, AnalysisResult(86.9, 0.6, 6, 0.7)) for i in ids])  # re-analysis
+    writer.correct_first_beat(library, ids[0], 0.31)
+    again = AnalysisResult(86.9, 0.6, 6, 0.7, first_beat=0.25, first_downbeat=0.9)
+    writer.save_analysis(library, [(i, again) for i in ids])  # re-analysis
     fixed, other = library.tracks_by_ids(ids)
     assert (fixed.bpm, fixed.key, fixed.bpm_locked, fixed.key_locked) == (174.0, 9, True, True)
+    assert (fixed.first_beat, fixed.first_downbeat, fixed.first_beat_locked) == (
+        0.31,
+        pytest.approx(1.01),
+        True,
+    )
     assert (fixed.analysis_bpm, fixed.analysis_key) == (86.9, 6)  # the analysis keeps its own beside
-    assert (other.bpm, other.key) == (86.9, 6)
+    assert (fixed.analysis_first_beat, fixed.analysis_first_downbeat) == (0.25, 0.9)
+    assert (other.bpm, other.key, other.first_beat) == (86.9, 6, 0.25)
+    writer.correct_first_beat(library, ids[0], None)
+    assert library.tracks_by_ids(ids[:1])[0].first_beat == 0.25
     # a rescan (tags say 120 / 3) keeps the corrected values too, even before any analysis
     fresh = _add_tracks(library, 3)[2]
     writer.correct_bpm(library, [fresh], 128.0)
