@@ -38,6 +38,7 @@ from crate_app.domain.keys import KeyNotation
 from crate_app.domain.progress import Progress
 from crate_app.domain.track import display_path
 from crate_app.gui.analysis_panel import AnalysisController
+from crate_app.gui.player_area import PlayerArea
 from crate_app.gui.problems import ProblemsDialog
 from crate_app.gui.rename_dialog import RenameDialog, selection_from_view
 from crate_app.gui.rename_history import RenameHistoryDialog, ask_about_unfinished, run_answer
@@ -224,6 +225,7 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self.analysis = AnalysisController(self, library, self.model, self.table, settings_store)
         layout.addWidget(self.analysis.panel)
+        self.player_area = PlayerArea(self)  # the player strip above the table, the track panel beside it
 
         self._refresh_timer = QTimer(self)
         self._refresh_timer.setSingleShot(True)
@@ -378,6 +380,7 @@ class MainWindow(QMainWindow):
         self.scan_service.set_library(library)
         self.rename_service.set_library(library)
         self.analysis.set_library(library)
+        self.player_area.set_library(library)
         self.search.set_text("")
         self.search.flush()
         self.model.set_library(library)
@@ -587,6 +590,7 @@ class MainWindow(QMainWindow):
     def shutdown(self) -> None:
         """Stop background work and wait for it (before the library is closed)."""
         self._refresh_timer.stop()
+        self.player_area.shutdown()
         self.scan_service.cancel()
         self.rename_service.shutdown()  # a running batch pauses at a safe point, resumable next time
         self.analysis_stopped = self.analysis.shutdown()  # False: a thread is stuck in a hostile file
