@@ -43,6 +43,7 @@ def analyze_file(path: str | os.PathLike[str], options: AnalysisOptions | None =
     audio = decode_excerpt(path, options.sample_rate, options.excerpt_seconds, options.timeout_seconds)
     result = analyze_samples(audio.samples, audio.sample_rate, options)
     duration = audio.duration if audio.duration is not None else audio.start + audio.seconds
+    beat_times = tuple(round(audio.start + t, 4) for t in result.beat_times)
     return AnalysisResult(
         bpm=result.bpm,
         bpm_confidence=result.bpm_confidence,
@@ -50,8 +51,15 @@ def analyze_file(path: str | os.PathLike[str], options: AnalysisOptions | None =
         key_confidence=result.key_confidence,
         duration=round(duration, 3),
         analysed_seconds=round(audio.seconds, 3),
-        beat_times=tuple(round(audio.start + t, 4) for t in result.beat_times),
+        beat_times=beat_times,
+        first_beat=grid_start(beat_times[0], result.bpm) if beat_times and result.bpm else None,
     )
+
+
+def grid_start(beat_time: float, bpm: float) -> float:
+    """The first beat at or after 0 s of the constant grid at ``bpm`` through ``beat_time``."""
+    period = 60.0 / bpm
+    return round(beat_time % period, 4)
 
 
 def analyze_samples(

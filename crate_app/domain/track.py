@@ -105,6 +105,11 @@ class TrackRecord:
     key: int | None = None
     bpm_confidence: float | None = None
     key_confidence: float | None = None
+    first_beat: float | None = None  # seconds from the start of the file
+    first_downbeat: float | None = None  # the first bar start (beat 1 of 4)
+    bpm_alt: float | None = None  # runner-up tempo octave
+    bpm_alt_confidence: float | None = None
+    bpm_variable: bool | None = None  # tempo drifts or changes: the constant grid is approximate
     analyzed_at: float | None = None
     analysis_error: str | None = None
     date_added: float = 0.0
@@ -138,6 +143,13 @@ class AnalysisResult:
     duration: float | None = None
     analysed_seconds: float | None = None
     beat_times: tuple[float, ...] = field(default=(), repr=False)
+    # The constant beat grid over the whole file: beat n is at first_beat + n * 60 / bpm (seconds from
+    # the start of the file, n >= 0); bars start at first_downbeat + 4k beats.
+    first_beat: float | None = None
+    first_downbeat: float | None = None
+    bpm_alt: float | None = None  # the runner-up tempo octave (x2, /2, x3/2...), for the x2 / /2 buttons
+    bpm_alt_confidence: float = 0.0  # 0..1, how likely the runner-up is the right one
+    bpm_variable: bool = False  # tempo drifts or changes (live drummer, edits): grid only approximate
 
 
 @dataclass(slots=True)

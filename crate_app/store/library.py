@@ -31,6 +31,7 @@ PRAGMAS = {
 
 TRACK_COLUMNS_SQL = ", ".join(TRACK_FIELDS)
 _PATH_FIELDS = {TRACK_FIELDS.index(name) for name in ("path", "folder", "filename")}
+_BOOL_FIELDS = {TRACK_FIELDS.index("bpm_variable")}  # SQLite stores 0/1
 
 
 _ORPHANED_CONNECTIONS: list[sqlite3.Connection] = []  # their threads' state is gone: close at next connect
@@ -101,6 +102,9 @@ def record_from_row(row: Sequence[object]) -> TrackRecord:
     values = list(row)
     for index in _PATH_FIELDS:
         values[index] = path_from_db(values[index])  # type: ignore[arg-type]
+    for index in _BOOL_FIELDS:
+        if values[index] is not None:
+            values[index] = bool(values[index])
     return TrackRecord(*values)
 
 

@@ -65,6 +65,12 @@ class Track(BaseModel):
     key = pw.IntegerField(null=True)
     bpm_confidence = pw.FloatField(null=True)
     key_confidence = pw.FloatField(null=True)
+    # Beat grid (migration 4): seconds from the start of the file; bpm + first_beat place every beat.
+    first_beat = pw.FloatField(null=True)
+    first_downbeat = pw.FloatField(null=True)
+    bpm_alt = pw.FloatField(null=True)  # the runner-up tempo octave (x2 or /2) ...
+    bpm_alt_confidence = pw.FloatField(null=True)  # ... and how likely it is (0..1)
+    bpm_variable = pw.BooleanField(null=True)  # the tempo drifts or changes: no constant grid fits
     analyzed_at = pw.FloatField(null=True)
     analysis_error = pw.TextField(null=True)
     date_added = pw.FloatField(default=0.0)
@@ -193,7 +199,26 @@ def _migration_3(db: pw.Database) -> None:
     )
 
 
+# Columns added by migration 4 (libraries created since have them from migration 1's model).
+_BEAT_GRID_COLUMNS = (
+    ("first_beat", "REAL"),
+    ("first_downbeat", "REAL"),
+    ("bpm_alt", "REAL"),
+    ("bpm_alt_confidence", "REAL"),
+    ("bpm_variable", "INTEGER"),
+)
+
+
 def _migration_4(db: pw.Database) -> None:
+    # The beat grid and the tempo's runner-up octave from analysis.  Migration 1 creates the tracks
+    # table from the current model, so a new library already has these columns.
+    present = {row[1] for row in db.execute_sql("PRAGMA table_info(tracks)").fetchall()}
+    for name, sql_type in _BEAT_GRID_COLUMNS:
+        if name not in present:
+            db.execute_sql(f"ALTER TABLE tracks ADD COLUMN {name} {sql_type}")
+
+
+def _migration_5(db: pw.Database) -> None:
     # Crates (issue 11).  One tree of folders, crates and smart crates; sibling names are unique case-
     # insensitively (name_key = the name case folded) and sibling positions are 0..n-1.  path and
     # path_key (the escaped path from the top, and it case folded) are kept up to date by
@@ -248,6 +273,7 @@ MIGRATIONS: list[tuple[int, Migration]] = [
     (2, _migration_2),
     (3, _migration_3),
     (4, _migration_4),
+    (5, _migration_5),
 ]
 
 

@@ -80,9 +80,25 @@ def save_analysis(
     now = time.time() if now is None else now
     with library.write() as conn:
         conn.executemany(
-            "UPDATE tracks SET bpm = ?, bpm_confidence = ?, key = ?, key_confidence = ?, analyzed_at = ?, "
+            "UPDATE tracks SET bpm = ?, bpm_confidence = ?, key = ?, key_confidence = ?, first_beat = ?, "
+            "first_downbeat = ?, bpm_alt = ?, bpm_alt_confidence = ?, bpm_variable = ?, analyzed_at = ?, "
             "analysis_error = NULL WHERE id = ?",
-            [(r.bpm, r.bpm_confidence, r.key, r.key_confidence, now, track_id) for track_id, r in results],
+            [
+                (
+                    r.bpm,
+                    r.bpm_confidence,
+                    r.key,
+                    r.key_confidence,
+                    r.first_beat,
+                    r.first_downbeat,
+                    r.bpm_alt,
+                    r.bpm_alt_confidence if r.bpm_alt is not None else None,
+                    int(r.bpm_variable) if r.bpm is not None else None,
+                    now,
+                    track_id,
+                )
+                for track_id, r in results
+            ],
         )
 
 

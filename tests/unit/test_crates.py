@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import sqlite3
 from pathlib import Path
 
@@ -396,10 +397,11 @@ def test_a_library_made_before_crates_opens_and_upgrades(tmp_path: Path) -> None
     path = tmp_path / "old.sqlite"
     db = pw.SqliteDatabase(str(path))
     db.connect()
-    with db.bind_ctx(schema.MODELS):  # the schema as Crate made it before crates (versions 1-3)
+    crates_version = next(v for v, m in schema.MIGRATIONS if "crate_nodes" in inspect.getsource(m))
+    with db.bind_ctx(schema.MODELS):  # the schema as Crate made it before crates
         db.create_tables([schema.SchemaVersion])
         for version, migration in schema.MIGRATIONS:
-            if version <= 3:
+            if version < crates_version:
                 with db.atomic():
                     migration(db)
                     db.execute_sql("INSERT INTO schema_version (version) VALUES (?)", (version,))
@@ -415,11 +417,11 @@ def test_a_library_made_before_crates_opens_and_upgrades(tmp_path: Path) -> None
     )
     connection.execute("INSERT INTO tracks_fts(tracks_fts) VALUES ('rebuild')")
     connection.commit()
-    assert connection.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] == 3
+    assert connection.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] == crates_version - 1
     connection.close()
     library = open_library(path)
     assert library.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] == schema.latest_version()
-    assert (tmp_path / "old.sqlite.v3.bak").exists()
+    assert (tmp_path / f"old.sqlite.v{crates_version - 1}.bak").exists()
     assert library.count() == 50 and library.count(parse_query("title 7")) == 1
     crate = crates.create_path(library, "Upgraded/Crate")
     crates.add_tracks(library, crate.id, [t for (t,) in library.execute("SELECT id FROM tracks")])
