@@ -219,6 +219,67 @@ def _migration_4(db: pw.Database) -> None:
 
 
 def _migration_5(db: pw.Database) -> None:
+    # Library hygiene (issue 15).  track_hashes: per track, what identifies its audio whatever its tags:
+    # a hash of the audio payload and a Chromaprint fingerprint, each valid for the file's size and
+    # mtime when it was made (a changed file is hashed again).  fingerprint_keys: a few locality-
+    # sensitive keys per fingerprint (min-hashes of its values), so that "same recording" is found by
+    # equal keys, never by comparing all pairs.  dedupe_actions and dedupe_removed: the journal that
+    # makes every duplicate removal reversible (the removed rows, crate entries and file moves).
+    # IF NOT EXISTS: a test may rewind schema_version to an older number and open the library again.
+    db.execute_sql(
+        "CREATE TABLE IF NOT EXISTS track_hashes ("
+        " track_id INTEGER PRIMARY KEY REFERENCES tracks(id) ON DELETE CASCADE,"
+        " size INTEGER NOT NULL,"
+        " mtime REAL NOT NULL,"
+        " audio_hash TEXT,"
+        " fingerprint BLOB,"
+        " fingerprint_seconds REAL,"
+        " error TEXT)"
+    )
+    db.execute_sql(
+        "CREATE INDEX IF NOT EXISTS idx_track_hashes_audio ON track_hashes (audio_hash) "
+        "WHERE audio_hash IS NOT NULL"
+    )
+    db.execute_sql(
+        "CREATE TABLE IF NOT EXISTS fingerprint_keys ("
+        " key INTEGER NOT NULL,"
+        " track_id INTEGER NOT NULL REFERENCES tracks(id) ON DELETE CASCADE,"
+        " PRIMARY KEY (key, track_id)) WITHOUT ROWID"
+    )
+    db.execute_sql("CREATE INDEX IF NOT EXISTS idx_fingerprint_keys_track ON fingerprint_keys (track_id)")
+    db.execute_sql(
+        "CREATE TABLE IF NOT EXISTS dedupe_actions ("
+        " id INTEGER PRIMARY KEY,"
+        " created_at REAL NOT NULL,"
+        " kind TEXT NOT NULL,"  # remove | move | trash
+        " description TEXT NOT NULL DEFAULT '',"
+        " undone_at REAL)"
+    )
+    db.execute_sql(
+        "CREATE TABLE IF NOT EXISTS dedupe_removed ("
+        " action_id INTEGER NOT NULL REFERENCES dedupe_actions(id) ON DELETE CASCADE,"
+        " track_id INTEGER NOT NULL,"
+        " kept_id INTEGER NOT NULL,"
+        " row TEXT NOT NULL,"  # JSON: the track's row as it was
+        " extra TEXT NOT NULL,"  # JSON: hashes, crate entries, the kept track's values before
+        " file_from TEXT,"
+        " file_to TEXT,"  # where the file went (a folder, the trash), or NULL when it stayed
+        " PRIMARY KEY (action_id, track_id))"
+    )
+
+
+def _migration_exchange(db: pw.Database) -> None:
+    # What another DJ program said about a track (issue 12: "from rekordbox"), kept beside Crate's own
+    # analysis: BPM, key code, first beat (Crate's timeline) and cues as JSON.  One row per track and source.
+    db.execute_sql(
+        "CREATE TABLE IF NOT EXISTS imported_analysis ("
+        "track_id INTEGER NOT NULL REFERENCES tracks(id) ON DELETE CASCADE, source TEXT NOT NULL, "
+        "bpm REAL, key INTEGER, first_beat REAL, cues TEXT, imported_at REAL NOT NULL, "
+        "PRIMARY KEY (track_id, source)) WITHOUT ROWID"
+    )
+
+
+def _migration_7(db: pw.Database) -> None:
     # Crates (issue 11).  One tree of folders, crates and smart crates; sibling names are unique case-
     # insensitively (name_key = the name case folded) and sibling positions are 0..n-1.  path and
     # path_key (the escaped path from the top, and it case folded) are kept up to date by
@@ -281,6 +342,8 @@ MIGRATIONS: list[tuple[int, Migration]] = [
     (3, _migration_3),
     (4, _migration_4),
     (5, _migration_5),
+    (6, _migration_exchange),
+    (7, _migration_7),
 ]
 
 
