@@ -10,10 +10,10 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from crate_app.cli import analyze, backup, crate, dupes, exchange, ls, rename, scan, stats
+from crate_app.cli import analyze, backup, crate, dupes, exchange, ls, relink, rename, scan, stats
 from crate_app.domain.errors import CrateError
 
-COMMANDS = (scan, stats, ls, rename, analyze, backup, dupes, exchange, crate)
+COMMANDS = (scan, stats, ls, rename, analyze, backup, dupes, exchange, relink, crate)
 PROG = "crate-cli"
 
 

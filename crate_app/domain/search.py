@@ -12,6 +12,9 @@ group (``(house OR techno) bpm:120-128``).  Field filters:
 ``bpm:>140``             comparisons ``>``, ``>=``, ``<``, ``<=``, ``=`` (or a bare number)
 ``key:8A``               key in any notation (``8A``, ``1m``, ``Am``); ``key:~8A`` = keys that
                          mix harmonically with 8A (same, +-1, relative); ``key:none`` = no key
+``rating:>=4``           stars 0-5 (``rating:0`` also finds unrated tracks)
+``color:red``            track colour (pink red orange yellow green aqua blue purple, or none;
+                         ``color:red,blue`` either)
 ``format:flac``          file format (``format:flac,wav`` or ``format:flac format:wav``: either)
 ``missing:yes``          missing files (``missing:no`` hides them); also ``error:yes``,
                          ``analyzed:no``
@@ -35,14 +38,18 @@ import re
 from dataclasses import dataclass
 from typing import Union
 
+from crate_app.domain.colors import parse_track_color
 from crate_app.domain.errors import CrateError
 from crate_app.domain.keys import Key, parse_key
 
 TEXT_FIELDS = ("artist", "title", "album", "albumartist", "genre", "label", "comment", "filename")
-NUMERIC_FIELDS = ("bpm", "year", "duration", "bitrate")
+NUMERIC_FIELDS = ("bpm", "year", "duration", "bitrate", "rating")
 FLAG_FIELDS = ("missing", "error", "analyzed")
-FIELD_ALIASES = {"album_artist": "albumartist", "tempo": "bpm", "file": "filename", "length": "duration"}
-ALL_FIELDS = (*TEXT_FIELDS, *NUMERIC_FIELDS, *FLAG_FIELDS, "key", "format", "added", "crate")
+FIELD_ALIASES = {
+    "album_artist": "albumartist", "tempo": "bpm", "file": "filename", "length": "duration",
+    "colour": "color", "stars": "rating",
+}  # fmt: skip
+ALL_FIELDS = (*TEXT_FIELDS, *NUMERIC_FIELDS, *FLAG_FIELDS, "key", "format", "color", "added", "crate")
 
 _YES = {"yes", "y", "true", "1", "on"}
 _NO = {"no", "n", "false", "0", "off"}
@@ -82,6 +89,11 @@ class KeyFilter:
 @dataclass(frozen=True, slots=True)
 class FormatFilter:
     formats: tuple[str, ...]  # any of these (lower case, no dot)
+
+
+@dataclass(frozen=True, slots=True)
+class ColorFilter:
+    colors: tuple[str, ...]  # any of these track colours ('' = no colour)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +143,17 @@ class Or:
 
 
 Node = Union[  # noqa: UP007 (a runtime alias used in isinstance-free annotations of the dataclasses)
-    TextTerm, NumericFilter, KeyFilter, FormatFilter, FlagFilter, AddedFilter, CrateFilter, Not, And, Or
+    TextTerm,
+    NumericFilter,
+    KeyFilter,
+    FormatFilter,
+    ColorFilter,
+    FlagFilter,
+    AddedFilter,
+    CrateFilter,
+    Not,
+    And,
+    Or,
 ]
 
 
@@ -266,10 +288,9 @@ class _Parser:
                 parts.append(node)
         if not parts:
             return None
-        formats = [p for p in parts if isinstance(p, FormatFilter)]
-        if len(formats) > 1:  # a track has one format: "format:mp3 format:flac" means either
-            merged = FormatFilter(tuple(dict.fromkeys(f for p in formats for f in p.formats)))
-            parts = [merged if p is formats[0] else p for p in parts if p is formats[0] or p not in formats]
+        # A track has one format and one colour: "format:mp3 format:flac" means either.
+        parts = _merge_alternatives(parts, FormatFilter, "formats")
+        parts = _merge_alternatives(parts, ColorFilter, "colors")
         return parts[0] if len(parts) == 1 else And(tuple(parts))
 
     def unary(self) -> Node | None:
@@ -295,6 +316,14 @@ class _Parser:
         if node is None:
             return None
         return Not(node) if token.negated else node
+
+
+def _merge_alternatives(parts: list[Node], kind: type, attribute: str) -> list[Node]:
+    same = [p for p in parts if isinstance(p, kind)]
+    if len(same) < 2:
+        return parts
+    merged = kind(tuple(dict.fromkeys(v for p in same for v in getattr(p, attribute))))
+    return [merged if p is same[0] else p for p in parts if p is same[0] or not isinstance(p, kind)]
 
 
 def parse_query(text: str) -> ParsedQuery:
@@ -332,6 +361,11 @@ def _term(token: _Token) -> Node | None:
         if not formats:
             raise QuerySyntaxError("'format:' needs a format such as flac", at)
         return FormatFilter(formats)
+    if name == "color":
+        try:
+            return ColorFilter(tuple(dict.fromkeys(parse_track_color(part) for part in value.split(","))))
+        except ValueError as error:
+            raise QuerySyntaxError(str(error), at) from None
     if name == "added":
         return parse_added(value, at)
     return CrateFilter(value)  # crate:

@@ -14,6 +14,7 @@ from crate_app.domain.crates import CrateTreeError, UnknownCrateError, join_path
 from crate_app.domain.search import (
     AddedFilter,
     And,
+    ColorFilter,
     CrateFilter,
     FlagFilter,
     FormatFilter,
@@ -99,6 +100,12 @@ class _Compiler:
         if isinstance(node, TextTerm):
             return self.fts(_fts_phrase(node))
         if isinstance(node, NumericFilter):
+            if node.field == "rating" and node.low in (None, 0) and not node.low_exclusive:
+                # rating:0, rating:<2 and the like include the unrated tracks: no stars is zero stars.
+                if node.high is None:
+                    return "1"
+                self.params.append(node.high)
+                return f"COALESCE(rating, 0) {'<' if node.high_exclusive else '<='} ?"
             # Compare the sort expression (COALESCE(col, -1)) so that SQLite range-scans its index instead
             # of reading the whole table; "col IS NOT NULL" keeps the meaning exact.
             column = node.field
@@ -121,6 +128,9 @@ class _Compiler:
         if isinstance(node, FormatFilter):
             self.params.extend(node.formats)
             return f"format IN ({','.join('?' * len(node.formats))})"
+        if isinstance(node, ColorFilter):
+            self.params.extend(node.colors)
+            return f"color IN ({','.join('?' * len(node.colors))})"
         if isinstance(node, FlagFilter):
             condition = _FLAG_SQL[node.flag]
             return condition if node.wanted else f"NOT ({condition})"
