@@ -24,7 +24,7 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from table_bench import build_library  # noqa: E402
+from table_bench import build_library
 
 
 def cpu_seconds() -> float:
