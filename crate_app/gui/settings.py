@@ -142,3 +142,33 @@ def save_analysis_preferences(store: QSettings, preferences: AnalysisPreferences
     store.setValue("analysis/bpm_max", preferences.bpm_max)
     store.setValue("analysis/workers", preferences.workers)
     store.sync()
+
+
+@dataclass(frozen=True)
+class SidebarSettings:
+    """The sidebar's place in the window (kept under ``sidebar/`` in the same settings file)."""
+
+    visible: bool = True
+    width: int = 230
+    expanded: tuple[str, ...] = ()  # paths of the expanded crate folders ("Sets/2026")
+
+
+def load_sidebar_settings(store: QSettings) -> SidebarSettings:
+    """Read the sidebar's settings, falling back to the defaults for anything missing or malformed."""
+    defaults = SidebarSettings()
+    try:
+        width = int(store.value("sidebar/width", defaults.width))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        width = defaults.width
+    return SidebarSettings(
+        visible=str(store.value("sidebar/visible", "true")).lower() == "true",
+        width=width if 60 <= width <= 2_000 else defaults.width,
+        expanded=_strings(store.value("sidebar/expanded")),
+    )
+
+
+def save_sidebar_settings(store: QSettings, settings: SidebarSettings) -> None:
+    store.setValue("sidebar/visible", "true" if settings.visible else "false")
+    store.setValue("sidebar/width", settings.width)
+    store.setValue("sidebar/expanded", list(settings.expanded))
+    store.sync()
