@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QObject, QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QObject, QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QMenu, QSplitter, QTableView
 
@@ -101,13 +101,9 @@ class CratesController(QObject):
         splitter.setCollapsible(1, False)
         splitter.setStretchFactor(0, 0)
         splitter.setStretchFactor(1, 1)
+        if not (self._settings.splitter_state and splitter.restoreState(self._settings.splitter_state)):
+            splitter.setSizes([self._settings.width, max(400, self.window.width() - self._settings.width)])
         self.sidebar.setVisible(self._settings.visible)
-        QTimer.singleShot(0, self._apply_sidebar_width)  # once the window has its size
-
-    def _apply_sidebar_width(self) -> None:
-        if self.splitter is not None:
-            total = sum(self.splitter.sizes()) or self.window.width()
-            self.splitter.setSizes([self._settings.width, max(200, total - self._settings.width)])
 
     def fill_menus(self, edit_menu: QMenu, view_menu: QMenu, crates_menu: QMenu) -> None:
         edit_menu.insertAction(edit_menu.actions()[0] if edit_menu.actions() else None, self.undo_action)
@@ -213,6 +209,7 @@ class CratesController(QObject):
             visible=self.toggle_sidebar_action.isChecked(),
             width=width,
             expanded=tuple(self.sidebar.expanded_paths()),
+            splitter_state=bytes(self.splitter.saveState().data()) if self.splitter is not None else b"",
         )
 
     def save_settings(self) -> None:

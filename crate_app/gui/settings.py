@@ -151,6 +151,7 @@ class SidebarSettings:
     visible: bool = True
     width: int = 230
     expanded: tuple[str, ...] = ()  # paths of the expanded crate folders ("Sets/2026")
+    splitter_state: bytes = b""  # QSplitter.saveState() of the sidebar and the table side
 
 
 def load_sidebar_settings(store: QSettings) -> SidebarSettings:
@@ -164,6 +165,7 @@ def load_sidebar_settings(store: QSettings) -> SidebarSettings:
         visible=str(store.value("sidebar/visible", "true")).lower() == "true",
         width=width if 60 <= width <= 2_000 else defaults.width,
         expanded=_strings(store.value("sidebar/expanded")),
+        splitter_state=_bytes(store.value("sidebar/splitter")),
     )
 
 
@@ -171,4 +173,5 @@ def save_sidebar_settings(store: QSettings, settings: SidebarSettings) -> None:
     store.setValue("sidebar/visible", "true" if settings.visible else "false")
     store.setValue("sidebar/width", settings.width)
     store.setValue("sidebar/expanded", list(settings.expanded))
+    store.setValue("sidebar/splitter", QByteArray(settings.splitter_state))
     store.sync()

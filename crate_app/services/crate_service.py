@@ -24,8 +24,11 @@ from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from crate_app import crates
 from crate_app.domain.crates import CrateNode, EntryChange
+from crate_app.domain.errors import CrateError
+from crate_app.domain.search import QuerySyntaxError, parse_query
 from crate_app.services.jobs import FunctionJob, Job, JobRunner, JobState
 from crate_app.store.library import Library
+from crate_app.store.view import TrackView
 
 
 @dataclass
@@ -387,6 +390,7 @@ class CrateService(QObject):
     edited = Signal(object)
     failed = Signal(str)
     busy_changed = Signal(bool)
+    query_counted = Signal(int, object, str)  # token from count_query(), count, problem in words
 
     def __init__(self, library: Library, scan_service: Any = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -399,6 +403,7 @@ class CrateService(QObject):
         self._nodes: list[CrateNode] = []
         self._by_id: dict[int, CrateNode] = {}
         self._load_generation = 0
+        self._count_token = 0
         self._first_runs: dict[Job, _EditCommand] = {}  # first applies, to mark the failed ones
         self._after_scan: list[Callable[[], None]] = []
         if scan_service is not None:
@@ -446,6 +451,38 @@ class CrateService(QObject):
         self._nodes = nodes
         self._by_id = {node.id: node for node in nodes}
         self.nodes_loaded.emit(nodes)
+
+    def count_query(self, rule: SmartRule) -> int:
+        """Count the tracks a smart crate's rule matches, on the reader thread; ``query_counted(token,
+        count, problem)`` follows with the token returned here (a rule that does not parse: the
+        problem in words, with its position)."""
+        self._count_token += 1
+        token = self._count_token
+        library = self.library
+
+        def count(job: Job) -> tuple[int, int | None, str]:
+            if token != self._count_token:
+                return token, None, ""  # a newer rule is waiting
+            try:
+                query = parse_query(rule.query)
+                total = TrackView(library, query).count()
+            except QuerySyntaxError as exc:
+                return token, None, f"{exc} (at character {exc.position + 1})"
+            except CrateError as exc:
+                return token, None, str(exc)
+            finally:
+                library.close()
+            return token, total if rule.limit is None else min(total, rule.limit), ""
+
+        job = FunctionJob(count, "Counting a smart crate")
+        job.signals.finished.connect(self._on_count_finished)
+        self._reader.start(job)
+        return token
+
+    def _on_count_finished(self, result: tuple[int, int | None, str]) -> None:
+        token, count, problem = result
+        if token == self._count_token:
+            self.query_counted.emit(token, count, problem)
 
     def crates_of_track(self, track_id: int) -> list[CrateNode]:
         """The crates a track is in (one indexed query: fine on the GUI thread)."""

@@ -409,11 +409,11 @@ def test_the_sidebar_remembers_its_width_visibility_and_open_folders(
     select(qtbot, window, berlin.id)  # expands Sets and Sets/2026
     window.crates.splitter.setSizes([300, 900])
     window.close()
-    again = make_window(crate_library)
+    again = make_window(crate_library, lambda w: w.resize(1400, 800))
     loaded_tree(qtbot, again)
     sidebar = again.crates.sidebar
     assert sorted(sidebar.expanded_paths()) == ["Sets", "Sets/2026"]
-    assert again.crates.splitter.sizes()[0] == 300
+    qtbot.waitUntil(lambda: again.crates.splitter.sizes()[0] == 300)
     again.crates.toggle_sidebar_action.trigger()
     assert not sidebar.isVisible()
     again.close()
