@@ -251,6 +251,7 @@ class MainWindow(QMainWindow):
         self._refresh_timer.timeout.connect(self._on_refresh_timer_timeout)
         self.library_watcher = LibraryWatcher(library, self)  # commits by other processes
         self.library_watcher.library_changed_externally.connect(self._on_library_watcher_changed_externally)
+        self.library_watcher.library_changed_externally.connect(self.crates.service.reload)
         self.library_watcher.start()
         self._external_refresh_at = 0.0
 
