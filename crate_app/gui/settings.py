@@ -174,7 +174,7 @@ class SidebarSettings:
     """The sidebar's place in the window (kept under ``sidebar/`` in the same settings file)."""
 
     visible: bool = True
-    width: int = 230
+    width: int = 260
     expanded: tuple[str, ...] = ()  # paths of the expanded crate folders ("Sets/2026")
     splitter_state: bytes = b""  # QSplitter.saveState() of the sidebar and the table side
 

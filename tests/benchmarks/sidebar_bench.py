@@ -80,8 +80,13 @@ def run(library_path: Path) -> dict[str, object]:
 
     def wait_until(condition, timeout_s: float = 120) -> None:
         deadline = time.perf_counter() + timeout_s
-        while not condition() and time.perf_counter() < deadline:
+        while not condition():
+            if time.perf_counter() > deadline:
+                raise TimeoutError(f"waited {timeout_s} s for {condition}")
             pump(2)
+
+    def step(text: str) -> None:
+        print(f"  {time.strftime('%H:%M:%S')} {text}", file=sys.stderr, flush=True)
 
     # The sidebar's GUI-thread time: building it, and putting the tree into it when it arrives.
     spent: dict[str, float] = {"controller_init": 0.0, "tree_shown": 0.0}
@@ -103,6 +108,7 @@ def run(library_path: Path) -> dict[str, object]:
     controller_module.CratesController.__init__ = timed_init  # type: ignore[method-assign]
     sidebar_module.Sidebar._on_service_nodes_loaded = timed_loaded  # type: ignore[method-assign]
 
+    step("opening the window")
     settings_file = Path(library_path).parent / "bench-settings" / "sidebar.ini"
     settings_file.unlink(missing_ok=True)
     library = open_library(library_path)
@@ -130,6 +136,7 @@ def run(library_path: Path) -> dict[str, object]:
     smart = crates.node_by_path(library, SMART_CRATE, with_counts=False)
     target = crates.node_by_path(library, "Sets/Target")
 
+    step("window up; switching to the 100K crate")
     # Switching to the 100K crate: from the click to its first rows painted.
     def switch(node_id: int) -> float:
         sidebar.select_collection()
@@ -166,6 +173,7 @@ def run(library_path: Path) -> dict[str, object]:
             )
     results["crate_sort_change_ms"] = sorts
 
+    step("the smart crate")
     t0 = time.perf_counter()
     sidebar.select_node(smart.id)
     wait_until(lambda: not model.is_loading)
@@ -181,6 +189,7 @@ def run(library_path: Path) -> dict[str, object]:
     crates.list_nodes(library, with_counts=True)
     results["crate_list_with_counts_ms"] = round((time.perf_counter() - t0) * 1000, 1)
 
+    step("adding 100,000 selected tracks")
     # Adding 100,000 selected tracks, with a heartbeat timer measuring how late the GUI thread is.
     sidebar.select_collection()
     wait_until(lambda: not model.is_loading)
@@ -218,6 +227,7 @@ def run(library_path: Path) -> dict[str, object]:
         "left": len(crates.crate_track_ids(library, target.id)),
         "gui_stall_ms": summary(stalls),
     }
+    step("removing them")
     window.crates.redo_action.trigger()
     wait_until(lambda: not service.is_busy)
     sidebar.select_node(target.id)
