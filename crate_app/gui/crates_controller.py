@@ -1,8 +1,8 @@
 """The window's crate side: the sidebar, its service, undo/redo, and what crates add to the track table
 (the ``#`` column, "Add to crate", "Show in crates", removing and reordering a crate's rows).
 
-The window makes one ``CratesController`` and puts ``controller.sidebar`` left of the table; everything
-else about crates happens here, so that the window's own module stays about the window.
+The window makes one ``CratesController``, which docks the sidebar left of the table; everything else
+about crates happens here, so that the window's own module stays about the window.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QMainWindow, QMenu, QSplitter, QTableView
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QMenu, QTableView, QWidget
 
 from crate_app.domain.crates import CrateNode
 from crate_app.domain.search import ParsedQuery
@@ -52,7 +52,6 @@ class CratesController(QObject):
         self.service = CrateService(library, scan_service, self)
         self.sidebar = Sidebar(self.service, window)
         self.sidebar.setObjectName("sidebar")
-        self.splitter: QSplitter | None = None
         self._library_order = model.order  # the collection's sort, given back when leaving a crate
         self._settings = load_sidebar_settings(settings_store)
         self.sidebar.restore_expanded_paths(self._settings.expanded)
@@ -67,11 +66,17 @@ class CratesController(QObject):
         self.remove_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self.remove_action.triggered.connect(self.remove_selected_from_crate)
         table.addAction(self.remove_action)
-        self.toggle_sidebar_action = QAction("&Sidebar", window)
-        self.toggle_sidebar_action.setCheckable(True)
-        self.toggle_sidebar_action.setChecked(self._settings.visible)
+        self.dock = QDockWidget("Crates", window)
+        self.dock.setObjectName("sidebar_dock")  # its place and width are kept in the window state
+        self.dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetClosable)
+        self.dock.setTitleBarWidget(QWidget(self.dock))  # no title bar: a sidebar, not a panel
+        self.dock.setWidget(self.sidebar)
+        window.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.dock)
+        window.resizeDocks([self.dock], [self._settings.width], Qt.Orientation.Horizontal)
+        self.toggle_sidebar_action = self.dock.toggleViewAction()
+        self.toggle_sidebar_action.setText("&Sidebar")
         self.toggle_sidebar_action.setShortcut(QKeySequence("Ctrl+Alt+B"))
-        self.toggle_sidebar_action.toggled.connect(self._on_toggle_sidebar_action_toggled)
+        self.dock.setVisible(self._settings.visible)
         for action in (self.undo_action, self.redo_action, self.toggle_sidebar_action):
             window.addAction(action)
         for action in self.sidebar.window_actions():
@@ -94,17 +99,6 @@ class CratesController(QObject):
         self.service.reload()
 
     # -- the window -----------------------------------------------------------------------------------
-    def attach_splitter(self, splitter: QSplitter) -> None:
-        """The splitter holding the sidebar (left) and the table side: sizes come from the settings."""
-        self.splitter = splitter
-        splitter.setCollapsible(0, True)
-        splitter.setCollapsible(1, False)
-        splitter.setStretchFactor(0, 0)
-        splitter.setStretchFactor(1, 1)
-        if not (self._settings.splitter_state and splitter.restoreState(self._settings.splitter_state)):
-            splitter.setSizes([self._settings.width, max(400, self.window.width() - self._settings.width)])
-        self.sidebar.setVisible(self._settings.visible)
-
     def fill_menus(self, edit_menu: QMenu, view_menu: QMenu, crates_menu: QMenu) -> None:
         edit_menu.insertAction(edit_menu.actions()[0] if edit_menu.actions() else None, self.undo_action)
         edit_menu.insertAction(
@@ -202,14 +196,10 @@ class CratesController(QObject):
 
     # -- settings -------------------------------------------------------------------------------------
     def current_settings(self) -> SidebarSettings:
-        width = self._settings.width
-        if self.splitter is not None and self.sidebar.isVisible() and self.splitter.sizes()[0] > 0:
-            width = self.splitter.sizes()[0]
         return SidebarSettings(
             visible=self.toggle_sidebar_action.isChecked(),
-            width=width,
+            width=self.dock.width() if self.dock.isVisible() else self._settings.width,
             expanded=tuple(self.sidebar.expanded_paths()),
-            splitter_state=bytes(self.splitter.saveState().data()) if self.splitter is not None else b"",
         )
 
     def save_settings(self) -> None:
@@ -223,9 +213,6 @@ class CratesController(QObject):
         self.service.shutdown()
 
     # -- slots ----------------------------------------------------------------------------------------
-    def _on_toggle_sidebar_action_toggled(self, visible: bool) -> None:
-        self.sidebar.setVisible(visible)
-
     def _on_sidebar_target_selected(self, target: SidebarTarget) -> None:
         self.show_target(target)
 

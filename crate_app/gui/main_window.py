@@ -29,7 +29,6 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QProgressBar,
     QPushButton,
-    QSplitter,
     QStackedWidget,
     QTableView,
     QVBoxLayout,
@@ -42,6 +41,8 @@ from crate_app.domain.progress import Progress
 from crate_app.domain.track import display_path
 from crate_app.gui.analysis_panel import AnalysisController
 from crate_app.gui.crates_controller import CratesController
+from crate_app.gui.hygiene_actions import HygieneController
+from crate_app.gui.player_area import PlayerArea
 from crate_app.gui.problems import ProblemsDialog
 from crate_app.gui.rename_dialog import RenameDialog, selection_from_view
 from crate_app.gui.rename_history import RenameHistoryDialog, ask_about_unfinished, run_answer
@@ -232,18 +233,16 @@ class MainWindow(QMainWindow):
         layout.setSpacing(6)
         layout.addWidget(self.search)
         layout.addWidget(self.stack, 1)
-        self.crates = CratesController(
-            self, library, self.model, self.table, self.scan_service, settings_store
-        )
-        splitter = QSplitter(Qt.Orientation.Horizontal, self)
-        splitter.addWidget(self.crates.sidebar)
-        splitter.addWidget(central)
-        self.setCentralWidget(splitter)
-        self.crates.attach_splitter(splitter)
+        self.setCentralWidget(central)
+        # The sidebar is a dock left of the table (its width and visibility are in the window state).
+        self.crates = CratesController(self, library, self.model, self.table, self.scan_service, settings_store)
         self._build_status_bar()
         self._build_menus()
+        self.hygiene = HygieneController(self)  # duplicates, moved files, backups, watched folders
+        self.hygiene.install_menus(self.file_menu, self.view_menu, before_in_file=self.quit_action)
         self.analysis = AnalysisController(self, library, self.model, self.table, settings_store)
         layout.addWidget(self.analysis.panel)
+        self.player_area = PlayerArea(self)  # the player strip above the table, the track panel beside it
 
         self._refresh_timer = QTimer(self)
         self._refresh_timer.setSingleShot(True)
@@ -284,6 +283,7 @@ class MainWindow(QMainWindow):
         self._update_title()
         self.stack.setCurrentWidget(self.table)
         QTimer.singleShot(0, self.ask_about_unfinished_renames)  # after the first paint
+        QTimer.singleShot(2000, self.hygiene.start)  # watch the library folders once the window is up
 
     # -- building ---------------------------------------------------------------------------------------
     def _build_status_bar(self) -> None:
@@ -307,7 +307,7 @@ class MainWindow(QMainWindow):
         self._show_scan_widgets(False)
 
     def _build_menus(self) -> None:
-        file_menu = self.menuBar().addMenu("&File")
+        file_menu = self.file_menu = self.menuBar().addMenu("&File")
         self.add_folder_action = self._action(file_menu, "&Add Folder\u2026", "Ctrl+Shift+A", self.add_folder)
         self._action(file_menu, "Add &Files\u2026", "Ctrl+Shift+F", self.add_files)
         self.rescan_action = self._action(file_menu, "&Rescan Library", "F5", self.rescan)
@@ -315,7 +315,9 @@ class MainWindow(QMainWindow):
         self._action(file_menu, "&Open Library\u2026", QKeySequence.StandardKey.Open, self.choose_library)
         self._action(file_menu, "&New Library\u2026", "", self.new_library)  # Ctrl+N: a new crate
         file_menu.addSeparator()
-        quit_action = self._action(file_menu, "&Quit", QKeySequence.StandardKey.Quit, self.close)
+        quit_action = self.quit_action = self._action(
+            file_menu, "&Quit", QKeySequence.StandardKey.Quit, self.close
+        )
         quit_action.setMenuRole(QAction.MenuRole.QuitRole)
 
         edit_menu = self.menuBar().addMenu("&Edit")
@@ -326,7 +328,7 @@ class MainWindow(QMainWindow):
         )
         self._action(edit_menu, "Rename &History\u2026", "Ctrl+Shift+H", self.show_rename_history)
 
-        view_menu = self.menuBar().addMenu("&View")
+        view_menu = self.view_menu = self.menuBar().addMenu("&View")
         self.columns_menu = view_menu.addMenu("&Columns")
         self.columns_menu.aboutToShow.connect(self._on_columns_menu_about_to_show)
         key_menu = view_menu.addMenu("&Key Notation")
@@ -406,6 +408,8 @@ class MainWindow(QMainWindow):
         self.rename_service.set_library(library)
         self.analysis.set_library(library)
         self.crates.set_library(library)
+        self.player_area.set_library(library)
+        self.hygiene.set_library(library)
         self.search.set_text("")
         self.search.flush()
         self.model.set_library(library)
@@ -629,9 +633,11 @@ class MainWindow(QMainWindow):
     def shutdown(self) -> None:
         """Stop background work and wait for it (before the library is closed)."""
         self._refresh_timer.stop()
+        self.player_area.shutdown()
         self.library_watcher.stop()
         self.scan_service.cancel()
         self.rename_service.shutdown()  # a running batch pauses at a safe point, resumable next time
+        self.hygiene.shutdown()
         self.analysis_stopped = self.analysis.shutdown()  # False: a thread is stuck in a hostile file
         self.runner.shutdown()
         self.crates.shutdown()

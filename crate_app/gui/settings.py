@@ -171,12 +171,12 @@ def save_hygiene_preferences(store: QSettings, preferences: HygienePreferences) 
 
 @dataclass(frozen=True)
 class SidebarSettings:
-    """The sidebar's place in the window (kept under ``sidebar/`` in the same settings file)."""
+    """The sidebar (kept under ``sidebar/`` in the same settings file; its width and visibility are
+    also in the window state, which wins when there is one)."""
 
     visible: bool = True
     width: int = 260
     expanded: tuple[str, ...] = ()  # paths of the expanded crate folders ("Sets/2026")
-    splitter_state: bytes = b""  # QSplitter.saveState() of the sidebar and the table side
 
 
 def load_sidebar_settings(store: QSettings) -> SidebarSettings:
@@ -190,7 +190,6 @@ def load_sidebar_settings(store: QSettings) -> SidebarSettings:
         visible=str(store.value("sidebar/visible", "true")).lower() == "true",
         width=width if 60 <= width <= 2_000 else defaults.width,
         expanded=_strings(store.value("sidebar/expanded")),
-        splitter_state=_bytes(store.value("sidebar/splitter")),
     )
 
 
@@ -198,5 +197,4 @@ def save_sidebar_settings(store: QSettings, settings: SidebarSettings) -> None:
     store.setValue("sidebar/visible", "true" if settings.visible else "false")
     store.setValue("sidebar/width", settings.width)
     store.setValue("sidebar/expanded", list(settings.expanded))
-    store.setValue("sidebar/splitter", QByteArray(settings.splitter_state))
     store.sync()

@@ -407,13 +407,14 @@ def test_the_sidebar_remembers_its_width_visibility_and_open_folders(
     loaded_tree(qtbot, window)
     berlin = find(crate_library, "Sets/2026/Berlin")
     select(qtbot, window, berlin.id)  # expands Sets and Sets/2026
-    window.crates.splitter.setSizes([300, 900])
+    window.resizeDocks([window.crates.dock], [300], Qt.Orientation.Horizontal)
+    qtbot.waitUntil(lambda: window.crates.dock.width() == 300)
     window.close()
-    again = make_window(crate_library, lambda w: w.resize(1400, 800))
+    again = make_window(crate_library)
     loaded_tree(qtbot, again)
     sidebar = again.crates.sidebar
     assert sorted(sidebar.expanded_paths()) == ["Sets", "Sets/2026"]
-    qtbot.waitUntil(lambda: again.crates.splitter.sizes()[0] == 300)
+    qtbot.waitUntil(lambda: again.crates.dock.width() == 300)
     again.crates.toggle_sidebar_action.trigger()
     assert not sidebar.isVisible()
     again.close()
