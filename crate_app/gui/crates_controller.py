@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QObject, QSettings, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QMenu, QTableView, QWidget
 
@@ -72,7 +72,7 @@ class CratesController(QObject):
         self.dock.setTitleBarWidget(QWidget(self.dock))  # no title bar: a sidebar, not a panel
         self.dock.setWidget(self.sidebar)
         window.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.dock)
-        window.resizeDocks([self.dock], [self._settings.width], Qt.Orientation.Horizontal)
+        window.installEventFilter(self)  # the sidebar's width is set when the window is first shown
         self.toggle_sidebar_action = self.dock.toggleViewAction()
         self.toggle_sidebar_action.setText("&Sidebar")
         self.toggle_sidebar_action.setShortcut(QKeySequence("Ctrl+Alt+B"))
@@ -99,6 +99,15 @@ class CratesController(QObject):
         self.service.reload()
 
     # -- the window -----------------------------------------------------------------------------------
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # Qt override
+        if watched is self.window and event.type() == QEvent.Type.Show:
+            self.window.removeEventFilter(self)
+            QTimer.singleShot(0, self._on_window_first_shown)
+        return False
+
+    def _on_window_first_shown(self) -> None:
+        self.window.resizeDocks([self.dock], [self._settings.width], Qt.Orientation.Horizontal)
+
     def fill_menus(self, edit_menu: QMenu, view_menu: QMenu, crates_menu: QMenu) -> None:
         edit_menu.insertAction(edit_menu.actions()[0] if edit_menu.actions() else None, self.undo_action)
         edit_menu.insertAction(

@@ -235,7 +235,9 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.stack, 1)
         self.setCentralWidget(central)
         # The sidebar is a dock left of the table (its width and visibility are in the window state).
-        self.crates = CratesController(self, library, self.model, self.table, self.scan_service, settings_store)
+        self.crates = CratesController(
+            self, library, self.model, self.table, self.scan_service, settings_store
+        )
         self._build_status_bar()
         self._build_menus()
         self.hygiene = HygieneController(self)  # duplicates, moved files, backups, watched folders

@@ -28,15 +28,40 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from crate_app.domain import smart_rules
 from crate_app.domain.crates import CrateNode
-from crate_app.domain.smart_rules import Rule, RuleGroup
+from crate_app.domain.search import QuerySyntaxError
+from crate_app.domain.smart_rules import (
+    FIELD_OPERATORS,
+    FIELDS,
+    Rule,
+    RuleGroup,
+    RulesError,
+    from_query,
+    to_query,
+)
 from crate_app.gui.track_model import COLUMNS
 from crate_app.services.crate_service import CrateService, SmartRule
 
 COUNT_DEBOUNCE_MS = 300
 _MATCH_LABELS = (("all", "all of these"), ("any", "any of these"))
 SORT_CHOICES = tuple((c.name, c.title) for c in COLUMNS if c.name not in ("position", "key"))
+_FIELD_LABELS = {"text": "Any text", "albumartist": "Album artist", "bpm": "BPM", "added": "Date added"}
+
+
+def field_label(field: str) -> str:
+    return _FIELD_LABELS.get(field, field.capitalize())
+
+
+def default_rule() -> Rule:
+    return Rule("text", "contains", "")
+
+
+def parse_rules(text: str) -> RuleGroup:
+    """The rows of a query; RulesError (in words, with the position) when rows cannot show it."""
+    try:
+        return from_query(text)
+    except QuerySyntaxError as exc:
+        raise RulesError(f"{exc} (at character {exc.position + 1})") from exc
 
 
 class RuleRow(QWidget):
@@ -45,8 +70,8 @@ class RuleRow(QWidget):
     def __init__(self, rule: Rule, on_change, on_remove, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.field = QComboBox(self)
-        for name in smart_rules.FIELDS:
-            self.field.addItem(smart_rules.field_label(name), name)
+        for name in FIELDS:
+            self.field.addItem(field_label(name), name)
         self.operator = QComboBox(self)
         self.value = QLineEdit(self)
         self.value.setPlaceholderText("value")
@@ -78,8 +103,8 @@ class RuleRow(QWidget):
     def _fill_operators(self, field: str) -> None:
         blocker = self.operator.blockSignals(True)
         self.operator.clear()
-        for operator in smart_rules.operators_for(field):
-            self.operator.addItem(smart_rules.operator_label(operator), operator)
+        for operator in FIELD_OPERATORS.get(field, ()):
+            self.operator.addItem(operator, operator)
         self.operator.blockSignals(blocker)
 
     def _on_field_current_index_changed(self, _index: int) -> None:
@@ -154,13 +179,13 @@ class GroupBox(QFrame):
         return widget
 
     def add_rule(self) -> RuleRow:
-        row = self._add(smart_rules.default_rule())
+        row = self._add(default_rule())
         self._on_change()
         assert isinstance(row, RuleRow)
         return row
 
     def add_group(self) -> GroupBox:
-        box = self._add(RuleGroup("any", (smart_rules.default_rule(),)))
+        box = self._add(RuleGroup("any", (default_rule(),)))
         self._on_change()
         assert isinstance(box, GroupBox)
         return box
@@ -191,7 +216,7 @@ class SmartCrateEditor(QDialog):
         self.resize(720, 460)
         self.name = QLineEdit(node.name if node is not None else "New smart crate", self)
         self.tabs = QTabWidget(self)
-        self.group_box = GroupBox(smart_rules.empty_group(), self._on_rule_changed)
+        self.group_box = GroupBox(RuleGroup(), self._on_rule_changed)
         scroll = QScrollArea(self)
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.group_box)
@@ -265,8 +290,8 @@ class SmartCrateEditor(QDialog):
                 self.limited.setChecked(True)
                 self.limit.setValue(node.limit)
         try:
-            self.group_box.set_group(smart_rules.from_query(query))
-        except smart_rules.RuleError as exc:
+            self.group_box.set_group(parse_rules(query))
+        except RulesError as exc:
             self.tabs.setCurrentIndex(self.TEXT)  # a rule rows cannot show (or one that broke)
             self.problem.setText(str(exc))
         if node is not None and node.error:
@@ -277,7 +302,7 @@ class SmartCrateEditor(QDialog):
     def query_text(self) -> str:
         """The rule as it stands, in the search language (from whichever mode is shown)."""
         if self.tabs.currentIndex() == self.RULES:
-            return smart_rules.to_query(self.group_box.group())
+            return to_query(self.group_box.group())  # RulesError: a row without a value
         return self.text.text().strip()
 
     def smart_rule(self) -> SmartRule:
@@ -291,13 +316,18 @@ class SmartCrateEditor(QDialog):
     def _on_tabs_current_changed(self, index: int) -> None:
         if index == self.TEXT:
             blocker = self.text.blockSignals(True)
-            self.text.setText(smart_rules.to_query(self.group_box.group()))
+            try:
+                self.text.setText(to_query(self.group_box.group()))
+            except RulesError as exc:
+                self.problem.setText(str(exc))
+                self.text.blockSignals(blocker)
+                return
             self.text.blockSignals(blocker)
             self.problem.clear()
             return
         try:
-            group = smart_rules.from_query(self.text.text())
-        except smart_rules.RuleError as exc:
+            group = parse_rules(self.text.text())
+        except RulesError as exc:
             blocker = self.tabs.blockSignals(True)
             self.tabs.setCurrentIndex(self.TEXT)
             self.tabs.blockSignals(blocker)
@@ -310,16 +340,25 @@ class SmartCrateEditor(QDialog):
         self._count_timer.start()
 
     def _on_count_timer_timeout(self) -> None:
-        self._count_token = self.service.count_query(self.smart_rule())
+        try:
+            rule = self.smart_rule()
+        except RulesError as exc:
+            self._count_token = -1
+            self._show_problem(str(exc))
+            return
+        self._count_token = self.service.count_query(rule)
         self.count_label.setText("Counting\u2026")
+
+    def _show_problem(self, problem: str) -> None:
+        self.count_label.setText("")
+        self.problem.setText(problem)
+        self.buttons.button(QDialogButtonBox.StandardButton.Save).setEnabled(False)
 
     def _on_service_query_counted(self, token: int, count: object, problem: str) -> None:
         if token != self._count_token:
             return  # an older rule's count
         if problem:
-            self.count_label.setText("")
-            self.problem.setText(problem)
-            self.buttons.button(QDialogButtonBox.StandardButton.Save).setEnabled(False)
+            self._show_problem(problem)
             return
         self.problem.clear()
         self.buttons.button(QDialogButtonBox.StandardButton.Save).setEnabled(True)
@@ -330,7 +369,11 @@ class SmartCrateEditor(QDialog):
         if not name:
             self.problem.setText("The smart crate needs a name.")
             return
-        rule = self.smart_rule()
+        try:
+            rule = self.smart_rule()
+        except RulesError as exc:
+            self.problem.setText(str(exc))
+            return
         if self.node is None:
             self.service.create(
                 self.parent_id, name, "smart", query=rule.query, sort=rule.sort,
@@ -341,4 +384,3 @@ class SmartCrateEditor(QDialog):
                 self.service.rename(self.node, name)
             self.service.update_smart(self.node, rule)
         self.accept()
-

@@ -21,10 +21,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from table_bench import build_library, percentile, summary  # noqa: E402
+from table_bench import build_library, percentile, summary
 
-from crate_app import crates  # noqa: E402
-from crate_app.store.library import Library, open_library  # noqa: E402
+from crate_app import crates
+from crate_app.store.library import Library, open_library
 
 BIG_CRATE = "Sets/Big 100K"
 SMART_CRATE = "Smart/Fast and recent"
@@ -137,6 +137,7 @@ def run(library_path: Path) -> dict[str, object]:
     target = crates.node_by_path(library, "Sets/Target")
 
     step("window up; switching to the 100K crate")
+
     # Switching to the 100K crate: from the click to its first rows painted.
     def switch(node_id: int) -> float:
         sidebar.select_collection()

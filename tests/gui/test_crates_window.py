@@ -410,7 +410,7 @@ def test_the_sidebar_remembers_its_width_visibility_and_open_folders(
     window.resizeDocks([window.crates.dock], [300], Qt.Orientation.Horizontal)
     qtbot.waitUntil(lambda: window.crates.dock.width() == 300)
     window.close()
-    again = make_window(crate_library)
+    again = make_window(crate_library, lambda w: w.resize(1400, 800))
     loaded_tree(qtbot, again)
     sidebar = again.crates.sidebar
     assert sorted(sidebar.expanded_paths()) == ["Sets", "Sets/2026"]
@@ -439,3 +439,65 @@ def test_selecting_a_folder_or_problems_narrows_the_table(qtbot, make_window, cr
     settle(qtbot, window)
     assert window.model.rowCount() == 300
     assert TRACKS_MIME in window.model.mimeTypes()
+
+
+def test_the_smart_crate_editor_round_trips_rows_and_text_and_counts_live(
+    qtbot, make_window, crate_library
+) -> None:
+    from crate_app.domain.search import parse_query
+    from crate_app.domain.smart_rules import Rule, RuleGroup, from_query
+    from crate_app.gui.smart_editor import SmartCrateEditor
+    from crate_app.store.view import TrackView
+
+    window = make_window(crate_library)
+    loaded_tree(qtbot, window)
+    editor = SmartCrateEditor(window.crates.service, None, None, window)
+    qtbot.addWidget(editor)
+    editor.show()
+    row = editor.group_box.add_rule()
+    row.set_rule(Rule("bpm", "at least", "140"))
+    group = editor.group_box.add_group()
+    group.match.setCurrentIndex(group.match.findData("any"))
+    group.children_widgets()[0].set_rule(Rule("genre", "contains", "House"))
+    group.add_rule().set_rule(Rule("genre", "contains", "Techno"))
+    assert editor.group_box.group() == RuleGroup(
+        "all",
+        (
+            Rule("bpm", "at least", "140"),
+            RuleGroup("any", (Rule("genre", "contains", "House"), Rule("genre", "contains", "Techno"))),
+        ),
+    )
+    editor.tabs.setCurrentIndex(editor.TEXT)
+    text = editor.text.text()
+    assert text == "bpm:>=140 (genre:House OR genre:Techno)"
+    expected = TrackView(crate_library, parse_query(text)).count()
+    qtbot.waitUntil(lambda: editor.count_label.text() == f"{expected:,} tracks match", timeout=10_000)
+    # Text to rows: the same rule comes back as rows.
+    editor.text.setText("genre:house OR bpm:120-128")
+    editor.tabs.setCurrentIndex(editor.RULES)
+    assert editor.tabs.currentIndex() == editor.RULES
+    assert editor.group_box.group() == from_query("genre:house OR bpm:120-128")
+    assert editor.query_text() == "genre:house OR bpm:120-128"
+    expected = TrackView(crate_library, parse_query("genre:house OR bpm:120-128")).count()
+    qtbot.waitUntil(lambda: editor.count_label.text() == f"{expected:,} tracks match", timeout=10_000)
+    # What rows cannot show stays text, and says why; what does not parse says where.
+    editor.tabs.setCurrentIndex(editor.TEXT)
+    editor.text.setText("-(genre:house OR genre:techno)")
+    editor.tabs.setCurrentIndex(editor.RULES)
+    assert editor.tabs.currentIndex() == editor.TEXT
+    assert "text" in editor.problem.text()
+    editor.text.setText("bpm:>>")
+    save = editor.buttons.button(editor.buttons.StandardButton.Save)
+    qtbot.waitUntil(lambda: not save.isEnabled(), timeout=10_000)
+    assert "character" in editor.problem.text()
+    # Saved: a new smart crate with the rule, sort and limit.
+    editor.text.setText("genre:house")
+    editor.name.setText("House")
+    editor.limited.setChecked(True)
+    editor.limit.setValue(25)
+    qtbot.waitUntil(save.isEnabled, timeout=10_000)
+    editor.save()
+    settle(qtbot, window)
+    made = find(crate_library, "House")
+    assert (made.kind, made.query, made.limit) == ("smart", "genre:house", 25)
+    assert made.track_count == min(25, TrackView(crate_library, parse_query("genre:house")).count())
