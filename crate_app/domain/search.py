@@ -246,11 +246,20 @@ def _tokens(text: str) -> list[_Token]:
 
 
 # -- parser ------------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class RawTerm:
+    """One term as written (for the smart-crate editor): its field (None: any text) and value text."""
+
+    field: str | None
+    value: str
+
+
 class _Parser:
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, raw: bool = False) -> None:
         self.text = text
         self.tokens = _tokens(text)
         self.index = 0
+        self.raw = raw
 
     def peek(self) -> _Token | None:
         return self.tokens[self.index] if self.index < len(self.tokens) else None
@@ -312,7 +321,7 @@ class _Parser:
             if inner is None:
                 raise QuerySyntaxError("empty parentheses", token.start)
             return inner
-        node = _term(token)
+        node = _raw_term(token) if self.raw else _term(token)
         if node is None:
             return None
         return Not(node) if token.negated else node
@@ -329,6 +338,22 @@ def _merge_alternatives(parts: list[Node], kind: type, attribute: str) -> list[N
 def parse_query(text: str) -> ParsedQuery:
     """Parse what the user typed; raises QuerySyntaxError with a position for what makes no sense."""
     return ParsedQuery(_Parser(text).parse())
+
+
+def parse_terms(text: str) -> Node | None:
+    """The query's structure (And, Or, Not) with each term as written (``RawTerm``, field names
+    resolved), for editors that show a query as rules.  Checks the query fully (QuerySyntaxError)."""
+    parse_query(text)
+    return _Parser(text, raw=True).parse()
+
+
+def _raw_term(token: _Token) -> RawTerm | None:
+    if token.field is None:
+        if token.value is None or not token.value.strip():
+            return None
+        return RawTerm(None, token.value)
+    name = FIELD_ALIASES.get(token.field.lower(), token.field.lower())
+    return RawTerm(name, (token.value or "").strip())
 
 
 def _term(token: _Token) -> Node | None:
