@@ -43,7 +43,9 @@ def which(tracks: list[TrackRecord], predicate) -> set[int]:
 
 
 def test_or_and_parentheses(library, tracks) -> None:
-    assert ids(library, "genre:house OR genre:techno") == which(tracks, lambda t: t.genre in ("House", "Techno"))
+    assert ids(library, "genre:house OR genre:techno") == which(
+        tracks, lambda t: t.genre in ("House", "Techno")
+    )
     assert ids(library, "(genre:house OR genre:techno) bpm:>130") == which(
         tracks, lambda t: t.genre in ("House", "Techno") and t.bpm > 130
     )
