@@ -395,7 +395,7 @@ def test_serato_reader_reads_crates_serato_tools_wrote(tmp_path: Path, music) ->
 
     from crate_app.exchange import serato_crates
 
-    folder, tracks, _ = music
+    _, tracks, _ = music
     subcrates = tmp_path / "_Serato_" / "Subcrates"
     subcrates.mkdir(parents=True)
     crate = Crate(str(subcrates / "Warm up%%Early.crate"))
