@@ -10,10 +10,10 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from crate_app.cli import analyze, backup, dupes, exchange, ls, rename, scan, stats
+from crate_app.cli import analyze, backup, dupes, exchange, ls, relink, rename, scan, stats
 from crate_app.domain.errors import CrateError
 
-COMMANDS = (scan, stats, ls, rename, analyze, backup, dupes, exchange)
+COMMANDS = (scan, stats, ls, rename, analyze, backup, dupes, exchange, relink)
 PROG = "crate-cli"
 
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from crate_app.domain.progress import Progress, ProgressMeter
 from crate_app.domain.track import path_from_db
-from crate_app.hygiene.audiohash import AudioHashError, HashCancelled, audio_hash
 from crate_app.hygiene.fingerprint import FingerprintError, fingerprint_file, index_keys, to_blob
+from crate_app.library.audiohash import AudioHashError, HashCancelled, audio_hash
 from crate_app.store.library import Library
 
 # A fingerprint made for the same file (size and mtime) is kept when only the audio hash is redone.

@@ -12,7 +12,7 @@ from mutagen.apev2 import APEv2
 from mutagen.id3 import ID3, TIT2, TPE1
 from mutagen.wave import WAVE
 
-from crate_app.hygiene.audiohash import AudioHashError, audio_hash
+from crate_app.library.audiohash import AudioHashError, audio_hash
 
 LONG = "A much longer title, so the tag grows past any padding " * 40
 
