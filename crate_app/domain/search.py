@@ -10,6 +10,8 @@ a leading ``-`` excludes (``-remix``).  Field filters combine with words:
 ``bpm:>140``           comparisons ``>``, ``>=``, ``<``, ``<=``, ``=`` (or a bare number)
 ``key:8A``             key in any notation (``8A``, ``1m``, ``Am``); ``key:~8A`` = keys that
                        mix harmonically with 8A (same, +-1, relative); ``key:none`` = no key
+``rating:>=4``         stars 0-5 (``rating:0`` also finds unrated tracks)
+``color:red``          track colour (pink red orange yellow green aqua blue purple, or none)
 ``format:flac``        file format
 ``missing:yes``        missing files (``missing:no`` hides them); also ``error:yes``,
                        ``analyzed:no``
@@ -21,14 +23,18 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from crate_app.domain.colors import parse_track_color
 from crate_app.domain.errors import CrateError
 from crate_app.domain.keys import Key, parse_key
 
 TEXT_FIELDS = ("artist", "title", "album", "albumartist", "genre", "label", "comment", "filename")
-NUMERIC_FIELDS = ("bpm", "year", "duration", "bitrate")
+NUMERIC_FIELDS = ("bpm", "year", "duration", "bitrate", "rating")
 FLAG_FIELDS = ("missing", "error", "analyzed")
-FIELD_ALIASES = {"album_artist": "albumartist", "tempo": "bpm", "file": "filename", "length": "duration"}
-ALL_FIELDS = (*TEXT_FIELDS, *NUMERIC_FIELDS, *FLAG_FIELDS, "key", "format")
+FIELD_ALIASES = {
+    "album_artist": "albumartist", "tempo": "bpm", "file": "filename", "length": "duration",
+    "colour": "color", "stars": "rating",
+}  # fmt: skip
+ALL_FIELDS = (*TEXT_FIELDS, *NUMERIC_FIELDS, *FLAG_FIELDS, "key", "format", "color")
 
 _YES = {"yes", "y", "true", "1", "on"}
 _NO = {"no", "n", "false", "0", "off"}
@@ -68,11 +74,12 @@ class ParsedQuery:
     key_missing: bool = False
     formats: tuple[str, ...] = ()
     flags: tuple[tuple[str, bool], ...] = ()  # (missing|error|analyzed, wanted)
+    colors: tuple[str, ...] = ()  # any of these track colours ('' = no colour)
 
     @property
     def is_empty(self) -> bool:
         return not (self.terms or self.numeric or self.key_codes is not None or self.key_missing
-                    or self.formats or self.flags)  # fmt: skip
+                    or self.formats or self.flags or self.colors)  # fmt: skip
 
 
 @dataclass
@@ -83,6 +90,7 @@ class _Builder:
     key_missing: bool = False
     formats: list[str] = field(default_factory=list)
     flags: list[tuple[str, bool]] = field(default_factory=list)
+    colors: list[str] = field(default_factory=list)
 
 
 # A token: optional '-', optional 'field:', then a quoted string or a run of non-space characters.
@@ -127,6 +135,7 @@ def parse_query(text: str) -> ParsedQuery:
         key_missing=builder.key_missing,
         formats=tuple(builder.formats),
         flags=tuple(builder.flags),
+        colors=tuple(builder.colors),
     )
 
 
@@ -156,6 +165,11 @@ def _add_field(
         _add_key(builder, value, value_at)
     elif name == "format":
         builder.formats.append(value.lower().lstrip("."))
+    elif name == "color":
+        try:
+            builder.colors.extend(parse_track_color(part) for part in value.split(","))
+        except ValueError as error:
+            raise QuerySyntaxError(str(error), value_at) from None
 
 
 def _parse_numeric(name: str, value: str, at: int) -> NumericFilter:

@@ -27,6 +27,12 @@ def where_clause(query: ParsedQuery | None) -> tuple[str, list[object]]:
         parts.append("id NOT IN (SELECT rowid FROM tracks_fts WHERE tracks_fts MATCH ?)")
         params.append(" OR ".join(_fts_phrase(t) for t in negative))
     for numeric in query.numeric:
+        if numeric.field == "rating" and numeric.low in (None, 0) and not numeric.low_exclusive:
+            # rating:0, rating:<2 and the like include the unrated tracks: no stars is zero stars.
+            high = "<" if numeric.high_exclusive else "<="
+            parts.append(f"COALESCE(rating, 0) {high} ?" if numeric.high is not None else "1")
+            params.extend([numeric.high] if numeric.high is not None else [])
+            continue
         # Compare the sort expression (COALESCE(col, -1)) so that SQLite range-scans its index instead of
         # reading the whole table; "col IS NOT NULL" keeps the meaning exact.
         column = numeric.field
@@ -47,6 +53,9 @@ def where_clause(query: ParsedQuery | None) -> tuple[str, list[object]]:
     if query.formats:
         parts.append(f"format IN ({','.join('?' * len(query.formats))})")
         params.extend(query.formats)
+    if query.colors:
+        parts.append(f"color IN ({','.join('?' * len(query.colors))})")
+        params.extend(query.colors)
     for flag, wanted in query.flags:
         condition = {
             "missing": "status = 'missing'",

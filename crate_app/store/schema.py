@@ -17,7 +17,7 @@ import peewee as pw
 # Each has an index (expr, id); path is unique and sorts by its own unique index.
 # Each index costs on every write, so only the columns the table shows are sortable.
 TEXT_SORT_COLUMNS = ("artist", "title", "album", "albumartist", "genre", "label", "format", "path")
-NUMERIC_SORT_COLUMNS = ("bpm", "key", "duration", "year", "bitrate", "date_added", "track_no")
+NUMERIC_SORT_COLUMNS = ("bpm", "key", "duration", "year", "bitrate", "date_added", "track_no", "rating")
 SORTABLE_COLUMNS = (*TEXT_SORT_COLUMNS, *NUMERIC_SORT_COLUMNS)
 
 
@@ -113,9 +113,15 @@ class SchemaVersion(BaseModel):
 FTS_COLUMNS = ("title", "artist", "album", "albumartist", "genre", "label", "comment", "filename")
 
 
+# The sortable columns as migration 1 indexed them (later migrations index the columns they add).
+_MIGRATION_1_SORT_COLUMNS = (
+    *TEXT_SORT_COLUMNS, "bpm", "key", "duration", "year", "bitrate", "date_added", "track_no"
+)  # fmt: skip
+
+
 def _migration_1(db: pw.Database) -> None:
     db.create_tables([Track, LibraryRoot, ScanError])
-    for column in SORTABLE_COLUMNS:
+    for column in _MIGRATION_1_SORT_COLUMNS:
         if column == "path":
             continue
         db.execute_sql(f"CREATE INDEX idx_tracks_sort_{column} ON tracks ({sort_expression(column)}, id)")
@@ -279,6 +285,44 @@ def _migration_exchange(db: pw.Database) -> None:
     )
 
 
+def _migration_player(db: pw.Database) -> None:
+    # Rating (0-5 stars, NULL = unrated) and colour (a name from domain.colors, '' = none) live in the
+    # library.  A *_locked flag marks a value the user corrected: re-analysis keeps it and stores its
+    # own finding beside it (analysis_bpm, analysis_key).  Idempotent (tests re-run migrations).
+    present = {row[1] for row in db.execute_sql("PRAGMA table_info(tracks)").fetchall()}
+    for column in (
+        "rating INTEGER",
+        "color TEXT NOT NULL DEFAULT '' COLLATE NOCASE",
+        "bpm_locked INTEGER NOT NULL DEFAULT 0",
+        "key_locked INTEGER NOT NULL DEFAULT 0",
+        "first_beat_locked INTEGER NOT NULL DEFAULT 0",
+        "analysis_bpm REAL",
+        "analysis_key INTEGER",
+        "analysis_first_beat REAL",
+        "analysis_first_downbeat REAL",
+    ):
+        if column.split()[0] not in present:
+            db.execute_sql(f"ALTER TABLE tracks ADD COLUMN {column}")
+    db.execute_sql(
+        f"CREATE INDEX IF NOT EXISTS idx_tracks_sort_rating ON tracks ({sort_expression('rating')}, id)"
+    )
+    db.execute_sql("CREATE INDEX IF NOT EXISTS idx_tracks_color ON tracks (color, id) WHERE color != ''")
+    # Cue points and loops (domain.cues.CuePoint), several per track.
+    db.execute_sql(
+        "CREATE TABLE IF NOT EXISTS cues (id INTEGER PRIMARY KEY, "
+        "track_id INTEGER NOT NULL REFERENCES tracks (id) ON DELETE CASCADE, "
+        "kind TEXT NOT NULL CHECK (kind IN ('hot', 'memory', 'loop')), number INTEGER, "
+        "start REAL NOT NULL, \"end\" REAL, name TEXT NOT NULL DEFAULT '', color TEXT)"
+    )
+    db.execute_sql("CREATE INDEX IF NOT EXISTS idx_cues_track ON cues (track_id, start)")
+    # The overview waveform (analysis.waveform, ~1.4 KB) in a side table keyed by the track id, so that
+    # the tracks table's rows stay small for the table's paging and searches.
+    db.execute_sql(
+        "CREATE TABLE IF NOT EXISTS waveforms ("
+        "track_id INTEGER PRIMARY KEY REFERENCES tracks (id) ON DELETE CASCADE, data BLOB NOT NULL)"
+    )
+
+
 MODELS = (Track, LibraryRoot, ScanError, SchemaVersion, RenameBatch, RenameStepRow)
 
 Migration = Callable[[pw.Database], None]
@@ -291,6 +335,7 @@ MIGRATIONS: list[tuple[int, Migration]] = [
     (4, _migration_4),
     (5, _migration_5),
     (6, _migration_exchange),
+    (7, _migration_player),
 ]
 
 
