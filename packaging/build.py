@@ -10,6 +10,11 @@
 3. With ``--smoke``: runs the built app's ``--self-test`` offscreen twice (cold, then warm numba cache)
    and fails unless both report ``"ok": true`` and the second run reused numba's cache.
 
+Before building, the licence of every distribution the app bundles is checked against what a
+GPL-3.0-or-later program may ship (``packaging/licences.py``): an unknown or incompatible one fails the
+build.  The bundle gets ``LICENSE`` and ``THIRD-PARTY-NOTICES.txt`` (every bundled licence in full).
+After building, a symbolic link in the bundle that points nowhere fails the build.
+
 Run it with the Python that has Crate and PyInstaller installed (``pip install .[packaging]``).
 """
 
@@ -27,6 +32,8 @@ import tarfile
 import tempfile
 import time
 from pathlib import Path
+
+import licences  # packaging/licences.py (this script's folder is first on sys.path)
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGING = ROOT / "packaging"
@@ -72,6 +79,41 @@ def run_pyinstaller() -> Path:
 
 def executable(app_folder: Path) -> Path:
     return app_folder / ("crate.exe" if sys.platform == "win32" else "crate")
+
+
+def dangling_symlinks(bundle: Path) -> list[Path]:
+    """Symbolic links in the bundle whose target does not exist (in the bundle or at all)."""
+    return sorted(p for p in bundle.rglob("*") if p.is_symlink() and not p.exists())
+
+
+def check_symlinks(bundle: Path) -> None:
+    dangling = dangling_symlinks(bundle)
+    if dangling:
+        listing = "\n  ".join(f"{p.relative_to(bundle)} -> {os.readlink(p)}" for p in dangling)
+        raise SystemExit(f"build: {len(dangling)} dangling symbolic links in {bundle}:\n  {listing}")
+    say(f"symbolic links: none dangling in {bundle.name}")
+
+
+def check_licences() -> list[licences.Review]:
+    """Review the licences of every bundled distribution; stop the build on one Crate cannot ship."""
+    reviews = licences.review_bundle("crate-app")
+    refused = licences.refusals(reviews)
+    if refused:
+        raise SystemExit("build: cannot ship these under GPL-3.0-or-later:\n  " + "\n  ".join(refused))
+    say(f"licences: {len(reviews)} bundled distributions, all allowed in a GPL-3.0-or-later app")
+    return reviews
+
+
+def write_licences(reviews: list[licences.Review], app_folder: Path) -> Path:
+    """LICENSE and THIRD-PARTY-NOTICES.txt next to the executable (macOS: in Contents/Resources)."""
+    target = app_folder.parent / "Resources" if sys.platform == "darwin" else app_folder
+    target.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(ROOT / "LICENSE", target / "LICENSE")
+    notices = licences.write_notices(
+        reviews, target / "THIRD-PARTY-NOTICES.txt", licences.python_licence_file()
+    )
+    say(f"licences: wrote {notices} ({megabytes(notices.stat().st_size)})")
+    return notices
 
 
 def deb_arch() -> str:
@@ -229,9 +271,12 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"build: unsupported platform {sys.platform}")
     ver = version()
     started = time.perf_counter()
+    reviews = check_licences()
     say(f"PyInstaller one-folder build of Crate {ver} for {sys.platform}")
     app_folder = run_pyinstaller()
     bundle = DIST / ("Crate.app" if sys.platform == "darwin" else "crate")
+    write_licences(reviews, app_folder)
+    check_symlinks(bundle)
     say(f"app bundle: {bundle} ({megabytes(folder_size(bundle))}) in {time.perf_counter() - started:.0f} s")
     if not args.skip_installer:
         made: list[Path | None] = []

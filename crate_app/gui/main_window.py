@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from PySide6.QtCore import QPoint, QSettings, Qt, QTimer, QUrl, Signal
@@ -45,6 +46,7 @@ from crate_app.gui.search_box import SearchBox
 from crate_app.gui.settings import WindowSettings, load_settings, save_settings
 from crate_app.gui.track_model import COLUMN_NAMES, COLUMNS, TrackRole, TrackTableModel
 from crate_app.services.jobs import JobRunner
+from crate_app.services.library_watch import LibraryWatcher
 from crate_app.services.rename_service import RenameService
 from crate_app.services.scan_service import ScanService
 from crate_app.store.library import Library, open_library
@@ -229,6 +231,10 @@ class MainWindow(QMainWindow):
         self._refresh_timer.setSingleShot(True)
         self._refresh_timer.setInterval(REFRESH_INTERVAL_MS)
         self._refresh_timer.timeout.connect(self._on_refresh_timer_timeout)
+        self.library_watcher = LibraryWatcher(library, self)  # commits by other processes
+        self.library_watcher.library_changed_externally.connect(self._on_library_watcher_changed_externally)
+        self.library_watcher.start()
+        self._external_refresh_at = 0.0
 
         self.search.query_changed.connect(self._on_search_query_changed)
         self.model.view_applied.connect(self._on_model_view_applied)
@@ -532,6 +538,18 @@ class MainWindow(QMainWindow):
     def _on_refresh_timer_timeout(self) -> None:
         self.model.refresh(pin_row=self.table.top_row())
 
+    def _on_library_watcher_changed_externally(self) -> None:
+        # The first change another process makes shows at once; a stream of them (a CLI scan) at the
+        # pace of a scan's refreshes, which a 1M-track library keeps to one every 2 s.
+        if self._refresh_timer.isActive():
+            return
+        now = time.monotonic()
+        if now - self._external_refresh_at >= refresh_interval_ms(self.model.library_count or 0) / 1000:
+            self._external_refresh_at = now
+            self.model.refresh(pin_row=self.table.top_row())
+        else:
+            self._refresh_soon()
+
     def _on_scan_finished(self, summary: object) -> None:
         self._refresh_timer.stop()
         self.model.refresh(pin_row=self.table.top_row())
@@ -587,6 +605,7 @@ class MainWindow(QMainWindow):
     def shutdown(self) -> None:
         """Stop background work and wait for it (before the library is closed)."""
         self._refresh_timer.stop()
+        self.library_watcher.stop()
         self.scan_service.cancel()
         self.rename_service.shutdown()  # a running batch pauses at a safe point, resumable next time
         self.analysis_stopped = self.analysis.shutdown()  # False: a thread is stuck in a hostile file

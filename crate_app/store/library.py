@@ -120,6 +120,7 @@ class Library:
         self.path = path
         self.db = db
         self._write_lock = threading.RLock()
+        self.commits = 0  # transactions this process committed through write()
 
     # -- connection ------------------------------------------------------------------------------
     def close(self) -> None:
@@ -133,8 +134,15 @@ class Library:
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
         """The single writer: one transaction, serialised with every other writer of this library."""
-        with self._write_lock, self.db.atomic():
-            yield self.db.connection()
+        with self._write_lock:
+            with self.db.atomic():
+                yield self.db.connection()
+            self.commits += 1
+
+    def data_version(self) -> int:
+        """SQLite's ``PRAGMA data_version`` on this thread's connection: it changes when any other
+        connection (another thread, another process) commits to the file.  Costs a few microseconds."""
+        return self.execute("PRAGMA data_version").fetchone()[0]
 
     def limit_memory(self, cache_mb: int, mmap_mb: int) -> None:
         """Shrink this thread's connection: its page cache and its memory map of the file.
