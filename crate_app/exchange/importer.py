@@ -18,15 +18,17 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from crate_app.domain.cues import CuePoint
 from crate_app.domain.errors import ExchangeError
 from crate_app.domain.progress import Progress, ProgressMeter
 from crate_app.domain.track import path_from_db, path_to_db
 from crate_app.exchange import m3u, rekordbox_xml, traktor_nml
-from crate_app.exchange.library_source import crates_api, cues_api
+from crate_app.exchange.library_source import crates_api, cue_point
 from crate_app.exchange.model import ExchangeCue, ImportedTrack, PlaylistNode
 from crate_app.exchange.paths import PathMapper, same_path_forms
 from crate_app.exchange.timing import mp3_facts, offset_seconds
 from crate_app.library.tags import scan_file
+from crate_app.store.cues import cues_of_tracks, replace_cues_of_tracks
 from crate_app.store.library import Library
 from crate_app.store.rows import scanned_row
 from crate_app.store.writer import upsert_rows
@@ -246,7 +248,6 @@ def _write(
     top: list[PlaylistNode], prefer: str, now: float, report: ImportReport,
 ) -> None:  # fmt: skip
     crates = crates_api()
-    cues = cues_api()
     columns = {row[1] for row in library.execute("PRAGMA table_info(tracks)")}
     with library.write() as conn:
         rows = [entry.row for entry in resolved if entry.track_id is None and entry.row is not None]
@@ -294,8 +295,7 @@ def _write(
                 f"UPDATE tracks SET first_beat = {op} WHERE id = ?",
                 [(e.first_beat, e.track_id) for e in known if e.first_beat is not None],
             )
-        if cues is not None:
-            _store_cues(library, cues, [e for e in known if e.cues], prefer)
+        _store_cues(library, [e for e in known if e.cues], prefer, report)
         if crates is not None and top:
             report.playlists = _write_crates(library, crates, SOURCE_FOLDER[kind], top, ids_by_key)
         elif top:
@@ -322,18 +322,22 @@ def _cues_json(cues: list[object]) -> str | None:
     return json.dumps(items, ensure_ascii=False)
 
 
-def _store_cues(library: Library, cues_module: object, entries: list[_Resolved], prefer: str) -> None:
-    from crate_app.domain.cues import CuePoint  # provided with the cues store
-
-    have = cues_module.cues_of_tracks(library, [e.track_id for e in entries])  # type: ignore[attr-defined]
+def _store_cues(library: Library, entries: list[_Resolved], prefer: str, report: ImportReport) -> None:
+    """The imported cues become the track's cues where it has none (all of them with prefer="source")."""
+    have = cues_of_tracks(library, [e.track_id for e in entries])  # type: ignore[misc]
+    replace: dict[int, list[CuePoint]] = {}
+    dropped = 0
     for entry in entries:
-        if prefer == "crate" and have.get(entry.track_id):
+        if prefer == "crate" and have.get(entry.track_id):  # type: ignore[arg-type]
             continue
-        points = [
-            CuePoint(kind=c.kind, number=c.number, start=c.start, end=c.end, name=c.name, color=c.color)  # type: ignore[attr-defined]
-            for c in entry.cues
-        ]
-        cues_module.replace_cues(library, entry.track_id, points)  # type: ignore[attr-defined]
+        points = [cue_point(c) for c in entry.cues]  # type: ignore[arg-type]
+        dropped += sum(1 for p in points if p is None)
+        replace[entry.track_id] = [p for p in points if p is not None]  # type: ignore[index]
+    if dropped:
+        report.warnings.append(
+            f"{dropped:,} cues could not be kept (before the start, or unnumbered hot cues)"
+        )
+    replace_cues_of_tracks(library, replace)
 
 
 def _write_crates(

@@ -10,9 +10,11 @@ import importlib
 from collections.abc import Iterator, Sequence
 from types import ModuleType
 
+from crate_app.domain.cues import CuePoint
 from crate_app.domain.track import path_from_db
 from crate_app.exchange.model import ExchangeCue, ExportTrack, PlaylistNode
 from crate_app.exchange.timing import mp3_facts, offset_seconds
+from crate_app.store.cues import cues_of_tracks
 from crate_app.store.library import Library
 
 _BASE_COLUMNS = (
@@ -35,8 +37,27 @@ def crates_api() -> ModuleType | None:
     return _optional("crate_app.crates")
 
 
-def cues_api() -> ModuleType | None:
-    return _optional("crate_app.store.cues")
+def exchange_cue(cue: CuePoint) -> ExchangeCue:
+    """A stored cue as the formats carry it (colour as 0xRRGGBB)."""
+    color = int(cue.color[1:], 16) if cue.color else None
+    return ExchangeCue(cue.kind, cue.number, cue.start, cue.end, cue.name or "", color)
+
+
+def cue_point(cue: ExchangeCue, shift: float = 0.0) -> CuePoint | None:
+    """An imported cue as Crate stores it, moved by ``shift`` seconds; None if it cannot be one (a
+    position before the start, a loop ending before it begins)."""
+    start = cue.start + shift
+    end = None if cue.end is None else cue.end + shift
+    color = None if cue.color is None else f"#{cue.color & 0xFFFFFF:06x}"
+    number = cue.number if cue.number is not None and cue.number >= 0 else None
+    if cue.kind == "hot" and number is None:
+        return None
+    if start < -0.001:  # before the audio starts (a timing shift can push a cue at 0 s below it)
+        return None
+    try:
+        return CuePoint(cue.kind, number, max(0.0, start), end, cue.name, color)  # type: ignore[arg-type]
+    except ValueError:
+        return None
 
 
 class CrateNotFound(LookupError):
@@ -52,7 +73,6 @@ class LibrarySource:
         names = {row[1] for row in library.execute("PRAGMA table_info(tracks)")}
         self._columns = _BASE_COLUMNS + tuple(c for c in _GRID_COLUMNS if c in names)
         self._crates = crates_api()
-        self._cues = cues_api()
         self._top = self._build_tree(crate_paths)
         self._selected: list[int] | None = None
         if crate_paths:
@@ -140,13 +160,10 @@ class LibrarySource:
 
     def _complete(self, tracks: list[ExportTrack]) -> list[ExportTrack]:
         """Add cues and the target's MP3 timing offset."""
-        if self._cues is not None and tracks:
-            by_track = self._cues.cues_of_tracks(self.library, [t.id for t in tracks])
+        if tracks:
+            by_track = cues_of_tracks(self.library, [t.id for t in tracks])
             for track in tracks:
-                track.cues = [
-                    ExchangeCue(c.kind, c.number, c.start, c.end, c.name or "", c.color)
-                    for c in by_track.get(track.id, ())
-                ]
+                track.cues = [exchange_cue(c) for c in by_track.get(track.id, ())]
         for track in tracks:
             if track.format.lower() == "mp3" and (track.first_beat is not None or track.cues):
                 track.time_offset = offset_seconds(self.target, mp3_facts(track.path))
