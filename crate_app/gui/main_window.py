@@ -39,6 +39,7 @@ from crate_app.domain.keys import KeyNotation
 from crate_app.domain.progress import Progress
 from crate_app.domain.track import display_path
 from crate_app.gui.analysis_panel import AnalysisController
+from crate_app.gui.hygiene_actions import HygieneController
 from crate_app.gui.problems import ProblemsDialog
 from crate_app.gui.rename_dialog import RenameDialog, selection_from_view
 from crate_app.gui.rename_history import RenameHistoryDialog, ask_about_unfinished, run_answer
@@ -224,6 +225,8 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
         self._build_status_bar()
         self._build_menus()
+        self.hygiene = HygieneController(self)  # duplicates, moved files, backups, watched folders
+        self.hygiene.install_menus(self.file_menu, self.view_menu, before_in_file=self.quit_action)
         self.analysis = AnalysisController(self, library, self.model, self.table, settings_store)
         layout.addWidget(self.analysis.panel)
 
@@ -264,6 +267,7 @@ class MainWindow(QMainWindow):
         self._update_title()
         self.stack.setCurrentWidget(self.table)
         QTimer.singleShot(0, self.ask_about_unfinished_renames)  # after the first paint
+        QTimer.singleShot(2000, self.hygiene.start)  # watch the library folders once the window is up
 
     # -- building ---------------------------------------------------------------------------------------
     def _build_status_bar(self) -> None:
@@ -287,7 +291,7 @@ class MainWindow(QMainWindow):
         self._show_scan_widgets(False)
 
     def _build_menus(self) -> None:
-        file_menu = self.menuBar().addMenu("&File")
+        file_menu = self.file_menu = self.menuBar().addMenu("&File")
         self.add_folder_action = self._action(file_menu, "&Add Folder\u2026", "Ctrl+Shift+A", self.add_folder)
         self._action(file_menu, "Add &Files\u2026", "Ctrl+Shift+F", self.add_files)
         self.rescan_action = self._action(file_menu, "&Rescan Library", "F5", self.rescan)
@@ -295,7 +299,9 @@ class MainWindow(QMainWindow):
         self._action(file_menu, "&Open Library\u2026", QKeySequence.StandardKey.Open, self.choose_library)
         self._action(file_menu, "&New Library\u2026", QKeySequence.StandardKey.New, self.new_library)
         file_menu.addSeparator()
-        quit_action = self._action(file_menu, "&Quit", QKeySequence.StandardKey.Quit, self.close)
+        quit_action = self.quit_action = self._action(
+            file_menu, "&Quit", QKeySequence.StandardKey.Quit, self.close
+        )
         quit_action.setMenuRole(QAction.MenuRole.QuitRole)
 
         edit_menu = self.menuBar().addMenu("&Edit")
@@ -306,7 +312,7 @@ class MainWindow(QMainWindow):
         )
         self._action(edit_menu, "Rename &History\u2026", "Ctrl+Shift+H", self.show_rename_history)
 
-        view_menu = self.menuBar().addMenu("&View")
+        view_menu = self.view_menu = self.menuBar().addMenu("&View")
         self.columns_menu = view_menu.addMenu("&Columns")
         self.columns_menu.aboutToShow.connect(self._on_columns_menu_about_to_show)
         key_menu = view_menu.addMenu("&Key Notation")
@@ -384,6 +390,7 @@ class MainWindow(QMainWindow):
         self.scan_service.set_library(library)
         self.rename_service.set_library(library)
         self.analysis.set_library(library)
+        self.hygiene.set_library(library)
         self.search.set_text("")
         self.search.flush()
         self.model.set_library(library)
@@ -608,6 +615,7 @@ class MainWindow(QMainWindow):
         self.library_watcher.stop()
         self.scan_service.cancel()
         self.rename_service.shutdown()  # a running batch pauses at a safe point, resumable next time
+        self.hygiene.shutdown()
         self.analysis_stopped = self.analysis.shutdown()  # False: a thread is stuck in a hostile file
         self.runner.shutdown()
         self.model.shutdown()

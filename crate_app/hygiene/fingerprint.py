@@ -16,10 +16,12 @@ import json
 import shutil
 import subprocess
 from collections.abc import Callable
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from crate_app.domain.errors import CrateError
+
+if TYPE_CHECKING:  # numpy is imported where fingerprints are made or compared: the window never loads it
+    import numpy as np
 
 SAMPLE_RATE = 11025
 FINGERPRINT_SECONDS = 120
@@ -30,14 +32,17 @@ MATCH_THRESHOLD = 0.5  # share of the shorter fingerprint that must match at the
 MIN_VALUES = 16  # fewer sub-fingerprints (under ~2 s of audio): too short to say anything
 _MASK64 = (1 << 64) - 1
 # Fixed odd multipliers and salts of the min-hash functions (never change them: stored keys use them).
-_MULTIPLIERS = np.array(
-    [0x9E3779B1, 0x85EBCA77, 0xC2B2AE3D, 0x27D4EB2F, 0x165667B1, 0xD3A2646C | 1, 0xFD7046C5, 0xB55A4F09],
-    dtype=np.uint64,
+_MULTIPLIERS = (
+    0x9E3779B1,
+    0x85EBCA77,
+    0xC2B2AE3D,
+    0x27D4EB2F,
+    0x165667B1,
+    0xD3A2646D,
+    0xFD7046C5,
+    0xB55A4F09,
 )
-_SALTS = np.array(
-    [0x5BD1E995, 0x1B873593, 0xCC9E2D51, 0xE6546B64, 0x85EBCA6B, 0xC2B2AE35, 0x27D4EB2F, 0x9E3779B9],
-    dtype=np.uint64,
-)
+_SALTS = (0x5BD1E995, 0x1B873593, 0xCC9E2D51, 0xE6546B64, 0x85EBCA6B, 0xC2B2AE35, 0x27D4EB2F, 0x9E3779B9)
 
 
 class FingerprintError(CrateError):
@@ -75,6 +80,7 @@ def fingerprint_pcm(pcm: bytes, rate: int, channels: int = 1) -> np.ndarray:
     """The raw fingerprint of signed 16-bit PCM (for audio that is decoded anyway, e.g. by analysis)."""
     import acoustid
     import chromaprint
+    import numpy as np
 
     try:
         encoded = acoustid.fingerprint(rate, channels, iter([pcm]), maxlength=FINGERPRINT_SECONDS)
@@ -111,6 +117,8 @@ def _decode_pcm(path: str, seconds: int, should_stop: Callable[[], bool] | None)
 
 
 def _fpcalc(path: str, seconds: int) -> np.ndarray:
+    import numpy as np
+
     try:
         done = subprocess.run(
             ["fpcalc", "-raw", "-json", "-length", str(seconds), path],
@@ -129,14 +137,20 @@ def to_blob(values: np.ndarray) -> bytes:
 
 
 def from_blob(blob: bytes) -> np.ndarray:
+    import numpy as np
+
     return np.frombuffer(blob, dtype="<u4")
 
 
 def index_keys(values: np.ndarray) -> list[int]:
     """The ``KEY_COUNT`` min-hash keys of a fingerprint (signed 64-bit, as SQLite stores integers):
     key i = i in the top byte, the minimum of hash function i over the distinct values below it."""
+    import numpy as np
+
     distinct = np.unique(values.astype(np.uint64))
-    hashed = ((distinct[None, :] ^ _SALTS[:, None]) * _MULTIPLIERS[:, None]) & np.uint64(0xFFFFFFFF)
+    salts = np.array(_SALTS, dtype=np.uint64)[:, None]
+    multipliers = np.array(_MULTIPLIERS, dtype=np.uint64)[:, None]
+    hashed = ((distinct[None, :] ^ salts) * multipliers) & np.uint64(0xFFFFFFFF)
     hashed ^= hashed >> np.uint64(15)
     minima = hashed.min(axis=1)
     keys = []
@@ -149,6 +163,8 @@ def index_keys(values: np.ndarray) -> list[int]:
 def similarity(a: np.ndarray, b: np.ndarray) -> float:
     """Share of the shorter fingerprint whose aligned sub-fingerprints differ in at most
     ``MAX_BIT_ERRORS`` bits, at the best offset within ``MAX_OFFSET``."""
+    import numpy as np
+
     if len(a) == 0 or len(b) == 0:
         return 0.0
     a64, b64 = a.astype(np.uint32), b.astype(np.uint32)
