@@ -48,7 +48,8 @@ def _rekordbox_xml(tmp_path: Path, files: list[Path], windows_root: str) -> Path
             f'<TEMPO Inizio="0.120" Bpm="128.00" Metro="4/4" Battito="1"/>'
             f'<POSITION_MARK Name="Drop" Type="0" Start="32.120" Num="0" Red="230" Green="40" Blue="40"/>'
             f'<POSITION_MARK Name="" Type="0" Start="64.120" Num="-1"/>'
-            f'<POSITION_MARK Name="Roll" Type="4" Start="96.120" End="97.995" Num="1" Red="80" Green="180" Blue="255"/>'
+            f'<POSITION_MARK Name="Roll" Type="4" Start="96.120" End="97.995" Num="1" '
+            f'Red="80" Green="180" Blue="255"/>'
             f"</TRACK>"
         )
     path = tmp_path / "rekordbox.xml"
@@ -72,8 +73,8 @@ def test_rekordbox_cues_reach_traktor_through_crate(tmp_path: Path, library) -> 
     known, unknown = (lib.track_by_path(str(f)) for f in files)
     assert known.bpm == 124.0  # Crate's own BPM is kept by default
     assert unknown.bpm == 128.0 and unknown.key == parse_key("Fm").code  # filled in where Crate had none
-    stored = lib.execute("SELECT source, bpm, key, first_beat, cues FROM imported_analysis WHERE track_id = ?",
-                         (known.id,)).fetchone()  # fmt: skip
+    sql = "SELECT source, bpm, key, first_beat, cues FROM imported_analysis WHERE track_id = ?"
+    stored = lib.execute(sql, (known.id,)).fetchone()
     assert stored[:4] == ("rekordbox", 128.0, parse_key("Fm").code, 0.12)
     assert len(json.loads(stored[4])) == 3
     cues = cues_of(lib, unknown.id)
@@ -111,7 +112,7 @@ def test_an_import_that_fails_writes_nothing(tmp_path: Path, library) -> None:
 
 
 def test_moved_files_are_matched_by_content(tmp_path: Path, library) -> None:
-    lib, music, files = library
+    lib, _, files = library
     moved = tmp_path / "elsewhere"
     moved.mkdir()
     copy = moved / "renamed.wav"
