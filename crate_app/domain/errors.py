@@ -27,3 +27,7 @@ class TemplateError(CrateError):
 
 class ExchangeError(CrateError):
     """A file of another DJ program cannot be read or written (malformed, unsupported, not writable)."""
+
+
+class RenameBusy(CrateError):
+    """A rename batch is being run by another process (or another thread of this one)."""
