@@ -40,6 +40,7 @@ from crate_app.domain.progress import Progress
 from crate_app.domain.track import display_path
 from crate_app.gui.analysis_panel import AnalysisController
 from crate_app.gui.hygiene_actions import HygieneController
+from crate_app.gui.player_area import PlayerArea
 from crate_app.gui.problems import ProblemsDialog
 from crate_app.gui.rename_dialog import RenameDialog, selection_from_view
 from crate_app.gui.rename_history import RenameHistoryDialog, ask_about_unfinished, run_answer
@@ -229,6 +230,7 @@ class MainWindow(QMainWindow):
         self.hygiene.install_menus(self.file_menu, self.view_menu, before_in_file=self.quit_action)
         self.analysis = AnalysisController(self, library, self.model, self.table, settings_store)
         layout.addWidget(self.analysis.panel)
+        self.player_area = PlayerArea(self)  # the player strip above the table, the track panel beside it
 
         self._refresh_timer = QTimer(self)
         self._refresh_timer.setSingleShot(True)
@@ -390,6 +392,7 @@ class MainWindow(QMainWindow):
         self.scan_service.set_library(library)
         self.rename_service.set_library(library)
         self.analysis.set_library(library)
+        self.player_area.set_library(library)
         self.hygiene.set_library(library)
         self.search.set_text("")
         self.search.flush()
@@ -612,6 +615,7 @@ class MainWindow(QMainWindow):
     def shutdown(self) -> None:
         """Stop background work and wait for it (before the library is closed)."""
         self._refresh_timer.stop()
+        self.player_area.shutdown()
         self.library_watcher.stop()
         self.scan_service.cancel()
         self.rename_service.shutdown()  # a running batch pauses at a safe point, resumable next time

@@ -209,6 +209,21 @@ def correct_first_beat(library: Library, track_id: int, first_beat: float | None
     )
 
 
+def update_tag_fields(library: Library, rows: Sequence[tuple[int, dict[str, object], int, float]]) -> None:
+    """After tags were written into files: (track id, {field: value}, new size, new mtime) per file.
+    Text fields store '' for a removed tag; the search index follows through its update trigger."""
+    with library.write() as conn:
+        for track_id, changes, size, mtime in rows:
+            names = [name for name in changes if name in _EDITABLE_COLUMNS]
+            values = ["" if changes[n] is None and n in _TEXT_COLUMNS else changes[n] for n in names]
+            assignments = ", ".join(f"{name} = ?" for name in (*names, "size", "mtime"))
+            conn.execute(f"UPDATE tracks SET {assignments} WHERE id = ?", (*values, size, mtime, track_id))
+
+
+_TEXT_COLUMNS = ("title", "artist", "album", "albumartist", "genre", "label", "comment")
+_EDITABLE_COLUMNS = (*_TEXT_COLUMNS, "year", "track_no")
+
+
 def _update_many(library: Library, ids: Iterable[int], assignment: str, params: tuple[object, ...]) -> None:
     with library.write() as conn:
         for chunk in _chunks(list(ids), 500):
