@@ -40,7 +40,7 @@ def build(path: Path, tracks: int, crates: int, seed: int = 7) -> None:
     from crate_app import crates as crates_api
 
     library = build_library(path, tracks, seed)
-    have = library.execute("SELECT COUNT(*) FROM crate_nodes WHERE kind = 'crate'").fetchone()[0]
+    have = sum(1 for n in crates_api.list_nodes(library, with_counts=False) if n.kind == "crate")
     if have < crates:
         rng = random.Random(seed)
         started = time.perf_counter()

@@ -9,9 +9,12 @@ from urllib.parse import quote
 
 import pytest
 
+from crate_app import crates
+from crate_app.domain.errors import ExchangeError
 from crate_app.domain.keys import parse_key
 from crate_app.domain.track import ScannedFile, TagInfo
 from crate_app.exchange import rekordbox_xml, traktor_nml
+from crate_app.exchange.exporter import export
 from crate_app.exchange.importer import import_file
 from crate_app.exchange.library_source import LibrarySource
 from crate_app.exchange.paths import PathMapper
@@ -124,3 +127,77 @@ def test_moved_files_are_matched_by_content(tmp_path: Path, library) -> None:
     assert (report.matched, report.added) == (1, 0)
     assert lib.execute("SELECT COUNT(*) FROM imported_analysis WHERE track_id = ?",
                        (lib.track_by_path(str(files[1])).id,)).fetchone()[0] == 1  # fmt: skip
+
+
+def _crates_tree(lib) -> list[tuple[str, str, list[str]]]:
+    """(path, kind, file names in order) of every node."""
+    tree = []
+    for node in crates.list_nodes(lib, with_counts=False):
+        names = []
+        if node.kind != "folder":
+            names = [Path(t.path).name for t in lib.tracks_by_ids(crates.crate_track_ids(lib, node.id))]
+        tree.append((node.path, node.kind, names))
+    return tree
+
+
+@pytest.mark.parametrize("target", ["rekordbox", "traktor", "m3u8"])
+def test_crates_round_trip_into_an_empty_library(tmp_path: Path, target: str) -> None:
+    music = tmp_path / "Music"
+    music.mkdir()
+    files = []
+    for i, name in enumerate(["Zoë & Co #1.wav", "100% Pure.wav", "Ünïcode 日本.wav", "plain.wav"]):
+        path = music / name
+        path.write_bytes(os.urandom(1000 + i))
+        tags = TagInfo(format="wav", title=f"T{i}", artist="A", bpm=120.5 + i, key=(i * 7) % 24)
+        files.append(ScannedFile(str(path), path.stat().st_size, path.stat().st_mtime, tags))
+    lib = open_library(tmp_path / "lib.crate")
+    upsert_scanned(lib, files)
+    ids = {Path(f.path).name: lib.track_by_path(f.path).id for f in files}
+    friday = crates.create_path(lib, "Sets/2026/Friday", "crate")
+    crates.add_tracks(lib, friday.id, [ids["plain.wav"], ids["Zoë & Co #1.wav"], ids["100% Pure.wav"]])
+    warm = crates.create_path(lib, "Warm up", "crate")
+    crates.add_tracks(lib, warm.id, [ids["Ünïcode 日本.wav"], ids["plain.wav"]])
+    crates.create_path(lib, "Sets/Smart 120s", "smart", query="bpm:120-122")
+
+    dest = tmp_path / ("out" if target == "m3u8" else f"out.{target}")
+    report = export(lib, target, dest)
+    assert report.playlists == 3
+    empty = open_library(tmp_path / "empty.crate")
+    first = import_file(empty, target, dest)
+    assert first.playlists == 3 and first.added == 4 and first.not_found == []
+    folder = {"rekordbox": "rekordbox", "traktor": "Traktor", "m3u8": "M3U"}[target]
+    expected = [(f"{folder}/{path}", "folder" if kind == "folder" else "crate", names)
+                for path, kind, names in _crates_tree(lib)]  # fmt: skip
+    expected.insert(0, (folder, "folder", []))
+    assert sorted(_crates_tree(empty)) == sorted(expected)
+    if target != "m3u8":  # M3U carries no BPM or key
+        for f in files:
+            track = empty.track_by_path(f.path)
+            assert (track.bpm, track.key) == (f.tags.bpm, f.tags.key)
+    # re-importing updates the same crates instead of making new ones
+    crates.remove_tracks(lib, friday.id, [ids["plain.wav"]])
+    export(lib, target, dest)
+    second = import_file(empty, target, dest)
+    assert (second.matched, second.added) == (4, 0)
+    tree = _crates_tree(empty)
+    assert len(tree) == len(expected)
+    assert (f"{folder}/Sets/2026/Friday", "crate", ["Zoë & Co #1.wav", "100% Pure.wav"]) in tree
+    lib.close()
+    empty.close()
+
+
+def test_export_only_chosen_crates(tmp_path: Path, library) -> None:
+    from pyrekordbox import RekordboxXml
+
+    lib, _, files = library
+    ids = [lib.track_by_path(str(f)).id for f in files]
+    crate = crates.create_path(lib, "Sets/Only the second", "crate")
+    crates.add_tracks(lib, crate.id, [ids[1]])
+    crates.add_tracks(lib, crates.create_path(lib, "Other", "crate").id, ids)
+    report = export(lib, "rekordbox", tmp_path / "sets.xml", crate_paths=["Sets"])
+    assert (report.tracks, report.playlists) == (1, 1)
+    xml = RekordboxXml(str(tmp_path / "sets.xml"))
+    assert xml.get_track_ids() == [ids[1]]
+    assert xml.get_playlist("Sets", "Only the second").get_tracks() == [ids[1]]
+    with pytest.raises(ExchangeError, match="no crate or folder"):
+        export(lib, "rekordbox", tmp_path / "x.xml", crate_paths=["Nope"])
