@@ -35,6 +35,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Union
 
@@ -197,6 +198,7 @@ class _Token:
     value: str | None = None
     value_at: int = 0
     quoted: bool = False
+    end: int = 0
 
 
 # A term: optional '-', optional 'field:', then a quoted string or a run of other characters.
@@ -239,7 +241,17 @@ def _tokens(text: str) -> list[_Token]:
             tokens.append(_Token("or", position))
         else:
             tokens.append(
-                _Token("term", position, negated, field_name, match.start(2), value, value_at, quoted)
+                _Token(
+                    "term",
+                    position,
+                    negated,
+                    field_name,
+                    match.start(2),
+                    value,
+                    value_at,
+                    quoted,
+                    match.end(),
+                )
             )
         position = match.end()
     return tokens
@@ -345,6 +357,26 @@ def parse_terms(text: str) -> Node | None:
     resolved), for editors that show a query as rules.  Checks the query fully (QuerySyntaxError)."""
     parse_query(text)
     return _Parser(text, raw=True).parse()
+
+
+def rewrite_crate_paths(text: str, rename: Callable[[str], str | None]) -> str:
+    """``text`` with each ``crate:`` path replaced by ``rename(path)`` (None: left as it is), written
+    in quotes; the rest of the text is kept as typed.  Text that does not parse is returned as it is."""
+    try:
+        tokens = _tokens(text)
+    except QuerySyntaxError:
+        return text
+    pieces: list[str] = []
+    done = 0
+    for token in tokens:
+        if token.kind != "term" or token.field is None or token.field.lower() != "crate" or not token.value:
+            continue
+        new = rename(token.value.strip())
+        if new is None:
+            continue
+        pieces += [text[done : token.value_at], '"' + new.replace('"', '""') + '"']
+        done = token.end
+    return "".join(pieces) + text[done:]
 
 
 def _raw_term(token: _Token) -> RawTerm | None:
