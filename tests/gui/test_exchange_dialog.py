@@ -19,7 +19,9 @@ def _library(tmp_path: Path):
     for i in range(3):
         path = music / f"Track {i} & Co.wav"
         path.write_bytes(os.urandom(500 + i))
-        files.append(ScannedFile(str(path), path.stat().st_size, 0.0, TagInfo(format="wav", bpm=120.0 + i, key=i)))
+        files.append(
+            ScannedFile(str(path), path.stat().st_size, 0.0, TagInfo(format="wav", bpm=120.0 + i, key=i))
+        )
     lib = open_library(tmp_path / "lib.crate")
     upsert_scanned(lib, files)
     crate = crates.create_path(lib, "Sets/Friday", "crate")
@@ -32,7 +34,12 @@ def test_export_dialog_writes_the_chosen_crate_and_remembers_the_map(qtbot, tmp_
     lib, music = _library(tmp_path)
     window = make_window(lib)
     titles = [a.text() for a in window.exchange.export_menu.actions()]
-    assert titles == ["rekordbox XML\u2026", "Traktor NML\u2026", "Serato Crates\u2026", "M3U8 Playlists\u2026"]
+    assert titles == [
+        "rekordbox XML\u2026",
+        "Traktor NML\u2026",
+        "Serato Crates\u2026",
+        "M3U8 Playlists\u2026",
+    ]
     assert [a.text() for a in window.exchange.import_menu.actions()][0] == "rekordbox XML\u2026"
 
     dialog = window.exchange.export_crates(("Sets/Friday",))
@@ -44,7 +51,9 @@ def test_export_dialog_writes_the_chosen_crate_and_remembers_the_map(qtbot, tmp_
     qtbot.waitUntil(lambda: dialog.close_button.isVisible(), timeout=20_000)
     assert dialog.status.text().startswith("Exported 3 tracks and 1 playlists"), dialog.status.text()
     text = dest.read_text("utf-8")
-    assert "file://localhost/Volumes/DJUSB/Music/Track%200%20%26%20Co.wav" in text and 'Name="Other"' not in text
+    assert (
+        "file://localhost/Volumes/DJUSB/Music/Track%200%20%26%20Co.wav" in text and 'Name="Other"' not in text
+    )
     assert load_path_map(window.settings_store) == [(str(music), "/Volumes/DJUSB/Music")]
     # the next export dialog starts with the remembered map
     again = window.exchange.show_dialog("export", "m3u8")
@@ -63,7 +72,9 @@ def test_import_dialog_reports_and_a_bad_file_changes_nothing(qtbot, tmp_path, m
     assert dialog.status.text().startswith("Nothing was written: bad.xml is not a complete, well-formed XML")
 
     good = tmp_path / "good.m3u8"
-    good.write_text("#EXTM3U\n" + "\n".join(str(p) for p in sorted(music.iterdir())) + "\n/nowhere/gone.mp3\n")
+    good.write_text(
+        "#EXTM3U\n" + "\n".join(str(p) for p in sorted(music.iterdir())) + "\n/nowhere/gone.mp3\n"
+    )
     dialog = window.exchange.show_dialog("import", "m3u8")
     dialog.path_edit.setText(str(good))
     dialog.start()
