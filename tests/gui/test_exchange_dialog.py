@@ -40,7 +40,7 @@ def test_export_dialog_writes_the_chosen_crate_and_remembers_the_map(qtbot, tmp_
         "Serato Crates\u2026",
         "M3U8 Playlists\u2026",
     ]
-    assert [a.text() for a in window.exchange.import_menu.actions()][0] == "rekordbox XML\u2026"
+    assert window.exchange.import_menu.actions()[0].text() == "rekordbox XML\u2026"
 
     dialog = window.exchange.export_crates(("Sets/Friday",))
     assert dialog.chosen_radio.isChecked() and dialog.chosen_crates() == ("Sets/Friday",)
