@@ -41,6 +41,7 @@ from crate_app.domain.progress import Progress
 from crate_app.domain.track import display_path
 from crate_app.gui.analysis_panel import AnalysisController
 from crate_app.gui.crates_controller import CratesController
+from crate_app.gui.exchange_dialog import ExchangeController
 from crate_app.gui.hygiene_actions import HygieneController
 from crate_app.gui.player_area import PlayerArea
 from crate_app.gui.problems import ProblemsDialog
@@ -242,6 +243,8 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self.hygiene = HygieneController(self)  # duplicates, moved files, backups, watched folders
         self.hygiene.install_menus(self.file_menu, self.view_menu, before_in_file=self.quit_action)
+        self.exchange = ExchangeController(self)  # File ▸ Export / Import (rekordbox, Traktor, ...)
+        self.exchange.install_menus(self.file_menu, before=self.hygiene.relink_action)
         self.analysis = AnalysisController(self, library, self.model, self.table, settings_store)
         layout.addWidget(self.analysis.panel)
         self.player_area = PlayerArea(self)  # the player strip above the table, the track panel beside it
@@ -412,6 +415,7 @@ class MainWindow(QMainWindow):
         self.crates.set_library(library)
         self.player_area.set_library(library)
         self.hygiene.set_library(library)
+        self.exchange.set_library(library)
         self.search.set_text("")
         self.search.flush()
         self.model.set_library(library)
@@ -640,6 +644,7 @@ class MainWindow(QMainWindow):
         self.scan_service.cancel()
         self.rename_service.shutdown()  # a running batch pauses at a safe point, resumable next time
         self.hygiene.shutdown()
+        self.exchange.service.cancel()  # an export leaves the previous file, an import writes nothing
         self.analysis_stopped = self.analysis.shutdown()  # False: a thread is stuck in a hostile file
         self.runner.shutdown()
         self.crates.shutdown()
