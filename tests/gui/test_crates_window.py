@@ -502,3 +502,26 @@ def test_the_smart_crate_editor_round_trips_rows_and_text_and_counts_live(
     made = find(crate_library, "House")
     assert (made.kind, made.query, made.limit) == ("smart", "genre:house", 25)
     assert made.track_count == min(25, TrackView(crate_library, parse_query("genre:house")).count())
+
+
+def test_a_second_window_follows_crate_edits_made_in_the_first(qtbot, make_window, crate_library) -> None:
+    from crate_app.store.library import open_library
+
+    first = make_window(crate_library)
+    loaded_tree(qtbot, first)
+    second = make_window(open_library(crate_library.path))  # its own connections, as another process
+    loaded_tree(qtbot, second)
+    berlin = find(crate_library, "Sets/2026/Berlin")
+    select(qtbot, second, berlin.id)
+    assert second.model.rowCount() == 120
+    first.crates.service.add_tracks(first.crates.service.node(berlin.id), [200, 201, 202])
+    settle(qtbot, first)
+    count_cell = second.crates.sidebar.model.node_index(berlin.id).siblingAtColumn(1)
+    qtbot.waitUntil(lambda: second.model.rowCount() == 123, timeout=10_000)
+    qtbot.waitUntil(lambda: count_cell.data() == "123", timeout=10_000)
+    assert ids_shown(second)[-3:] == [200, 201, 202]
+    first.crates.service.delete(first.crates.service.node(berlin.id))
+    settle(qtbot, first)
+    qtbot.waitUntil(lambda: second.model.crate_id is None, timeout=10_000)
+    assert second.crates.sidebar.current_target == SidebarTarget(COLLECTION)
+    second.library.close()
