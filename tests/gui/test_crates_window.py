@@ -444,9 +444,8 @@ def test_selecting_a_folder_or_problems_narrows_the_table(qtbot, make_window, cr
 def test_the_smart_crate_editor_round_trips_rows_and_text_and_counts_live(
     qtbot, make_window, crate_library
 ) -> None:
-    from crate_app.domain.smart_rules import Rule, RuleGroup, from_query
-
     from crate_app.domain.search import parse_query
+    from crate_app.domain.smart_rules import Rule, RuleGroup, from_query
     from crate_app.gui.smart_editor import SmartCrateEditor
     from crate_app.store.view import TrackView
 
