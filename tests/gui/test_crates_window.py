@@ -524,3 +524,36 @@ def test_a_second_window_follows_crate_edits_made_in_the_first(qtbot, make_windo
     qtbot.waitUntil(lambda: second.model.crate_id is None, timeout=10_000)
     assert second.crates.sidebar.current_target == SidebarTarget(COLLECTION)
     second.library.close()
+
+
+def test_create_crates_from_folders_makes_one_crate_per_subfolder(
+    qtbot, make_window, library, tmp_path: Path, monkeypatch
+) -> None:
+    from PySide6.QtWidgets import QFileDialog
+
+    music = tmp_path / "Vinyl rips"
+    for folder, names in {"Disco": ["a", "b"], "Italo": ["c"], "Italo/B-sides": ["d"], ".": ["loose"]}.items():
+        for name in names:
+            write_audio(music / folder / f"{name}.mp3", {"artist": "Various", "title": name})
+    window = make_window(library)
+    loaded_tree(qtbot, window)
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *args: str(music))
+    window.crates.sidebar.crates_from_folders_action.trigger()
+    qtbot.waitUntil(lambda: find(library, "Vinyl rips/Italo") is not None, timeout=30_000)
+    settle(qtbot, window)
+
+    def titles(path: str) -> list[str]:
+        node = find(library, path)
+        return [t.title for t in library.tracks_by_ids(crates.crate_track_ids(library, node.id))]
+
+    assert [n.name for n in crates.children_of(library, find(library, "Vinyl rips").id)] == [
+        "Disco",
+        "Italo",
+        "Vinyl rips",
+    ]
+    assert titles("Vinyl rips/Disco") == ["a", "b"]
+    assert titles("Vinyl rips/Italo") == ["d", "c"]  # by path: B-sides/d.mp3 sorts before c.mp3
+    assert titles("Vinyl rips/Vinyl rips") == ["loose"]
+    window.crates.undo_action.trigger()
+    settle(qtbot, window)
+    assert find(library, "Vinyl rips") is None
