@@ -162,6 +162,13 @@ def import_file(
                 report.cancelled = True
                 report.seconds = time.monotonic() - started
                 return report
+    if kind == "traktor":  # playlists may name tracks the collection part does not hold
+        for node in (n for top_node in top for _, n in top_node.walk()):
+            for key in node.entries:
+                if key not in ids_by_key and (path := traktor_nml.path_of_key(str(key))):
+                    ids_by_key[key] = 0  # reserved until resolved by flush()
+                    pending.append((ImportedTrack(key=key, path=path), mapper.map_local(path)))
+                    report.tracks += 1
     flush()
     unmatched = [r for r in resolved if r.track_id is None]
     if unmatched:
