@@ -162,6 +162,7 @@ def import_file(
                 report.cancelled = True
                 report.seconds = time.monotonic() - started
                 return report
+    flush()
     if kind == "traktor":  # playlists may name tracks the collection part does not hold
         for node in (n for top_node in top for _, n in top_node.walk()):
             for key in node.entries:
@@ -258,7 +259,10 @@ def _write(
 ) -> None:  # fmt: skip
     columns = {row[1] for row in library.execute("PRAGMA table_info(tracks)")}
     with library.write() as conn:
-        rows = [entry.row for entry in resolved if entry.track_id is None and entry.row is not None]
+        # one row per file, even when the source lists a file twice (an upsert of the same new path twice
+        # in one batch would update a row whose search index entry is not written yet)
+        rows = list({e.path: e.row for e in resolved if e.track_id is None and e.row is not None}.values())
+        added: set[int] = set()
         if rows:
             upsert_rows(library, rows)
             for entry in resolved:
@@ -268,7 +272,8 @@ def _write(
                     ).fetchone()
                     if found:
                         entry.track_id = found[0]
-                        report.added += 1
+                        added.add(found[0])
+            report.added = len(added)
         for key, value in list(ids_by_key.items()):
             if value < 0:
                 track_id = resolved[-value - 1].track_id

@@ -226,3 +226,25 @@ def test_traktor_playlist_export_without_its_tracks(tmp_path: Path, library) -> 
     assert [Path(t.path).name for t in lib.tracks_by_ids(crates.crate_track_ids(lib, peak.id))] == [
         f.name for f in reversed(files)
     ]
+
+
+def test_a_file_listed_twice_is_added_once(tmp_path: Path) -> None:
+    song = tmp_path / "twice.wav"
+    song.write_bytes(os.urandom(300))
+    location = "file://localhost" + quote(str(song))
+    source = tmp_path / "twice.xml"
+    source.write_text(
+        '<?xml version="1.0" encoding="UTF-8"?><DJ_PLAYLISTS Version="1.0.0"><COLLECTION Entries="2">'
+        f'<TRACK TrackID="1" Location="{location}"/><TRACK TrackID="2" Location="{location}"/></COLLECTION>'
+        '<PLAYLISTS><NODE Type="0" Name="ROOT"><NODE Name="L" Type="1" KeyType="0">'
+        '<TRACK Key="2"/><TRACK Key="1"/></NODE></NODE></PLAYLISTS></DJ_PLAYLISTS>',
+        encoding="utf-8",
+    )
+    lib = open_library(tmp_path / "lib.crate")
+    report = import_file(lib, "rekordbox", source)
+    assert (report.tracks, report.added) == (2, 1)
+    assert lib.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert lib.execute("INSERT INTO tracks_fts(tracks_fts) VALUES('integrity-check')").rowcount is not None
+    node = crates.node_by_path(lib, "rekordbox/L")
+    assert crates.crate_track_ids(lib, node.id) == [lib.track_by_path(str(song)).id]
+    lib.close()
