@@ -532,7 +532,12 @@ def test_create_crates_from_folders_makes_one_crate_per_subfolder(
     from PySide6.QtWidgets import QFileDialog
 
     music = tmp_path / "Vinyl rips"
-    for folder, names in {"Disco": ["a", "b"], "Italo": ["c"], "Italo/B-sides": ["d"], ".": ["loose"]}.items():
+    for folder, names in {
+        "Disco": ["a", "b"],
+        "Italo": ["c"],
+        "Italo/B-sides": ["d"],
+        ".": ["loose"],
+    }.items():
         for name in names:
             write_audio(music / folder / f"{name}.mp3", {"artist": "Various", "title": name})
     window = make_window(library)
