@@ -17,7 +17,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from crate_app.analysis.decode import decode_excerpt
+from crate_app.analysis import waveform
+from crate_app.analysis.decode import DecodedAudio, decode_excerpt, excerpt_window
 from crate_app.analysis.key import chroma_frames, chroma_hop, estimate_key
 from crate_app.analysis.metre import downbeat_offset
 from crate_app.analysis.tempo import estimate_tempo, onset_envelopes
@@ -44,7 +45,15 @@ def analyze_file(path: str | os.PathLike[str], options: AnalysisOptions | None =
     that constant grid back to the start of the file."""
     options = options or AnalysisOptions()
     validate_options(options)
-    audio = decode_excerpt(path, options.sample_rate, options.excerpt_seconds, options.timeout_seconds)
+    overview: bytes | None = None
+    if options.waveform:
+        # The overview needs the whole track: decode it once, draw the overview from it, and analyse
+        # the excerpt cut from the same samples (no second decode).
+        audio = decode_excerpt(path, options.sample_rate, 0.0, options.timeout_seconds)
+        overview = waveform.encode(waveform.overview(audio.samples, audio.sample_rate))
+        audio = cut_excerpt(audio, options.excerpt_seconds)
+    else:
+        audio = decode_excerpt(path, options.sample_rate, options.excerpt_seconds, options.timeout_seconds)
     result = analyze_samples(audio.samples, audio.sample_rate, options)
     duration = audio.duration if audio.duration is not None else audio.start + audio.seconds
     beat_times = tuple(round(audio.start + t, 4) for t in result.beat_times)
@@ -56,12 +65,23 @@ def analyze_file(path: str | os.PathLike[str], options: AnalysisOptions | None =
             first_downbeat = grid_start(audio.start + result.first_downbeat, 4 * period)
     return replace(
         result,
+        waveform=overview,
         duration=round(duration, 3),
         analysed_seconds=round(audio.seconds, 3),
         beat_times=beat_times,
         first_beat=first_beat,
         first_downbeat=first_downbeat,
     )
+
+
+def cut_excerpt(audio: DecodedAudio, excerpt_seconds: float) -> DecodedAudio:
+    """The part of a whole-track decode that ``decode_excerpt(..., excerpt_seconds)`` would have decoded."""
+    start, length = excerpt_window(audio.seconds, excerpt_seconds)
+    if start == 0.0 and length is None:
+        return audio
+    first = round(start * audio.sample_rate)
+    last = first + round((length or audio.seconds) * audio.sample_rate)
+    return DecodedAudio(audio.samples[first:last], audio.sample_rate, audio.start + start, audio.duration)
 
 
 def grid_start(time: float, period: float) -> float:

@@ -23,3 +23,11 @@ class TemplateError(CrateError):
     def __init__(self, message: str, position: int) -> None:
         super().__init__(f"{message} (at position {position + 1})")
         self.position = position
+
+
+class ExchangeError(CrateError):
+    """A file of another DJ program cannot be read or written (malformed, unsupported, not writable)."""
+
+
+class RenameBusy(CrateError):
+    """A rename batch is being run by another process (or another thread of this one)."""

@@ -2,7 +2,7 @@
 
 ``backup``: rotating copies of the library file through SQLite's online backup API, the integrity
 check after an unclean exit and restore (the damaged file is kept aside, never deleted).
-``audiohash``: a hash of a file's audio payload without its tags.  ``duplicates``: the three duplicate
-queries and "keep the best".  ``dedupe``: removing duplicates reversibly.  ``relink``: matching
-missing tracks to files by content.
+``hashing``: the background pass that stores audio hashes (``library.audiohash``) and Chromaprint
+fingerprints (``fingerprint``).  ``duplicates``: the three duplicate queries and "keep the best".
+``dedupe``: removing duplicates reversibly.  ``relink``: matching missing tracks to files by content.
 """
