@@ -3,16 +3,17 @@
 The chroma comes from one large-window STFT (librosa's chroma filter bank, shifted by the tuning
 measured from the spectrum's peaks, so music detuned by up to a third of a semitone is read
 correctly).  Each frame is scaled to its peak and log-compressed, so that sustained chords count as
-much as loud stabs; the frames' mean is correlated with the 24 rotations of the Krumhansl-Kessler
-profiles, minor keys getting a small head start; the best score gives the key, its margin over the
-runner-up the confidence.
+much as loud stabs; the frames' mean is correlated with the 24 rotations of Temperley's profiles,
+minor keys getting a small head start; the best score gives the key, its margin over the runner-up
+the confidence.
 
-Chosen on the evaluation of issue 14 (tests/benchmarks/analysis_accuracy.py: rendered DJ tracks,
-real recordings, the shared clips) among Temperley's and Krumhansl-Kessler's profiles with three frame
-weightings: Temperley's fitted the rendered tracks slightly better but read the real clips' minor keys
-as major (0 of 8 right, against 4 of 8); the minor head start reflects that most electronic dance
-music is in minor keys (as in the GiantSteps and Beatport key datasets) and moved 2 of 36 rendered
-tracks from the relative major to the right minor key.
+Chosen on the evaluation of issue 14 (tests/benchmarks/analysis_accuracy.py) among Temperley's and
+Krumhansl-Kessler's profiles, three frame weightings and head starts of 0-0.08: on 36 rendered DJ
+tracks, 24 sine-and-noise tracks and 8 real or shared clips, Temperley's with log-compressed frames
+and a head start of 0.04 was best on all three (24/36, 24/24, 4/8 exact); without the head start
+Temperley's read the real clips' minor keys as major (0/8), Krumhansl-Kessler's lost synthetic major
+keys from a head start of 0.06.  The head start reflects that most electronic dance music is in minor
+keys (as in the GiantSteps and Beatport key datasets).
 """
 
 from __future__ import annotations
@@ -23,11 +24,12 @@ import numpy as np
 
 from crate_app.domain.keys import Key
 
-# Key profiles (pitch class 0 = tonic): Krumhansl and Kessler's probe-tone ratings (1982).
-MAJOR_PROFILE = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
-MINOR_PROFILE = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
+# Key profiles (pitch class 0 = tonic): Temperley's (Kostka-Payne corpus) as given in "Music and
+# Probability" (2007).
+MAJOR_PROFILE = np.array([0.748, 0.060, 0.488, 0.082, 0.670, 0.460, 0.096, 0.715, 0.104, 0.366, 0.057, 0.400])
+MINOR_PROFILE = np.array([0.712, 0.084, 0.474, 0.618, 0.049, 0.460, 0.105, 0.747, 0.404, 0.067, 0.133, 0.330])
 # Added to the minor keys' correlations: a prior for minor, the mode most dance music is in.
-MINOR_HEAD_START = 0.06
+MINOR_HEAD_START = 0.04
 # Frames are compressed as log(1 + COMPRESSION * chroma / frame peak) before averaging.
 COMPRESSION = 10.0
 

@@ -49,12 +49,17 @@ class OctaveChoice:
 
 
 def sample_at(envelope: np.ndarray, positions: np.ndarray) -> np.ndarray:
-    """The envelope's peak within one frame of each (fractional) position."""
-    index = np.rint(positions).astype(np.int64)
-    index = index[(index >= 1) & (index < len(envelope) - 1)]
-    if not len(index):
-        return np.zeros(0)
-    return np.maximum(np.maximum(envelope[index - 1], envelope[index]), envelope[index + 1])
+    """The envelope's peak within one frame of each (fractional) position (0 outside the envelope),
+    one value per position so that beat numbers stay aligned."""
+    index = np.rint(np.asarray(positions, dtype=np.float64)).astype(np.int64)
+    values = np.zeros(len(index))
+    if len(envelope) < 3:
+        return values
+    inside = (index >= 0) & (index < len(envelope))
+    middle = np.clip(index, 1, len(envelope) - 2)
+    peaks = np.maximum(np.maximum(envelope[middle - 1], envelope[middle]), envelope[middle + 1])
+    values[inside] = peaks[inside]
+    return values
 
 
 def folded(envelope: np.ndarray, phase: float, step: float, cycle: int) -> np.ndarray:

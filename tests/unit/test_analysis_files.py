@@ -56,7 +56,26 @@ def test_exact_bpm_and_key(tracks, fmt: str) -> None:
     assert result.duration == pytest.approx(spec.seconds, abs=0.2)
     beats = np.diff(result.beat_times)
     assert np.allclose(beats, 60.0 / spec.bpm, atol=0.002)
-    assert 0 <= result.first_beat < 60.0 / spec.bpm  # the grid reaches back to the file's start
+    # The grid reaches back to the file's start: the track's beats and bars start at 0 s.
+    period = 60.0 / spec.bpm
+    assert 0 <= result.first_beat < period
+    assert min(result.first_beat, period - result.first_beat) < 0.012
+    bar_phase = result.first_downbeat % (4 * period)
+    assert min(bar_phase, 4 * period - bar_phase) < 0.012
+
+
+def test_an_mp3_excerpt_lines_up_with_the_whole_track(tracks) -> None:
+    """MP3 timestamps count from the encoder delay: a seeked excerpt must not land ~25 ms late."""
+    path, _ = tracks["mp3"]
+    whole = decode_excerpt(path, 11025, 0.0)
+    part = decode_excerpt(path, 11025, 10.0)
+    first = round((part.start - whole.start) * 11025)
+    piece = part.samples[:11025]
+    lags = range(-400, 401)
+    best = max(
+        lags, key=lambda lag: float(np.dot(whole.samples[first + lag : first + lag + len(piece)], piece))
+    )
+    assert abs(best) <= 11  # 1 ms
 
 
 def test_bpm_folds_into_the_users_range(tracks) -> None:
