@@ -16,7 +16,7 @@ def pulses(bpm: float, every: float, offset: float = 0.0, seconds: float = 60.0,
     envelope = np.zeros(int(seconds * FPS))
     period = 60.0 / bpm * FPS
     for position in np.arange(offset * period, len(envelope) - 1, every * period):
-        envelope[int(round(position))] += height
+        envelope[round(position)] += height
     return envelope
 
 
