@@ -12,8 +12,10 @@ from where the snare or clap falls, the cue DJs (and rekordbox's users correctin
   the half-time feel of dubstep at ``F`` (140, whose ``F / 2`` would be 70): ``F / 2`` when that is at
   least ``HALF_TIME_BELOW`` BPM, else ``F``;
 * a snare every eighth beat of ``F`` (reggae's one drop: one per bar at ``F / 2``) means ``F / 2``;
-* onset density breaks the half-time tie: music whose off-beat eighths of ``F`` are empty (reggae at
-  70 with eighth-note hats at 70, where dubstep at 140 has hats on the eighths of 140) is at ``F / 2``;
+* onset density breaks the ties: music whose off-beat eighths of ``F`` are empty (reggae at 70 with
+  eighth-note hats at 70, where dubstep at 140 has hats on the eighths of 140) is at ``F / 2``; a
+  snare pattern that reads as a backbeat at ``F / 2`` over busy eighths of ``F`` (drum & bass whose
+  snare is not clear of its hats) is at ``F`` when ``F`` is at most 180 BPM;
 * without a clear snare pattern (four-on-the-floor without claps, waltzes, acoustic music), the octave
   nearest librosa's global tempo estimate (its tempo prior centred on 120 BPM) is taken: the fallback.
 
@@ -38,6 +40,8 @@ MIN_SNARE_CONTRAST = 0.25
 CYCLE = 16  # eighth notes of F folded: two bars
 # The off-beat eighths of F carry less than this share of the on-beat eighths' onsets: F is too fast.
 EMPTY_EIGHTHS = 0.2
+# ... at least this share, with F at most 180 BPM: F is the beat (drum & bass with eighth-note hats).
+DENSE_EIGHTHS = 0.35
 
 
 @dataclass(frozen=True, slots=True)

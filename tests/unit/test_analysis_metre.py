@@ -68,3 +68,9 @@ def test_variable_tempo_is_flagged_and_a_steady_one_is_not() -> None:
     drifting = np.concatenate([[0.3], 0.3 + np.cumsum(intervals)])
     fit = fit_beat_line(drifting)
     assert fit is None or is_variable(drifting, fit)
+
+
+def test_a_snare_blurred_by_busy_hats_over_dense_eighths_still_counts_drum_and_bass_fast() -> None:
+    snare = pulses(174, 4, offset=1)  # only every other backbeat stands out of the hats
+    choice = metre.choose_octave(87.0, snare, pulses(174, 4), FPS, 89.0, pulses(174, 0.5))
+    assert choice.bpm == pytest.approx(174.0) and choice.rule == "backbeat, dense eighths"
