@@ -155,13 +155,12 @@ def choose_octave(
             return _choice(fast, slow, "backbeat", strength * (0.5 + 0.5 * margin))
         if once_in_two_bars > 0.5 and slow >= 55.0:
             return _choice(slow, fast, "one-drop", strength * 0.6)
+        density = eighth_density(full, fast, frames_per_second) if full is not None else None
         if slow >= HALF_TIME_BELOW:
+            if density is not None and density >= DENSE_EIGHTHS and fast <= 180.0:
+                return _choice(fast, slow, "backbeat, dense eighths", strength * 0.5)
             return _choice(slow, fast, "backbeat at half speed", strength * 0.7)
-        if (
-            full is not None
-            and slow >= 55.0
-            and eighth_density(full, fast, frames_per_second) < EMPTY_EIGHTHS
-        ):
+        if density is not None and slow >= 55.0 and density < EMPTY_EIGHTHS:
             return _choice(slow, fast, "backbeat at half speed, sparse eighths", strength * 0.6)
         return _choice(fast, slow, "half-time", strength * 0.7)
     if prior_bpm and prior_bpm > 0:
