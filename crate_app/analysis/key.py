@@ -12,9 +12,9 @@ Krumhansl-Kessler's profiles, three frame weightings and head starts of 0-0.08: 
 tracks, 24 sine-and-noise tracks and 8 real or shared clips, Temperley's with log-compressed frames
 and a head start of 0.04-0.06 was best on all three (24/36, 24/24, 4/8 exact; 0.06 also keeps the
 five codecs of the shared dubstep clip on one key, A minor, where 0.04 let Ogg tip to A major);
-without the head start Temperley's read the real clips' minor keys as major (0/8), Krumhansl-Kessler's lost synthetic major
-keys from a head start of 0.06.  The head start reflects that most electronic dance music is in minor
-keys (as in the GiantSteps and Beatport key datasets).
+without the head start Temperley's read the real clips' minor keys as major (0/8); Krumhansl-
+Kessler's lost synthetic major keys from a head start of 0.06.  The head start reflects that most
+electronic dance music is in minor keys (as in the GiantSteps and Beatport key datasets).
 """
 
 from __future__ import annotations
