@@ -21,6 +21,9 @@ from crate_app.store.filters import (
 )
 from crate_app.store.library import Library
 
+# The scratch table drives every join with a crate's entries (CROSS JOIN keeps it outside): one probe
+# of (crate_id, track_id) per id given, never one scan of the ids per entry of a big crate.
+
 
 def _static_crate(library: Library, crate_id: int) -> tuple:
     row = node_row_by_id(library, crate_id)
@@ -84,7 +87,7 @@ def add_tracks(
         _touch(conn, crate_id)
         load_input(conn, [(track_id, now) for track_id in wanted])
         already = {t for (t,) in conn.execute(
-            "SELECT i.track_id FROM temp_crate_input i JOIN crate_entries e "
+            "SELECT i.track_id FROM temp_crate_input i CROSS JOIN crate_entries e "
             "ON e.crate_id = ? AND e.track_id = i.track_id", (crate_id,))}  # fmt: skip
         unknown = {t for (t,) in conn.execute(
             "SELECT track_id FROM temp_crate_input WHERE track_id NOT IN (SELECT id FROM tracks)"
@@ -126,7 +129,7 @@ def remove_tracks(library: Library, crate_id: int, track_ids: Iterable[int]) -> 
         _touch(conn, crate_id)
         load_input(conn, [(track_id, None) for track_id in wanted])
         removed = conn.execute(
-            "SELECT e.position, e.track_id, e.added_at FROM crate_entries e JOIN temp_crate_input i "
+            "SELECT e.position, e.track_id, e.added_at FROM temp_crate_input i CROSS JOIN crate_entries e "
             "ON e.crate_id = ? AND e.track_id = i.track_id ORDER BY e.position",
             (crate_id,),
         ).fetchall()
@@ -213,7 +216,7 @@ def move_entries(library: Library, crate_id: int, track_ids: Iterable[int], to_p
         _touch(conn, crate_id)
         load_input(conn, [(track_id, None) for track_id in moving])
         positions = conn.execute(
-            "SELECT e.position FROM crate_entries e JOIN temp_crate_input i "
+            "SELECT e.position FROM temp_crate_input i CROSS JOIN crate_entries e "
             "ON e.crate_id = ? AND e.track_id = i.track_id",
             (crate_id,),
         ).fetchall()
