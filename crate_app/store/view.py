@@ -30,7 +30,7 @@ from crate_app.store.schema import SORTABLE_COLUMNS, sort_expression
 
 POSITION = "position"  # the sort column of a static crate's own order
 _ENTRIES_JOIN = "crate_entries JOIN tracks ON tracks.id = crate_entries.track_id"
-WARM_STEP = 100
+WARM_STEP = 25
 
 
 @dataclass(frozen=True, slots=True)
