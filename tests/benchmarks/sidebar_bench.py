@@ -35,9 +35,14 @@ def add_crates(library: Library, folders: int = 50, subfolders: int = 10, per_fo
     """5,000 crates (50 x 10 x 10) of 20 tracks each, a crate of 100,000 tracks, a smart crate."""
     try:
         crates.node_by_path(library, BIG_CRATE)
-        return
     except crates.CrateTreeError:
         pass
+    else:  # built before: only the crate that the adding below fills starts empty again
+        target = crates.node_by_path(library, "Sets/Target")
+        if target.track_count:
+            crates.delete_node(library, target.id)
+            crates.create_path(library, "Sets/Target", "crate")
+        return
     started = time.perf_counter()
     rng = random.Random(11)
     top = library.execute("SELECT MAX(id) FROM tracks").fetchone()[0]

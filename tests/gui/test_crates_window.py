@@ -444,9 +444,8 @@ def test_selecting_a_folder_or_problems_narrows_the_table(qtbot, make_window, cr
 def test_the_smart_crate_editor_round_trips_rows_and_text_and_counts_live(
     qtbot, make_window, crate_library
 ) -> None:
-    from crate_app.domain.smart_rules import Rule, RuleGroup, from_query
-
     from crate_app.domain.search import parse_query
+    from crate_app.domain.smart_rules import Rule, RuleGroup, from_query
     from crate_app.gui.smart_editor import SmartCrateEditor
     from crate_app.store.view import TrackView
 
@@ -502,3 +501,64 @@ def test_the_smart_crate_editor_round_trips_rows_and_text_and_counts_live(
     made = find(crate_library, "House")
     assert (made.kind, made.query, made.limit) == ("smart", "genre:house", 25)
     assert made.track_count == min(25, TrackView(crate_library, parse_query("genre:house")).count())
+
+
+def test_a_second_window_follows_crate_edits_made_in_the_first(qtbot, make_window, crate_library) -> None:
+    from crate_app.store.library import open_library
+
+    first = make_window(crate_library)
+    loaded_tree(qtbot, first)
+    second = make_window(open_library(crate_library.path))  # its own connections, as another process
+    loaded_tree(qtbot, second)
+    berlin = find(crate_library, "Sets/2026/Berlin")
+    select(qtbot, second, berlin.id)
+    assert second.model.rowCount() == 120
+    first.crates.service.add_tracks(first.crates.service.node(berlin.id), [200, 201, 202])
+    settle(qtbot, first)
+    count_cell = second.crates.sidebar.model.node_index(berlin.id).siblingAtColumn(1)
+    qtbot.waitUntil(lambda: second.model.rowCount() == 123, timeout=10_000)
+    qtbot.waitUntil(lambda: count_cell.data() == "123", timeout=10_000)
+    assert ids_shown(second)[-3:] == [200, 201, 202]
+    first.crates.service.delete(first.crates.service.node(berlin.id))
+    settle(qtbot, first)
+    qtbot.waitUntil(lambda: second.model.crate_id is None, timeout=10_000)
+    assert second.crates.sidebar.current_target == SidebarTarget(COLLECTION)
+    second.library.close()
+
+
+def test_create_crates_from_folders_makes_one_crate_per_subfolder(
+    qtbot, make_window, library, tmp_path: Path, monkeypatch
+) -> None:
+    from PySide6.QtWidgets import QFileDialog
+
+    music = tmp_path / "Vinyl rips"
+    for folder, names in {
+        "Disco": ["a", "b"],
+        "Italo": ["c"],
+        "Italo/B-sides": ["d"],
+        ".": ["loose"],
+    }.items():
+        for name in names:
+            write_audio(music / folder / f"{name}.mp3", {"artist": "Various", "title": name})
+    window = make_window(library)
+    loaded_tree(qtbot, window)
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *args: str(music))
+    window.crates.sidebar.crates_from_folders_action.trigger()
+    qtbot.waitUntil(lambda: find(library, "Vinyl rips/Italo") is not None, timeout=30_000)
+    settle(qtbot, window)
+
+    def titles(path: str) -> list[str]:
+        node = find(library, path)
+        return [t.title for t in library.tracks_by_ids(crates.crate_track_ids(library, node.id))]
+
+    assert [n.name for n in crates.children_of(library, find(library, "Vinyl rips").id)] == [
+        "Disco",
+        "Italo",
+        "Vinyl rips",
+    ]
+    assert titles("Vinyl rips/Disco") == ["a", "b"]
+    assert titles("Vinyl rips/Italo") == ["d", "c"]  # by path: B-sides/d.mp3 sorts before c.mp3
+    assert titles("Vinyl rips/Vinyl rips") == ["loose"]
+    window.crates.undo_action.trigger()
+    settle(qtbot, window)
+    assert find(library, "Vinyl rips") is None
