@@ -136,6 +136,13 @@ class PlayerArea(QObject):
         record = current.data(TrackRole) if current.isValid() else None
         self.tracks.select(record.id if record is not None else None)
         self.strip.selection_changed()
+        if record is not None:
+            model = self.window.model
+            around = (
+                model.track_at(row, load=False)
+                for row in (current.row() + 1, current.row() + 2, current.row() - 1)
+            )
+            self.tracks.prefetch_covers([track for track in around if track is not None])
 
     def _on_model_reset(self) -> None:
         index = self.window.table.currentIndex()

@@ -4,7 +4,7 @@ audio output.  Talks to the PlayerService and the TrackService only."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -25,6 +25,8 @@ from crate_app.gui.waveform_view import WaveformView
 from crate_app.services.player_service import PlayerService, StartPoint, grid_of
 from crate_app.services.track_service import TrackService
 
+PREPARE_DELAY_MS = 150  # a selection that stays this long is loaded into the player, ready for Space
+
 _START_LABELS = {
     StartPoint.FIRST_BEAT: "Start at the First Beat",
     StartPoint.THIRTY_PERCENT: "Start at 30 %",
@@ -44,6 +46,10 @@ class PlayerStrip(QWidget):
         self.settings = settings
         self.keep_playing = bool(settings.value("player/keep_playing", False, type=bool))
         self.loop_in: float | None = None
+        self._prepare_timer = QTimer(self)
+        self._prepare_timer.setSingleShot(True)
+        self._prepare_timer.setInterval(PREPARE_DELAY_MS)
+        self._prepare_timer.timeout.connect(self._on_prepare_timer_timeout)
 
         self.play_button = QToolButton(self)
         self.play_button.setText("\u25b6")
@@ -139,18 +145,32 @@ class PlayerStrip(QWidget):
         selected = self.tracks.track
         if selected is None:
             return
+        self._prepare_timer.stop()
         if self.player.track is not None and self.player.track.id == selected.id:
             self.player.toggle()
         else:
             self.player.load(selected, play=True)
 
     def selection_changed(self) -> None:
-        """A new row is selected: preview it when "keep playing while browsing" is on and music plays."""
+        """A new row is selected: preview it when "keep playing while browsing" is on and music plays;
+        when nothing plays, prepare it (after a short pause in browsing) so that Space starts at once."""
         selected = self.tracks.track
-        if not (self.keep_playing and self.player.is_playing and selected is not None):
+        if selected is None or (self.player.track is not None and self.player.track.id == selected.id):
             return
-        if self.player.track is None or self.player.track.id != selected.id:
-            self.player.load(selected, play=True)
+        if self.player.is_playing:
+            if self.keep_playing:
+                self.player.load(selected, play=True)
+            return
+        self._prepare_timer.start()
+
+    def _on_prepare_timer_timeout(self) -> None:
+        selected = self.tracks.track
+        if (
+            selected is not None
+            and not self.player.is_playing
+            and (self.player.track is None or self.player.track.id != selected.id)
+        ):
+            self.player.load(selected, play=False)
 
     def hot_cue_pressed(self, number: int) -> None:
         """1-8 and the pads: jump to hot cue ``number`` (setting it first when the pad is empty)."""
