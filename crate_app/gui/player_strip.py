@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
     QMenu,
     QSizePolicy,
     QSlider,
+    QStyle,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -52,7 +53,7 @@ class PlayerStrip(QWidget):
         self._prepare_timer.timeout.connect(self._on_prepare_timer_timeout)
 
         self.play_button = QToolButton(self)
-        self.play_button.setText("\u25b6")
+        self.play_button.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_MediaPlay))
         self.play_button.setToolTip("Play / pause the selected track (Space)")
         self.play_button.setFixedWidth(36)
         self.title_label = QLabel("No track", self)
@@ -60,9 +61,9 @@ class PlayerStrip(QWidget):
         self.time_label = QLabel("0:00 / 0:00", self)
         self.note_label = QLabel("", self)
         self.note_label.setStyleSheet("color: #d08020;")
-        for label in (self.title_label, self.note_label):  # long names must not widen the window
-            label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-            label.setMinimumWidth(40)
+        self.title_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.title_label.setMinimumWidth(40)  # a long name must not widen the window
+        self.note_label.setMaximumWidth(340)
         self.waveform = WaveformView(self)
         self.cue_buttons: list[QToolButton] = []
         cue_row = QHBoxLayout()
@@ -234,7 +235,8 @@ class PlayerStrip(QWidget):
         self.player.seek(seconds)
 
     def _on_player_playing_changed(self, playing: bool) -> None:
-        self.play_button.setText("\u23f8" if playing else "\u25b6")
+        icon = QStyle.StandardPixmap.SP_MediaPause if playing else QStyle.StandardPixmap.SP_MediaPlay
+        self.play_button.setIcon(self.style().standardIcon(icon))
 
     def _on_player_position_changed(self, seconds: float) -> None:
         if self._is_current():

@@ -30,7 +30,7 @@ BAND_COLORS = (QColor(230, 50, 40), QColor(80, 200, 70), QColor(60, 140, 255))  
 HOT_CUE_COLOR = QColor(60, 220, 120)
 MEMORY_CUE_COLOR = QColor(230, 60, 60)
 LOOP_COLOR = QColor(255, 160, 40, 70)
-MIN_BEAT_SPACING = 4.0  # pixels: closer beats are not drawn (bars still are)
+MIN_BEAT_SPACING = 3.0  # pixels: closer beats are not drawn (bars still are)
 
 
 class WaveformView(QWidget):
@@ -154,8 +154,8 @@ class WaveformView(QWidget):
             return
         beats = grid.beats_between(self.seconds_at(left - 1), self.seconds_at(right + 1))
         height = self.height()
-        bar_pen = QPen(QColor(255, 255, 255, 90), 1)
-        beat_pen = QPen(QColor(255, 255, 255, 40), 1)
+        bar_pen = QPen(QColor(255, 255, 255, 150), 1)
+        beat_pen = QPen(QColor(255, 255, 255, 60), 1)
         for seconds, bar in beats:
             if bar or show_beats:
                 painter.setPen(bar_pen if bar else beat_pen)

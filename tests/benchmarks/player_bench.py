@@ -29,7 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path[:0] = [str(Path(__file__).resolve().parent.parent), str(Path(__file__).resolve().parent)]
+_TESTS = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(_TESTS.parent), str(_TESTS), str(_TESTS / "benchmarks")]  # this checkout's crate_app
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from audiofactory import encode, write_tags  # noqa: E402
@@ -276,10 +277,13 @@ def bench_tag_edit(app, folder: Path, files: int) -> dict[str, object]:
 
 
 def bench_storage(folder: Path, rows: int) -> dict[str, object]:
-    """A tracks-like table of ``rows`` rows with the 1,449-byte overview in a side table or a column."""
-    blob = os.urandom(1449)
+    """A tracks-like table of ``rows`` rows with the overview blob in a side table or a column."""
+    from crate_app.analysis.waveform import COLUMNS
+    from crate_app.domain.waveform import BAND_COUNT, HEADER
+
+    blob = os.urandom(HEADER.size + COLUMNS * BAND_COUNT * 2)
     text_columns = ", ".join(f"c{i} TEXT" for i in range(20))
-    figures: dict[str, object] = {"rows": rows}
+    figures: dict[str, object] = {"rows": rows, "blob_bytes": len(blob)}
     for layout in ("side_table", "column"):
         path = folder / f"storage-{layout}.sqlite"
         path.unlink(missing_ok=True)
