@@ -212,9 +212,12 @@ def macos_dmg(ver: str) -> Path:
     return target
 
 
-def self_test(program: Path, numba_cache: Path) -> tuple[dict[str, object], float]:
-    """Run ``program --self-test`` offscreen; return its JSON report and the wall time."""
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", NUMBA_CACHE_DIR=str(numba_cache))
+def self_test(
+    program: Path, numba_cache: Path, extra_env: dict[str, str] | None = None
+) -> tuple[dict[str, object], float]:
+    """Run ``program --self-test`` offscreen (or as ``extra_env`` says); return its JSON report and the
+    wall time."""
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", NUMBA_CACHE_DIR=str(numba_cache)) | (extra_env or {})
     started = time.perf_counter()
     try:
         done = subprocess.run(
@@ -255,6 +258,41 @@ def smoke(program: Path) -> None:
         if cache_files(cache) != written:  # a miss would have added or rewritten index and code files
             raise SystemExit("build: the second launch did not reuse numba's cache")
         say(f"numba cache: {len(written)} files in NUMBA_CACHE_DIR, reused by the second launch")
+        if sys.platform == "linux":
+            xcb_self_test(program, cache)
+
+
+def xcb_self_test(program: Path, numba_cache: Path) -> None:
+    """The built app's self-test once more on a real X server (Xvfb) with Qt's xcb platform: the one
+    run that needs the system's xcb libraries.  Without Xvfb: a note, or in CI (CI=true) a failure."""
+    xvfb = shutil.which("Xvfb")
+    if xvfb is None:
+        if os.environ.get("CI", "").lower() == "true":
+            raise SystemExit("build: Xvfb is missing: CI must start the built app on a real X server")
+        say("Xvfb not installed: the built app was not started on a real X server (apt-get install xvfb)")
+        return
+    read_end, write_end = os.pipe()
+    server = subprocess.Popen(
+        [xvfb, "-displayfd", str(write_end), "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+        pass_fds=(write_end,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    os.close(write_end)
+    try:
+        with os.fdopen(read_end) as announced:
+            display = announced.readline().strip()
+        if not display:
+            raise SystemExit("build: Xvfb did not start")
+        report, seconds = self_test(
+            program, numba_cache, {"QT_QPA_PLATFORM": "xcb", "DISPLAY": f":{display}"}
+        )
+        if report.get("platform") != "xcb":
+            raise SystemExit(f"build: the xcb self-test ran on {report.get('platform')!r}, not xcb")
+        say(f"self-test on Xvfb with QT_QPA_PLATFORM=xcb: {seconds:.1f} s  {json.dumps(report)}")
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
 
 
 def cache_files(folder: Path) -> dict[str, int]:

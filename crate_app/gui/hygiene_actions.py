@@ -4,9 +4,11 @@ library folders (View ▸ Watch Library Folders)."""
 
 from __future__ import annotations
 
+import time
+
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QMainWindow, QMenu, QMessageBox
 
 from crate_app.gui.duplicates import DuplicatesDialog
 from crate_app.gui.relink_dialog import RelinkDialog
@@ -28,6 +30,9 @@ class HygieneController(QObject):
         self.service.library_changed.connect(self._on_service_library_changed)
         self.watch.limited.connect(window.show_message)
         window.scan_service.finished.connect(self._on_scan_finished)
+        crates = getattr(window, "crates", None)  # the sidebar's Duplicates row opens the view
+        if crates is not None:
+            crates.sidebar.duplicates_requested.connect(self.show_duplicates)
         self.dialog: DuplicatesDialog | None = None
 
     def install_menus(
@@ -93,6 +98,39 @@ class HygieneController(QObject):
             self.window.show_message(str(exc))
             return
         self.window.show_message(f"Backed up to {made.path}")
+
+    def choose_backup_to_restore(self) -> str | None:
+        """List the backups; the chosen one is restored when Crate next starts (the library is open now)."""
+        path = self.window.library.path
+        backups = backup.list_backups(path)
+        if not backups:
+            QMessageBox.information(
+                self.window, "Restore Library Backup", "There are no backups of this library yet."
+            )
+            return None
+        labels = [
+            f"{time.strftime('%Y-%m-%d %H:%M', time.localtime(b.created))}  ({b.size / 1e6:,.1f} MB)"
+            for b in backups
+        ]
+        label, chosen = QInputDialog.getItem(
+            self.window, "Restore Library Backup",
+            "Restore this backup the next time Crate starts (the current library file is kept beside it):",
+            labels, 0, False,
+        )  # fmt: skip
+        if not chosen:
+            return None
+        picked = backups[labels.index(label)]
+        try:
+            backup.schedule_restore(path, picked.path)
+        except backup.BackupError as exc:
+            QMessageBox.warning(self.window, "Cannot restore this backup", str(exc))
+            return None
+        answer = QMessageBox.question(
+            self.window, "Restore Library Backup", "The backup is restored when Crate starts again. Quit now?"
+        )
+        if answer == QMessageBox.StandardButton.Yes:
+            self.window.close()
+        return str(picked.path)
 
     def set_watching(self, on: bool) -> None:
         self.preferences = type(self.preferences)(self.preferences.backups_kept, bool(on))

@@ -162,24 +162,42 @@ def index_keys(values: np.ndarray) -> list[int]:
 
 def similarity(a: np.ndarray, b: np.ndarray) -> float:
     """Share of the shorter fingerprint whose aligned sub-fingerprints differ in at most
-    ``MAX_BIT_ERRORS`` bits, at the best offset within ``MAX_OFFSET``."""
+    ``MAX_BIT_ERRORS`` bits, at the best offset within ``MAX_OFFSET``.  The offsets tried are those
+    where equal sub-fingerprints line up most often (and 0), not all of them."""
     import numpy as np
 
     if len(a) == 0 or len(b) == 0:
         return 0.0
-    a64, b64 = a.astype(np.uint32), b.astype(np.uint32)
+    a32, b32 = a.astype(np.uint32), b.astype(np.uint32)
     best = 0
-    for offset in range(-MAX_OFFSET, MAX_OFFSET + 1):
+    for offset in _likely_offsets(a32, b32):
         if offset >= 0:
-            x, y = a64[offset:], b64
+            x, y = a32[offset:], b32
         else:
-            x, y = a64, b64[-offset:]
+            x, y = a32, b32[-offset:]
         n = min(len(x), len(y))
         if n < MIN_VALUES:
             continue
-        close = int(np.count_nonzero(np.bitwise_count(x[:n] ^ y[:n]) <= MAX_BIT_ERRORS))
-        best = max(best, close)
+        best = max(best, int(np.count_nonzero(np.bitwise_count(x[:n] ^ y[:n]) <= MAX_BIT_ERRORS)))
     return best / min(len(a), len(b))
+
+
+def _likely_offsets(a: np.ndarray, b: np.ndarray, count: int = 3) -> list[int]:
+    """Offsets (index in a minus index in b) at which equal values line up most often, and 0."""
+    import numpy as np
+
+    values, first_in_b = np.unique(b, return_index=True)
+    where = np.searchsorted(values, a)
+    where[where >= len(values)] = 0
+    hit = values[where] == a
+    offsets = np.nonzero(hit)[0] - first_in_b[where[hit]]
+    offsets = offsets[np.abs(offsets) <= MAX_OFFSET]
+    chosen = [0]
+    if len(offsets):
+        found, counts = np.unique(offsets, return_counts=True)
+        for offset in found[np.argsort(-counts)][:count].tolist():
+            chosen.extend((offset - 1, offset, offset + 1))
+    return list(dict.fromkeys(chosen))
 
 
 def same_recording(a: np.ndarray, b: np.ndarray) -> bool:

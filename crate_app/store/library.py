@@ -160,7 +160,7 @@ class Library:
 
     # -- reading ---------------------------------------------------------------------------------
     def count(self, query: ParsedQuery | None = None) -> int:
-        where, params = where_clause(query)
+        where, params = where_clause(query, self)
         return self.execute(f"SELECT COUNT(*) FROM tracks WHERE {where}", params).fetchone()[0]
 
     def stats(self) -> dict[str, int]:
@@ -200,7 +200,7 @@ class Library:
 
     def iter_track_ids(self, query: ParsedQuery | None = None, sort: str = "id") -> Iterator[int]:
         """Ids of matching tracks, streamed (for batch jobs over huge selections)."""
-        where, params = where_clause(query)
+        where, params = where_clause(query, self)
         order = schema.sort_expression(sort)
         cursor = self.execute(f"SELECT id FROM tracks WHERE {where} ORDER BY {order}, id", params)
         for (track_id,) in cursor:
@@ -212,7 +212,7 @@ class Library:
         Without ``force``: only tracks neither analysed nor failed before (what is left of a batch that
         was interrupted); with ``force``: every readable one.  Missing and unreadable files are left out.
         """
-        where, params = where_clause(query)
+        where, params = where_clause(query, self)
         return [
             track_id
             for (track_id,) in self.execute(

@@ -324,6 +324,58 @@ def _migration_player(db: pw.Database) -> None:
     )
 
 
+def _migration_crates(db: pw.Database) -> None:
+    # Crates (issue 11).  One tree of folders, crates and smart crates; sibling names are unique case-
+    # insensitively (name_key = the name case folded) and sibling positions are 0..n-1.  path and
+    # path_key (the escaped path from the top, and it case folded) are kept up to date by
+    # crate_app.crates on every rename and move, so that a path is one indexed lookup.  (IF NOT EXISTS:
+    # a library whose version row was lost still upgrades.)
+    db.execute_sql(
+        "CREATE TABLE IF NOT EXISTS crate_nodes ("
+        " id INTEGER PRIMARY KEY,"
+        " parent_id INTEGER REFERENCES crate_nodes(id) ON DELETE CASCADE,"
+        " name TEXT NOT NULL,"
+        " name_key TEXT NOT NULL,"
+        " kind TEXT NOT NULL CHECK (kind IN ('folder', 'crate', 'smart')),"
+        " position INTEGER NOT NULL,"
+        " color TEXT,"
+        " note TEXT NOT NULL DEFAULT '',"
+        " query TEXT,"
+        " sort TEXT,"
+        " descending INTEGER NOT NULL DEFAULT 0,"
+        " row_limit INTEGER,"
+        " track_count INTEGER NOT NULL DEFAULT 0,"
+        " path TEXT NOT NULL,"
+        " path_key TEXT NOT NULL UNIQUE,"
+        " created_at REAL NOT NULL,"
+        " modified_at REAL NOT NULL)"
+    )
+    db.execute_sql(
+        "CREATE UNIQUE INDEX IF NOT EXISTS idx_crate_nodes_name "
+        "ON crate_nodes (IFNULL(parent_id, 0), name_key)"
+    )
+    db.execute_sql(
+        "CREATE UNIQUE INDEX IF NOT EXISTS idx_crate_nodes_position "
+        "ON crate_nodes (IFNULL(parent_id, 0), position)"
+    )
+    db.execute_sql("CREATE INDEX IF NOT EXISTS idx_crate_nodes_parent ON crate_nodes (parent_id)")
+    # Entries: a crate's tracks in order, positions 0..n-1 (so row r of a crate in its own order is
+    # one seek), each track at most once.  Membership follows the track's id, never its path.  Tracks
+    # are not deleted while in a crate (no cascade: the foreign key refuses it).
+    db.execute_sql(
+        "CREATE TABLE IF NOT EXISTS crate_entries ("
+        " crate_id INTEGER NOT NULL REFERENCES crate_nodes(id) ON DELETE CASCADE,"
+        " track_id INTEGER NOT NULL REFERENCES tracks(id),"
+        " position INTEGER NOT NULL,"
+        " added_at REAL NOT NULL,"
+        " PRIMARY KEY (crate_id, position)) WITHOUT ROWID"
+    )
+    db.execute_sql(
+        "CREATE UNIQUE INDEX IF NOT EXISTS idx_crate_entries_track ON crate_entries (crate_id, track_id)"
+    )
+    db.execute_sql("CREATE INDEX IF NOT EXISTS idx_crate_entries_by_track ON crate_entries (track_id)")
+
+
 MODELS = (Track, LibraryRoot, ScanError, SchemaVersion, RenameBatch, RenameStepRow)
 
 Migration = Callable[[pw.Database], None]
@@ -337,6 +389,7 @@ MIGRATIONS: list[tuple[int, Migration]] = [
     (5, _migration_5),
     (6, _migration_exchange),
     (7, _migration_player),
+    (8, _migration_crates),
 ]
 
 

@@ -74,3 +74,42 @@ def test_an_outside_change_seen_while_this_process_commits_is_reported_when_it_g
             assert watcher.poll() is True  # this process went quiet: show what the other one did
     finally:
         other.close()
+
+
+ANALYSE_ELSEWHERE = """
+import sys
+from pathlib import Path
+from crate_app.domain.track import AnalysisResult
+from crate_app.store import writer
+from crate_app.store.library import open_library
+
+library = open_library(Path(sys.argv[1]))
+ids = [int(i) for i in sys.argv[2:]]
+found = AnalysisResult(bpm=128.0, bpm_confidence=0.9, key=None, key_confidence=0)
+writer.save_analysis(library, [(i, found) for i in ids])
+library.close()
+"""
+
+
+def test_analysis_results_another_process_saves_show_in_the_window(
+    qtbot, make_window, library, add_tracks
+) -> None:
+    add_tracks(library, 30)
+    window = make_window(library)
+    bpm = COLUMN_NAMES.index("bpm")
+    ids = [window.model.track_at(row).id for row in range(3)]  # the first rows on screen
+    done = subprocess.run(
+        [sys.executable, "-c", ANALYSE_ELSEWHERE, str(library.path), *map(str, ids)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    committed = time.monotonic()
+
+    def shown() -> list[str]:
+        return [window.model.index(row, bpm).data() for row in range(3)]
+
+    qtbot.waitUntil(lambda: all(text and text.startswith("128") for text in shown()), timeout=5_000)
+    assert time.monotonic() - committed < 2.0, shown()

@@ -9,19 +9,11 @@ import pytest
 from audiofactory import melody, write_audio, write_tags
 from clirunner import crate_cli, json_lines
 
+from crate_app import crates as crate_tree
 from crate_app.hygiene import dedupe, duplicates, hashing
 from crate_app.hygiene.duplicates import normalise
 from crate_app.library.scanner import scan_paths
 from crate_app.store.library import Library, open_library
-
-CRATES_DDL = (  # the crates tables as crate_app.crates defines them (created here until they are on main)
-    "CREATE TABLE IF NOT EXISTS crate_nodes (id INTEGER PRIMARY KEY, parent_id INTEGER, name TEXT NOT NULL, "
-    "kind TEXT NOT NULL, position INTEGER NOT NULL, track_count INTEGER NOT NULL DEFAULT 0)",
-    "CREATE TABLE IF NOT EXISTS crate_entries (crate_id INTEGER NOT NULL REFERENCES crate_nodes(id) "
-    "ON DELETE CASCADE, track_id INTEGER NOT NULL REFERENCES tracks(id), position INTEGER NOT NULL, "
-    "added_at REAL NOT NULL, PRIMARY KEY (crate_id, position)) WITHOUT ROWID",
-)
-
 
 RATE = 22050
 ENTRIES_SQL = "SELECT crate_id, track_id, position FROM crate_entries ORDER BY 1, 3"
@@ -89,19 +81,21 @@ def test_remove_hands_crates_and_analysis_to_the_kept_track_and_undo_restores(
 ) -> None:
     library, ids, _folder = _library(tmp_path, music)
     keep, first, second = ids["a.flac"], ids["a.mp3"], ids["a copy.mp3"]
+    x = crate_tree.create_node(library, None, "x", "crate")
+    y = crate_tree.create_node(library, None, "y", "crate")
+    assert (x.id, y.id) == (1, 2)
+    crate_tree.add_tracks(library, x.id, [first, keep, ids["c.ogg"]])
+    crate_tree.add_tracks(library, y.id, [second])
     with library.write() as conn:
-        for ddl in CRATES_DDL:
-            conn.execute(ddl)
-        conn.execute(
-            "INSERT INTO crate_nodes (id, name, kind, position, track_count) VALUES (1, 'x', 'crate', 0, 3)"
-        )
-        conn.execute(
-            "INSERT INTO crate_nodes (id, name, kind, position, track_count) VALUES (2, 'y', 'crate', 1, 1)"
-        )
-        entries = [(1, first, 0), (1, keep, 1), (1, ids["c.ogg"], 2), (2, second, 0)]
-        conn.executemany("INSERT INTO crate_entries VALUES (?, ?, ?, 0)", entries)
         conn.execute("UPDATE tracks SET analyzed_at = 5, bpm = 111, key = 3 WHERE id = ?", (first,))
+        conn.execute("UPDATE tracks SET rating = 4, color = 'red' WHERE id = ?", (second,))
+        cue = "INSERT INTO cues (track_id, kind, number, start, name) VALUES (?, 'hot', 1, 12.5, 'drop')"
+        conn.execute(cue, (second,))
+        conn.execute("INSERT INTO waveforms (track_id, data) VALUES (?, x'00ff10')", (second,))
+    children = ["SELECT track_id, kind, number, start, name FROM cues ORDER BY id",
+                "SELECT track_id, data FROM waveforms ORDER BY track_id"]  # fmt: skip
     before = library.execute("SELECT * FROM tracks ORDER BY id").fetchall()
+    before_children = [library.execute(sql).fetchall() for sql in children]
     outcome = dedupe.resolve(library, keep, [first, second])
     assert sorted(outcome.removed) == sorted([first, second])
     assert library.count() == 3
@@ -111,8 +105,12 @@ def test_remove_hands_crates_and_analysis_to_the_kept_track_and_undo_restores(
     assert crates == [(1, keep, 0), (1, ids["c.ogg"], 1), (2, keep, 0)]
     assert library.execute("SELECT track_count FROM crate_nodes ORDER BY id").fetchall() == [(2,), (1,)]
     assert library.execute("SELECT bpm, key FROM tracks WHERE id = ?", (keep,)).fetchone() == (111, 3)
+    # The user's rating, colour and cue points of a removed copy go to the kept one.
+    assert library.execute("SELECT rating, color FROM tracks WHERE id = ?", (keep,)).fetchone() == (4, "red")
+    assert library.execute(children[0]).fetchall() == [(keep, "hot", 1, 12.5, "drop")]
     dedupe.undo(library, outcome.action_id)
     assert library.execute("SELECT * FROM tracks ORDER BY id").fetchall() == before
+    assert [library.execute(sql).fetchall() for sql in children] == before_children
     crates = library.execute(ENTRIES_SQL).fetchall()
     assert crates == [(1, first, 0), (1, keep, 1), (1, ids["c.ogg"], 2), (2, second, 0)]
     assert library.execute("SELECT track_count FROM crate_nodes ORDER BY id").fetchall() == [(3,), (1,)]
