@@ -61,9 +61,10 @@ class PlayerStrip(QWidget):
         self.time_label = QLabel("0:00 / 0:00", self)
         self.note_label = QLabel("", self)
         self.note_label.setStyleSheet("color: #d08020;")
-        self.title_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.title_label.setMinimumWidth(40)  # a long name must not widen the window
-        self.note_label.setMaximumWidth(340)
+        self.note_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        for label in (self.title_label, self.note_label):  # long texts must not widen the window
+            label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+            label.setMinimumWidth(40)
         self.waveform = WaveformView(self)
         self.cue_buttons: list[QToolButton] = []
         cue_row = QHBoxLayout()
@@ -104,7 +105,7 @@ class PlayerStrip(QWidget):
         top.setContentsMargins(0, 0, 0, 0)
         top.addWidget(self.play_button)
         top.addWidget(self.title_label, 1)
-        top.addWidget(self.note_label)
+        top.addWidget(self.note_label, 1)
         top.addWidget(self.time_label)
         top.addLayout(cue_row)
         top.addWidget(self.volume)
@@ -249,6 +250,7 @@ class PlayerStrip(QWidget):
 
     def _on_player_note_changed(self, text: str) -> None:
         self.note_label.setText(text)
+        self.note_label.setToolTip(text)
         self.note_label.setVisible(bool(text))
 
     def _on_tracks_track_changed(self, track: TrackRecord | None) -> None:
