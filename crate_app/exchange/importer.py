@@ -18,15 +18,19 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from crate_app import crates
+from crate_app.domain.crates import MAX_NAME_LENGTH, CrateNode, name_key
+from crate_app.domain.cues import CuePoint
 from crate_app.domain.errors import ExchangeError
 from crate_app.domain.progress import Progress, ProgressMeter
 from crate_app.domain.track import path_from_db, path_to_db
 from crate_app.exchange import m3u, rekordbox_xml, traktor_nml
-from crate_app.exchange.library_source import crates_api, cues_api
+from crate_app.exchange.library_source import cue_point
 from crate_app.exchange.model import ExchangeCue, ImportedTrack, PlaylistNode
 from crate_app.exchange.paths import PathMapper, same_path_forms
 from crate_app.exchange.timing import mp3_facts, offset_seconds
 from crate_app.library.tags import scan_file
+from crate_app.store.cues import cues_of_tracks, replace_cues_of_tracks
 from crate_app.store.library import Library
 from crate_app.store.rows import scanned_row
 from crate_app.store.writer import upsert_rows
@@ -159,6 +163,14 @@ def import_file(
                 report.seconds = time.monotonic() - started
                 return report
     flush()
+    if kind == "traktor":  # playlists may name tracks the collection part does not hold
+        for node in (n for top_node in top for _, n in top_node.walk()):
+            for key in node.entries:
+                if key not in ids_by_key and (path := traktor_nml.path_of_key(str(key))):
+                    ids_by_key[key] = 0  # reserved until resolved by flush()
+                    pending.append((ImportedTrack(key=key, path=path), mapper.map_local(path)))
+                    report.tracks += 1
+    flush()
     unmatched = [r for r in resolved if r.track_id is None]
     if unmatched:
         _match_moved(library, unmatched)
@@ -245,11 +257,12 @@ def _write(
     library: Library, kind: str, resolved: list[_Resolved], ids_by_key: dict[object, int],
     top: list[PlaylistNode], prefer: str, now: float, report: ImportReport,
 ) -> None:  # fmt: skip
-    crates = crates_api()
-    cues = cues_api()
     columns = {row[1] for row in library.execute("PRAGMA table_info(tracks)")}
     with library.write() as conn:
-        rows = [entry.row for entry in resolved if entry.track_id is None and entry.row is not None]
+        # one row per file, even when the source lists a file twice (an upsert of the same new path twice
+        # in one batch would update a row whose search index entry is not written yet)
+        rows = list({e.path: e.row for e in resolved if e.track_id is None and e.row is not None}.values())
+        added: set[int] = set()
         if rows:
             upsert_rows(library, rows)
             for entry in resolved:
@@ -259,7 +272,8 @@ def _write(
                     ).fetchone()
                     if found:
                         entry.track_id = found[0]
-                        report.added += 1
+                        added.add(found[0])
+            report.added = len(added)
         for key, value in list(ids_by_key.items()):
             if value < 0:
                 track_id = resolved[-value - 1].track_id
@@ -294,12 +308,9 @@ def _write(
                 f"UPDATE tracks SET first_beat = {op} WHERE id = ?",
                 [(e.first_beat, e.track_id) for e in known if e.first_beat is not None],
             )
-        if cues is not None:
-            _store_cues(library, cues, [e for e in known if e.cues], prefer)
-        if crates is not None and top:
-            report.playlists = _write_crates(library, crates, SOURCE_FOLDER[kind], top, ids_by_key)
-        elif top:
-            report.warnings.append("playlists were not imported: this Crate has no crates yet")
+        _store_cues(library, [e for e in known if e.cues], prefer, report)
+        if top:
+            report.playlists = _write_crates(library, SOURCE_FOLDER[kind], top, ids_by_key)
 
 
 def _cues_json(cues: list[object]) -> str | None:
@@ -322,34 +333,72 @@ def _cues_json(cues: list[object]) -> str | None:
     return json.dumps(items, ensure_ascii=False)
 
 
-def _store_cues(library: Library, cues_module: object, entries: list[_Resolved], prefer: str) -> None:
-    from crate_app.domain.cues import CuePoint  # provided with the cues store
-
-    have = cues_module.cues_of_tracks(library, [e.track_id for e in entries])  # type: ignore[attr-defined]
+def _store_cues(library: Library, entries: list[_Resolved], prefer: str, report: ImportReport) -> None:
+    """The imported cues become the track's cues where it has none (all of them with prefer="source")."""
+    have = cues_of_tracks(library, [e.track_id for e in entries])  # type: ignore[misc]
+    replace: dict[int, list[CuePoint]] = {}
+    dropped = 0
     for entry in entries:
-        if prefer == "crate" and have.get(entry.track_id):
+        if prefer == "crate" and have.get(entry.track_id):  # type: ignore[arg-type]
             continue
-        points = [
-            CuePoint(kind=c.kind, number=c.number, start=c.start, end=c.end, name=c.name, color=c.color)  # type: ignore[attr-defined]
-            for c in entry.cues
-        ]
-        cues_module.replace_cues(library, entry.track_id, points)  # type: ignore[attr-defined]
+        points = [cue_point(c) for c in entry.cues]  # type: ignore[arg-type]
+        dropped += sum(1 for p in points if p is None)
+        replace[entry.track_id] = [p for p in points if p is not None]  # type: ignore[index]
+    if dropped:
+        report.warnings.append(
+            f"{dropped:,} cues could not be kept (before the start, or unnumbered hot cues)"
+        )
+    replace_cues_of_tracks(library, replace)
+
+
+def crate_name(name: str) -> str:
+    """A playlist name another program allowed, as a crate name Crate allows."""
+    cleaned = "".join(ch for ch in name if ord(ch) >= 32 and ch != "\x7f").strip()
+    return cleaned[:MAX_NAME_LENGTH].strip() or "Untitled"
+
+
+def _child(library: Library, parent_id: int | None, name: str, kind: str, taken: set[str]) -> CrateNode:
+    """The child of ``parent_id`` called ``name`` of this kind (made if missing); a second playlist of the
+    same name in the same folder gets " (2)"."""
+    existing = {name_key(c.name): c for c in crates.children_of(library, parent_id)}
+    candidate, number = name, 2
+    while True:
+        key = name_key(candidate)
+        node = existing.get(key)
+        if key not in taken and (node is None or node.kind == kind):
+            taken.add(key)
+            if node is not None:
+                return node
+            return crates.create_node(library, parent_id, candidate, kind)
+        suffix = f" ({number})"
+        candidate = name[: MAX_NAME_LENGTH - len(suffix)] + suffix
+        number += 1
 
 
 def _write_crates(
-    library: Library, crates: object, folder_name: str, top: list[PlaylistNode], ids_by_key: dict[object, int]
+    library: Library, folder_name: str, top: list[PlaylistNode], ids_by_key: dict[object, int]
 ) -> int:
-    """Playlists as crates below a folder named after the source; existing ones get their entries
-    replaced (a re-import updates, never duplicates)."""
+    """Playlists as crates below a folder named after the source, in order; crates there already get
+    their entries replaced (a re-import updates, never duplicates)."""
     made = 0
-    for names, node in (pair for n in top for pair in n.walk()):
-        path = "/".join([folder_name, *names])
-        kind = "folder" if node.is_folder else "crate"
-        existing = crates.node_by_path(library, path)  # type: ignore[attr-defined]
-        crate = existing if existing is not None else crates.create_path(library, path, kind)  # type: ignore[attr-defined]
-        if node.is_folder:
-            continue
-        ids = list(dict.fromkeys(ids_by_key[k] for k in node.entries if k in ids_by_key))
-        crates.set_tracks(library, crate.id, ids)  # type: ignore[attr-defined]
-        made += 1
+
+    def place(nodes: list[PlaylistNode], parent_id: int) -> None:
+        nonlocal made
+        taken: set[str] = set()
+        for node in nodes:
+            kind = "folder" if node.is_folder else "crate"
+            crate = _child(library, parent_id, crate_name(node.name), kind, taken)
+            if node.is_folder:
+                place(node.children, crate.id)
+                continue
+            ids = list(dict.fromkeys(ids_by_key[k] for k in node.entries if k in ids_by_key))
+            old = crates.crate_track_ids(library, crate.id)
+            if old != ids:
+                if old:
+                    crates.remove_tracks(library, crate.id, old)
+                crates.add_tracks(library, crate.id, ids)
+            made += 1
+
+    root = _child(library, None, folder_name, "folder", set())
+    place(top, root.id)
     return made

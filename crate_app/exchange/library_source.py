@@ -6,13 +6,15 @@ for MP3s that carry a grid or cues (the only times that an offset changes).
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterator, Sequence
-from types import ModuleType
 
+from crate_app import crates
+from crate_app.domain.crates import CrateNode, CrateTreeError
+from crate_app.domain.cues import CuePoint
 from crate_app.domain.track import path_from_db
 from crate_app.exchange.model import ExchangeCue, ExportTrack, PlaylistNode
 from crate_app.exchange.timing import mp3_facts, offset_seconds
+from crate_app.store.cues import cues_of_tracks
 from crate_app.store.library import Library
 
 _BASE_COLUMNS = (
@@ -23,20 +25,27 @@ _GRID_COLUMNS = ("first_beat", "first_downbeat")
 CHUNK = 1000
 
 
-def _optional(module: str) -> ModuleType | None:
-    """A module another part of Crate provides (crates, cues), or None while it is not there yet."""
-    try:
-        return importlib.import_module(module)
-    except ImportError:
+def exchange_cue(cue: CuePoint) -> ExchangeCue:
+    """A stored cue as the formats carry it (colour as 0xRRGGBB)."""
+    color = int(cue.color[1:], 16) if cue.color else None
+    return ExchangeCue(cue.kind, cue.number, cue.start, cue.end, cue.name or "", color)
+
+
+def cue_point(cue: ExchangeCue, shift: float = 0.0) -> CuePoint | None:
+    """An imported cue as Crate stores it, moved by ``shift`` seconds; None if it cannot be one (a
+    position before the start, a loop ending before it begins)."""
+    start = cue.start + shift
+    end = None if cue.end is None else cue.end + shift
+    color = None if cue.color is None else f"#{cue.color & 0xFFFFFF:06x}"
+    number = cue.number if cue.number is not None and cue.number >= 0 else None
+    if cue.kind == "hot" and number is None:
         return None
-
-
-def crates_api() -> ModuleType | None:
-    return _optional("crate_app.crates")
-
-
-def cues_api() -> ModuleType | None:
-    return _optional("crate_app.store.cues")
+    if start < -0.001:  # before the audio starts (a timing shift can push a cue at 0 s below it)
+        return None
+    try:
+        return CuePoint(cue.kind, number, max(0.0, start), end, cue.name, color)  # type: ignore[arg-type]
+    except ValueError:
+        return None
 
 
 class CrateNotFound(LookupError):
@@ -51,8 +60,6 @@ class LibrarySource:
         self.target = target
         names = {row[1] for row in library.execute("PRAGMA table_info(tracks)")}
         self._columns = _BASE_COLUMNS + tuple(c for c in _GRID_COLUMNS if c in names)
-        self._crates = crates_api()
-        self._cues = cues_api()
         self._top = self._build_tree(crate_paths)
         self._selected: list[int] | None = None
         if crate_paths:
@@ -65,42 +72,32 @@ class LibrarySource:
 
     # -- the tree ------------------------------------------------------------------------------------
     def _build_tree(self, crate_paths: Sequence[str]) -> list[PlaylistNode]:
-        if self._crates is None:
-            if crate_paths:
-                raise CrateNotFound("this Crate has no crates yet")
-            return []
-        nodes = self._crates.list_nodes(self.library)
-        by_parent: dict[object, list[object]] = {}
+        nodes = crates.list_nodes(self.library, with_counts=False)
+        by_parent: dict[int | None, list[CrateNode]] = {}
         for node in nodes:
             by_parent.setdefault(node.parent_id, []).append(node)
 
-        def build(node: object) -> PlaylistNode:
-            children = sorted(by_parent.get(node.id, []), key=lambda n: (n.position, n.id))  # type: ignore[attr-defined]
-            return PlaylistNode(
-                node.name,  # type: ignore[attr-defined]
-                node.kind == "folder",  # type: ignore[attr-defined]
-                [build(c) for c in children],
-                ref=node.id,  # type: ignore[attr-defined]
-            )
+        def build(node: CrateNode) -> PlaylistNode:
+            children = sorted(by_parent.get(node.id, []), key=lambda n: (n.position, n.id))
+            return PlaylistNode(node.name, node.kind == "folder", [build(c) for c in children], ref=node.id)
 
         if crate_paths:
             chosen = []
             for path in crate_paths:
-                node = self._crates.node_by_path(self.library, path)
-                if node is None:
-                    raise CrateNotFound(f"no crate or folder {path!r}")
-                chosen.append(build(node))
+                try:
+                    chosen.append(build(crates.node_by_path(self.library, path, with_counts=False)))
+                except CrateTreeError as exc:
+                    raise CrateNotFound(str(exc)) from None
             return chosen
-        roots = sorted(by_parent.get(None, []), key=lambda n: (n.position, n.id))  # type: ignore[attr-defined]
-        return [build(n) for n in roots]
+        return [build(n) for n in sorted(by_parent.get(None, []), key=lambda n: (n.position, n.id))]
 
     def playlists(self) -> list[PlaylistNode]:
         return self._top
 
     def entries(self, node: PlaylistNode) -> list[int]:
-        if self._crates is None or node.is_folder:
+        if node.is_folder:
             return []
-        return list(self._crates.crate_track_ids(self.library, node.ref))
+        return crates.crate_track_ids(self.library, node.ref)  # type: ignore[arg-type]
 
     # -- tracks ----------------------------------------------------------------------------------------
     def track_count(self) -> int:
@@ -111,13 +108,17 @@ class LibrarySource:
     def iter_tracks(self) -> Iterator[ExportTrack]:
         if self._selected is not None:
             for start in range(0, len(self._selected), CHUNK):
-                yield from self.tracks_by_ids(self._selected[start : start + CHUNK])
+                yield from self._fetch(self._selected[start : start + CHUNK], complete=True)
             return
         cursor = self.library.execute(f"SELECT {', '.join(self._columns)} FROM tracks ORDER BY id")
         while rows := cursor.fetchmany(CHUNK):
             yield from self._complete([self._track(row) for row in rows])
 
     def tracks_by_ids(self, ids: Sequence[int]) -> list[ExportTrack]:
+        """Tracks for playlist entries: their tags and paths, without cues (the collection has those)."""
+        return self._fetch(ids, complete=False)
+
+    def _fetch(self, ids: Sequence[int], *, complete: bool) -> list[ExportTrack]:
         found: dict[int, ExportTrack] = {}
         for start in range(0, len(ids), 500):
             chunk = list(ids[start : start + 500])
@@ -125,7 +126,8 @@ class LibrarySource:
             rows = self.library.execute(
                 f"SELECT {', '.join(self._columns)} FROM tracks WHERE id IN ({marks})", chunk
             )
-            for track in self._complete([self._track(row) for row in rows]):
+            tracks = [self._track(row) for row in rows]
+            for track in self._complete(tracks) if complete else tracks:
                 found[track.id] = track
         return [found[i] for i in ids if i in found]
 
@@ -140,13 +142,10 @@ class LibrarySource:
 
     def _complete(self, tracks: list[ExportTrack]) -> list[ExportTrack]:
         """Add cues and the target's MP3 timing offset."""
-        if self._cues is not None and tracks:
-            by_track = self._cues.cues_of_tracks(self.library, [t.id for t in tracks])
+        if tracks:
+            by_track = cues_of_tracks(self.library, [t.id for t in tracks])
             for track in tracks:
-                track.cues = [
-                    ExchangeCue(c.kind, c.number, c.start, c.end, c.name or "", c.color)
-                    for c in by_track.get(track.id, ())
-                ]
+                track.cues = [exchange_cue(c) for c in by_track.get(track.id, ())]
         for track in tracks:
             if track.format.lower() == "mp3" and (track.first_beat is not None or track.cues):
                 track.time_offset = offset_seconds(self.target, mp3_facts(track.path))

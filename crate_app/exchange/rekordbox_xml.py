@@ -143,8 +143,7 @@ def write(
                 batch.clear()
                 meter.update(report.tracks + len(report.skipped))
                 if should_stop is not None and should_stop():
-                    report.cancelled = True
-                    raise _Cancelled
+                    raise ExchangeError("the export was cancelled; the previous file is unchanged")
         out.write("".join(batch).encode("utf-8", "replace"))
         out.write(b"</COLLECTION>\n<PLAYLISTS>\n")
         patch_count(out, entries_at, report.tracks)
@@ -156,21 +155,6 @@ def write(
     meter.finish()
     report.files.append(str(dest))
     return report.finish()
-
-
-class _Cancelled(Exception):
-    pass
-
-
-def write_cancellable(
-    dest: Path, source: ExportSource, mapper: PathMapper, **options: object
-) -> ExportReport:
-    """``write``, returning a cancelled report (and leaving ``dest`` as it was) when stopped."""
-    try:
-        return write(dest, source, mapper, **options)  # type: ignore[arg-type]
-    except _Cancelled:
-        report = ExportReport(TARGET, str(dest), cancelled=True)
-        return report.finish()
 
 
 def _write_node(out, node: PlaylistNode, source: ExportSource, exported: IdSet, report: ExportReport) -> None:

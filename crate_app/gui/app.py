@@ -44,7 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from crate_app.domain.errors import LibraryError
     from crate_app.gui.file_open import FileOpenForwarder
-    from crate_app.gui.integrity import offer_restore_if_damaged
+    from crate_app.gui.integrity import offer_restore_if_damaged, restore_scheduled_backup
     from crate_app.gui.main_window import MainWindow
     from crate_app.gui.settings import load_hygiene_preferences, load_settings, open_settings
     from crate_app.hygiene.backup import SessionMarker
@@ -68,6 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         path = default_library_path()
     else:
         path = Path(remembered)
+    restore_scheduled_backup(Path(path).expanduser())  # chosen in File ▸ Restore Library Backup…
     offer_restore_if_damaged(Path(path).expanduser())  # after a crash: quick_check, restore a backup
     try:
         library = open_library(path)

@@ -4,9 +4,11 @@ library folders (View ▸ Watch Library Folders)."""
 
 from __future__ import annotations
 
+import time
+
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QMainWindow, QMenu, QMessageBox
 
 from crate_app.gui.duplicates import DuplicatesDialog
 from crate_app.gui.relink_dialog import RelinkDialog
@@ -93,6 +95,39 @@ class HygieneController(QObject):
             self.window.show_message(str(exc))
             return
         self.window.show_message(f"Backed up to {made.path}")
+
+    def choose_backup_to_restore(self) -> str | None:
+        """List the backups; the chosen one is restored when Crate next starts (the library is open now)."""
+        path = self.window.library.path
+        backups = backup.list_backups(path)
+        if not backups:
+            QMessageBox.information(
+                self.window, "Restore Library Backup", "There are no backups of this library yet."
+            )
+            return None
+        labels = [
+            f"{time.strftime('%Y-%m-%d %H:%M', time.localtime(b.created))}  ({b.size / 1e6:,.1f} MB)"
+            for b in backups
+        ]
+        label, chosen = QInputDialog.getItem(
+            self.window, "Restore Library Backup",
+            "Restore this backup the next time Crate starts (the current library file is kept beside it):",
+            labels, 0, False,
+        )  # fmt: skip
+        if not chosen:
+            return None
+        picked = backups[labels.index(label)]
+        try:
+            backup.schedule_restore(path, picked.path)
+        except backup.BackupError as exc:
+            QMessageBox.warning(self.window, "Cannot restore this backup", str(exc))
+            return None
+        answer = QMessageBox.question(
+            self.window, "Restore Library Backup", "The backup is restored when Crate starts again. Quit now?"
+        )
+        if answer == QMessageBox.StandardButton.Yes:
+            self.window.close()
+        return str(picked.path)
 
     def set_watching(self, on: bool) -> None:
         self.preferences = type(self.preferences)(self.preferences.backups_kept, bool(on))

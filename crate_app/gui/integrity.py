@@ -11,6 +11,15 @@ from PySide6.QtWidgets import QMessageBox, QWidget
 from crate_app.hygiene import backup
 
 
+def restore_scheduled_backup(library_path: Path, parent: QWidget | None = None) -> bool:
+    """Restore the backup chosen in File ▸ Restore Library Backup… (before the library is opened)."""
+    try:
+        return backup.restore_pending(library_path) is not None
+    except backup.BackupError as exc:
+        QMessageBox.critical(parent, "Cannot restore the backup", str(exc))
+        return False
+
+
 def offer_restore_if_damaged(
     library_path: Path, parent: QWidget | None = None, root: Path | None = None
 ) -> bool:

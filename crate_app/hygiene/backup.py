@@ -158,9 +158,13 @@ def _copy_online(
 
 
 def prune_backups(library_path: Path, *, keep: int, root: Path | None = None) -> list[Path]:
-    """Delete all but the newest ``keep`` backups (backups only: copies this module made)."""
+    """Delete all but the newest ``keep`` backups (backups only: copies this module made), never the one
+    waiting to be restored."""
     removed = []
+    waiting = pending_restore(library_path)
     for old in list_backups(library_path, root)[max(1, keep) :]:
+        if waiting is not None and old.path.resolve() == waiting:
+            continue
         old.path.unlink()
         removed.append(old.path)
     return removed
@@ -261,3 +265,34 @@ def damage_after_unclean_exit(library_path: Path) -> str | None:
     if not SessionMarker(library_path).unclean() or not library_path.exists():
         return None
     return quick_check(library_path)
+
+
+def _pending_path(library_path: Path) -> Path:
+    return Path(str(Path(library_path).expanduser()) + ".restore-pending")
+
+
+def schedule_restore(library_path: Path, backup_path: Path) -> None:
+    """Ask for ``backup_path`` to be restored the next time the library is opened (while it is open,
+    connections of other threads still use the file)."""
+    problem = quick_check(backup_path)
+    if problem is not None:
+        raise BackupError(f"the backup {backup_path} cannot be used: {problem}")
+    _pending_path(library_path).write_text(str(Path(backup_path).resolve()), encoding="utf-8")
+
+
+def pending_restore(library_path: Path) -> Path | None:
+    """The backup waiting to be restored before the library is opened, if any."""
+    pending = _pending_path(library_path)
+    if not pending.is_file():
+        return None
+    return Path(pending.read_text(encoding="utf-8").strip())
+
+
+def restore_pending(library_path: Path) -> Path | None:
+    """Restore the scheduled backup (see ``schedule_restore``) before the library is opened; returns the
+    set-aside library file.  The request is dropped either way: a failure is raised once."""
+    chosen = pending_restore(library_path)
+    if chosen is None:
+        return None
+    _pending_path(library_path).unlink()
+    return restore(library_path, chosen)

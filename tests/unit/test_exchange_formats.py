@@ -361,3 +361,57 @@ def test_key_crosswalk_matches_the_reference_table() -> None:
         assert keymap.engine_value(code) == engine and keymap.from_engine_value(engine) == code
     assert sorted(keymap.traktor_value(c) for c in range(24)) == list(range(24))
     assert sorted(keymap.engine_value(c) for c in range(24)) == list(range(24))
+
+
+def test_serato_crates_are_read_by_serato_tools(tmp_path: Path, music) -> None:
+    from serato_tools.crate import Crate
+
+    from crate_app.exchange import serato_crates
+
+    folder, tracks, playlists = music
+    drive = tmp_path / "usb"
+    mapper = PathMapper([(str(folder), "/Volumes/DJUSB/Music"), (str(drive), "/Volumes/DJUSB")])
+    report = serato_crates.write(drive, ListSource(tracks, playlists), mapper, check_running=lambda: False)
+    assert report.playlists == 2 and report.tracks == 4 and report.skipped == []
+    friday = drive / "_Serato_" / "Subcrates" / "Sets%%Friday.crate"
+    crate = Crate(str(friday))
+    assert crate.data[0] == ("vrsn", "1.0/Serato ScratchLive Crate")
+    assert crate.tracks() == [f"Music/{Path(tracks[i].path).name}" for i in (2, 0, 1)]
+    assert len(Crate(str(drive / "_Serato_" / "Subcrates" / "All & #%.crate")).tracks()) == 4
+    assert (drive / "_Serato_" / "neworder.pref").read_bytes().decode("utf-16-be").splitlines() == [
+        "[crate]Sets%%Friday",
+        "[crate]All & #%",
+    ]
+    # a track on another drive than the _Serato_ folder cannot be in its crates
+    elsewhere = PathMapper([(str(folder), "/Volumes/OTHER/Music"), (str(drive), "/Volumes/DJUSB")])
+    report = serato_crates.write(drive, ListSource(tracks, playlists), elsewhere, check_running=lambda: False)
+    assert report.tracks == 0 and len(report.skipped) == 4 and "another drive" in report.skipped[0][1]
+    with pytest.raises(ExchangeError, match="Serato is running"):
+        serato_crates.write(drive, ListSource(tracks, playlists), mapper, check_running=lambda: True)
+
+
+def test_serato_reader_reads_crates_serato_tools_wrote(tmp_path: Path, music) -> None:
+    from serato_tools.crate import Crate
+
+    from crate_app.exchange import serato_crates
+
+    _, tracks, _ = music
+    subcrates = tmp_path / "_Serato_" / "Subcrates"
+    subcrates.mkdir(parents=True)
+    crate = Crate(str(subcrates / "Warm up%%Early.crate"))
+    for track in tracks[:3]:
+        crate.add_track(track.path)
+    # serato-tools 2.4's default data for a new crate holds "brev" as text, which its own save refuses
+    crate.data = [
+        (t, [(k, False) if k == "brev" else (k, v) for k, v in d] if t == "osrt" else d)
+        for t, d in crate.data
+    ]
+    crate.save()
+    (subcrates / "broken.crate").write_bytes(b"vrsn\x00\x00\x00\x40\x00")
+    with pytest.raises(ExchangeError, match=r"broken\.crate: the crate file ends"):
+        serato_crates.read(tmp_path)
+    (subcrates / "broken.crate").unlink()
+    collection = serato_crates.read(tmp_path)
+    (warm_up,) = collection.playlists
+    assert warm_up.is_folder and warm_up.children[0].name == "Early"
+    assert [os.path.normpath(p) for p in warm_up.children[0].entries] == [t.path for t in tracks[:3]]

@@ -136,3 +136,19 @@ def test_cli_backup_create_list_restore(tmp_path: Path) -> None:
     assert _count(lib) == 50 and _count(Path(outcome["set_aside"])) == 0
     missing = crate_cli("backup", "restore", str(tmp_path / "nope.sqlite"), library=lib, env=env)
     assert missing.returncode == 2 and "no backup file" in missing.stderr
+
+
+def test_a_restore_chosen_in_the_window_happens_before_the_next_open(tmp_path: Path) -> None:
+    lib = tmp_path / "lib.sqlite"
+    _library_with_rows(lib, 20)
+    root = tmp_path / "backups"
+    chosen = backup.create_backup(lib, root=root, keep=1, now=1_000_000)
+    backup.schedule_restore(lib, chosen.path)
+    library = open_library(lib)
+    writer.upsert_scanned(library, [ScannedFile("/later.mp3", 1, 1.0, TagInfo())])
+    library.close()
+    backup.create_backup(lib, root=root, keep=1, now=1_000_100)  # at quit: never prunes the chosen one
+    assert chosen.path.exists()
+    aside = backup.restore_pending(lib)
+    assert _count(lib) == 20 and _count(aside) == 21
+    assert backup.pending_restore(lib) is None and backup.restore_pending(lib) is None

@@ -13,6 +13,7 @@ from clirunner import crate_cli, json_lines
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from crate_app import crates as crate_tree
 from crate_app.hygiene import hashing, relink
 from crate_app.library.scanner import rescan_library, scan_paths
 from crate_app.store.library import Library, open_library
@@ -122,6 +123,8 @@ def test_after_any_moves_every_file_is_in_the_library_exactly_once(
     tmp_path = tmp_path_factory.mktemp("property")
     library, root = _setup(tmp_path, originals)
     ids = _ids(library)
+    crate = crate_tree.create_node(library, None, "set", "crate")
+    crate_tree.add_tracks(library, crate.id, sorted(ids.values()))
     lineage = {str(root / name): ids[name] for name in ids}  # path -> the original track's id
     copied: set[int] = set()
     for counter, (operation, pick, folder) in enumerate(operations):
@@ -152,6 +155,9 @@ def test_after_any_moves_every_file_is_in_the_library_exactly_once(
     for path, origin in lineage.items():
         if origin not in copied:
             assert by_path.get(path) == origin  # a moved file keeps its track (and its crates, history)
-    for origin in ids.values():  # every original track is still in the library (crates keep members)
+    for origin in ids.values():  # every original track is still in the library
         assert library.tracks_by_ids([origin]), origin
+    assert crate_tree.crate_track_ids(library, crate.id) == sorted(
+        ids.values()
+    )  # the crate keeps its members
     library.close()
