@@ -24,6 +24,7 @@ from PySide6.QtCore import (
     QPersistentModelIndex,
     QPoint,
     Qt,
+    QTimer,
     Signal,
 )
 from PySide6.QtGui import QAction, QBrush, QColor, QDragMoveEvent, QDropEvent, QIcon, QKeySequence
@@ -50,9 +51,9 @@ from crate_app.gui.track_drag import (
 )
 from crate_app.services.crate_service import CrateService, EditOutcome
 
-COLLECTION, CRATES, PROBLEMS = "collection", "crates", "problems"
-_SPECIAL_ROWS = (COLLECTION, CRATES, PROBLEMS)
-_SPECIAL_IDS = {COLLECTION: 1, CRATES: 2, PROBLEMS: 3}
+COLLECTION, CRATES, PROBLEMS, DUPLICATES = "collection", "crates", "problems", "duplicates"
+_SPECIAL_ROWS = (COLLECTION, CRATES, PROBLEMS, DUPLICATES)
+_SPECIAL_IDS = {COLLECTION: 1, CRATES: 2, PROBLEMS: 3, DUPLICATES: 4}
 _NODE_BASE = 16  # a node's internal id is its id + _NODE_BASE; below are the three fixed rows
 NodeRole = Qt.ItemDataRole.UserRole + 1  # the CrateNode of a row (None for the fixed rows)
 TargetRole = Qt.ItemDataRole.UserRole + 2  # what selecting the row shows: a SidebarTarget
@@ -64,7 +65,7 @@ _NAME, _COUNT = 0, 1
 class SidebarTarget:
     """What the table shows: the whole collection, one crate (or folder, or smart crate), or problems."""
 
-    kind: str  # COLLECTION, PROBLEMS or "node"
+    kind: str  # COLLECTION, PROBLEMS, DUPLICATES (opens the Duplicates view) or "node"
     node: CrateNode | None = None
 
 
@@ -233,6 +234,7 @@ class SidebarModel(QAbstractItemModel):
                 COLLECTION: QStyle.StandardPixmap.SP_DriveHDIcon,
                 CRATES: QStyle.StandardPixmap.SP_DirOpenIcon,
                 PROBLEMS: QStyle.StandardPixmap.SP_MessageBoxWarning,
+                DUPLICATES: QStyle.StandardPixmap.SP_FileDialogDetailedView,
                 "folder": QStyle.StandardPixmap.SP_DirIcon,
                 "crate": QStyle.StandardPixmap.SP_FileDialogListView,
                 "smart": QStyle.StandardPixmap.SP_FileDialogContentsView,
@@ -288,7 +290,12 @@ class SidebarModel(QAbstractItemModel):
     def _special_data(self, special: str, column: int, role: int) -> Any:
         if role == Qt.ItemDataRole.DisplayRole:
             if column == _NAME:
-                return {COLLECTION: "Collection", CRATES: "Crates", PROBLEMS: "Problems"}[special]
+                return {
+                    COLLECTION: "Collection",
+                    CRATES: "Crates",
+                    PROBLEMS: "Problems",
+                    DUPLICATES: "Duplicates",
+                }[special]
             if special == COLLECTION and self._collection_count is not None:
                 return f"{self._collection_count:,}"
             return None
@@ -303,6 +310,7 @@ class SidebarModel(QAbstractItemModel):
                 COLLECTION: "Every track in the library",
                 CRATES: "Folders, crates and smart crates (drop crates here to move them to the top)",
                 PROBLEMS: "Files that could not be read or have gone missing",
+                DUPLICATES: "The same track more than once: by tags, by audio or by recording",
             }[special]
         if role == TargetRole and special != CRATES:
             return SidebarTarget(special)
@@ -532,9 +540,11 @@ class Sidebar(QWidget):
     """
 
     target_selected = Signal(object)
+    duplicates_requested = Signal()  # the Duplicates row was chosen
     message = Signal(str)
     paths_dropped_on_collection = Signal(object)
     smart_editor_requested = Signal(object, object)
+    export_requested = Signal(object)  # CrateNode: "Export…" on a crate or folder (File ▸ Export's dialog)
 
     def __init__(self, service: CrateService, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -591,6 +601,7 @@ class Sidebar(QWidget):
         self.crates_from_folders_action = self._action(
             "Create Crates from &Folders\u2026", "", self.crates_from_folders, window_wide
         )
+        self.export_action = self._action("E&xport\u2026", "", self.export_current, here)
 
     def _action(self, text: str, shortcut: object, slot: object, context: Qt.ShortcutContext) -> QAction:
         action = QAction(text, self)
@@ -673,6 +684,11 @@ class Sidebar(QWidget):
         index = self.view.currentIndex()
         if self.model.node_of(index) is not None:
             self.view.edit(index.siblingAtColumn(_NAME))
+
+    def export_current(self) -> None:
+        node = self.current_node()
+        if node is not None:
+            self.export_requested.emit(node)
 
     def duplicate_current(self) -> None:
         node = self.current_node()
@@ -792,8 +808,16 @@ class Sidebar(QWidget):
             self._current = target  # the crate shown is gone (deleted here or in another window)
             self.target_selected.emit(target)
 
-    def _on_view_current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+    def _on_view_current_changed(self, current: QModelIndex, previous: QModelIndex) -> None:
         target = current.siblingAtColumn(_NAME).data(TargetRole)
+        if target is not None and target.kind == DUPLICATES:
+            # A view of its own (the window opens it); the table and the selection stay where they were.
+            self.duplicates_requested.emit()
+            back = QPersistentModelIndex(previous)
+            QTimer.singleShot(
+                0, lambda: self.view.setCurrentIndex(QModelIndex(back)) if back.isValid() else None
+            )
+            return
         if target is None or target == self._current:
             return
         self._current = target
@@ -861,4 +885,6 @@ class Sidebar(QWidget):
                 menu.addAction(self.edit_smart_action)
             for action in (self.rename_action, self.duplicate_action, self.delete_action):
                 menu.addAction(action)
+            menu.addSeparator()
+            menu.addAction(self.export_action)
         return menu
