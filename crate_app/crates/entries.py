@@ -84,7 +84,7 @@ def add_tracks(
         _touch(conn, crate_id)
         load_input(conn, [(track_id, now) for track_id in wanted])
         already = {t for (t,) in conn.execute(
-            "SELECT i.track_id FROM temp_crate_input i JOIN crate_entries e "
+            "SELECT i.track_id FROM temp_crate_input i CROSS JOIN crate_entries e "
             "ON e.crate_id = ? AND e.track_id = i.track_id", (crate_id,))}  # fmt: skip
         unknown = {t for (t,) in conn.execute(
             "SELECT track_id FROM temp_crate_input WHERE track_id NOT IN (SELECT id FROM tracks)"
@@ -126,7 +126,10 @@ def remove_tracks(library: Library, crate_id: int, track_ids: Iterable[int]) -> 
         _touch(conn, crate_id)
         load_input(conn, [(track_id, None) for track_id in wanted])
         removed = conn.execute(
-            "SELECT e.position, e.track_id, e.added_at FROM crate_entries e JOIN temp_crate_input i "
+            # CROSS JOIN keeps the input as the outer loop (one seek on (crate_id, track_id) per track):
+            # left to itself SQLite walked the crate in order and scanned the input for every entry,
+            # 115 s for 5,000 tracks of a 100,000-track crate.
+            "SELECT e.position, e.track_id, e.added_at FROM temp_crate_input i CROSS JOIN crate_entries e "
             "ON e.crate_id = ? AND e.track_id = i.track_id ORDER BY e.position",
             (crate_id,),
         ).fetchall()
@@ -213,7 +216,7 @@ def move_entries(library: Library, crate_id: int, track_ids: Iterable[int], to_p
         _touch(conn, crate_id)
         load_input(conn, [(track_id, None) for track_id in moving])
         positions = conn.execute(
-            "SELECT e.position FROM crate_entries e JOIN temp_crate_input i "
+            "SELECT e.position FROM temp_crate_input i CROSS JOIN crate_entries e "
             "ON e.crate_id = ? AND e.track_id = i.track_id",
             (crate_id,),
         ).fetchall()
