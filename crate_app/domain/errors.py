@@ -23,3 +23,7 @@ class TemplateError(CrateError):
     def __init__(self, message: str, position: int) -> None:
         super().__init__(f"{message} (at position {position + 1})")
         self.position = position
+
+
+class AnalysisUnavailable(CrateError):
+    """Analysis cannot run at all (its processes do not start, or keep dying): a batch stops."""

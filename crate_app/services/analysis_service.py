@@ -41,13 +41,12 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from crate_app.analysis import numba_cache
 from crate_app.analysis.outcome import AnalyzeFunction, FileOutcome, analyse_track
 from crate_app.analysis.processes import (
     TIME_LIMIT_GRACE,
     ProcessAnalyzer,
     analyze_in_process,
-    numba_cache_folder,
-    numba_cache_is_cold,
     prepare_in_process,
 )
 from crate_app.domain.keys import KeyNotation
@@ -567,7 +566,7 @@ class AnalysisService(QObject):
         if state.started:
             return
         state.started = True
-        state.cold = numba_cache_is_cold(numba_cache_folder())
+        state.cold = numba_cache.is_cold(numba_cache.cache_folder())
         job = _WarmUpJob(self.warm_up_function)
         job.signals.finished.connect(self._on_warm_up_finished)
         job.signals.failed.connect(self._on_warm_up_failed)
