@@ -10,6 +10,11 @@
 3. With ``--smoke``: runs the built app's ``--self-test`` offscreen twice (cold, then warm numba cache)
    and fails unless both report ``"ok": true`` and the second run reused numba's cache.
 
+Before building, the licence of every distribution the app bundles is checked against what a
+GPL-3.0-or-later program may ship (``packaging/licences.py``): an unknown or incompatible one fails the
+build.  The bundle gets ``LICENSE`` and ``THIRD-PARTY-NOTICES.txt`` (every bundled licence in full).
+After building, a symbolic link in the bundle that points nowhere fails the build.
+
 Run it with the Python that has Crate and PyInstaller installed (``pip install .[packaging]``).
 """
 
@@ -27,6 +32,8 @@ import tarfile
 import tempfile
 import time
 from pathlib import Path
+
+import licences  # packaging/licences.py (this script's folder is first on sys.path)
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGING = ROOT / "packaging"
@@ -72,6 +79,41 @@ def run_pyinstaller() -> Path:
 
 def executable(app_folder: Path) -> Path:
     return app_folder / ("crate.exe" if sys.platform == "win32" else "crate")
+
+
+def dangling_symlinks(bundle: Path) -> list[Path]:
+    """Symbolic links in the bundle whose target does not exist (in the bundle or at all)."""
+    return sorted(p for p in bundle.rglob("*") if p.is_symlink() and not p.exists())
+
+
+def check_symlinks(bundle: Path) -> None:
+    dangling = dangling_symlinks(bundle)
+    if dangling:
+        listing = "\n  ".join(f"{p.relative_to(bundle)} -> {os.readlink(p)}" for p in dangling)
+        raise SystemExit(f"build: {len(dangling)} dangling symbolic links in {bundle}:\n  {listing}")
+    say(f"symbolic links: none dangling in {bundle.name}")
+
+
+def check_licences() -> list[licences.Review]:
+    """Review the licences of every bundled distribution; stop the build on one Crate cannot ship."""
+    reviews = licences.review_bundle("crate-app")
+    refused = licences.refusals(reviews)
+    if refused:
+        raise SystemExit("build: cannot ship these under GPL-3.0-or-later:\n  " + "\n  ".join(refused))
+    say(f"licences: {len(reviews)} bundled distributions, all allowed in a GPL-3.0-or-later app")
+    return reviews
+
+
+def write_licences(reviews: list[licences.Review], app_folder: Path) -> Path:
+    """LICENSE and THIRD-PARTY-NOTICES.txt next to the executable (macOS: in Contents/Resources)."""
+    target = app_folder.parent / "Resources" if sys.platform == "darwin" else app_folder
+    target.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(ROOT / "LICENSE", target / "LICENSE")
+    notices = licences.write_notices(
+        reviews, target / "THIRD-PARTY-NOTICES.txt", licences.python_licence_file()
+    )
+    say(f"licences: wrote {notices} ({megabytes(notices.stat().st_size)})")
+    return notices
 
 
 def deb_arch() -> str:
@@ -170,9 +212,12 @@ def macos_dmg(ver: str) -> Path:
     return target
 
 
-def self_test(program: Path, numba_cache: Path) -> tuple[dict[str, object], float]:
-    """Run ``program --self-test`` offscreen; return its JSON report and the wall time."""
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", NUMBA_CACHE_DIR=str(numba_cache))
+def self_test(
+    program: Path, numba_cache: Path, extra_env: dict[str, str] | None = None
+) -> tuple[dict[str, object], float]:
+    """Run ``program --self-test`` offscreen (or as ``extra_env`` says); return its JSON report and the
+    wall time."""
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", NUMBA_CACHE_DIR=str(numba_cache)) | (extra_env or {})
     started = time.perf_counter()
     try:
         done = subprocess.run(
@@ -213,6 +258,41 @@ def smoke(program: Path) -> None:
         if cache_files(cache) != written:  # a miss would have added or rewritten index and code files
             raise SystemExit("build: the second launch did not reuse numba's cache")
         say(f"numba cache: {len(written)} files in NUMBA_CACHE_DIR, reused by the second launch")
+        if sys.platform == "linux":
+            xcb_self_test(program, cache)
+
+
+def xcb_self_test(program: Path, numba_cache: Path) -> None:
+    """The built app's self-test once more on a real X server (Xvfb) with Qt's xcb platform: the one
+    run that needs the system's xcb libraries.  Without Xvfb: a note, or in CI (CI=true) a failure."""
+    xvfb = shutil.which("Xvfb")
+    if xvfb is None:
+        if os.environ.get("CI", "").lower() == "true":
+            raise SystemExit("build: Xvfb is missing: CI must start the built app on a real X server")
+        say("Xvfb not installed: the built app was not started on a real X server (apt-get install xvfb)")
+        return
+    read_end, write_end = os.pipe()
+    server = subprocess.Popen(
+        [xvfb, "-displayfd", str(write_end), "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+        pass_fds=(write_end,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    os.close(write_end)
+    try:
+        with os.fdopen(read_end) as announced:
+            display = announced.readline().strip()
+        if not display:
+            raise SystemExit("build: Xvfb did not start")
+        report, seconds = self_test(
+            program, numba_cache, {"QT_QPA_PLATFORM": "xcb", "DISPLAY": f":{display}"}
+        )
+        if report.get("platform") != "xcb":
+            raise SystemExit(f"build: the xcb self-test ran on {report.get('platform')!r}, not xcb")
+        say(f"self-test on Xvfb with QT_QPA_PLATFORM=xcb: {seconds:.1f} s  {json.dumps(report)}")
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
 
 
 def cache_files(folder: Path) -> dict[str, int]:
@@ -229,9 +309,12 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"build: unsupported platform {sys.platform}")
     ver = version()
     started = time.perf_counter()
+    reviews = check_licences()
     say(f"PyInstaller one-folder build of Crate {ver} for {sys.platform}")
     app_folder = run_pyinstaller()
     bundle = DIST / ("Crate.app" if sys.platform == "darwin" else "crate")
+    write_licences(reviews, app_folder)
+    check_symlinks(bundle)
     say(f"app bundle: {bundle} ({megabytes(folder_size(bundle))}) in {time.perf_counter() - started:.0f} s")
     if not args.skip_installer:
         made: list[Path | None] = []

@@ -6,8 +6,9 @@
 #   bash packaging/dev.sh cli [ARGS...]    install and run crate-cli
 #
 # Works on a fresh Debian/Ubuntu or macOS machine with Python 3.11+.  On Debian/Ubuntu it installs
-# the few system libraries Qt and Python's venv need when they are missing (as root, or through
-# sudo when that works without a password); everything else comes from PyPI into ./.venv.
+# the system libraries Qt's desktop (xcb) platform needs, python3-venv, and for `test` Xvfb and xauth,
+# when they are missing (as root, or through sudo when that works without a password), and says which;
+# everything else comes from PyPI into ./.venv ($CRATE_VENV; $CRATE_PYTHON picks the interpreter).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -36,24 +37,90 @@ as_root() {
   fi
 }
 
-# System libraries: Qt's xcb/offscreen platforms link these; venv needs python3-venv on Debian.
+# Debian/Ubuntu packages for the shared libraries PySide6's wheels do not bundle, as soname:package.
+# The list is what `ldd` reports for Qt's xcb platform plugin (plugins/platforms/libqxcb.so), the Qt
+# libraries it loads (libQt6XcbQpa, Gui, Widgets, DBus, OpenGL) and its GL integrations
+# (plugins/xcbglintegrations), on PySide6 6.12, minus what every Debian system has (libc, zlib...).
+# After the venv is installed, check_qt_xcb runs ldd on the installed plugin again and installs
+# (or names) anything this list missed.
+qt_libraries=(
+  libxcb.so.1:libxcb1 libX11.so.6:libx11-6 libX11-xcb.so.1:libx11-xcb1
+  libxcb-cursor.so.0:libxcb-cursor0 libxcb-icccm.so.4:libxcb-icccm4 libxcb-image.so.0:libxcb-image0
+  libxcb-keysyms.so.1:libxcb-keysyms1 libxcb-randr.so.0:libxcb-randr0
+  libxcb-render.so.0:libxcb-render0 libxcb-render-util.so.0:libxcb-render-util0
+  libxcb-shape.so.0:libxcb-shape0 libxcb-shm.so.0:libxcb-shm0 libxcb-sync.so.1:libxcb-sync1
+  libxcb-util.so.1:libxcb-util1 libxcb-xfixes.so.0:libxcb-xfixes0 libxcb-xkb.so.1:libxcb-xkb1
+  libxcb-glx.so.0:libxcb-glx0 libxcb-xinerama.so.0:libxcb-xinerama0 libxcb-xinput.so.0:libxcb-xinput0
+  libxkbcommon.so.0:libxkbcommon0 libxkbcommon-x11.so.0:libxkbcommon-x11-0
+  libEGL.so.1:libegl1 libGL.so.1:libgl1 libfontconfig.so.1:libfontconfig1 libfreetype.so.6:libfreetype6
+  libdbus-1.so.3:libdbus-1-3 libglib-2.0.so.0:libglib2.0-0
+)
+# The tests start the app on a virtual X server (tests/gui/test_xcb_start.py): program:package.
+test_programs=(Xvfb:xvfb xauth:xauth)
+
+# apt-get install the packages named in "$@" (with the reason after a colon), saying what it installs.
+apt_install() {
+  (($#)) || return 0
+  local packages=() reasons=() entry
+  for entry in "$@"; do
+    packages+=("${entry%%:*}")
+    reasons+=("${entry%%:*} (${entry##*:})")
+  done
+  say "installing system packages: ${reasons[*]}"
+  if ! command -v apt-get >/dev/null 2>&1; then
+    say "no apt-get here: install the packages that provide these yourself"
+    return 1
+  fi
+  # Lock::Timeout: wait for another apt (unattended upgrades) instead of failing at once.
+  if ! { as_root apt-get -o DPkg::Lock::Timeout=600 update -qq &&
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
+      --no-install-recommends "${packages[@]}"; } >/dev/null; then
+    say "could not install ${packages[*]} (needs root or sudo); install them and run this again"
+    exit 1
+  fi
+}
+
+# Before the venv: the listed Qt libraries, Python's venv, and for the tests Xvfb.
 install_system_packages() {
   command -v apt-get >/dev/null 2>&1 || return 0
-  local wanted=()
-  local lib
-  for lib in libEGL.so.1:libegl1 libGL.so.1:libgl1 libxkbcommon.so.0:libxkbcommon0 \
-    libfontconfig.so.1:libfontconfig1 libdbus-1.so.3:libdbus-1-3 libglib-2.0.so.0:libglib2.0-0 \
-    libxkbcommon-x11.so.0:libxkbcommon-x11-0 libxcb-cursor.so.0:libxcb-cursor0; do
-    ldconfig -p 2>/dev/null | grep -q "${lib%%:*}" || wanted+=("${lib##*:}")
+  local wanted=() entry known
+  known="$( (ldconfig -p 2>/dev/null || /sbin/ldconfig -p 2>/dev/null || true) | awk 'NR > 1 {print $1}')"
+  for entry in "${qt_libraries[@]}"; do
+    grep -qxF "${entry%%:*}" <<<"$known" || wanted+=("${entry##*:}:${entry%%:*}")
   done
   if ! "$python" -c 'import venv, ensurepip' >/dev/null 2>&1; then
-    wanted+=("python3-venv")
+    wanted+=("python3-venv:venv")
   fi
-  ((${#wanted[@]})) || return 0
-  say "installing system packages: ${wanted[*]}"
-  if ! { as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${wanted[@]}"; } >/dev/null; then
-    say "could not install ${wanted[*]} (needs root or sudo); install them and run this again"
-    exit 1
+  if [ "$mode" = test ]; then
+    for entry in "${test_programs[@]}"; do
+      command -v "${entry%%:*}" >/dev/null 2>&1 || wanted+=("${entry##*:}:${entry%%:*}")
+    done
+  fi
+  apt_install "${wanted[@]}"
+}
+
+# After the venv: ldd on the installed xcb plugin; install what the list maps, name what it cannot.
+check_qt_xcb() {
+  [ "$(uname -s)" = Linux ] || return 0
+  local plugin missing soname entry package wanted=() unknown=()
+  plugin="$("$venv/bin/python" -c 'import pathlib, PySide6; print(pathlib.Path(PySide6.__file__).parent / "Qt/plugins/platforms/libqxcb.so")')"
+  [ -f "$plugin" ] || return 0
+  missing="$(ldd "$plugin" 2>/dev/null | awk '/not found/ {print $1}' | sort -u)"
+  [ -n "$missing" ] || return 0
+  for soname in $missing; do
+    package=""
+    for entry in "${qt_libraries[@]}"; do
+      [ "${entry%%:*}" = "$soname" ] && package="${entry##*:}"
+    done
+    if [ -n "$package" ]; then wanted+=("$package:$soname"); else unknown+=("$soname"); fi
+  done
+  if ((${#wanted[@]})) && command -v apt-get >/dev/null 2>&1; then
+    apt_install "${wanted[@]}"
+  else
+    unknown+=("${wanted[@]##*:}")
+  fi
+  if ((${#unknown[@]})); then
+    say "Qt's xcb platform (the desktop window) needs these libraries, which are missing: ${unknown[*]}"
   fi
 }
 
@@ -74,6 +141,7 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   "$venv/bin/python" -m pip install --quiet -e ".$extras"
   touch "$stamp"
 fi
+check_qt_xcb
 
 case "$mode" in
   app) exec "$venv/bin/python" -m crate_app "$@" ;;

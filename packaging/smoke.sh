@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Smoke check of the Linux app: build the bundle, its .tar.gz and .deb (packaging/build.py), then start
-# the built binary offscreen with --self-test twice (first launch: numba compiles; second: its cache is
-# reused).  Fails loudly unless both runs report "ok": true.  Needs the ./.venv that dev.sh makes.
+# Smoke check of the Linux app: build the bundle, its .tar.gz and .deb (packaging/build.py: it fails on
+# a licence Crate cannot ship or a dangling symbolic link in the bundle), then start the built binary
+# with --self-test offscreen twice (first launch: numba compiles; second: its cache is reused) and once
+# on Xvfb with Qt's xcb platform.  Fails loudly unless every run reports "ok": true.  Needs the ./.venv
+# that dev.sh makes.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 python="${CRATE_VENV:-$PWD/.venv}/bin/python"

@@ -15,8 +15,8 @@ import threading
 
 import numpy as np
 
-from crate_app.analysis import numba_cache
-from crate_app.analysis.decode import decode_excerpt
+from crate_app.analysis import numba_cache, waveform
+from crate_app.analysis.decode import DecodedAudio, decode_excerpt, excerpt_window
 from crate_app.analysis.key import estimate_key
 from crate_app.analysis.tempo import estimate_tempo
 from crate_app.domain.track import AnalysisOptions, AnalysisResult
@@ -41,18 +41,45 @@ def analyze_file(path: str | os.PathLike[str], options: AnalysisOptions | None =
     excerpt, in seconds from the start of the track."""
     options = options or AnalysisOptions()
     validate_options(options)
-    audio = decode_excerpt(path, options.sample_rate, options.excerpt_seconds, options.timeout_seconds)
+    overview: bytes | None = None
+    if options.waveform:
+        # The overview needs the whole track: decode it once, draw the overview from it, and analyse
+        # the excerpt cut from the same samples (no second decode).
+        audio = decode_excerpt(path, options.sample_rate, 0.0, options.timeout_seconds)
+        overview = waveform.encode(waveform.overview(audio.samples, audio.sample_rate))
+        audio = cut_excerpt(audio, options.excerpt_seconds)
+    else:
+        audio = decode_excerpt(path, options.sample_rate, options.excerpt_seconds, options.timeout_seconds)
     result = analyze_samples(audio.samples, audio.sample_rate, options)
     duration = audio.duration if audio.duration is not None else audio.start + audio.seconds
+    beat_times = tuple(round(audio.start + t, 4) for t in result.beat_times)
     return AnalysisResult(
+        waveform=overview,
         bpm=result.bpm,
         bpm_confidence=result.bpm_confidence,
         key=result.key,
         key_confidence=result.key_confidence,
         duration=round(duration, 3),
         analysed_seconds=round(audio.seconds, 3),
-        beat_times=tuple(round(audio.start + t, 4) for t in result.beat_times),
+        beat_times=beat_times,
+        first_beat=grid_start(beat_times[0], result.bpm) if beat_times and result.bpm else None,
     )
+
+
+def cut_excerpt(audio: DecodedAudio, excerpt_seconds: float) -> DecodedAudio:
+    """The part of a whole-track decode that ``decode_excerpt(..., excerpt_seconds)`` would have decoded."""
+    start, length = excerpt_window(audio.seconds, excerpt_seconds)
+    if start == 0.0 and length is None:
+        return audio
+    first = round(start * audio.sample_rate)
+    last = first + round((length or audio.seconds) * audio.sample_rate)
+    return DecodedAudio(audio.samples[first:last], audio.sample_rate, audio.start + start, audio.duration)
+
+
+def grid_start(beat_time: float, bpm: float) -> float:
+    """The first beat at or after 0 s of the constant grid at ``bpm`` through ``beat_time``."""
+    period = 60.0 / bpm
+    return round(beat_time % period, 4)
 
 
 def analyze_samples(

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from crate_app.domain.errors import DecodeError
+from crate_app.domain.progress import format_position
 
 # Cap on the audio decoded in one call when the whole track is wanted (excerpt 0): 30 minutes keeps
 # the memory for decoded audio and spectrograms bounded (~250 MB); longer files (DJ mixes) are
@@ -42,14 +43,6 @@ class DecodedAudio:
     @property
     def seconds(self) -> float:
         return len(self.samples) / self.sample_rate
-
-
-def format_position(seconds: float) -> str:
-    """0:42, 12:05, 1:02:03."""
-    whole = max(0, int(seconds))
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 def excerpt_window(duration: float | None, excerpt_seconds: float) -> tuple[float, float | None]:

@@ -6,13 +6,15 @@ import argparse
 import sys
 from collections.abc import Iterator
 
+from crate_app import crates
 from crate_app.cli.common import CliError, open_from_args, print_json, whole_number
+from crate_app.domain.crates import CrateTreeError
 from crate_app.domain.keys import KeyNotation, format_key_code
 from crate_app.domain.search import QuerySyntaxError, parse_query
 from crate_app.domain.track import TrackRecord, display_path
 from crate_app.store.library import Library
 from crate_app.store.schema import SORTABLE_COLUMNS
-from crate_app.store.view import SortOrder, TrackView
+from crate_app.store.view import POSITION, SortOrder, TrackView
 
 PAGE_ROWS = 1_000
 # Plain-text table: (header, width); text is cut to the width so rows stream without a first pass.
@@ -28,10 +30,14 @@ def register(commands: argparse._SubParsersAction) -> None:
         "prefix, 'artist:daft', 'bpm:120-128', 'key:8A', 'format:flac', '-remix' (after --).",
     )
     parser.add_argument("query", nargs="*", metavar="QUERY", help="search (several words are joined)")
-    fields = (*SORTABLE_COLUMNS, "id")
+    fields = (*SORTABLE_COLUMNS, "id", POSITION)
     parser.add_argument(
-        "--sort", default="artist", choices=fields, metavar="FIELD",
-        help=f"sort by one of: {', '.join(fields)} (default artist)",
+        "--sort", default=None, choices=fields, metavar="FIELD",
+        help=f"sort by one of: {', '.join(fields)} (default artist; in a crate, its own order: position)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--crate", metavar="PATH",
+        help="only the tracks of this crate (Sets/2026/Berlin), in crate order unless --sort says otherwise",
     )  # fmt: skip
     parser.add_argument("--desc", action="store_true", help="descending order")
     parser.add_argument("--limit", type=whole_number(0), default=None, metavar="N", help="at most N tracks")
@@ -53,10 +59,25 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"bad query at position {exc.position + 1}: {exc}") from None
     library = open_from_args(args, create=False)
     notation = KeyNotation(args.key_notation)
+    crate_id = None
+    if args.crate is not None:
+        node = crates.node_by_path(library, args.crate, with_counts=False)
+        if node.is_folder:
+            raise CrateTreeError(f"'{node.path}' is a folder: give a crate's path (crate-cli crate list)")
+        crate_id = node.id
+    if args.sort is None:
+        order = None if crate_id is not None else SortOrder("artist", args.desc)
+        if crate_id is not None and args.desc:
+            order = SortOrder(POSITION, True) if node.kind == "crate" else None
+    else:
+        order = SortOrder(args.sort, args.desc)
+    if order is not None and order.column == POSITION and (crate_id is None or node.kind != "crate"):
+        raise CliError("--sort position is the order of a crate: give --crate PATH of a (not smart) crate")
+    view = TrackView(library, query, order, crate_id=crate_id)
     out = sys.stdout
     if not args.json:
         out.write(_table_line([name for name, _ in TABLE_COLUMNS]))
-    for track in iter_tracks(library, TrackView(library, query, SortOrder(args.sort, args.desc)), args.limit):
+    for track in iter_tracks(library, view, args.limit):
         if args.json:
             print_json(track_json(track, notation), out)
         else:

@@ -10,10 +10,10 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from crate_app.cli import analyze, ls, rename, scan, stats
+from crate_app.cli import analyze, backup, crate, dupes, exchange, ls, relink, rename, scan, stats
 from crate_app.domain.errors import CrateError
 
-COMMANDS = (scan, stats, ls, rename, analyze)
+COMMANDS = (scan, stats, ls, rename, analyze, backup, dupes, exchange, relink, crate)
 PROG = "crate-cli"
 
 
@@ -43,7 +43,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.run(args)
     except CrateError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 2
+        return getattr(exc, "exit_code", 2)
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130

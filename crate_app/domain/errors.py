@@ -27,3 +27,11 @@ class TemplateError(CrateError):
 
 class AnalysisUnavailable(CrateError):
     """Analysis cannot run at all (its processes do not start, or keep dying): a batch stops."""
+
+
+class ExchangeError(CrateError):
+    """A file of another DJ program cannot be read or written (malformed, unsupported, not writable)."""
+
+
+class RenameBusy(CrateError):
+    """A rename batch is being run by another process (or another thread of this one)."""

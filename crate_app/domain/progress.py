@@ -53,6 +53,14 @@ def format_duration(seconds: float) -> str:
     return f"{hours} h {rest // 60:02d} min"
 
 
+def format_position(seconds: float) -> str:
+    """A position in a track: 0:42, 12:05, 1:02:03."""
+    whole = max(0, int(seconds))
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
 class ProgressMeter:
     """Turns counts into ``Progress`` snapshots with a moving-window rate and an ETA.
 

@@ -105,12 +105,26 @@ class TrackRecord:
     key: int | None = None
     bpm_confidence: float | None = None
     key_confidence: float | None = None
+    first_beat: float | None = None  # seconds from the start of the file
+    first_downbeat: float | None = None  # the first bar start (beat 1 of 4)
+    bpm_alt: float | None = None  # runner-up tempo octave
+    bpm_alt_confidence: float | None = None
+    bpm_variable: bool | None = None  # tempo drifts or changes: the constant grid is approximate
     analyzed_at: float | None = None
     analysis_error: str | None = None
     date_added: float = 0.0
     last_scanned: float = 0.0
     status: str = TrackStatus.OK.value
     error: str | None = None
+    rating: int | None = None  # 0-5 stars; None = unrated
+    color: str = ""  # a name from domain.colors.TRACK_COLORS; '' = none
+    bpm_locked: bool = False  # the user corrected it: re-analysis keeps it (and stores its own beside)
+    key_locked: bool = False
+    first_beat_locked: bool = False
+    analysis_bpm: float | None = None  # what the last analysis found, whether or not it is shown
+    analysis_key: int | None = None
+    analysis_first_beat: float | None = None
+    analysis_first_downbeat: float | None = None
 
 
 TRACK_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(TrackRecord))
@@ -125,6 +139,7 @@ class AnalysisOptions:
     sample_rate: int = 11025  # analysis decodes to mono at this rate (11025 Hz: as accurate, ~3x cheaper)
     excerpt_seconds: float = 90.0  # analyse this much from the middle of the track; 0 = whole track
     timeout_seconds: float = 120.0
+    waveform: bool = True  # also compute the overview waveform (decodes the whole track, once)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +153,14 @@ class AnalysisResult:
     duration: float | None = None
     analysed_seconds: float | None = None
     beat_times: tuple[float, ...] = field(default=(), repr=False)
+    # The constant beat grid over the whole file: beat n is at first_beat + n * 60 / bpm (seconds from
+    # the start of the file, n >= 0); bars start at first_downbeat + 4k beats.
+    first_beat: float | None = None
+    first_downbeat: float | None = None
+    bpm_alt: float | None = None  # the runner-up tempo octave (x2, /2, x3/2...), for the x2 / /2 buttons
+    bpm_alt_confidence: float = 0.0  # 0..1, how likely the runner-up is the right one
+    bpm_variable: bool = False  # tempo drifts or changes (live drummer, edits): grid only approximate
+    waveform: bytes | None = field(default=None, repr=False)  # analysis.waveform overview, if computed
 
 
 @dataclass(slots=True)

@@ -44,8 +44,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from crate_app.domain.errors import LibraryError
     from crate_app.gui.file_open import FileOpenForwarder
+    from crate_app.gui.integrity import offer_restore_if_damaged, restore_scheduled_backup
     from crate_app.gui.main_window import MainWindow
-    from crate_app.gui.settings import load_settings, open_settings
+    from crate_app.gui.settings import load_hygiene_preferences, load_settings, open_settings
+    from crate_app.hygiene.backup import SessionMarker
+    from crate_app.services.backup_service import BackupService
     from crate_app.store.library import open_library
 
     app = QApplication.instance() or QApplication([sys.argv[0]])
@@ -65,6 +68,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         path = default_library_path()
     else:
         path = Path(remembered)
+    restore_scheduled_backup(Path(path).expanduser())  # chosen in File ▸ Restore Library Backup…
+    offer_restore_if_damaged(Path(path).expanduser())  # after a crash: quick_check, restore a backup
     try:
         library = open_library(path)
     except LibraryError as exc:
@@ -76,6 +81,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         except LibraryError as again:
             QMessageBox.critical(None, "Cannot open the library", str(again))
             return 1
+    marker = SessionMarker(library.path)  # removed at a clean quit: its presence means a crash
+    marker.begin()
+    backups = BackupService(library.path, keep=load_hygiene_preferences(store).backups_kept)
+    QTimer.singleShot(30_000, backups.start)  # the daily backup, once the start-up work has settled
     window = MainWindow(library, store)
     window.show()
     freeze_startup_objects()
@@ -87,6 +96,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     QTimer.singleShot(300, window.analysis.start_background_work)
     status = app.exec()
     library.close()
+    backups.library_path = window.library.path  # the library open at quit (File ▸ Open may switch)
+    backups.backup_at_quit()
+    marker.end()
     if not getattr(window, "analysis_stopped", True):
         # A worker thread is stuck inside a hostile file's decoder and cannot be stopped: Qt would wait
         # for it forever on exit.  Everything is saved and the library is closed, so leave at once.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from PySide6.QtCore import QPoint, QSettings, Qt, QTimer, QUrl, Signal
@@ -38,6 +39,9 @@ from crate_app.domain.keys import KeyNotation
 from crate_app.domain.progress import Progress
 from crate_app.domain.track import display_path
 from crate_app.gui.analysis_panel import AnalysisController
+from crate_app.gui.exchange_dialog import ExchangeController
+from crate_app.gui.hygiene_actions import HygieneController
+from crate_app.gui.player_area import PlayerArea
 from crate_app.gui.problems import ProblemsDialog
 from crate_app.gui.rename_dialog import RenameDialog, selection_from_view
 from crate_app.gui.rename_history import RenameHistoryDialog, ask_about_unfinished, run_answer
@@ -45,6 +49,7 @@ from crate_app.gui.search_box import SearchBox
 from crate_app.gui.settings import WindowSettings, load_settings, save_settings
 from crate_app.gui.track_model import COLUMN_NAMES, COLUMNS, TrackRole, TrackTableModel
 from crate_app.services.jobs import JobRunner
+from crate_app.services.library_watch import LibraryWatcher
 from crate_app.services.rename_service import RenameService
 from crate_app.services.scan_service import ScanService
 from crate_app.store.library import Library, open_library
@@ -222,13 +227,22 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
         self._build_status_bar()
         self._build_menus()
+        self.hygiene = HygieneController(self)  # duplicates, moved files, backups, watched folders
+        self.hygiene.install_menus(self.file_menu, self.view_menu, before_in_file=self.quit_action)
+        self.exchange = ExchangeController(self)  # File ▸ Export / Import (rekordbox, Traktor, ...)
+        self.exchange.install_menus(self.file_menu, before=self.hygiene.relink_action)
         self.analysis = AnalysisController(self, library, self.model, self.table, settings_store)
         layout.addWidget(self.analysis.panel)
+        self.player_area = PlayerArea(self)  # the player strip above the table, the track panel beside it
 
         self._refresh_timer = QTimer(self)
         self._refresh_timer.setSingleShot(True)
         self._refresh_timer.setInterval(REFRESH_INTERVAL_MS)
         self._refresh_timer.timeout.connect(self._on_refresh_timer_timeout)
+        self.library_watcher = LibraryWatcher(library, self)  # commits by other processes
+        self.library_watcher.library_changed_externally.connect(self._on_library_watcher_changed_externally)
+        self.library_watcher.start()
+        self._external_refresh_at = 0.0
 
         self.search.query_changed.connect(self._on_search_query_changed)
         self.model.view_applied.connect(self._on_model_view_applied)
@@ -258,6 +272,7 @@ class MainWindow(QMainWindow):
         self._update_title()
         self.stack.setCurrentWidget(self.table)
         QTimer.singleShot(0, self.ask_about_unfinished_renames)  # after the first paint
+        QTimer.singleShot(2000, self.hygiene.start)  # watch the library folders once the window is up
 
     # -- building ---------------------------------------------------------------------------------------
     def _build_status_bar(self) -> None:
@@ -281,7 +296,7 @@ class MainWindow(QMainWindow):
         self._show_scan_widgets(False)
 
     def _build_menus(self) -> None:
-        file_menu = self.menuBar().addMenu("&File")
+        file_menu = self.file_menu = self.menuBar().addMenu("&File")
         self.add_folder_action = self._action(file_menu, "&Add Folder\u2026", "Ctrl+Shift+A", self.add_folder)
         self._action(file_menu, "Add &Files\u2026", "Ctrl+Shift+F", self.add_files)
         self.rescan_action = self._action(file_menu, "&Rescan Library", "F5", self.rescan)
@@ -289,7 +304,9 @@ class MainWindow(QMainWindow):
         self._action(file_menu, "&Open Library\u2026", QKeySequence.StandardKey.Open, self.choose_library)
         self._action(file_menu, "&New Library\u2026", QKeySequence.StandardKey.New, self.new_library)
         file_menu.addSeparator()
-        quit_action = self._action(file_menu, "&Quit", QKeySequence.StandardKey.Quit, self.close)
+        quit_action = self.quit_action = self._action(
+            file_menu, "&Quit", QKeySequence.StandardKey.Quit, self.close
+        )
         quit_action.setMenuRole(QAction.MenuRole.QuitRole)
 
         edit_menu = self.menuBar().addMenu("&Edit")
@@ -300,7 +317,7 @@ class MainWindow(QMainWindow):
         )
         self._action(edit_menu, "Rename &History\u2026", "Ctrl+Shift+H", self.show_rename_history)
 
-        view_menu = self.menuBar().addMenu("&View")
+        view_menu = self.view_menu = self.menuBar().addMenu("&View")
         self.columns_menu = view_menu.addMenu("&Columns")
         self.columns_menu.aboutToShow.connect(self._on_columns_menu_about_to_show)
         key_menu = view_menu.addMenu("&Key Notation")
@@ -378,6 +395,9 @@ class MainWindow(QMainWindow):
         self.scan_service.set_library(library)
         self.rename_service.set_library(library)
         self.analysis.set_library(library)
+        self.player_area.set_library(library)
+        self.hygiene.set_library(library)
+        self.exchange.set_library(library)
         self.search.set_text("")
         self.search.flush()
         self.model.set_library(library)
@@ -532,6 +552,18 @@ class MainWindow(QMainWindow):
     def _on_refresh_timer_timeout(self) -> None:
         self.model.refresh(pin_row=self.table.top_row())
 
+    def _on_library_watcher_changed_externally(self) -> None:
+        # The first change another process makes shows at once; a stream of them (a CLI scan) at the
+        # pace of a scan's refreshes, which a 1M-track library keeps to one every 2 s.
+        if self._refresh_timer.isActive():
+            return
+        now = time.monotonic()
+        if now - self._external_refresh_at >= refresh_interval_ms(self.model.library_count or 0) / 1000:
+            self._external_refresh_at = now
+            self.model.refresh(pin_row=self.table.top_row())
+        else:
+            self._refresh_soon()
+
     def _on_scan_finished(self, summary: object) -> None:
         self._refresh_timer.stop()
         self.model.refresh(pin_row=self.table.top_row())
@@ -587,8 +619,12 @@ class MainWindow(QMainWindow):
     def shutdown(self) -> None:
         """Stop background work and wait for it (before the library is closed)."""
         self._refresh_timer.stop()
+        self.player_area.shutdown()
+        self.library_watcher.stop()
         self.scan_service.cancel()
         self.rename_service.shutdown()  # a running batch pauses at a safe point, resumable next time
+        self.hygiene.shutdown()
+        self.exchange.service.cancel()  # an export leaves the previous file, an import writes nothing
         self.analysis_stopped = self.analysis.shutdown()  # False: a thread is stuck in a hostile file
         self.runner.shutdown()
         self.model.shutdown()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from collections.abc import Collection
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -26,24 +27,28 @@ from crate_app.store.journal import UNFINISHED_STATUSES, BatchInfo
 _UNDOABLE_STATUSES = ("done", "cancelled", *UNFINISHED_STATUSES)
 
 
-def status_text(info: BatchInfo, running_batch: int | None = None) -> str:
-    """The status in words: a batch marked running that no job runs was interrupted (crash, kill)."""
+def status_text(info: BatchInfo, running_batch: int | None = None, elsewhere: Collection[int] = ()) -> str:
+    """The status in words: a batch marked running that no job runs was interrupted (crash, kill);
+    ``elsewhere``: batches another Crate process (window, crate-cli) is running now."""
+    if info.id in elsewhere:
+        return "running in another Crate window or crate-cli"
     if info.status in ("running", "pending") and info.id != running_batch:
         return "interrupted"
     return info.status
 
 
-def can_resume(info: BatchInfo, running_batch: int | None = None) -> bool:
-    return info.status in UNFINISHED_STATUSES and info.id != running_batch
+def can_resume(info: BatchInfo, running_batch: int | None = None, elsewhere: Collection[int] = ()) -> bool:
+    return info.status in UNFINISHED_STATUSES and info.id != running_batch and info.id not in elsewhere
 
 
-def can_undo(info: BatchInfo, running_batch: int | None = None) -> bool:
+def can_undo(info: BatchInfo, running_batch: int | None = None, elsewhere: Collection[int] = ()) -> bool:
     """Rename batches that moved something and are not running (finished, cancelled or interrupted)."""
     return (
         info.kind == "rename"
         and info.status in _UNDOABLE_STATUSES
         and info.done > 0
         and info.id != running_batch
+        and info.id not in elsewhere
     )
 
 
@@ -54,6 +59,7 @@ class RenameHistoryDialog(QDialog):
 
     def __init__(self, service: RenameService, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.elsewhere: frozenset[int] = frozenset()  # batches another Crate process is running
         self.setWindowTitle("Rename History")
         self.resize(980, 520)
         self.service = service
@@ -105,6 +111,7 @@ class RenameHistoryDialog(QDialog):
         selected = self.selected_batch()
         self.batches = self.service.batches()
         running = self.service.current_batch
+        self.elsewhere = self.service.running_elsewhere(self.batches)
         self.table.setRowCount(len(self.batches))
         for row, info in enumerate(self.batches):
             started = datetime.datetime.fromtimestamp(info.created_at).strftime("%Y-%m-%d %H:%M")
@@ -112,7 +119,7 @@ class RenameHistoryDialog(QDialog):
                 str(info.id),
                 started,
                 info.kind,
-                status_text(info, running),
+                status_text(info, running, self.elsewhere),
                 f"{info.done:,} / {info.total:,}",
                 f"{info.failed:,}" if info.failed else "",
                 f"{info.pending:,}" if info.pending else "",
@@ -148,14 +155,22 @@ class RenameHistoryDialog(QDialog):
 
     def resume_selected(self) -> None:
         info = self.selected_batch()
-        if info is not None and can_resume(info, self.service.current_batch) and not self.service.is_running:
+        if (
+            info is not None
+            and can_resume(info, self.service.current_batch, self.elsewhere)
+            and not self.service.is_running
+        ):
             self.panel.show()
             self.panel.resume(info.id, info.kind)
             self._update_buttons()
 
     def undo_selected(self) -> None:
         info = self.selected_batch()
-        if info is not None and can_undo(info, self.service.current_batch) and not self.service.is_running:
+        if (
+            info is not None
+            and can_undo(info, self.service.current_batch, self.elsewhere)
+            and not self.service.is_running
+        ):
             self.panel.show()
             self.panel.undo(info.id)
             self._update_buttons()
@@ -165,8 +180,8 @@ class RenameHistoryDialog(QDialog):
         info = self.selected_batch()
         running = self.service.current_batch
         idle = not self.service.is_running
-        self.resume_button.setEnabled(idle and info is not None and can_resume(info, running))
-        self.undo_button.setEnabled(idle and info is not None and can_undo(info, running))
+        self.resume_button.setEnabled(idle and info is not None and can_resume(info, running, self.elsewhere))
+        self.undo_button.setEnabled(idle and info is not None and can_undo(info, running, self.elsewhere))
         self.close_button.setEnabled(not self.panel.is_busy)
 
     def _on_table_item_selection_changed(self) -> None:

@@ -142,3 +142,28 @@ def save_analysis_preferences(store: QSettings, preferences: AnalysisPreferences
     store.setValue("analysis/bpm_max", preferences.bpm_max)
     store.setValue("analysis/workers", preferences.workers)
     store.sync()
+
+
+@dataclass(frozen=True)
+class HygienePreferences:
+    """Backups and watched folders (kept under ``hygiene/`` in the same settings file)."""
+
+    backups_kept: int = 7  # rotating backups of the library file kept in the data folder
+    watch_folders: bool = True  # watch the library folders for new, deleted and moved files
+
+
+def load_hygiene_preferences(store: QSettings) -> HygienePreferences:
+    """Read the hygiene preferences, falling back to the defaults for anything missing or malformed."""
+    defaults = HygienePreferences()
+    try:
+        kept = max(1, int(store.value("hygiene/backups_kept", defaults.backups_kept)))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        kept = defaults.backups_kept
+    watch = str(store.value("hygiene/watch_folders", "true")).lower() == "true"
+    return HygienePreferences(backups_kept=kept, watch_folders=watch)
+
+
+def save_hygiene_preferences(store: QSettings, preferences: HygienePreferences) -> None:
+    store.setValue("hygiene/backups_kept", preferences.backups_kept)
+    store.setValue("hygiene/watch_folders", "true" if preferences.watch_folders else "false")
+    store.sync()

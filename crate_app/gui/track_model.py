@@ -190,7 +190,7 @@ class IdListSource:
         should_stop: Callable[[], bool] | None = None,
     ) -> IdListSource | None:
         """The ids matching ``query`` in ``order``; None if ``should_stop()`` said so meanwhile."""
-        where, params = where_clause(query)
+        where, params = where_clause(query, library)
         expr = sort_expression(order.column)
         direction = " DESC" if order.descending else ""
         cursor = library.execute(

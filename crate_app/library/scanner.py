@@ -26,6 +26,7 @@ from multiprocessing import get_context
 
 from crate_app.domain.progress import Progress, ProgressMeter
 from crate_app.domain.track import TrackStatus, display_path
+from crate_app.library import moves
 from crate_app.library.reader import Entry, Row, read_chunk
 from crate_app.library.tags import VANISHED, os_error_reason
 from crate_app.library.walk import has_extension, walk_audio
@@ -67,6 +68,7 @@ class ScanSummary:
     errors: int
     seconds: float
     cancelled: bool = False
+    moved: int = 0  # files that vanished in one place and appeared in another (kept their track)
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -172,6 +174,8 @@ class _Scan:
         self.summary = ScanSummary(0, 0, 0, 0, 0, 0, 0.0)
         self.scan_errors: list[tuple[str, str]] = []
         self.missing_ids: list[int] = []
+        self.already_missing_ids: list[int] = []  # missing before this scan, still not where they were
+        self.new_paths: list[str] = []  # files this scan added (a vanished one may have moved there)
         self.previous: dict[str, FileState] = {}  # what the library knew of the files being read
         self.found = 0  # audio files found (the progress total once the walk is over)
         self.done = 0
@@ -205,6 +209,8 @@ class _Scan:
         finally:
             self.reader.close()
             self.batch_writer.close()  # waits until every batch is committed; raises what failed
+        if self.new_paths and not self.summary.cancelled:
+            self._merge_moves()
         if self.missing_ids and not self.summary.cancelled:
             self.summary.missing = writer.set_status(self.library, self.missing_ids, TrackStatus.MISSING)
         if self.scan_errors:
@@ -220,6 +226,16 @@ class _Scan:
         self.meter.update(done=self.done, total=self.found if not self.summary.cancelled else None)
         self.meter.finish()
         return self.summary
+
+    def _merge_moves(self) -> None:
+        """Vanished files that reappeared elsewhere are moves: their tracks keep their ids."""
+        pairs = moves.find_moves(self.library, [*self.missing_ids, *self.already_missing_ids], self.new_paths)
+        merged = moves.merge_moves(self.library, pairs)
+        if merged:
+            moved = {old for old, _new in pairs}
+            self.missing_ids = [i for i in self.missing_ids if i not in moved]
+            self.summary.moved += merged
+            self.summary.added -= merged
 
     def _scan_folder(self, root: str) -> bool:
         """Walk one root; False when the scan was cancelled."""
@@ -258,6 +274,8 @@ class _Scan:
                     self.scan_errors.append((path, "not found: no such file"))
                 elif state.status != _MISSING_STATUS:
                     self.missing_ids.append(state.id)
+                else:
+                    self.already_missing_ids.append(state.id)
                 continue
             except OSError as exc:  # unreadable, but not known to be gone: leave the row as it is
                 self.scan_errors.append((path, os_error_reason(exc)))
@@ -303,6 +321,7 @@ class _Scan:
                 summary.errors += 1
             elif state is None:
                 summary.added += 1
+                self.new_paths.append(path)
             elif state.status == _MISSING_STATUS:
                 summary.restored += 1
             else:

@@ -17,7 +17,9 @@ import math
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from crate_app.domain.errors import CrateError
 from crate_app.domain.keys import KeyNotation, format_key_code
@@ -60,6 +62,22 @@ def write_bpm_key(
     bpm_text = format_bpm_text(bpm) if bpm is not None else None
     if bpm_text is None and key_text is None:
         return
+
+    def check(written) -> None:
+        _verify(written, bpm, bpm_text, key_text)
+
+    rewrite_safely(path, lambda audio: _write(audio, bpm, bpm_text, key_text), check)
+
+
+def rewrite_safely(
+    path: str | os.PathLike[str], change: Callable[[Any], None], verify: Callable[[Any], None]
+) -> None:
+    """Change a file's tags without ever corrupting it: copy it beside itself, ``change(audio)`` the
+    copy's mutagen object (which must save it), ``verify(audio)`` the copy read back again (raise
+    TagWriteError to refuse it), check the audio stream is unchanged, then ``os.replace`` the original.
+
+    Any failure removes the copy and raises :class:`TagWriteError`; the original stays byte-identical.
+    """
     # Tag the real file behind a symlink (os.replace would otherwise replace the link itself).
     target = os.path.realpath(os.fspath(path))
     if not os.path.isfile(target):
@@ -79,9 +97,9 @@ def write_bpm_key(
             shutil.copystat(target, temporary)
         except OSError as error:
             raise TagWriteError(f"cannot copy the file: {error.strerror or error}") from None
-        _write(_open(temporary), bpm, bpm_text, key_text)
+        change(_open(temporary))
         written = _open(temporary)
-        _verify(written, bpm, bpm_text, key_text)
+        verify(written)
         if _stream_info(written) != original_info:
             raise TagWriteError("writing the tags changed the audio stream properties; file left unchanged")
         try:
@@ -118,7 +136,7 @@ def _stream_info(audio) -> _StreamInfo:
     )
 
 
-def _kind(audio) -> str:
+def tag_family(audio) -> str:
     """Which tag system the file uses: id3, vorbis, mp4 or ape."""
     from mutagen.aiff import AIFF
     from mutagen.apev2 import APEv2File
@@ -137,14 +155,14 @@ def _kind(audio) -> str:
         return "mp4"
     if isinstance(audio, APEv2File):
         return "ape"
-    raise TagWriteError(f"cannot write BPM and key to {type(audio).__name__} files")
+    raise TagWriteError(f"cannot write tags to {type(audio).__name__} files")
 
 
 def _write(audio, bpm: float | None, bpm_text: str | None, key_text: str | None) -> None:
     from mutagen.id3 import TBPM, TKEY
     from mutagen.mp4 import AtomDataType, MP4FreeForm
 
-    kind = _kind(audio)
+    kind = tag_family(audio)
     try:
         if audio.tags is None:
             audio.add_tags()
@@ -186,7 +204,7 @@ def _write(audio, bpm: float | None, bpm_text: str | None, key_text: str | None)
 
 def _verify(audio, bpm: float | None, bpm_text: str | None, key_text: str | None) -> None:
     """Check that the tags read back as written."""
-    kind = _kind(audio)
+    kind = tag_family(audio)
     tags = audio.tags
     if tags is None:
         raise TagWriteError("the tags did not read back after writing; file left unchanged")

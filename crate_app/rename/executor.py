@@ -25,6 +25,7 @@ from crate_app.domain.progress import Progress, ProgressMeter
 from crate_app.domain.rename import RenamePlan
 from crate_app.domain.track import display_path
 from crate_app.rename import fsops
+from crate_app.rename.batch_lock import BatchLock
 from crate_app.store import journal
 from crate_app.store.journal import FileIdentity, JournalStep, NewStep
 from crate_app.store.library import Library
@@ -230,8 +231,20 @@ def run_batch(
 ) -> BatchResult:
     """Execute (or resume) a batch until it is finished or ``should_stop()`` says to pause.
 
-    Returns with status ``done`` when no step is left pending, or ``paused``.
+    Returns with status ``done`` when no step is left pending, or ``paused``.  Raises ``RenameBusy``
+    when another process is running this batch (see ``batch_lock``).
     """
+    with BatchLock(library.path, batch_id):
+        return _run_batch(library, batch_id, progress, should_stop, group_size)
+
+
+def _run_batch(
+    library: Library,
+    batch_id: int,
+    progress: Callable[[Progress], None] | None,
+    should_stop: Callable[[], bool] | None,
+    group_size: int,
+) -> BatchResult:
     info = journal.batch_info(library, batch_id)
     if info is None:
         raise ValueError(f"no rename batch {batch_id}")
@@ -298,7 +311,8 @@ def run_batch(
 
 def cancel_batch(library: Library, batch_id: int) -> None:
     """Give up on the rest of a paused batch (what was done stays done, and can be undone)."""
-    journal.set_batch_status(library, batch_id, "cancelled")
+    with BatchLock(library.path, batch_id):
+        journal.set_batch_status(library, batch_id, "cancelled")
 
 
 def reconcile_interrupted(library: Library, batch_id: int) -> int:
@@ -307,6 +321,11 @@ def reconcile_interrupted(library: Library, batch_id: int) -> int:
     Steps run in order, so this stops at the first pending step whose file has not moved.
     Returns how many steps were found done.
     """
+    with BatchLock(library.path, batch_id):
+        return _reconcile_interrupted(library, batch_id)
+
+
+def _reconcile_interrupted(library: Library, batch_id: int) -> int:
     found: list[tuple[JournalStep, str | None]] = []
     all_steps = journal.steps(library, batch_id)
     steps_from = steps_by_source(all_steps)
@@ -324,6 +343,11 @@ def reconcile_interrupted(library: Library, batch_id: int) -> int:
 
 def create_undo(library: Library, batch_id: int) -> int:
     """Plan the reversal of a batch's done steps as a new (resumable) batch; returns its id."""
+    with BatchLock(library.path, batch_id):
+        return _create_undo(library, batch_id)
+
+
+def _create_undo(library: Library, batch_id: int) -> int:
     info = journal.batch_info(library, batch_id)
     if info is None:
         raise ValueError(f"no rename batch {batch_id}")

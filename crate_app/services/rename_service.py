@@ -19,7 +19,7 @@ import heapq
 import threading
 import time
 from array import array
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -29,7 +29,7 @@ from crate_app.domain.progress import Progress
 from crate_app.domain.rename import PlanFailure, PlannedMove, RenamePlan, StepKind
 from crate_app.domain.search import ParsedQuery
 from crate_app.domain.track import TrackRecord
-from crate_app.rename import executor
+from crate_app.rename import batch_lock, executor
 from crate_app.rename.batch import RenameRequest, plan_for_tracks, select_tracks
 from crate_app.rename.executor import BatchResult
 from crate_app.rename.planner import PlanningStopped
@@ -489,7 +489,19 @@ class RenameService(QObject):
         return journal.list_batches(self.library, limit)
 
     def unfinished_batches(self) -> list[BatchInfo]:
-        return journal.unfinished_batches(self.library)
+        """Batches left unfinished, without those another Crate process is running right now."""
+        batches = journal.unfinished_batches(self.library)
+        busy = self.running_elsewhere(batches)
+        return [info for info in batches if info.id not in busy]
+
+    def running_elsewhere(self, batches: Iterable[BatchInfo]) -> frozenset[int]:
+        """Those of ``batches`` another process (a second window, crate-cli) is running now."""
+        return frozenset(
+            info.id
+            for info in batches
+            if info.status in ("running", "pending")
+            and batch_lock.running_elsewhere(self.library.path, info.id) is not None
+        )
 
     def batch_info(self, batch_id: int) -> BatchInfo | None:
         return journal.batch_info(self.library, batch_id)

@@ -31,6 +31,7 @@ PRAGMAS = {
 
 TRACK_COLUMNS_SQL = ", ".join(TRACK_FIELDS)
 _PATH_FIELDS = {TRACK_FIELDS.index(name) for name in ("path", "folder", "filename")}
+_BOOL_FIELDS = {TRACK_FIELDS.index("bpm_variable")}  # SQLite stores 0/1
 
 
 _ORPHANED_CONNECTIONS: list[sqlite3.Connection] = []  # their threads' state is gone: close at next connect
@@ -101,6 +102,9 @@ def record_from_row(row: Sequence[object]) -> TrackRecord:
     values = list(row)
     for index in _PATH_FIELDS:
         values[index] = path_from_db(values[index])  # type: ignore[arg-type]
+    for index in _BOOL_FIELDS:
+        if values[index] is not None:
+            values[index] = bool(values[index])
     return TrackRecord(*values)
 
 
@@ -116,6 +120,7 @@ class Library:
         self.path = path
         self.db = db
         self._write_lock = threading.RLock()
+        self.commits = 0  # transactions this process committed through write()
 
     # -- connection ------------------------------------------------------------------------------
     def close(self) -> None:
@@ -129,8 +134,15 @@ class Library:
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
         """The single writer: one transaction, serialised with every other writer of this library."""
-        with self._write_lock, self.db.atomic():
-            yield self.db.connection()
+        with self._write_lock:
+            with self.db.atomic():
+                yield self.db.connection()
+            self.commits += 1
+
+    def data_version(self) -> int:
+        """SQLite's ``PRAGMA data_version`` on this thread's connection: it changes when any other
+        connection (another thread, another process) commits to the file.  Costs a few microseconds."""
+        return self.execute("PRAGMA data_version").fetchone()[0]
 
     def limit_memory(self, cache_mb: int, mmap_mb: int) -> None:
         """Shrink this thread's connection: its page cache and its memory map of the file.
@@ -148,7 +160,7 @@ class Library:
 
     # -- reading ---------------------------------------------------------------------------------
     def count(self, query: ParsedQuery | None = None) -> int:
-        where, params = where_clause(query)
+        where, params = where_clause(query, self)
         return self.execute(f"SELECT COUNT(*) FROM tracks WHERE {where}", params).fetchone()[0]
 
     def stats(self) -> dict[str, int]:
@@ -188,7 +200,7 @@ class Library:
 
     def iter_track_ids(self, query: ParsedQuery | None = None, sort: str = "id") -> Iterator[int]:
         """Ids of matching tracks, streamed (for batch jobs over huge selections)."""
-        where, params = where_clause(query)
+        where, params = where_clause(query, self)
         order = schema.sort_expression(sort)
         cursor = self.execute(f"SELECT id FROM tracks WHERE {where} ORDER BY {order}, id", params)
         for (track_id,) in cursor:
@@ -200,7 +212,7 @@ class Library:
         Without ``force``: only tracks neither analysed nor failed before (what is left of a batch that
         was interrupted); with ``force``: every readable one.  Missing and unreadable files are left out.
         """
-        where, params = where_clause(query)
+        where, params = where_clause(query, self)
         return [
             track_id
             for (track_id,) in self.execute(

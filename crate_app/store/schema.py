@@ -17,7 +17,7 @@ import peewee as pw
 # Each has an index (expr, id); path is unique and sorts by its own unique index.
 # Each index costs on every write, so only the columns the table shows are sortable.
 TEXT_SORT_COLUMNS = ("artist", "title", "album", "albumartist", "genre", "label", "format", "path")
-NUMERIC_SORT_COLUMNS = ("bpm", "key", "duration", "year", "bitrate", "date_added", "track_no")
+NUMERIC_SORT_COLUMNS = ("bpm", "key", "duration", "year", "bitrate", "date_added", "track_no", "rating")
 SORTABLE_COLUMNS = (*TEXT_SORT_COLUMNS, *NUMERIC_SORT_COLUMNS)
 
 
@@ -65,6 +65,12 @@ class Track(BaseModel):
     key = pw.IntegerField(null=True)
     bpm_confidence = pw.FloatField(null=True)
     key_confidence = pw.FloatField(null=True)
+    # Beat grid (migration 4): seconds from the start of the file; bpm + first_beat place every beat.
+    first_beat = pw.FloatField(null=True)
+    first_downbeat = pw.FloatField(null=True)
+    bpm_alt = pw.FloatField(null=True)  # the runner-up tempo octave (x2 or /2) ...
+    bpm_alt_confidence = pw.FloatField(null=True)  # ... and how likely it is (0..1)
+    bpm_variable = pw.BooleanField(null=True)  # the tempo drifts or changes: no constant grid fits
     analyzed_at = pw.FloatField(null=True)
     analysis_error = pw.TextField(null=True)
     date_added = pw.FloatField(default=0.0)
@@ -107,9 +113,15 @@ class SchemaVersion(BaseModel):
 FTS_COLUMNS = ("title", "artist", "album", "albumartist", "genre", "label", "comment", "filename")
 
 
+# The sortable columns as migration 1 indexed them (later migrations index the columns they add).
+_MIGRATION_1_SORT_COLUMNS = (
+    *TEXT_SORT_COLUMNS, "bpm", "key", "duration", "year", "bitrate", "date_added", "track_no"
+)  # fmt: skip
+
+
 def _migration_1(db: pw.Database) -> None:
     db.create_tables([Track, LibraryRoot, ScanError])
-    for column in SORTABLE_COLUMNS:
+    for column in _MIGRATION_1_SORT_COLUMNS:
         if column == "path":
             continue
         db.execute_sql(f"CREATE INDEX idx_tracks_sort_{column} ON tracks ({sort_expression(column)}, id)")
@@ -193,6 +205,176 @@ def _migration_3(db: pw.Database) -> None:
     )
 
 
+# Columns added by migration 4 (libraries created since have them from migration 1's model).
+_BEAT_GRID_COLUMNS = (
+    ("first_beat", "REAL"),
+    ("first_downbeat", "REAL"),
+    ("bpm_alt", "REAL"),
+    ("bpm_alt_confidence", "REAL"),
+    ("bpm_variable", "INTEGER"),
+)
+
+
+def _migration_4(db: pw.Database) -> None:
+    # The beat grid and the tempo's runner-up octave from analysis.  Migration 1 creates the tracks
+    # table from the current model, so a new library already has these columns.
+    present = {row[1] for row in db.execute_sql("PRAGMA table_info(tracks)").fetchall()}
+    for name, sql_type in _BEAT_GRID_COLUMNS:
+        if name not in present:
+            db.execute_sql(f"ALTER TABLE tracks ADD COLUMN {name} {sql_type}")
+
+
+def _migration_5(db: pw.Database) -> None:
+    # Library hygiene (issue 15).  track_hashes: per track, what identifies its audio whatever its tags:
+    # a hash of the audio payload and a Chromaprint fingerprint, each valid for the file's size and
+    # mtime when it was made (a changed file is hashed again).  fingerprint_keys: a few locality-
+    # sensitive keys per fingerprint (min-hashes of its values), so that "same recording" is found by
+    # equal keys, never by comparing all pairs.  dedupe_actions and dedupe_removed: the journal that
+    # makes every duplicate removal reversible (the removed rows, crate entries and file moves).
+    # IF NOT EXISTS: a test may rewind schema_version to an older number and open the library again.
+    db.execute_sql(
+        "CREATE TABLE IF NOT EXISTS track_hashes ("
+        " track_id INTEGER PRIMARY KEY REFERENCES tracks(id) ON DELETE CASCADE,"
+        " size INTEGER NOT NULL,"
+        " mtime REAL NOT NULL,"
+        " audio_hash TEXT,"
+        " fingerprint BLOB,"
+        " fingerprint_seconds REAL,"
+        " error TEXT)"
+    )
+    db.execute_sql(
+        "CREATE INDEX IF NOT EXISTS idx_track_hashes_audio ON track_hashes (audio_hash) "
+        "WHERE audio_hash IS NOT NULL"
+    )
+    db.execute_sql(
+        "CREATE TABLE IF NOT EXISTS fingerprint_keys ("
+        " key INTEGER NOT NULL,"
+        " track_id INTEGER NOT NULL REFERENCES tracks(id) ON DELETE CASCADE,"
+        " PRIMARY KEY (key, track_id)) WITHOUT ROWID"
+    )
+    db.execute_sql("CREATE INDEX IF NOT EXISTS idx_fingerprint_keys_track ON fingerprint_keys (track_id)")
+    db.execute_sql(
+        "CREATE TABLE IF NOT EXISTS dedupe_actions ("
+        " id INTEGER PRIMARY KEY,"
+        " created_at REAL NOT NULL,"
+        " kind TEXT NOT NULL,"  # remove | move | trash
+        " description TEXT NOT NULL DEFAULT '',"
+        " undone_at REAL)"
+    )
+    db.execute_sql(
+        "CREATE TABLE IF NOT EXISTS dedupe_removed ("
+        " action_id INTEGER NOT NULL REFERENCES dedupe_actions(id) ON DELETE CASCADE,"
+        " track_id INTEGER NOT NULL,"
+        " kept_id INTEGER NOT NULL,"
+        " row TEXT NOT NULL,"  # JSON: the track's row as it was
+        " extra TEXT NOT NULL,"  # JSON: hashes, crate entries, the kept track's values before
+        " file_from TEXT,"
+        " file_to TEXT,"  # where the file went (a folder, the trash), or NULL when it stayed
+        " PRIMARY KEY (action_id, track_id))"
+    )
+
+
+def _migration_exchange(db: pw.Database) -> None:
+    # What another DJ program said about a track (issue 12: "from rekordbox"), kept beside Crate's own
+    # analysis: BPM, key code, first beat (Crate's timeline) and cues as JSON.  One row per track and source.
+    db.execute_sql(
+        "CREATE TABLE IF NOT EXISTS imported_analysis ("
+        "track_id INTEGER NOT NULL REFERENCES tracks(id) ON DELETE CASCADE, source TEXT NOT NULL, "
+        "bpm REAL, key INTEGER, first_beat REAL, cues TEXT, imported_at REAL NOT NULL, "
+        "PRIMARY KEY (track_id, source)) WITHOUT ROWID"
+    )
+
+
+def _migration_player(db: pw.Database) -> None:
+    # Rating (0-5 stars, NULL = unrated) and colour (a name from domain.colors, '' = none) live in the
+    # library.  A *_locked flag marks a value the user corrected: re-analysis keeps it and stores its
+    # own finding beside it (analysis_bpm, analysis_key).  Idempotent (tests re-run migrations).
+    present = {row[1] for row in db.execute_sql("PRAGMA table_info(tracks)").fetchall()}
+    for column in (
+        "rating INTEGER",
+        "color TEXT NOT NULL DEFAULT '' COLLATE NOCASE",
+        "bpm_locked INTEGER NOT NULL DEFAULT 0",
+        "key_locked INTEGER NOT NULL DEFAULT 0",
+        "first_beat_locked INTEGER NOT NULL DEFAULT 0",
+        "analysis_bpm REAL",
+        "analysis_key INTEGER",
+        "analysis_first_beat REAL",
+        "analysis_first_downbeat REAL",
+    ):
+        if column.split()[0] not in present:
+            db.execute_sql(f"ALTER TABLE tracks ADD COLUMN {column}")
+    db.execute_sql(
+        f"CREATE INDEX IF NOT EXISTS idx_tracks_sort_rating ON tracks ({sort_expression('rating')}, id)"
+    )
+    db.execute_sql("CREATE INDEX IF NOT EXISTS idx_tracks_color ON tracks (color, id) WHERE color != ''")
+    # Cue points and loops (domain.cues.CuePoint), several per track.
+    db.execute_sql(
+        "CREATE TABLE IF NOT EXISTS cues (id INTEGER PRIMARY KEY, "
+        "track_id INTEGER NOT NULL REFERENCES tracks (id) ON DELETE CASCADE, "
+        "kind TEXT NOT NULL CHECK (kind IN ('hot', 'memory', 'loop')), number INTEGER, "
+        "start REAL NOT NULL, \"end\" REAL, name TEXT NOT NULL DEFAULT '', color TEXT)"
+    )
+    db.execute_sql("CREATE INDEX IF NOT EXISTS idx_cues_track ON cues (track_id, start)")
+    # The overview waveform (analysis.waveform, ~1.4 KB) in a side table keyed by the track id, so that
+    # the tracks table's rows stay small for the table's paging and searches.
+    db.execute_sql(
+        "CREATE TABLE IF NOT EXISTS waveforms ("
+        "track_id INTEGER PRIMARY KEY REFERENCES tracks (id) ON DELETE CASCADE, data BLOB NOT NULL)"
+    )
+
+
+def _migration_crates(db: pw.Database) -> None:
+    # Crates (issue 11).  One tree of folders, crates and smart crates; sibling names are unique case-
+    # insensitively (name_key = the name case folded) and sibling positions are 0..n-1.  path and
+    # path_key (the escaped path from the top, and it case folded) are kept up to date by
+    # crate_app.crates on every rename and move, so that a path is one indexed lookup.  (IF NOT EXISTS:
+    # a library whose version row was lost still upgrades.)
+    db.execute_sql(
+        "CREATE TABLE IF NOT EXISTS crate_nodes ("
+        " id INTEGER PRIMARY KEY,"
+        " parent_id INTEGER REFERENCES crate_nodes(id) ON DELETE CASCADE,"
+        " name TEXT NOT NULL,"
+        " name_key TEXT NOT NULL,"
+        " kind TEXT NOT NULL CHECK (kind IN ('folder', 'crate', 'smart')),"
+        " position INTEGER NOT NULL,"
+        " color TEXT,"
+        " note TEXT NOT NULL DEFAULT '',"
+        " query TEXT,"
+        " sort TEXT,"
+        " descending INTEGER NOT NULL DEFAULT 0,"
+        " row_limit INTEGER,"
+        " track_count INTEGER NOT NULL DEFAULT 0,"
+        " path TEXT NOT NULL,"
+        " path_key TEXT NOT NULL UNIQUE,"
+        " created_at REAL NOT NULL,"
+        " modified_at REAL NOT NULL)"
+    )
+    db.execute_sql(
+        "CREATE UNIQUE INDEX IF NOT EXISTS idx_crate_nodes_name "
+        "ON crate_nodes (IFNULL(parent_id, 0), name_key)"
+    )
+    db.execute_sql(
+        "CREATE UNIQUE INDEX IF NOT EXISTS idx_crate_nodes_position "
+        "ON crate_nodes (IFNULL(parent_id, 0), position)"
+    )
+    db.execute_sql("CREATE INDEX IF NOT EXISTS idx_crate_nodes_parent ON crate_nodes (parent_id)")
+    # Entries: a crate's tracks in order, positions 0..n-1 (so row r of a crate in its own order is
+    # one seek), each track at most once.  Membership follows the track's id, never its path.  Tracks
+    # are not deleted while in a crate (no cascade: the foreign key refuses it).
+    db.execute_sql(
+        "CREATE TABLE IF NOT EXISTS crate_entries ("
+        " crate_id INTEGER NOT NULL REFERENCES crate_nodes(id) ON DELETE CASCADE,"
+        " track_id INTEGER NOT NULL REFERENCES tracks(id),"
+        " position INTEGER NOT NULL,"
+        " added_at REAL NOT NULL,"
+        " PRIMARY KEY (crate_id, position)) WITHOUT ROWID"
+    )
+    db.execute_sql(
+        "CREATE UNIQUE INDEX IF NOT EXISTS idx_crate_entries_track ON crate_entries (crate_id, track_id)"
+    )
+    db.execute_sql("CREATE INDEX IF NOT EXISTS idx_crate_entries_by_track ON crate_entries (track_id)")
+
+
 MODELS = (Track, LibraryRoot, ScanError, SchemaVersion, RenameBatch, RenameStepRow)
 
 Migration = Callable[[pw.Database], None]
@@ -202,6 +384,11 @@ MIGRATIONS: list[tuple[int, Migration]] = [
     (1, _migration_1),
     (2, _migration_2),
     (3, _migration_3),
+    (4, _migration_4),
+    (5, _migration_5),
+    (6, _migration_exchange),
+    (7, _migration_player),
+    (8, _migration_crates),
 ]
 
 

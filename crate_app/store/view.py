@@ -4,18 +4,33 @@
 loading anything else: it remembers the sort key of the first and last row of every page it has
 loaded (anchors) and seeks from the nearest anchor, or from either end, skipping only the rows in
 between on the (expr, id) index.  Scrolling page by page therefore costs one index seek per page.
+
+A view may be scoped to a crate (``crate_id``):
+
+- a static crate's tracks, in crate order by default (``SortOrder("position")``).  Its positions are
+  0..n-1, so without a search any row in crate order is one seek on (crate_id, position).  In another
+  order the view walks that column's index and keeps the crate's tracks (one probe each on
+  (crate_id, track_id)); ``warm()`` then reads the crate's order once (one sort of its tracks) and
+  keeps an anchor every ``step`` rows, after which a jump anywhere skips fewer than ``step`` tracks.
+- a smart crate's tracks: its query (and limit) as SQL, in its own sort order by default.
 """
 
 from __future__ import annotations
 
 import bisect
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from crate_app.domain.crates import CrateTreeError
 from crate_app.domain.search import ParsedQuery
 from crate_app.domain.track import TrackRecord
-from crate_app.store.filters import where_clause
+from crate_app.store.filters import NODE_COLUMNS, node_row_by_id, smart_selection_sql, where_clause
 from crate_app.store.library import TRACK_COLUMNS_SQL, Library, record_from_row
 from crate_app.store.schema import SORTABLE_COLUMNS, sort_expression
+
+POSITION = "position"  # the sort column of a static crate's own order
+_ENTRIES_JOIN = "crate_entries JOIN tracks ON tracks.id = crate_entries.track_id"
+WARM_STEP = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,19 +39,64 @@ class SortOrder:
     descending: bool = False
 
     def __post_init__(self) -> None:
-        if self.column not in (*SORTABLE_COLUMNS, "id"):
+        if self.column not in (*SORTABLE_COLUMNS, "id", POSITION):
             raise ValueError(f"cannot sort by {self.column!r}")
 
 
 class TrackView:
-    """Count and page through the tracks matching ``query`` in ``order``."""
+    """Count and page through the tracks matching ``query`` in ``order`` (in a crate: see the module
+    docstring).  ``order`` None: by artist, a static crate in crate order, a smart crate in its sort.
 
-    def __init__(self, library: Library, query: ParsedQuery | None = None, order: SortOrder | None = None):
+    Raises CrateTreeError for an unknown crate or a folder, SmartQueryError for a smart crate whose
+    query no longer parses.
+    """
+
+    def __init__(
+        self,
+        library: Library,
+        query: ParsedQuery | None = None,
+        order: SortOrder | None = None,
+        crate_id: int | None = None,
+    ):
         self.library = library
         self.query = query
-        self.order = order or SortOrder()
-        self._where, self._params = where_clause(query)
-        self._expr = sort_expression(self.order.column)
+        self.crate_id = crate_id
+        self.crate_kind: str | None = None
+        where, params = where_clause(query, library)
+        self._from = "tracks"
+        self._positions_direct = False  # rows in crate order without a search: position = row
+        if crate_id is None:
+            order = order or SortOrder()
+        else:
+            row = node_row_by_id(library, crate_id)
+            if row is None:
+                raise CrateTreeError(f"no crate with id {crate_id} (it was deleted?)")
+            self.crate_kind = row[NODE_COLUMNS.index("kind")]
+            if self.crate_kind == "folder":
+                raise CrateTreeError(f"'{row[NODE_COLUMNS.index('path')]}' is a folder, not a crate")
+            if self.crate_kind == "smart":
+                smart, smart_params = smart_selection_sql(library, row)
+                where, params = _both(smart, smart_params, where, params)
+                if order is None:
+                    sort = row[NODE_COLUMNS.index("sort")] or "artist"
+                    order = SortOrder(sort, bool(row[NODE_COLUMNS.index("descending")]))
+            else:
+                order = order or SortOrder(POSITION)
+                if order.column == POSITION:
+                    self._from = _ENTRIES_JOIN
+                    where, params = _both("crate_entries.crate_id = ?", [crate_id], where, params)
+                    self._positions_direct = query is None or query.is_empty
+                else:
+                    member = (
+                        "EXISTS (SELECT 1 FROM crate_entries WHERE crate_id = ? AND track_id = tracks.id)"
+                    )
+                    where, params = _both(member, [crate_id], where, params)
+        assert order is not None
+        if order.column == POSITION and self._from == "tracks":
+            raise ValueError("only a (static) crate's view can be sorted by its position")
+        self.order = order
+        self._where, self._params = where, params
+        self._expr = "crate_entries.position" if order.column == POSITION else sort_expression(order.column)
         self._count: int | None = None
         self._anchor_rows: list[int] = []  # sorted row numbers with a known sort key
         self._anchor_keys: dict[int, tuple[object, int]] = {}
@@ -44,7 +104,7 @@ class TrackView:
     def count(self) -> int:
         """Number of matching tracks (cached until ``invalidate()``)."""
         if self._count is None:
-            sql = f"SELECT COUNT(*) FROM tracks WHERE {self._where}"
+            sql = f"SELECT COUNT(*) FROM {self._from} WHERE {self._where}"
             self._count = self.library.execute(sql, self._params).fetchone()[0]
         return self._count
 
@@ -60,6 +120,8 @@ class TrackView:
         if offset >= total or limit <= 0:
             return []
         limit = min(limit, total - offset)
+        if self._positions_direct:
+            return self._rows_by_position(offset, limit, total)
         forward = self.order.descending is False
         # Candidate starting points and the number of index entries each must skip.
         plans: list[tuple[int, str, int | None]] = [
@@ -80,7 +142,7 @@ class TrackView:
         if anchor_row is None:
             direction = "" if scan_ascending else " DESC"
             sql = (
-                f"SELECT {TRACK_COLUMNS_SQL}, {self._expr} FROM tracks WHERE {self._where} "
+                f"SELECT {TRACK_COLUMNS_SQL}, {self._expr} FROM {self._from} WHERE {self._where} "
                 f"ORDER BY {self._expr}{direction}, id{direction} LIMIT ? OFFSET ?"
             )
             fetched = self.library.execute(sql, [*self._params, limit, skip]).fetchall()
@@ -94,6 +156,21 @@ class TrackView:
             self.remember(offset + len(fetched) - 1, (fetched[-1][-1], records[-1].id))
         return records
 
+    def _rows_by_position(self, offset: int, limit: int, total: int) -> list[TrackRecord]:
+        """A static crate in its own order, no search: row r is position r (or n-1-r descending)."""
+        if self.order.descending:
+            low, high = total - offset - limit, total - offset - 1
+        else:
+            low, high = offset, offset + limit - 1
+        fetched = self.library.execute(
+            f"SELECT {TRACK_COLUMNS_SQL} FROM {_ENTRIES_JOIN} WHERE crate_entries.crate_id = ? "
+            "AND crate_entries.position BETWEEN ? AND ? ORDER BY crate_entries.position",
+            [self.crate_id, low, high],
+        ).fetchall()
+        if self.order.descending:
+            fetched.reverse()
+        return [record_from_row(row) for row in fetched]
+
     def _seek_from(self, anchor: tuple[object, int], ascending: bool, skip: int, limit: int) -> list:
         """Rows after (or before) an anchor's (key, id): ``skip`` rows skipped, then ``limit`` rows.
 
@@ -104,7 +181,7 @@ class TrackView:
         value, anchor_id = anchor
         cmp = ">" if ascending else "<"
         direction = "" if ascending else " DESC"
-        select = f"SELECT {TRACK_COLUMNS_SQL}, {self._expr} FROM tracks WHERE ({self._where}) AND "
+        select = f"SELECT {TRACK_COLUMNS_SQL}, {self._expr} FROM {self._from} WHERE ({self._where}) AND "
         params = self._params
         ties_after = f"{self._expr} = ? AND id {cmp} ?"
         fetched = self.library.execute(
@@ -117,7 +194,8 @@ class TrackView:
             ties_skipped = skip  # the ties ran out after the skipped ones
         else:
             ties_skipped = self.library.execute(
-                f"SELECT COUNT(*) FROM (SELECT 1 FROM tracks WHERE ({self._where}) AND {ties_after} LIMIT ?)",
+                f"SELECT COUNT(*) FROM (SELECT 1 FROM {self._from} WHERE ({self._where}) AND {ties_after} "
+                "LIMIT ?)",
                 [*params, value, anchor_id, skip],
             ).fetchone()[0]
         fetched += self.library.execute(
@@ -136,17 +214,62 @@ class TrackView:
         """The (sort value, id) known for ``row``, if a page started or ended there."""
         return self._anchor_keys.get(row)
 
+    def ordered_ids_sql(self) -> tuple[str, list[object]]:
+        """``SELECT id ...`` of every track of the view in its order, and its parameters (to
+        materialise the view's ids at once, as the window does for a search)."""
+        direction = " DESC" if self.order.descending else ""
+        return (
+            f"SELECT id FROM {self._from} WHERE {self._where} "
+            f"ORDER BY {self._expr}{direction}, id{direction}",
+            list(self._params),
+        )
+
+    def warm(self, step: int = WARM_STEP, should_stop: Callable[[], bool] | None = None) -> bool:
+        """Read the whole order once and keep the sort key of every ``step``-th row, so that a jump
+        anywhere skips fewer than ``step`` rows.  Meant for a crate in another order than its own (one
+        sort of the crate's tracks); a static crate in its own order needs none (returns at once).
+        May run on another thread with its own view; returns False if ``should_stop()`` said so."""
+        if self._positions_direct:
+            return True
+        direction = " DESC" if self.order.descending else ""
+        cursor = self.library.execute(
+            f"SELECT {self._expr}, id FROM {self._from} WHERE {self._where} "
+            f"ORDER BY {self._expr}{direction}, id{direction}",
+            self._params,
+        )
+        row = 0
+        found: list[tuple[int, tuple[object, int]]] = []
+        while chunk := cursor.fetchmany(10_000):
+            if should_stop is not None and should_stop():
+                cursor.close()
+                return False
+            for index in range(-row % step, len(chunk), step):
+                value, track_id = chunk[index]
+                found.append((row + index, (value, track_id)))
+            row += len(chunk)
+        self._count = row
+        for number, key in found:
+            self.remember(number, key)
+        return True
+
     def row_of_id(self, track_id: int) -> int | None:
         """The row number of a track in this view, or None if it does not match (one indexed query)."""
         found = self.library.execute(
-            f"SELECT {self._expr} FROM tracks WHERE id = ? AND ({self._where})", [track_id, *self._params]
+            f"SELECT {self._expr} FROM {self._from} WHERE id = ? AND ({self._where})",
+            [track_id, *self._params],
         ).fetchone()
         if found is None:
             return None
         value = found[0]
         cmp = "<" if not self.order.descending else ">"
         sql = (
-            f"SELECT COUNT(*) FROM tracks WHERE ({self._where}) AND "
+            f"SELECT COUNT(*) FROM {self._from} WHERE ({self._where}) AND "
             f"({self._expr} {cmp} ? OR ({self._expr} = ? AND id {cmp} ?))"
         )
         return self.library.execute(sql, [*self._params, value, value, track_id]).fetchone()[0]
+
+
+def _both(first: str, first_params: list[object], second: str, second_params: list[object]):
+    if second == "1":
+        return first, list(first_params)
+    return f"({first}) AND ({second})", [*first_params, *second_params]

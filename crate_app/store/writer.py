@@ -7,18 +7,21 @@ without the database) and are re-exported here.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterable, Sequence
 
+from crate_app.domain.colors import parse_track_color
 from crate_app.domain.track import AnalysisResult, ScannedFile, TrackStatus, path_to_db
 from crate_app.store.library import Library, folder_bounds
 from crate_app.store.rows import UPSERT_COLUMNS, scanned_row
 from crate_app.store.schema import FTS_COLUMNS
 
-# Analysed BPM and key win over what the tags say: a rescan never overwrites an analysis.
+# Analysed or corrected (locked) BPM and key win over what the tags say: a rescan never overwrites them.
 _KEEP_IF_ANALYSED = {"bpm", "key"}
 _UPDATE_SET = ", ".join(
-    f"{c} = CASE WHEN tracks.analyzed_at IS NULL THEN excluded.{c} ELSE tracks.{c} END"
+    f"{c} = CASE WHEN tracks.analyzed_at IS NULL AND NOT tracks.{c}_locked "
+    f"THEN excluded.{c} ELSE tracks.{c} END"
     if c in _KEEP_IF_ANALYSED
     else f"{c} = excluded.{c}"
     for c in UPSERT_COLUMNS
@@ -76,14 +79,38 @@ def set_status(library: Library, ids: Iterable[int], status: TrackStatus, now: f
 def save_analysis(
     library: Library, results: Sequence[tuple[int, AnalysisResult]], now: float | None = None
 ) -> None:
-    """Store analysis results in one transaction."""
+    """Store analysis results in one transaction.  A value the user corrected (locked: BPM, key, first
+    beat with its downbeat) is kept; the analysis's own finding is stored beside it either way
+    (analysis_bpm, analysis_key, analysis_first_beat, analysis_first_downbeat)."""
     now = time.time() if now is None else now
     with library.write() as conn:
         conn.executemany(
-            "UPDATE tracks SET bpm = ?, bpm_confidence = ?, key = ?, key_confidence = ?, analyzed_at = ?, "
-            "analysis_error = NULL WHERE id = ?",
-            [(r.bpm, r.bpm_confidence, r.key, r.key_confidence, now, track_id) for track_id, r in results],
+            "UPDATE tracks SET bpm = CASE WHEN bpm_locked THEN bpm ELSE ?1 END, analysis_bpm = ?1, "
+            "bpm_confidence = ?2, key = CASE WHEN key_locked THEN key ELSE ?3 END, analysis_key = ?3, "
+            "key_confidence = ?4, first_beat = CASE WHEN first_beat_locked THEN first_beat ELSE ?5 END, "
+            "first_downbeat = CASE WHEN first_beat_locked THEN first_downbeat ELSE ?6 END, "
+            "analysis_first_beat = ?5, analysis_first_downbeat = ?6, bpm_alt = ?7, bpm_alt_confidence = ?8, "
+            "bpm_variable = ?9, analyzed_at = ?10, analysis_error = NULL WHERE id = ?11",
+            [
+                (
+                    r.bpm,
+                    r.bpm_confidence,
+                    r.key,
+                    r.key_confidence,
+                    r.first_beat,
+                    r.first_downbeat,
+                    r.bpm_alt,
+                    r.bpm_alt_confidence if r.bpm_alt is not None else None,
+                    int(r.bpm_variable) if r.bpm is not None else None,
+                    now,
+                    track_id,
+                )
+                for track_id, r in results
+            ],
         )
+        waveforms = [(track_id, r.waveform) for track_id, r in results if r.waveform]
+        if waveforms:
+            conn.executemany("INSERT OR REPLACE INTO waveforms (track_id, data) VALUES (?, ?)", waveforms)
 
 
 def save_analysis_failures(library: Library, failures: Sequence[tuple[int, str]]) -> None:
@@ -124,3 +151,81 @@ def clear_scan_errors(library: Library, under: str) -> None:
 def _chunks(items: list[int], size: int) -> Iterable[list[int]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+# -- the user's own values: rating, colour, corrections ----------------------------------------------
+
+
+def set_rating(library: Library, ids: Iterable[int], rating: int | None) -> None:
+    """Set the star rating (0-5, None = unrated) of tracks."""
+    if rating is not None and not 0 <= rating <= 5:
+        raise ValueError(f"a rating is 0-5 stars, not {rating}")
+    _update_many(library, ids, "rating = ?", (rating,))
+
+
+def set_color(library: Library, ids: Iterable[int], color: str) -> None:
+    """Set the track colour (a name from domain.colors, '' for none) of tracks."""
+    _update_many(library, ids, "color = ?", (parse_track_color(color),))
+
+
+def correct_bpm(library: Library, ids: Iterable[int], bpm: float | None) -> None:
+    """The user's BPM: stored and locked (None unlocks and goes back to what the analysis found)."""
+    if bpm is None:
+        _update_many(library, ids, "bpm = COALESCE(analysis_bpm, bpm), bpm_locked = 0", ())
+        return
+    if not (math.isfinite(bpm) and 0 < bpm < 1000):
+        raise ValueError(f"a BPM is a number between 0 and 1000, not {bpm}")
+    _update_many(library, ids, "bpm = ?, bpm_locked = 1", (round(bpm, 3),))
+
+
+def correct_key(library: Library, ids: Iterable[int], key: int | None, *, unlock: bool = False) -> None:
+    """The user's key code (0-23, None = no key), locked; ``unlock`` goes back to the analysis's key."""
+    if unlock:
+        _update_many(library, ids, "key = COALESCE(analysis_key, key), key_locked = 0", ())
+        return
+    if key is not None and not 0 <= key <= 23:
+        raise ValueError(f"key code out of range: {key}")
+    _update_many(library, ids, "key = ?, key_locked = 1", (key,))
+
+
+def correct_first_beat(library: Library, track_id: int, first_beat: float | None) -> None:
+    """The user's first beat (seconds), locked; the first downbeat moves by the same amount.  None
+    unlocks and goes back to the analysis's grid."""
+    if first_beat is None:
+        assignment = (
+            "first_beat = COALESCE(analysis_first_beat, first_beat), "
+            "first_downbeat = COALESCE(analysis_first_downbeat, first_downbeat), first_beat_locked = 0"
+        )
+        _update_many(library, [track_id], assignment, ())
+        return
+    if not (math.isfinite(first_beat) and first_beat >= 0):
+        raise ValueError(f"the first beat is a time >= 0 s, not {first_beat}")
+    _update_many(
+        library,
+        [track_id],
+        "first_downbeat = CASE WHEN first_downbeat IS NULL THEN NULL "
+        "ELSE first_downbeat + (?1 - COALESCE(first_beat, ?1)) END, first_beat = ?1, first_beat_locked = 1",
+        (round(first_beat, 4),),
+    )
+
+
+def update_tag_fields(library: Library, rows: Sequence[tuple[int, dict[str, object], int, float]]) -> None:
+    """After tags were written into files: (track id, {field: value}, new size, new mtime) per file.
+    Text fields store '' for a removed tag; the search index follows through its update trigger."""
+    with library.write() as conn:
+        for track_id, changes, size, mtime in rows:
+            names = [name for name in changes if name in _EDITABLE_COLUMNS]
+            values = ["" if changes[n] is None and n in _TEXT_COLUMNS else changes[n] for n in names]
+            assignments = ", ".join(f"{name} = ?" for name in (*names, "size", "mtime"))
+            conn.execute(f"UPDATE tracks SET {assignments} WHERE id = ?", (*values, size, mtime, track_id))
+
+
+_TEXT_COLUMNS = ("title", "artist", "album", "albumartist", "genre", "label", "comment")
+_EDITABLE_COLUMNS = (*_TEXT_COLUMNS, "year", "track_no")
+
+
+def _update_many(library: Library, ids: Iterable[int], assignment: str, params: tuple[object, ...]) -> None:
+    with library.write() as conn:
+        for chunk in _chunks(list(ids), 500):
+            marks = ",".join("?" * len(chunk))
+            conn.execute(f"UPDATE tracks SET {assignment} WHERE id IN ({marks})", (*params, *chunk))

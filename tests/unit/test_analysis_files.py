@@ -56,6 +56,7 @@ def test_exact_bpm_and_key(tracks, fmt: str) -> None:
     assert result.duration == pytest.approx(spec.seconds, abs=0.2)
     beats = np.diff(result.beat_times)
     assert np.allclose(beats, 60.0 / spec.bpm, atol=0.002)
+    assert 0 <= result.first_beat < 60.0 / spec.bpm  # the grid reaches back to the file's start
 
 
 def test_bpm_folds_into_the_users_range(tracks) -> None:

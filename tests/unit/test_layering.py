@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-CORE_PACKAGES = ("domain", "store", "library", "analysis", "rename", "cli")
+CORE_PACKAGES = ("domain", "store", "library", "analysis", "rename", "crates", "cli")
 
 
 def test_import_contracts_hold() -> None:

@@ -52,7 +52,7 @@ def test_first_scan_reads_and_stores_every_file(tmp_path: Path, library: Library
     assert not summary.cancelled and summary.seconds >= 0
     assert summary.as_dict() == {
         "added": 15, "updated": 0, "unchanged": 0, "missing": 0, "restored": 0, "errors": 0,
-        "seconds": summary.seconds, "cancelled": False,
+        "seconds": summary.seconds, "cancelled": False, "moved": 0,
     }  # fmt: skip
     assert sum(a for a, _ in batches) == 15 and all(u == 0 for _, u in batches)
     assert library.roots() == [str(music)]

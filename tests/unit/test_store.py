@@ -73,18 +73,50 @@ def test_older_library_is_upgraded_after_a_backup(tmp_path: Path, monkeypatch: p
     old, new = schema.latest_version(), schema.latest_version() + 1
 
     def migration_next(db) -> None:
-        db.execute_sql("ALTER TABLE tracks ADD COLUMN rating INTEGER")
+        db.execute_sql("ALTER TABLE tracks ADD COLUMN example_added INTEGER")
         applied.append(new)
 
     monkeypatch.setattr(schema, "MIGRATIONS", [*schema.MIGRATIONS, (new, migration_next)])
     upgraded = open_library(path)
     assert applied == [new]
     assert upgraded.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] == new
-    assert upgraded.execute("SELECT COUNT(rating) FROM tracks").fetchone()[0] == 0
+    assert upgraded.execute("SELECT COUNT(example_added) FROM tracks").fetchone()[0] == 0
     assert upgraded.stats()["tracks"] == 5
     upgraded.close()
     backup = path.with_name(path.name + f".v{old}.bak")
     assert sqlite3.connect(backup).execute("SELECT COUNT(*) FROM tracks").fetchone()[0] == 5
+
+
+def test_beat_grid_columns_are_added_to_a_version_3_library_and_written(tmp_path: Path) -> None:
+    path = tmp_path / "lib.sqlite"
+    lib = open_library(path)
+    writer.upsert_scanned(lib, make_files(2))
+    lib.close()
+    conn = sqlite3.connect(path)  # make it a library as Crate wrote it before migration 4
+    for name in ("first_beat", "first_downbeat", "bpm_alt", "bpm_alt_confidence", "bpm_variable"):
+        conn.execute(f"ALTER TABLE tracks DROP COLUMN {name}")
+    conn.execute("DELETE FROM schema_version WHERE version >= 4")
+    conn.commit()
+    conn.close()
+    upgraded = open_library(path)
+    track = upgraded.track_by_path(make_files(2)[0].path)
+    assert track.first_beat is None and track.bpm_variable is None
+    result = AnalysisResult(
+        bpm=174.0,
+        bpm_confidence=0.8,
+        key=3,
+        key_confidence=0.7,
+        first_beat=0.25,
+        first_downbeat=1.629,
+        bpm_alt=87.0,
+        bpm_alt_confidence=0.2,
+        bpm_variable=True,
+    )
+    writer.save_analysis(upgraded, [(track.id, result)])
+    again = upgraded.track_by_path(track.path)
+    assert (again.first_beat, again.first_downbeat, again.bpm_alt) == (0.25, 1.629, 87.0)
+    assert again.bpm_alt_confidence == 0.2 and again.bpm_variable is True
+    upgraded.close()
 
 
 def test_library_from_a_newer_crate_is_refused(tmp_path: Path) -> None:
@@ -182,8 +214,9 @@ def test_search_filters(library) -> None:
     assert library.count(parse_query("-daft")) == expected(lambda t: t.artist.lower() != "daft punk")
     assert library.count(parse_query("format:FLAC")) == expected(lambda t: t.format == "flac")
     assert library.count(parse_query('"aphex twin"')) == expected(lambda t: t.artist == "Aphex Twin")
-    # FTS operators typed by the user are plain text, never syntax errors from SQLite.
-    assert library.count(parse_query('AND OR NOT ( ) * ^ "x"')) == 0
+    # FTS operators typed by the user are plain text, never syntax errors from SQLite (OR and
+    # parentheses are Crate's own: see test_search_language.py).
+    assert library.count(parse_query('AND NOT NEAR * ^ : "x" "(y)" "a OR b"')) == 0
 
 
 def test_missing_and_error_status(library) -> None:

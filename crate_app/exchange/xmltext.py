@@ -1,0 +1,49 @@
+"""Small helpers the streaming XML writers share (attribute escaping, dates, the Entries patch)."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import BinaryIO
+
+# XML 1.0 forbids most control characters even escaped; tags sometimes carry them.
+_INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+COUNT_WIDTH = 12  # room reserved for a count patched in after streaming
+
+
+def attr(value: object) -> str:
+    """An attribute value, escaped for a double-quoted XML attribute."""
+    text = value if isinstance(value, str) else str(value)
+    if _INVALID_XML.search(text):
+        text = _INVALID_XML.sub("", text)
+    if "&" in text:
+        text = text.replace("&", "&amp;")
+    if "<" in text:
+        text = text.replace("<", "&lt;")
+    if ">" in text:
+        text = text.replace(">", "&gt;")
+    if '"' in text:
+        text = text.replace('"', "&quot;")
+    if "\n" in text or "\r" in text or "\t" in text:
+        text = text.replace("\n", "&#10;").replace("\r", "&#13;").replace("\t", "&#9;")
+    return text
+
+
+def count_placeholder() -> str:
+    """Room for a count written once the stream is done (see ``patch_count``)."""
+    return "0".ljust(COUNT_WIDTH)
+
+
+def patch_count(stream: BinaryIO, position: int, count: int, quote_after: bool = True) -> None:
+    """Overwrite the placeholder at ``position`` with ``count"`` padded by spaces (still valid XML:
+    spaces between attributes)."""
+    text = f'{count}"' if quote_after else str(count)
+    here = stream.tell()
+    stream.flush()
+    stream.seek(position)
+    stream.write(text.ljust(COUNT_WIDTH + (1 if quote_after else 0)).encode("ascii"))
+    stream.seek(here)
+
+
+def iso_date(timestamp: float) -> str:
+    return time.strftime("%Y-%m-%d", time.localtime(timestamp)) if timestamp > 0 else ""

@@ -1,0 +1,231 @@
+"""Relinking missing tracks to files that were moved or renamed outside Crate, by content.
+
+``plan_relink`` walks a folder and matches each missing track to the files there:
+1. the same size and, when the track's audio hash is known, the same audio hash; a track without a
+   hash matches a same-size file only when the file's tags say the same (format, artist, title,
+   duration to 0.5 s);
+2. then, for tracks still unmatched that have a fingerprint: the same recording by Chromaprint, among
+   files of the same format whose duration is within 2 s.
+A track with several matching files, or a file matched by several tracks, is ambiguous: the user
+chooses (``relink_one``), Crate never guesses.  Files already in the library are never candidates,
+so two tracks never point at one file.  ``apply_relink`` moves the tracks in one transaction; each
+keeps its id, and with it analysis, crates and history.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from crate_app.domain.errors import CrateError
+from crate_app.domain.track import path_from_db, path_to_db
+from crate_app.hygiene.duplicates import normalise
+from crate_app.hygiene.fingerprint import FingerprintError, fingerprint_file, from_blob, same_recording
+from crate_app.library.audiohash import AudioHashError, audio_hash
+from crate_app.library.scanner import AUDIO_EXTENSIONS
+from crate_app.library.tags import TagReadError, read_tags
+from crate_app.library.walk import walk_audio
+from crate_app.store.library import Library
+
+DURATION_TOLERANCE = 2.0
+
+
+class RelinkError(CrateError):
+    """A relink cannot be done as asked; the message says why."""
+
+
+@dataclass
+class RelinkPlan:
+    """What a relink found: ``relinked`` (track id, old path, new path), ``ambiguous`` (track id, old
+    path, candidate paths), ``not_found`` (track id, old path)."""
+
+    relinked: list[tuple[int, str, str]] = field(default_factory=list)
+    ambiguous: list[tuple[int, str, list[str]]] = field(default_factory=list)
+    not_found: list[tuple[int, str]] = field(default_factory=list)
+    seconds: float = 0.0
+    cancelled: bool = False
+
+
+@dataclass
+class _Missing:
+    id: int
+    path: str
+    size: int
+    format: str
+    artist: str
+    title: str
+    duration: float | None
+    digest: str | None
+    fingerprint: bytes | None
+
+
+def missing_tracks(library: Library) -> list[_Missing]:
+    rows = library.execute(
+        "SELECT t.id, t.path, t.size, t.format, t.artist, t.title, t.duration, "
+        "CASE WHEN h.size = t.size THEN h.audio_hash END, CASE WHEN h.size = t.size THEN h.fingerprint END "
+        "FROM tracks t LEFT JOIN track_hashes h ON h.track_id = t.id WHERE t.status = 'missing' ORDER BY t.id"
+    )
+    return [_Missing(r[0], path_from_db(r[1]), *r[2:]) for r in rows]
+
+
+def plan_relink(
+    library: Library,
+    folder: str,
+    *,
+    should_stop: Callable[[], bool] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> RelinkPlan:
+    """Match the library's missing tracks to the files below ``folder`` (nothing is changed)."""
+    started = time.monotonic()
+    stop = should_stop or (lambda: False)
+    folder = os.path.abspath(folder)
+    if not os.path.isdir(folder):
+        raise RelinkError(f"{folder} is not a folder")
+    plan = RelinkPlan()
+    missing = missing_tracks(library)
+    if not missing:
+        plan.seconds = round(time.monotonic() - started, 3)
+        return plan
+    known = set(library.file_states_under(folder))
+    by_size: dict[int, list[str]] = {}
+    for listing in walk_audio(folder, AUDIO_EXTENSIONS, should_stop=stop):
+        for path, size, _mtime in listing.files:
+            if path not in known:
+                by_size.setdefault(size, []).append(path)
+    hashes: dict[str, str | None] = {}
+
+    def hash_of(path: str) -> str | None:
+        if path not in hashes:
+            try:
+                hashes[path] = audio_hash(path, stop)
+            except AudioHashError:
+                hashes[path] = None
+        return hashes[path]
+
+    matches: dict[int, list[str]] = {}
+    for done, track in enumerate(missing):
+        if stop():
+            plan.cancelled = True
+            break
+        candidates = by_size.get(track.size, [])
+        if track.digest is not None:
+            found = [p for p in candidates if hash_of(p) == track.digest]
+        else:
+            found = [p for p in candidates if _tags_agree(track, p)]
+        if found:
+            matches[track.id] = found
+        if progress is not None:
+            progress(done + 1, len(missing))
+    unmatched = [t for t in missing if t.id not in matches and t.fingerprint is not None]
+    if unmatched and not plan.cancelled:
+        claimed = {p for paths in matches.values() for p in paths}
+        pool = [p for paths in by_size.values() for p in paths if p not in claimed]
+        matches.update(_by_fingerprint(unmatched, pool, stop))
+    _decide(plan, missing, matches)
+    plan.seconds = round(time.monotonic() - started, 3)
+    return plan
+
+
+def _tags_agree(track: _Missing, path: str) -> bool:
+    try:
+        tags = read_tags(path)
+    except (TagReadError, OSError):
+        return False
+    return (
+        (tags.format or "") == (track.format or "")
+        and normalise(tags.artist) == normalise(track.artist)
+        and normalise(tags.title) == normalise(track.title)
+        and tags.duration is not None
+        and track.duration is not None
+        and abs(tags.duration - track.duration) <= 0.5
+    )
+
+
+def _by_fingerprint(
+    tracks: Sequence[_Missing], pool: Sequence[str], stop: Callable[[], bool]
+) -> dict[int, list[str]]:
+    durations: dict[str, tuple[str, float | None]] = {}
+    for path in pool:
+        try:
+            tags = read_tags(path)
+            durations[path] = (tags.format or "", tags.duration)
+        except (TagReadError, OSError):
+            continue
+    prints: dict[str, object] = {}
+    found: dict[int, list[str]] = {}
+    for track in tracks:
+        if stop():
+            break
+        wanted = from_blob(track.fingerprint)  # type: ignore[arg-type]
+        for path, (_fmt, duration) in durations.items():
+            if (
+                track.duration is None
+                or duration is None
+                or abs(duration - track.duration) > DURATION_TOLERANCE
+            ):
+                continue
+            if path not in prints:
+                try:
+                    prints[path] = fingerprint_file(path, should_stop=stop)
+                except FingerprintError:
+                    prints[path] = None
+            candidate = prints[path]
+            if candidate is not None and same_recording(wanted, candidate):  # type: ignore[arg-type]
+                found.setdefault(track.id, []).append(path)
+    return found
+
+
+def _decide(plan: RelinkPlan, missing: Sequence[_Missing], matches: dict[int, list[str]]) -> None:
+    claims: dict[str, int] = {}
+    for paths in matches.values():
+        for path in paths:
+            claims[path] = claims.get(path, 0) + 1
+    for track in missing:
+        paths = sorted(matches.get(track.id, []))
+        if not paths:
+            plan.not_found.append((track.id, track.path))
+        elif len(paths) == 1 and claims[paths[0]] == 1:
+            plan.relinked.append((track.id, track.path, paths[0]))
+        else:
+            plan.ambiguous.append((track.id, track.path, paths))
+
+
+def apply_relink(library: Library, moves: Sequence[tuple[int, str, str]]) -> int:
+    """Point each track at its new file (status ok, new size and mtime), in one transaction: all or
+    nothing.  Refuses a file another track already has."""
+    if not moves:
+        return 0
+    targets = [new for _id, _old, new in moves]
+    if len(set(targets)) != len(targets):
+        raise RelinkError("two tracks cannot be relinked to one file")
+    with library.write() as conn:
+        for track_id, _old, new in moves:
+            taken = conn.execute("SELECT id FROM tracks WHERE path = ?", (path_to_db(new),)).fetchone()
+            if taken is not None and taken[0] != track_id:
+                raise RelinkError(f"{new} already belongs to track {taken[0]}")
+            info = os.stat(new)
+            folder, filename = os.path.split(new)
+            conn.execute(
+                "UPDATE tracks SET path = ?, folder = ?, filename = ?, size = ?, mtime = ?, status = 'ok', "
+                "error = NULL, last_scanned = ? WHERE id = ?",
+                (path_to_db(new), path_to_db(folder), path_to_db(filename), info.st_size, info.st_mtime,
+                 time.time(), track_id),
+            )  # fmt: skip
+            conn.execute(
+                "UPDATE track_hashes SET mtime = ? WHERE track_id = ? AND size = ?",
+                (info.st_mtime, track_id, info.st_size),
+            )
+    return len(moves)
+
+
+def relink_one(library: Library, track_id: int, path: str) -> None:
+    """The user's choice for an ambiguous track: point it at ``path``."""
+    path = os.path.abspath(path)
+    if not os.path.isfile(path):
+        raise RelinkError(f"{path} is not a file")
+    old = library.tracks_by_ids([track_id])
+    if not old:
+        raise RelinkError(f"no track {track_id}")
+    apply_relink(library, [(track_id, old[0].path, path)])

@@ -1,0 +1,77 @@
+"""The Duplicates view and Find Moved Files in the window, offscreen, on real files and a real library."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from audiofactory import write_audio, write_tags
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QComboBox
+
+from crate_app.library.scanner import rescan_library, scan_paths
+
+
+def _music(root: Path) -> None:
+    write_audio(root / "a.mp3", {"artist": "Daft Punk", "title": "Da Funk"})
+    shutil.copy(root / "a.mp3", root / "a retagged.mp3")
+    write_tags(root / "a retagged.mp3", {"artist": "Someone", "title": "Else"})
+    write_audio(root / "b.flac", {"artist": "Other", "title": "Other"})
+
+
+def test_duplicates_view_finds_removes_and_undoes(qtbot, make_window, library, tmp_path: Path) -> None:
+    root = tmp_path / "music"
+    _music(root)
+    scan_paths(library, [root], workers=0)
+    window = make_window(library)
+    dialog = window.hygiene.show_duplicates()
+    qtbot.addWidget(dialog)
+    dialog.level.setCurrentIndex(dialog.level.findData("audio"))
+    with qtbot.waitSignal(window.hygiene.service.duplicates_found, timeout=20_000):
+        dialog.find_button.click()
+    assert dialog.tree.topLevelItemCount() == 1
+    head = dialog.tree.topLevelItem(0)
+    assert head.childCount() == 2
+    # Keep the re-tagged copy instead of the suggestion: one kept copy per set.
+    other = next(head.child(i) for i in range(2) if head.child(i).checkState(0) != Qt.CheckState.Checked)
+    other.setCheckState(0, Qt.CheckState.Checked)
+    kept = [head.child(i) for i in range(2) if head.child(i).checkState(0) == Qt.CheckState.Checked]
+    assert kept == [other]
+    qtbot.waitUntil(lambda: dialog.remove_button.isEnabled(), timeout=5_000)
+    with qtbot.waitSignal(window.hygiene.service.resolved, timeout=10_000):
+        dialog.remove_button.click()
+    assert library.count() == 2 and dialog.tree.topLevelItemCount() == 0
+    qtbot.waitUntil(lambda: dialog.undo_button.isEnabled(), timeout=5_000)
+    with qtbot.waitSignal(window.hygiene.service.undone, timeout=10_000):
+        dialog.undo_button.click()
+    assert library.count() == 3
+    assert (root / "a.mp3").exists() and (root / "a retagged.mp3").exists()  # files never touched by "remove"
+    dialog.close()
+
+
+def test_find_moved_files_lets_the_user_choose_between_candidates(
+    qtbot, make_window, library, tmp_path: Path
+) -> None:
+    root = tmp_path / "music"
+    _music(root)
+    scan_paths(library, [root], workers=0)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    shutil.move(root / "b.flac", elsewhere / "b moved.flac")
+    shutil.copy(root / "a.mp3", elsewhere / "one.mp3")  # two candidates with a.mp3's size and tags
+    shutil.move(root / "a.mp3", elsewhere / "two.mp3")
+    rescan_library(library, workers=0)
+    a_id = library.execute("SELECT id FROM tracks WHERE filename = 'a.mp3'").fetchone()[0]
+    window = make_window(library)
+    with qtbot.waitSignal(window.hygiene.service.relink_planned, timeout=20_000):
+        dialog = window.hygiene.find_moved_files(str(elsewhere))
+    qtbot.addWidget(dialog)
+    assert dialog.table.rowCount() == 2  # b found; a ambiguous between one.mp3 and two.mp3
+    choice = dialog.table.cellWidget(1, 1)
+    assert isinstance(choice, QComboBox) and choice.count() == 3
+    choice.setCurrentIndex(choice.findData(str(elsewhere / "two.mp3")))
+    with qtbot.waitSignal(window.hygiene.service.relinked, timeout=10_000) as blocker:
+        dialog.relink_button.click()
+    assert blocker.args == [2]
+    assert library.tracks_by_ids([a_id])[0].path == str(elsewhere / "two.mp3")
+    assert library.stats()["missing"] == 0

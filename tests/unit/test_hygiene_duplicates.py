@@ -1,0 +1,154 @@
+"""Duplicates at three levels on real files, "keep the best", and reversible removal (with undo)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from audiofactory import melody, write_audio, write_tags
+from clirunner import crate_cli, json_lines
+
+from crate_app import crates as crate_tree
+from crate_app.hygiene import dedupe, duplicates, hashing
+from crate_app.hygiene.duplicates import normalise
+from crate_app.library.scanner import scan_paths
+from crate_app.store.library import Library, open_library
+
+RATE = 22050
+ENTRIES_SQL = "SELECT crate_id, track_id, position FROM crate_entries ORDER BY 1, 3"
+
+
+def _melody(seed: int, seconds: float = 10.0):
+    return melody(seed, seconds, RATE)
+
+
+@pytest.fixture(scope="module")
+def music(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("dupes") / "music"
+    write_audio(folder / "a.flac", {"artist": "Daft Punk", "title": "Da Funk"}, samples=melody(1), seconds=20)
+    write_audio(
+        folder / "a.mp3", {"artist": "DAFT PUNK", "title": "Da Funk (Original Mix)"}, samples=melody(1)
+    )
+    shutil.copy(folder / "a.mp3", folder / "a copy.mp3")
+    write_tags(folder / "a copy.mp3", {"artist": "Someone", "title": "Something Else"})  # re-tagged copy
+    write_audio(
+        folder / "b.mp3", {"artist": "Daft Punk", "title": "Da Funk"}, samples=_melody(2, 15), rate=RATE
+    )
+    write_audio(folder / "c.ogg", {"artist": "Other", "title": "Other"}, samples=_melody(3), rate=RATE)
+    return folder
+
+
+def _library(tmp_path: Path, music: Path) -> tuple[Library, dict[str, int], Path]:
+    folder = tmp_path / "music"
+    shutil.copytree(music, folder)
+    library = open_library(tmp_path / "lib.sqlite")
+    scan_paths(library, [folder], workers=0)
+    ids = {Path(p).name: i for i, p in library.execute("SELECT id, path FROM tracks")}
+    return library, ids, folder
+
+
+def test_normalise() -> None:
+    assert normalise("Da Funk (Original Mix)") == normalise("da  funk") == "da funk"
+    assert normalise("Björk feat. Someone") == normalise("BJORK") == "bjork"
+    assert normalise("Song (feat. X)") == "song"
+    assert normalise(None) == ""
+
+
+def test_three_levels_and_keep_the_best(tmp_path: Path, music: Path) -> None:
+    library, ids, _folder = _library(tmp_path, music)
+    assert duplicates.find_duplicates(library, "tags") == [
+        duplicates.DuplicateSet("tags", tuple(sorted((ids["a.flac"], ids["a.mp3"]))), ids["a.flac"])
+    ]  # b.mp3 has the same tags, but lasts 5 s longer
+    todo = hashing.tracks_to_hash(library, fingerprints=True)
+    assert len(todo) == 5
+    summary = hashing.compute_hashes(library, todo, fingerprints=True)
+    assert (summary.hashed, summary.fingerprinted, summary.failed) == (5, 5, 0)
+    assert hashing.tracks_to_hash(library, fingerprints=True) == []
+    (audio,) = duplicates.find_duplicates(library, "audio")
+    assert set(audio.track_ids) == {ids["a.mp3"], ids["a copy.mp3"]}
+    (recording,) = duplicates.find_duplicates(library, "fingerprint")
+    assert set(recording.track_ids) == {ids["a.flac"], ids["a.mp3"], ids["a copy.mp3"]}
+    assert recording.keep == ids["a.flac"]  # lossless first
+    # An analysed copy wins among equals.
+    library.execute("UPDATE tracks SET analyzed_at = 1, bpm = 111 WHERE id = ?", (ids["a copy.mp3"],))
+    assert duplicates.find_duplicates(library, "audio")[0].keep == ids["a copy.mp3"]
+    library.close()
+
+
+def test_remove_hands_crates_and_analysis_to_the_kept_track_and_undo_restores(
+    tmp_path: Path, music: Path
+) -> None:
+    library, ids, _folder = _library(tmp_path, music)
+    keep, first, second = ids["a.flac"], ids["a.mp3"], ids["a copy.mp3"]
+    x = crate_tree.create_node(library, None, "x", "crate")
+    y = crate_tree.create_node(library, None, "y", "crate")
+    assert (x.id, y.id) == (1, 2)
+    crate_tree.add_tracks(library, x.id, [first, keep, ids["c.ogg"]])
+    crate_tree.add_tracks(library, y.id, [second])
+    with library.write() as conn:
+        conn.execute("UPDATE tracks SET analyzed_at = 5, bpm = 111, key = 3 WHERE id = ?", (first,))
+    before = library.execute("SELECT * FROM tracks ORDER BY id").fetchall()
+    outcome = dedupe.resolve(library, keep, [first, second])
+    assert sorted(outcome.removed) == sorted([first, second])
+    assert library.count() == 3
+    crates = library.execute(
+        "SELECT crate_id, track_id, position FROM crate_entries ORDER BY 1, 3"
+    ).fetchall()
+    assert crates == [(1, keep, 0), (1, ids["c.ogg"], 1), (2, keep, 0)]
+    assert library.execute("SELECT track_count FROM crate_nodes ORDER BY id").fetchall() == [(2,), (1,)]
+    assert library.execute("SELECT bpm, key FROM tracks WHERE id = ?", (keep,)).fetchone() == (111, 3)
+    dedupe.undo(library, outcome.action_id)
+    assert library.execute("SELECT * FROM tracks ORDER BY id").fetchall() == before
+    crates = library.execute(ENTRIES_SQL).fetchall()
+    assert crates == [(1, first, 0), (1, keep, 1), (1, ids["c.ogg"], 2), (2, second, 0)]
+    assert library.execute("SELECT track_count FROM crate_nodes ORDER BY id").fetchall() == [(3,), (1,)]
+    with pytest.raises(dedupe.DedupeError, match="undone already"):
+        dedupe.undo(library, outcome.action_id)
+    library.close()
+
+
+def test_trash_and_move_never_delete_and_undo_brings_files_back(
+    tmp_path: Path, music: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    library, ids, folder = _library(tmp_path, music)
+    content = {name: (folder / name).read_bytes() for name in ids}
+    trashed = dedupe.resolve(library, ids["a.flac"], [ids["a.mp3"]], action="trash")
+    assert trashed.problems == [] and not (folder / "a.mp3").exists()
+    assert list((tmp_path / "xdg" / "Trash" / "files").iterdir())  # in the OS trash, not deleted
+    moved = dedupe.resolve(
+        library, ids["a.flac"], [ids["a copy.mp3"]], action="move", folder=str(tmp_path / "dupes")
+    )
+    assert (tmp_path / "dupes" / "a copy.mp3").read_bytes() == content["a copy.mp3"]
+    assert [a.kind for a in dedupe.history(library)] == ["move", "trash"]
+    dedupe.undo(library, moved.action_id)
+    dedupe.undo(library, trashed.action_id)
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == content
+    assert library.execute("SELECT COUNT(*) FROM tracks WHERE status = 'ok'").fetchone()[0] == 5
+    library.close()
+
+
+def test_a_failure_midway_leaves_the_library_as_before(tmp_path: Path, music: Path) -> None:
+    library, ids, _folder = _library(tmp_path, music)
+    before = library.execute("SELECT * FROM tracks ORDER BY id").fetchall()
+    with pytest.raises(dedupe.DedupeError, match="not in the library"):
+        dedupe.resolve(library, ids["a.flac"], [ids["a.mp3"], 999_999])
+    assert library.execute("SELECT * FROM tracks ORDER BY id").fetchall() == before
+    assert dedupe.history(library) == []
+    library.close()
+
+
+def test_cli_dupes_json(tmp_path: Path, music: Path) -> None:
+    library, ids, _folder = _library(tmp_path, music)
+    library.close()
+    result = crate_cli("dupes", "--by", "audio", "--json", library=tmp_path / "lib.sqlite")
+    assert result.returncode == 0, result.stderr
+    (found,) = json_lines(result.stdout)
+    assert found["by"] == "audio" and {t["id"] for t in found["tracks"]} == {ids["a.mp3"], ids["a copy.mp3"]}
+    assert all(Path(t["path"]).is_file() for t in found["tracks"]) and found["keep"] in {
+        ids["a.mp3"],
+        ids["a copy.mp3"],
+    }
+    tags = crate_cli("dupes", "--json", library=tmp_path / "lib.sqlite")
+    assert [s["keep"] for s in json_lines(tags.stdout)] == [ids["a.flac"]]

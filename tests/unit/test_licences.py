@@ -1,0 +1,122 @@
+"""The licence check of the app bundle (packaging/licences.py) on the distributions installed here."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import tomllib
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _load_licences():
+    spec = importlib.util.spec_from_file_location(
+        "crate_packaging_licences", ROOT / "packaging" / "licences.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+licences = _load_licences()
+
+
+def test_crate_itself_is_gpl_3_or_later_with_the_licence_text() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert project["license"] == "GPL-3.0-or-later"
+    assert project["license-files"] == ["LICENSE"]
+    text = (ROOT / "LICENSE").read_text(encoding="utf-8")
+    assert "GNU GENERAL PUBLIC LICENSE" in text and "Version 3, 29 June 2007" in text
+    assert "END OF TERMS AND CONDITIONS" in text  # the whole text, not a stub
+
+
+@pytest.mark.parametrize(
+    ("expression", "allowed"),
+    [
+        ("MIT", True),
+        ("GPL-2.0-or-later", True),
+        ("GPL-2.0+", True),
+        ("GPL-2.0-only", False),
+        ("AGPL-3.0-or-later", False),
+        ("LicenseRef-Proprietary", False),
+        ("LGPL-3.0-only OR GPL-2.0-only OR GPL-3.0-only", True),
+        ("MIT OR AGPL-3.0-only", True),
+        ("MIT AND AGPL-3.0-only", False),
+        ("(MIT OR GPL-2.0-only) AND Apache-2.0 WITH LLVM-exception", True),
+        ("Apache-2.0 WITH Some-Unknown-exception", False),
+        ("SSPL-1.0", False),
+    ],
+)
+def test_expressions(expression: str, allowed: bool) -> None:
+    assert licences.expression_allowed(expression)[0] is allowed
+
+
+def test_an_unreadable_expression_is_an_error_not_a_pass() -> None:
+    with pytest.raises(licences.LicenceError):
+        licences.expression_allowed("MIT AND (BSD-3-Clause")
+
+
+@pytest.mark.parametrize(
+    ("name", "expression", "found_in"),
+    [
+        ("mutagen", "GPL-2.0-or-later", "License-Expression"),  # the reason Crate is GPL
+        ("PySide6-Essentials", "LGPL-3.0-only OR GPL-2.0-only OR GPL-3.0-only", "License"),
+        ("peewee", "MIT", "licence file"),  # its metadata names no licence: read from the text
+        ("scipy", "BSD-3-Clause", "classifier"),
+    ],
+)
+def test_real_distributions_are_read_from_where_they_state_it(
+    name: str, expression: str, found_in: str
+) -> None:
+    result = licences.review(metadata.distribution(name))
+    assert (result.expression, result.found_in, result.allowed) == (expression, found_in, True)
+    assert result.texts, f"no licence text collected for {name}"
+
+
+def test_pyside6_without_licence_files_gets_the_lgpl_text() -> None:
+    result = licences.review(metadata.distribution("PySide6-Essentials"))
+    assert result.reason == "LGPL-3.0-only"
+    assert any("GNU LESSER GENERAL PUBLIC LICENSE" in text for _name, text in result.texts)
+
+
+def test_everything_crate_needs_at_run_time_may_be_shipped(tmp_path: Path) -> None:
+    reviews = licences.review_bundle("crate-app")
+    names = {licences.canonical(r.name) for r in reviews}
+    assert {"pyside6-essentials", "mutagen", "librosa", "numba", "av", "peewee"} <= names
+    assert "pytest" not in names  # test extras are not bundled
+    assert licences.refusals(reviews) == []
+    notices = licences.write_notices(reviews, tmp_path / "NOTICES.txt", licences.python_licence_file())
+    text = notices.read_text(encoding="utf-8")
+    for r in reviews:
+        assert f"{r.name} {r.version} - {r.expression}" in text
+    assert "Permission is hereby granted" in text  # peewee's MIT text, in full
+
+
+def test_an_installed_agpl_distribution_fails_the_check(tmp_path: Path) -> None:
+    info = tmp_path / "netthing-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(
+        "Metadata-Version: 2.4\nName: netthing\nVersion: 1.0\nLicense-Expression: AGPL-3.0-or-later\n"
+    )
+    (info / "RECORD").write_text("")
+    result = licences.review(metadata.PathDistribution(info))
+    assert not result.allowed
+    assert licences.refusals([result]) == [
+        "netthing 1.0: AGPL-3.0-or-later "
+        "(AGPL-3.0-or-later: AGPL adds network-use obligations Crate does not take on)"
+    ]
+
+
+def test_a_distribution_that_states_no_licence_fails_the_check(tmp_path: Path) -> None:
+    info = tmp_path / "mystery-2.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: mystery\nVersion: 2.0\n")
+    (info / "RECORD").write_text("")
+    result = licences.review(metadata.PathDistribution(info))
+    assert (result.allowed, result.reason) == (False, "no licence found in its metadata or licence files")
