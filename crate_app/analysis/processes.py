@@ -343,6 +343,13 @@ class ProcessAnalyzer:
             self._all.append(worker)
         return worker
 
+    def reset(self) -> None:
+        """Forget why analysis stopped (a Retry): the next call or warm-up starts processes again."""
+        with self._lock:
+            self.broken = None
+            self.deaths_in_a_row = 0
+            self.notes = []
+
     # -- analysing ----------------------------------------------------------------------------------
     def limit_for(self, options: AnalysisOptions) -> float:
         """Seconds a file may take before its process is killed."""
