@@ -290,3 +290,19 @@ def crate_track_ids(library: Library, node_id: int) -> list[int]:
     return [t for (t,) in library.execute(
         f"SELECT id FROM tracks WHERE {where} ORDER BY {expr}{direction}, id{direction}", params
     )]  # fmt: skip
+
+
+def entry_positions(library: Library, crate_id: int, track_ids: Iterable[int]) -> dict[int, int]:
+    """Where these tracks are in a crate: track id -> position (tracks not in it are left out)."""
+    wanted = [int(t) for t in track_ids]
+    found: dict[int, int] = {}
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        found.update(
+            library.execute(
+                f"SELECT track_id, position FROM crate_entries WHERE crate_id = ? AND track_id IN ({marks})",
+                [crate_id, *chunk],
+            )
+        )
+    return found

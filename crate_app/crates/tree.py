@@ -20,16 +20,18 @@ from crate_app.domain.crates import (
     UnknownCrateError,
     check_name,
     escape_name,
+    join_path,
     name_key,
     split_path,
 )
-from crate_app.domain.search import QuerySyntaxError, parse_query
+from crate_app.domain.search import QuerySyntaxError, parse_query, rewrite_crate_paths
 from crate_app.store.filters import (
     NODE_COLUMNS,
     NODE_COLUMNS_SQL,
     SmartQueryError,
     node_row_by_id,
     node_row_by_path,
+    path_key,
     smart_selection_sql,
     subtree_key_bounds,
     where_clause,
@@ -364,7 +366,33 @@ def rename_node(library: Library, node_id: int, name: str) -> CrateNode:
         )
         _park_keys(conn, node_id)
         refresh_paths(conn, node_id)
+        _follow_in_smart_queries(conn, row[_PATH], node_id)
     return node_by_id(library, node_id)
+
+
+def _follow_in_smart_queries(conn: sqlite3.Connection, old_path: str, node_id: int) -> None:
+    """Smart crates naming a renamed or moved node (or anything under it) with ``crate:`` are
+    rewritten to its new path, so that they keep working."""
+    (new_path,) = conn.execute("SELECT path FROM crate_nodes WHERE id = ?", (node_id,)).fetchone()
+    old_key, depth = path_key(old_path), len(split_path(old_path))
+
+    def rename(path: str) -> str | None:
+        try:
+            key, names = path_key(path), split_path(path)
+        except CrateTreeError:
+            return None
+        if key == old_key:
+            return new_path
+        if key.startswith(old_key + "/"):
+            return new_path + "/" + join_path(names[depth:])
+        return None
+
+    for smart_id, query in conn.execute(
+        "SELECT id, query FROM crate_nodes WHERE kind = 'smart' AND query LIKE '%crate:%'"
+    ).fetchall():
+        rewritten = rewrite_crate_paths(query, rename)
+        if rewritten != query:
+            conn.execute("UPDATE crate_nodes SET query = ? WHERE id = ?", (rewritten, smart_id))
 
 
 def _park_keys(conn: sqlite3.Connection, node_id: int) -> None:
@@ -413,6 +441,7 @@ def move_node(
         if old_parent != new_parent_id:
             _park_keys(conn, node_id)
             refresh_paths(conn, node_id)
+            _follow_in_smart_queries(conn, row[_PATH], node_id)
     return node_by_id(library, node_id)
 
 

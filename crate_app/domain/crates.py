@@ -148,7 +148,9 @@ def split_path(path: str) -> list[str]:
     names.append("".join(current))
     for name in names:
         if not name.strip():
-            raise CrateTreeError(f"the crate path '{path}' has an empty name in it (two '/' in a row?)")
+            raise CrateTreeError(
+                f"the crate path '{path}' has an empty name in it (only spaces, or two '/' in a row)"
+            )
     return [name.strip() for name in names]
 
 

@@ -35,6 +35,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Union
 
@@ -197,6 +198,7 @@ class _Token:
     value: str | None = None
     value_at: int = 0
     quoted: bool = False
+    end: int = 0
 
 
 # A term: optional '-', optional 'field:', then a quoted string or a run of other characters.
@@ -239,18 +241,37 @@ def _tokens(text: str) -> list[_Token]:
             tokens.append(_Token("or", position))
         else:
             tokens.append(
-                _Token("term", position, negated, field_name, match.start(2), value, value_at, quoted)
+                _Token(
+                    "term",
+                    position,
+                    negated,
+                    field_name,
+                    match.start(2),
+                    value,
+                    value_at,
+                    quoted,
+                    match.end(),
+                )
             )
         position = match.end()
     return tokens
 
 
 # -- parser ------------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class RawTerm:
+    """One term as written (for the smart-crate editor): its field (None: any text) and value text."""
+
+    field: str | None
+    value: str
+
+
 class _Parser:
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, raw: bool = False) -> None:
         self.text = text
         self.tokens = _tokens(text)
         self.index = 0
+        self.raw = raw
 
     def peek(self) -> _Token | None:
         return self.tokens[self.index] if self.index < len(self.tokens) else None
@@ -312,7 +333,7 @@ class _Parser:
             if inner is None:
                 raise QuerySyntaxError("empty parentheses", token.start)
             return inner
-        node = _term(token)
+        node = _raw_term(token) if self.raw else _term(token)
         if node is None:
             return None
         return Not(node) if token.negated else node
@@ -329,6 +350,42 @@ def _merge_alternatives(parts: list[Node], kind: type, attribute: str) -> list[N
 def parse_query(text: str) -> ParsedQuery:
     """Parse what the user typed; raises QuerySyntaxError with a position for what makes no sense."""
     return ParsedQuery(_Parser(text).parse())
+
+
+def parse_terms(text: str) -> Node | None:
+    """The query's structure (And, Or, Not) with each term as written (``RawTerm``, field names
+    resolved), for editors that show a query as rules.  Checks the query fully (QuerySyntaxError)."""
+    parse_query(text)
+    return _Parser(text, raw=True).parse()
+
+
+def rewrite_crate_paths(text: str, rename: Callable[[str], str | None]) -> str:
+    """``text`` with each ``crate:`` path replaced by ``rename(path)`` (None: left as it is), written
+    in quotes; the rest of the text is kept as typed.  Text that does not parse is returned as it is."""
+    try:
+        tokens = _tokens(text)
+    except QuerySyntaxError:
+        return text
+    pieces: list[str] = []
+    done = 0
+    for token in tokens:
+        if token.kind != "term" or token.field is None or token.field.lower() != "crate" or not token.value:
+            continue
+        new = rename(token.value.strip())
+        if new is None:
+            continue
+        pieces += [text[done : token.value_at], '"' + new.replace('"', '""') + '"']
+        done = token.end
+    return "".join(pieces) + text[done:]
+
+
+def _raw_term(token: _Token) -> RawTerm | None:
+    if token.field is None:
+        if token.value is None or not token.value.strip():
+            return None
+        return RawTerm(None, token.value)
+    name = FIELD_ALIASES.get(token.field.lower(), token.field.lower())
+    return RawTerm(name, (token.value or "").strip())
 
 
 def _term(token: _Token) -> Node | None:

@@ -75,7 +75,7 @@ def export(
 
         return serato_crates.write(dest, source, mapper, **run, **options)  # type: ignore[arg-type]
     if target == "engine":
-        from crate_app.exchange import engine_db
-
-        return engine_db.write(dest, source, mapper, **run, **options)  # type: ignore[arg-type]
+        raise ExchangeError(
+            "Engine DJ export is not available yet: export rekordbox XML or M3U8 and import that in Engine DJ"
+        )
     raise ExchangeError(f"unknown export target {target!r} (one of {', '.join(EXPORT_TARGETS)})")

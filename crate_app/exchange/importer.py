@@ -163,6 +163,14 @@ def import_file(
                 report.seconds = time.monotonic() - started
                 return report
     flush()
+    if kind == "traktor":  # playlists may name tracks the collection part does not hold
+        for node in (n for top_node in top for _, n in top_node.walk()):
+            for key in node.entries:
+                if key not in ids_by_key and (path := traktor_nml.path_of_key(str(key))):
+                    ids_by_key[key] = 0  # reserved until resolved by flush()
+                    pending.append((ImportedTrack(key=key, path=path), mapper.map_local(path)))
+                    report.tracks += 1
+    flush()
     unmatched = [r for r in resolved if r.track_id is None]
     if unmatched:
         _match_moved(library, unmatched)
@@ -251,7 +259,10 @@ def _write(
 ) -> None:  # fmt: skip
     columns = {row[1] for row in library.execute("PRAGMA table_info(tracks)")}
     with library.write() as conn:
-        rows = [entry.row for entry in resolved if entry.track_id is None and entry.row is not None]
+        # one row per file, even when the source lists a file twice (an upsert of the same new path twice
+        # in one batch would update a row whose search index entry is not written yet)
+        rows = list({e.path: e.row for e in resolved if e.track_id is None and e.row is not None}.values())
+        added: set[int] = set()
         if rows:
             upsert_rows(library, rows)
             for entry in resolved:
@@ -261,7 +272,8 @@ def _write(
                     ).fetchone()
                     if found:
                         entry.track_id = found[0]
-                        report.added += 1
+                        added.add(found[0])
+            report.added = len(added)
         for key, value in list(ids_by_key.items()):
             if value < 0:
                 track_id = resolved[-value - 1].track_id

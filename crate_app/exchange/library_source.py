@@ -108,13 +108,17 @@ class LibrarySource:
     def iter_tracks(self) -> Iterator[ExportTrack]:
         if self._selected is not None:
             for start in range(0, len(self._selected), CHUNK):
-                yield from self.tracks_by_ids(self._selected[start : start + CHUNK])
+                yield from self._fetch(self._selected[start : start + CHUNK], complete=True)
             return
         cursor = self.library.execute(f"SELECT {', '.join(self._columns)} FROM tracks ORDER BY id")
         while rows := cursor.fetchmany(CHUNK):
             yield from self._complete([self._track(row) for row in rows])
 
     def tracks_by_ids(self, ids: Sequence[int]) -> list[ExportTrack]:
+        """Tracks for playlist entries: their tags and paths, without cues (the collection has those)."""
+        return self._fetch(ids, complete=False)
+
+    def _fetch(self, ids: Sequence[int], *, complete: bool) -> list[ExportTrack]:
         found: dict[int, ExportTrack] = {}
         for start in range(0, len(ids), 500):
             chunk = list(ids[start : start + 500])
@@ -122,7 +126,8 @@ class LibrarySource:
             rows = self.library.execute(
                 f"SELECT {', '.join(self._columns)} FROM tracks WHERE id IN ({marks})", chunk
             )
-            for track in self._complete([self._track(row) for row in rows]):
+            tracks = [self._track(row) for row in rows]
+            for track in self._complete(tracks) if complete else tracks:
                 found[track.id] = track
         return [found[i] for i in ids if i in found]
 

@@ -219,6 +219,16 @@ def local_path(volume: str, dir_text: str, file: str, system_volume: str = SYSTE
     return f"/Volumes/{volume}/{rest}"
 
 
+def path_of_key(key: str, system_volume: str = SYSTEM_VOLUME) -> str | None:
+    """The path a PRIMARYKEY KEY names (VOLUME + DIR + FILE), for playlists whose tracks are not in the
+    file's collection (playlist exports); None when it is not such a key."""
+    start = key.find("/:")
+    end = key.rfind("/:")
+    if start < 0:
+        return None
+    return local_path(key[:start], key[start : end + 2], key[end + 2 :], system_volume)
+
+
 def _float(value: str | None) -> float | None:
     if not value:
         return None

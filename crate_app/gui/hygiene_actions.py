@@ -30,6 +30,9 @@ class HygieneController(QObject):
         self.service.library_changed.connect(self._on_service_library_changed)
         self.watch.limited.connect(window.show_message)
         window.scan_service.finished.connect(self._on_scan_finished)
+        crates = getattr(window, "crates", None)  # the sidebar's Duplicates row opens the view
+        if crates is not None:
+            crates.sidebar.duplicates_requested.connect(self.show_duplicates)
         self.dialog: DuplicatesDialog | None = None
 
     def install_menus(

@@ -14,6 +14,7 @@ from PySide6.QtGui import (
     QActionGroup,
     QCloseEvent,
     QDesktopServices,
+    QDrag,
     QDragEnterEvent,
     QDropEvent,
     QKeySequence,
@@ -39,6 +40,7 @@ from crate_app.domain.keys import KeyNotation
 from crate_app.domain.progress import Progress
 from crate_app.domain.track import display_path
 from crate_app.gui.analysis_panel import AnalysisController
+from crate_app.gui.crates_controller import CratesController
 from crate_app.gui.exchange_dialog import ExchangeController
 from crate_app.gui.hygiene_actions import HygieneController
 from crate_app.gui.player_area import PlayerArea
@@ -143,6 +145,14 @@ class TrackTable(QTableView):
     def top_row(self) -> int:
         return self.verticalScrollBar().value()  # per-item scrolling: the value is the top row
 
+    def startDrag(self, supportedActions: Qt.DropAction) -> None:  # Qt override
+        # Qt's own would list every selected cell (1.2M indexes for 100,000 rows): rows go by ranges.
+        rows = [r for sel in self.selectionModel().selection() for r in range(sel.top(), sel.bottom() + 1)]
+        if rows:
+            drag = QDrag(self)
+            drag.setMimeData(self.track_model().mime_for_rows(rows))
+            drag.exec(Qt.DropAction.CopyAction, Qt.DropAction.CopyAction)
+
     def column_menu(self) -> QMenu:
         """Check boxes to show and hide columns (at least one stays visible)."""
         menu = QMenu("Columns", self)
@@ -225,12 +235,17 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.search)
         layout.addWidget(self.stack, 1)
         self.setCentralWidget(central)
+        # The sidebar is a dock left of the table (its width and visibility are in the window state).
+        self.crates = CratesController(
+            self, library, self.model, self.table, self.scan_service, settings_store
+        )
         self._build_status_bar()
         self._build_menus()
         self.hygiene = HygieneController(self)  # duplicates, moved files, backups, watched folders
         self.hygiene.install_menus(self.file_menu, self.view_menu, before_in_file=self.quit_action)
         self.exchange = ExchangeController(self)  # File ▸ Export / Import (rekordbox, Traktor, ...)
         self.exchange.install_menus(self.file_menu, before=self.hygiene.relink_action)
+        self.crates.sidebar.export_requested.connect(self.exchange.export_node)
         self.analysis = AnalysisController(self, library, self.model, self.table, settings_store)
         layout.addWidget(self.analysis.panel)
         self.player_area = PlayerArea(self)  # the player strip above the table, the track panel beside it
@@ -241,6 +256,7 @@ class MainWindow(QMainWindow):
         self._refresh_timer.timeout.connect(self._on_refresh_timer_timeout)
         self.library_watcher = LibraryWatcher(library, self)  # commits by other processes
         self.library_watcher.library_changed_externally.connect(self._on_library_watcher_changed_externally)
+        self.library_watcher.library_changed_externally.connect(self.crates.service.reload)
         self.library_watcher.start()
         self._external_refresh_at = 0.0
 
@@ -249,6 +265,7 @@ class MainWindow(QMainWindow):
         self.model.loading_changed.connect(self._on_model_loading_changed)
         self.model.pinned_row_moved.connect(self._on_model_pinned_row_moved)
         self.model.failed.connect(self._on_model_failed)
+        self.crates.message.connect(self.show_message)
         self.table.doubleClicked.connect(self._on_table_double_clicked)
         self.empty_panel.add_folder_requested.connect(self.add_folder)
         self.scan_service.started.connect(self._on_scan_started)
@@ -302,7 +319,7 @@ class MainWindow(QMainWindow):
         self.rescan_action = self._action(file_menu, "&Rescan Library", "F5", self.rescan)
         file_menu.addSeparator()
         self._action(file_menu, "&Open Library\u2026", QKeySequence.StandardKey.Open, self.choose_library)
-        self._action(file_menu, "&New Library\u2026", QKeySequence.StandardKey.New, self.new_library)
+        self._action(file_menu, "&New Library\u2026", "", self.new_library)  # Ctrl+N: a new crate
         file_menu.addSeparator()
         quit_action = self.quit_action = self._action(
             file_menu, "&Quit", QKeySequence.StandardKey.Quit, self.close
@@ -331,6 +348,7 @@ class MainWindow(QMainWindow):
         self.key_actions.triggered.connect(self._on_key_actions_triggered)
         view_menu.addSeparator()
         self._action(view_menu, "&Problems\u2026", "Ctrl+Shift+P", self.show_problems)
+        self.crates.fill_menus(edit_menu, view_menu, self.menuBar().addMenu("&Crates"))
 
     def _action(self, menu: QMenu, text: str, shortcut: object, slot: object) -> QAction:
         action = menu.addAction(text)
@@ -395,6 +413,7 @@ class MainWindow(QMainWindow):
         self.scan_service.set_library(library)
         self.rename_service.set_library(library)
         self.analysis.set_library(library)
+        self.crates.set_library(library)
         self.player_area.set_library(library)
         self.hygiene.set_library(library)
         self.exchange.set_library(library)
@@ -474,13 +493,13 @@ class MainWindow(QMainWindow):
         self.count_label.setText(self._count_text + ("  \u00b7  updating\u2026" if loading else ""))
 
     def _on_model_view_applied(self) -> None:
-        shown, total = self.model.rowCount(), self.model.library_count or 0
+        shown, total = self.model.rowCount(), self.model.scope_count or 0
         if self.model.query is None:
             self._count_text = f"{total:,} tracks"
         else:
             self._count_text = f"{shown:,} of {total:,} tracks"
         self.count_label.setText(self._count_text)
-        empty = total == 0 and self.model.query is None
+        empty = (self.model.library_count or 0) == 0 and self.model.query is None
         self.stack.setCurrentWidget(self.empty_panel if empty else self.table)
 
     def _on_model_pinned_row_moved(self, row: int) -> None:
@@ -539,6 +558,7 @@ class MainWindow(QMainWindow):
         menu = QMenu(self)
         menu.addAction(self.rename_action)
         menu.addAction(self.analysis.analyze_selected_action)
+        self.crates.table_menu_actions(menu)
         menu.exec(self.table.viewport().mapToGlobal(position))
 
     def _on_scan_tracks_committed(self, _added: int, _updated: int) -> None:
@@ -613,6 +633,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:  # Qt override
         save_settings(self.settings_store, self.current_settings())
+        self.crates.save_settings()
         self.shutdown()
         super().closeEvent(event)
 
@@ -627,6 +648,7 @@ class MainWindow(QMainWindow):
         self.exchange.service.cancel()  # an export leaves the previous file, an import writes nothing
         self.analysis_stopped = self.analysis.shutdown()  # False: a thread is stuck in a hostile file
         self.runner.shutdown()
+        self.crates.shutdown()
         self.model.shutdown()
 
 

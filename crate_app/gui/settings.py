@@ -167,3 +167,34 @@ def save_hygiene_preferences(store: QSettings, preferences: HygienePreferences) 
     store.setValue("hygiene/backups_kept", preferences.backups_kept)
     store.setValue("hygiene/watch_folders", "true" if preferences.watch_folders else "false")
     store.sync()
+
+
+@dataclass(frozen=True)
+class SidebarSettings:
+    """The sidebar (kept under ``sidebar/`` in the same settings file; its width and visibility are
+    also in the window state, which wins when there is one)."""
+
+    visible: bool = True
+    width: int = 260
+    expanded: tuple[str, ...] = ()  # paths of the expanded crate folders ("Sets/2026")
+
+
+def load_sidebar_settings(store: QSettings) -> SidebarSettings:
+    """Read the sidebar's settings, falling back to the defaults for anything missing or malformed."""
+    defaults = SidebarSettings()
+    try:
+        width = int(store.value("sidebar/width", defaults.width))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        width = defaults.width
+    return SidebarSettings(
+        visible=str(store.value("sidebar/visible", "true")).lower() == "true",
+        width=width if 60 <= width <= 2_000 else defaults.width,
+        expanded=_strings(store.value("sidebar/expanded")),
+    )
+
+
+def save_sidebar_settings(store: QSettings, settings: SidebarSettings) -> None:
+    store.setValue("sidebar/visible", "true" if settings.visible else "false")
+    store.setValue("sidebar/width", settings.width)
+    store.setValue("sidebar/expanded", list(settings.expanded))
+    store.sync()

@@ -25,6 +25,7 @@ from typing import Any, Protocol
 
 from PySide6.QtCore import (
     QAbstractTableModel,
+    QMimeData,
     QModelIndex,
     QObject,
     QPersistentModelIndex,
@@ -34,9 +35,11 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QBrush, QColor
 
+from crate_app.crates import entry_positions
 from crate_app.domain.keys import KeyNotation, format_key_code
-from crate_app.domain.search import ParsedQuery
+from crate_app.domain.search import And, ParsedQuery
 from crate_app.domain.track import TrackRecord, TrackStatus, display_path
+from crate_app.gui.track_drag import MAX_URIS, TRACKS_MIME, tracks_from_mime, tracks_mime
 from crate_app.services.jobs import FunctionJob, Job, JobRunner
 from crate_app.store.filters import where_clause
 from crate_app.store.library import Library
@@ -103,9 +106,11 @@ COLUMNS: tuple[Column, ...] = (
     Column("format", "Format", lambda t: t.format, 60),
     Column("date_added", "Added", lambda t: _date(t.date_added), 90, True),
     Column("path", "Path", lambda t: display_path(t.path), 400),
+    Column("position", "#", lambda t: "", 50, True),  # a crate's own order (shown in crate views)
 )
 COLUMN_NAMES = tuple(c.name for c in COLUMNS)
 _KEY_COLUMN = COLUMN_NAMES.index("key")
+POSITION_COLUMN = COLUMN_NAMES.index("position")
 
 
 class RowSource(Protocol):
@@ -148,6 +153,11 @@ class KeysetSource:
 
     def row_of_id(self, track_id: int) -> int | None:
         return self._view.row_of_id(track_id)
+
+    def ids_of_rows(self, first: int, last: int) -> list[int]:
+        sql, params = self._view.ordered_ids_sql()
+        rows = self._library.execute(f"{sql} LIMIT ? OFFSET ?", [*params, last - first + 1, first])
+        return [track_id for (track_id,) in rows]
 
     def warm(self, step: int, should_stop: Callable[[], bool]) -> bool:
         """Read the sort key every ``step`` rows (on a background thread), so that a jump anywhere skips
@@ -207,11 +217,27 @@ class IdListSource:
     def rows(self, offset: int, limit: int) -> list[TrackRecord]:
         return self.library.tracks_by_ids(self.ids[offset : offset + limit])
 
+    @classmethod
+    def of_view(cls, view: TrackView, should_stop: Callable[[], bool] | None = None) -> IdListSource | None:
+        """The ids of a (crate's) view in its order; None if ``should_stop()`` said so meanwhile."""
+        sql, params = view.ordered_ids_sql()
+        cursor = view.library.execute(sql, params)
+        ids = array.array("q")
+        while chunk := cursor.fetchmany(20_000):
+            if should_stop is not None and should_stop():
+                cursor.close()
+                return None
+            ids.extend(row[0] for row in chunk)
+        return cls(view.library, ids)
+
     def row_of_id(self, track_id: int) -> int | None:
         try:
             return self.ids.index(track_id)
         except ValueError:
             return None
+
+    def ids_of_rows(self, first: int, last: int) -> list[int]:
+        return self.ids[first : last + 1].tolist()
 
 
 @dataclass
@@ -223,6 +249,9 @@ class _Request:
     known_count: int | None  # the whole library's count, if still valid
     ids_to_find: list[int] = field(default_factory=list)
     pages_wanted: list[int] = field(default_factory=lambda: [0])
+    crate_id: int | None = None  # a crate's (or smart crate's) tracks rather than the library's
+    base: ParsedQuery | None = None  # what the view is narrowed to before the search (in ``query``)
+    searching: bool = False  # ``query`` holds a search
 
 
 @dataclass
@@ -233,6 +262,7 @@ class _Loaded:
     rows_of_ids: dict[int, int | None]
     library_count: int
     seconds: float
+    scope_count: int = 0  # the crate's tracks without the search (the library's outside a crate)
 
 
 class _LoadJob(Job):
@@ -254,7 +284,17 @@ class _LoadJob(Job):
         library_count = request.known_count
         if library_count is None:
             library_count = self.library.count()
-        if request.query is None:
+        scope_count = library_count
+        if request.crate_id is not None:
+            view = TrackView(self.library, request.query, request.order, request.crate_id)
+            loaded = IdListSource.of_view(view, lambda: not self._is_current(request.generation))
+            if loaded is None:
+                return None
+            source = loaded
+            scope_count = source.count
+            if request.searching:
+                scope_count = TrackView(self.library, None, request.order, request.crate_id).count()
+        elif request.query is None:
             source = KeysetSource(self.library, request.order, library_count)
         else:
             loaded = IdListSource.load(
@@ -263,6 +303,10 @@ class _LoadJob(Job):
             if loaded is None:
                 return None
             source = loaded
+            if request.base is not None:
+                scope_count = source.count
+                if request.searching:
+                    scope_count = TrackView(self.library, request.base).count()
         rows_of_ids = {track_id: source.row_of_id(track_id) for track_id in request.ids_to_find}
         pages_wanted = set(request.pages_wanted)
         pages_wanted.update(row // PAGE_SIZE for row in rows_of_ids.values() if row is not None)
@@ -270,7 +314,8 @@ class _LoadJob(Job):
         for page in sorted(pages_wanted):
             if page * PAGE_SIZE < source.count:
                 pages[page] = source.rows(page * PAGE_SIZE, PAGE_SIZE)
-        return _Loaded(request, source, pages, rows_of_ids, library_count, time.perf_counter() - started)
+        seconds = time.perf_counter() - started
+        return _Loaded(request, source, pages, rows_of_ids, library_count, seconds, scope_count)
 
 
 class TrackTableModel(QAbstractTableModel):
@@ -279,13 +324,18 @@ class TrackTableModel(QAbstractTableModel):
     Signals: ``loading_changed(bool)`` while a search, sort or refresh is being computed;
     ``view_applied()`` when its result is in the model (rows shown); ``pinned_row_moved(row)`` after
     a refresh, with the new row of the track that ``refresh(pin_row=...)`` was asked to keep;
-    ``failed(str)`` when a query failed.
+    ``failed(str)`` when a query failed; ``reorder_requested(track_ids, position)`` when rows of a
+    crate shown in its own order were dragged to another place (the crate service moves them).
+
+    ``set_scope(id, kind)`` shows a crate's (or smart crate's) tracks instead of the library's: the same
+    paging, search and sorting, plus the ``#`` column (the crate's own order, sort order "position").
     """
 
     loading_changed = Signal(bool)
     view_applied = Signal()
     pinned_row_moved = Signal(int)
     failed = Signal(str)
+    reorder_requested = Signal(object, int)
 
     def __init__(
         self, library: Library, order: SortOrder | None = None, parent: QObject | None = None
@@ -296,7 +346,7 @@ class TrackTableModel(QAbstractTableModel):
         self._runner.pool.setExpiryTimeout(-1)  # keep the worker (and its warm SQLite connection)
         self._background = JobRunner(max_threads=1, parent=self)
         self._query: ParsedQuery | None = None
-        self._order = order or SortOrder("artist")
+        self._order = order if order is not None and order.column != "position" else SortOrder("artist")
         self._source: RowSource | None = None
         self._count = 0
         self._library_count: int | None = None  # COUNT(*) of the whole library, while valid
@@ -318,6 +368,11 @@ class TrackTableModel(QAbstractTableModel):
         self._left = int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         self._alignments = [self._right if column.numeric else self._left for column in COLUMNS]
         self._texts: dict[int, tuple[str, ...]] = {}
+        self._crate_id: int | None = None
+        self._crate_kind: str | None = None
+        self._base_query: ParsedQuery | None = None
+        self._scope_count: int | None = None
+        self._positions: dict[int, int] = {}  # track id -> position in the crate, for loaded rows
         self.load()
 
     # -- what is shown --------------------------------------------------------------------------------
@@ -341,6 +396,31 @@ class TrackTableModel(QAbstractTableModel):
         return not isinstance(source, KeysetSource) or source.is_warm or source.count <= WARM_MIN_ROWS
 
     @property
+    def crate_id(self) -> int | None:
+        """The crate shown (None: the library)."""
+        return self._crate_id
+
+    @property
+    def crate_kind(self) -> str | None:
+        return self._crate_kind
+
+    @property
+    def base_query(self) -> ParsedQuery | None:
+        return self._base_query
+
+    @property
+    def scope_count(self) -> int | None:
+        """Tracks in the crate shown (without the search), or in the library outside a crate."""
+        if self._crate_id is None and self._base_query is None:
+            return self._library_count
+        return self._scope_count
+
+    @property
+    def in_crate_order(self) -> bool:
+        """Rows are a static crate's tracks in its own order, unfiltered: dragging them reorders it."""
+        return self._crate_kind == "crate" and self._order == SortOrder("position") and self._query is None
+
+    @property
     def is_loading(self) -> bool:
         return self._applied_generation != self._generation
 
@@ -361,6 +441,26 @@ class TrackTableModel(QAbstractTableModel):
         if order == self._order:
             return
         self._order = order
+        self.load()
+
+    def set_scope(
+        self,
+        crate_id: int | None,
+        kind: str | None = None,
+        order: SortOrder | None = None,
+        base_query: ParsedQuery | None = None,
+    ) -> None:
+        """Show a crate's tracks (``kind`` "crate" or "smart"), or the library's (None), in ``order``
+        (kept as it is if None); ``base_query`` narrows what is shown before the search does (a
+        folder's crates, the problem tracks)."""
+        self._base_query = base_query
+        self._crate_id = crate_id
+        self._crate_kind = kind if crate_id is not None else None
+        if order is not None:
+            self._order = order
+        if self._order.column == "position" and self._crate_kind != "crate":
+            self._order = SortOrder("artist")
+        self._scope_count = None
         self.load()
 
     def set_key_notation(self, notation: KeyNotation) -> None:
@@ -507,6 +607,8 @@ class TrackTableModel(QAbstractTableModel):
             *(
                 format_key_code(record.key, self._key_notation)
                 if number == _KEY_COLUMN
+                else self._position_text(row, record.id)
+                if number == POSITION_COLUMN
                 else column.text(record)
                 for number, column in enumerate(COLUMNS)
             ),
@@ -516,6 +618,14 @@ class TrackTableModel(QAbstractTableModel):
             self._texts.clear()
         self._texts[row] = texts
         return texts
+
+    def _position_text(self, row: int, track_id: int) -> str:
+        if self._crate_kind != "crate":
+            return ""
+        if self.in_crate_order:
+            return str(row + 1)
+        position = self._positions.get(track_id)
+        return str(position + 1) if position is not None else ""
 
     def headerData(
         self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
@@ -529,11 +639,71 @@ class TrackTableModel(QAbstractTableModel):
         return None
 
     def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
-        return _ROW_FLAGS if index.isValid() else Qt.ItemFlag.NoItemFlags
+        if not index.isValid():
+            return Qt.ItemFlag.ItemIsDropEnabled if self.in_crate_order else Qt.ItemFlag.NoItemFlags
+        flags = _ROW_FLAGS | Qt.ItemFlag.ItemIsDragEnabled
+        return flags | Qt.ItemFlag.ItemIsDropEnabled if self.in_crate_order else flags
+
+    # -- drag and drop --------------------------------------------------------------------------------
+    def ids_of_rows(self, rows: Iterable[int]) -> list[int]:
+        """The track ids on these rows, in row order (runs of rows are read at once, not row by row)."""
+        if self._source is None:
+            return []
+        wanted = sorted({row for row in rows if 0 <= row < self._count})
+        ids: list[int] = []
+        for first, last in _runs(wanted):
+            ids.extend(self._source.ids_of_rows(first, last))  # type: ignore[attr-defined]
+        return ids
+
+    def mimeTypes(self) -> list[str]:
+        return [TRACKS_MIME]
+
+    def supportedDragActions(self) -> Qt.DropAction:
+        return Qt.DropAction.CopyAction  # never Move: a file manager would move the files
+
+    def supportedDropActions(self) -> Qt.DropAction:
+        return Qt.DropAction.CopyAction | Qt.DropAction.MoveAction
+
+    def mimeData(self, indexes: Sequence[QModelIndex]) -> QMimeData:
+        return self.mime_for_rows({index.row() for index in indexes})
+
+    def mime_for_rows(self, rows: Iterable[int]) -> QMimeData:
+        """What a drag of these rows carries: their ids (and crate), and their files (up to MAX_URIS)."""
+        ids = self.ids_of_rows(rows)
+        paths = [t.path for t in self.library.tracks_by_ids(ids)] if len(ids) <= MAX_URIS else []
+        return tracks_mime(ids, self._crate_id if self._crate_kind == "crate" else None, paths)
+
+    def canDropMimeData(
+        self, data: QMimeData, action: Qt.DropAction, row: int, column: int, parent: Any
+    ) -> bool:
+        dragged = tracks_from_mime(data)
+        return self.in_crate_order and dragged is not None and dragged[1] == self._crate_id
+
+    def dropMimeData(
+        self, data: QMimeData, action: Qt.DropAction, row: int, column: int, parent: Any
+    ) -> bool:
+        """Rows of this crate dropped at ``row`` (or on ``parent``'s row): ask for them to move there."""
+        if not self.canDropMimeData(data, action, row, column, parent):
+            return False
+        dragged = tracks_from_mime(data)
+        assert dragged is not None
+        if row < 0:
+            row = parent.row() if parent is not None and parent.isValid() else self._count
+        moved_above = sum(1 for r in self._rows_of_loaded(dragged[0]) if r < row)
+        self.reorder_requested.emit(dragged[0], max(0, row - moved_above))
+        return True
+
+    def _rows_of_loaded(self, track_ids: Iterable[int]) -> list[int]:
+        if isinstance(self._source, IdListSource):
+            wanted = set(track_ids)
+            return [row for row, track_id in enumerate(self._source.ids) if track_id in wanted]
+        return [row for t in track_ids if (row := self._row_of_loaded_id.get(t)) is not None]
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         if not 0 <= column < len(COLUMNS):
             return
+        if column == POSITION_COLUMN and self._crate_kind != "crate":
+            return  # only a crate has an order of its own
         self.set_order(SortOrder(COLUMNS[column].name, order == Qt.SortOrder.DescendingOrder))
 
     # -- loading --------------------------------------------------------------------------------------
@@ -545,7 +715,11 @@ class TrackTableModel(QAbstractTableModel):
             self._pin_id = None
         self._recount_pending = self._recount_pending or recount
         known = None if self._recount_pending else self._library_count
-        request = _Request(self._generation, self._query, self._order, refresh, known, list(ids_to_find))
+        query = both_queries(self._base_query, self._query)
+        request = _Request(self._generation, query, self._order, refresh, known, list(ids_to_find))
+        request.crate_id = self._crate_id
+        request.base = self._base_query
+        request.searching = self._query is not None
         job = _LoadJob(self.library, request, self._is_current)
         job.signals.finished.connect(self._on_load_finished)
         job.signals.failed.connect(self._on_load_failed)
@@ -566,6 +740,7 @@ class TrackTableModel(QAbstractTableModel):
             return  # stale: a newer request is on its way
         request = loaded.request
         self._library_count = loaded.library_count
+        self._scope_count = loaded.scope_count
         if request.known_count is None:
             self._recount_pending = False
         if request.refresh and self._source is not None:
@@ -644,6 +819,8 @@ class TrackTableModel(QAbstractTableModel):
         return rows
 
     def _store_page(self, page_no: int, rows: list[TrackRecord]) -> None:
+        if self._crate_kind == "crate" and not self.in_crate_order and rows:
+            self._positions.update(entry_positions(self.library, self._crate_id, [r.id for r in rows]))
         self._pages[page_no] = rows
         self._pages.move_to_end(page_no)
         first = page_no * PAGE_SIZE
@@ -656,9 +833,19 @@ class TrackTableModel(QAbstractTableModel):
                 self._texts.pop(evicted_no * PAGE_SIZE + offset, None)
 
     def _clear_cache(self) -> None:
+        self._positions.clear()
         self._pages.clear()
         self._texts.clear()
         self._row_of_loaded_id.clear()
+
+
+def both_queries(first: ParsedQuery | None, second: ParsedQuery | None) -> ParsedQuery | None:
+    """A query matching what both match (None: everything)."""
+    if first is None or first.is_empty:
+        return second
+    if second is None or second.is_empty:
+        return first
+    return ParsedQuery(And((first.root, second.root)))
 
 
 def _runs(rows: Sequence[int]) -> Iterable[tuple[int, int]]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import time
 import urllib.parse
 from collections.abc import Callable, Sequence
@@ -86,15 +87,14 @@ def resolve(
             if row is None:
                 raise DedupeError(f"track {track_id} is not in the library (was it removed already?)")
             extra = {
-                "hashes": _row(conn, "track_hashes", "track_id", track_id),
-                "keys": [
-                    k
-                    for (k,) in conn.execute(
-                        "SELECT key FROM fingerprint_keys WHERE track_id = ?", (track_id,)
-                    )
-                ],
+                # Rows of other tables that belong to the track (hashes, cues, waveform, imported
+                # analysis...): deleted with it by their foreign keys, put back by undo.
+                "children": {
+                    table: _rows(conn, table, column, track_id) for table, column in _child_tables(conn)
+                },
                 "crates": move_crate_entries(conn, track_id, keep_id),
                 "kept_before": kept_before,
+                "copied_cues": _inherit_corrections(conn, keep_id, row),
             }
             _inherit_analysis(conn, keep_id, row)
             source = path_from_db(row["path"])
@@ -105,7 +105,12 @@ def resolve(
                 (action_id, track_id, keep_id, json.dumps(row), json.dumps(extra), row["path"],
                  path_to_db(target) if target else None),
             )  # fmt: skip
-            conn.execute("DELETE FROM tracks WHERE id = ?", (track_id,))
+            try:
+                conn.execute("DELETE FROM tracks WHERE id = ?", (track_id,))
+            except sqlite3.IntegrityError as exc:
+                raise DedupeError(
+                    f"track {track_id} is still referred to elsewhere ({exc}); nothing was removed"
+                ) from exc
             outcome.removed.append(track_id)
     if action != "remove":
         _move_files(library, action_id, action, trash or _send_to_trash, outcome)
@@ -189,14 +194,109 @@ def _insert(conn, table: str, row: dict[str, object]) -> None:
     )
 
 
+def _child_tables(conn) -> list[tuple[str, str]]:
+    """(table, column) of every table whose rows belong to a track through a foreign key (crate entries
+    are handed over instead, the journal is ours)."""
+    found = []
+    for (table,) in conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND sql NOT LIKE 'CREATE VIRTUAL%'"
+    ):
+        if table in ("tracks", "crate_entries", "dedupe_removed") or table.startswith("sqlite_"):
+            continue
+        for key in conn.execute(f"PRAGMA foreign_key_list({table})"):
+            if key[2] == "tracks":
+                found.append((table, key[3]))
+    return found
+
+
+def _rows(conn, table: str, column: str, value: int) -> list[dict[str, object]]:
+    cursor = conn.execute(f"SELECT * FROM {table} WHERE {column} = ?", (value,))
+    names = [d[0] for d in cursor.description]
+    rows = []
+    for found in cursor.fetchall():
+        row = dict(zip(names, found, strict=True))
+        rows.append({k: ({"hex": v.hex()} if isinstance(v, bytes) else v) for k, v in row.items()})
+    return rows
+
+
+def _insert_child(conn, table: str, row: dict[str, object]) -> None:
+    """Put a child row back; if its own id was taken meanwhile, under a new id."""
+    try:
+        _insert(conn, table, row)
+    except sqlite3.IntegrityError:
+        key = [info[1] for info in conn.execute(f"PRAGMA table_info({table})") if info[5]]
+        if len(key) == 1 and key[0] in row and key[0] != "track_id":
+            _insert(conn, table, {k: v for k, v in row.items() if k != key[0]})
+        # otherwise the same row is there already (INSERT OR IGNORE semantics)
+
+
+def _track_columns(conn) -> set[str]:
+    return {info[1] for info in conn.execute("PRAGMA table_info(tracks)")}
+
+
+_CORRECTION_COLUMNS = (
+    "rating", "color", "bpm_locked", "key_locked", "first_beat_locked", "first_beat", "first_downbeat",
+)  # fmt: skip
+
+
+def _inherit_corrections(conn, keep_id: int, removed: dict[str, object]) -> list[int]:
+    """The kept track takes what the user set on a removed copy where it has nothing of its own: the
+    rating, the colour, BPM/key/beat grid corrections (locked values) and the cue points.  Returns the
+    ids of the cues copied (undo deletes them)."""
+    present = _track_columns(conn)
+    if "rating" in present:
+        conn.execute(
+            "UPDATE tracks SET rating = ? WHERE id = ? AND rating IS NULL", (removed.get("rating"), keep_id)
+        )
+    if "color" in present and removed.get("color"):
+        conn.execute("UPDATE tracks SET color = ? WHERE id = ? AND color = ''", (removed["color"], keep_id))
+    for lock, values in (("bpm_locked", ("bpm",)), ("key_locked", ("key",)),
+                         ("first_beat_locked", ("first_beat", "first_downbeat"))):  # fmt: skip
+        if lock in present and removed.get(lock) and all(v in present for v in values):
+            assignments = ", ".join(f"{v} = ?" for v in values)
+            conn.execute(
+                f"UPDATE tracks SET {assignments}, {lock} = 1 WHERE id = ? AND {lock} = 0",
+                [removed.get(v) for v in values] + [keep_id],
+            )
+    copied: list[int] = []
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'cues'").fetchone() is not None:
+        has_own = conn.execute("SELECT 1 FROM cues WHERE track_id = ?", (keep_id,)).fetchone()
+        if has_own is None:
+            columns = [
+                c
+                for c in (info[1] for info in conn.execute("PRAGMA table_info(cues)"))
+                if c not in ("id", "track_id")
+            ]
+            names = ", ".join(f'"{c}"' for c in columns)
+            for (cue_id,) in conn.execute(
+                "SELECT id FROM cues WHERE track_id = ? ORDER BY id", (removed["id"],)
+            ).fetchall():
+                new = conn.execute(
+                    f"INSERT INTO cues (track_id, {names}) SELECT ?, {names} FROM cues WHERE id = ?",
+                    (keep_id, cue_id),
+                ).lastrowid
+                copied.append(new)
+    return copied
+
+
 def _inherit_analysis(conn, keep_id: int, removed: dict[str, object]) -> None:
-    """The kept track takes a removed track's analysis (and corrections) when it has none itself."""
+    """The kept track takes a removed track's analysis when it has none itself (never over a value the
+    user locked)."""
     if removed.get("analyzed_at") is None:
         return
-    assignments = ", ".join(f"{c} = ?" for c in _ANALYSIS_COLUMNS)
+    present = _track_columns(conn)
+    guarded = {"bpm": "bpm_locked", "key": "key_locked"}
+    for column, lock in guarded.items():
+        if lock in present:  # a locked value stays; otherwise the analysed one comes over
+            conn.execute(
+                f"UPDATE tracks SET {column} = ? WHERE id = ? AND analyzed_at IS NULL AND {lock} = 0",
+                (removed.get(column), keep_id),
+            )
+    columns = [c for c in _ANALYSIS_COLUMNS if not (c in guarded and guarded[c] in present)]
+    assignments = ", ".join(f"{c} = ?" for c in columns)
     conn.execute(
         f"UPDATE tracks SET {assignments} WHERE id = ? AND analyzed_at IS NULL",
-        [removed.get(c) for c in _ANALYSIS_COLUMNS] + [keep_id],
+        [removed.get(c) for c in columns] + [keep_id],
     )
 
 
@@ -345,24 +445,25 @@ def undo(library: Library, action_id: int, *, now: float | None = None) -> Dedup
             if not os.path.exists(path_from_db(row["path"])):
                 row["status"] = "missing"
             _insert(conn, "tracks", row)
-            if extra.get("hashes"):
-                _insert(conn, "track_hashes", extra["hashes"])
-            conn.executemany(
-                "INSERT OR IGNORE INTO fingerprint_keys (key, track_id) VALUES (?, ?)",
-                [(key, track_id) for key in extra.get("keys", [])],
-            )
+            for table, rows in extra.get("children", {}).items():
+                for child in rows:
+                    _insert_child(conn, table, child)
             if _has_crates(conn):
                 _restore_crate_entries(conn, track_id, kept_id, extra.get("crates", []))
             outcome.removed.append(track_id)
         kept_rows = {
             json.loads(e)["kept_before"]["id"]: json.loads(e)["kept_before"] for *_x, e, _f, _t in removed
         }
+        present = _track_columns(conn)
+        restored = [c for c in (*_ANALYSIS_COLUMNS, *_CORRECTION_COLUMNS) if c in present]
         for kept_id, before in kept_rows.items():
-            assignments = ", ".join(f"{c} = ?" for c in _ANALYSIS_COLUMNS)
+            assignments = ", ".join(f"{c} = ?" for c in restored)
             conn.execute(
-                f"UPDATE tracks SET {assignments} WHERE id = ?",
-                [before.get(c) for c in _ANALYSIS_COLUMNS] + [kept_id],
+                f"UPDATE tracks SET {assignments} WHERE id = ?", [before.get(c) for c in restored] + [kept_id]
             )
+        for *_x, extra_json, _f, _t in removed:
+            copied = json.loads(extra_json).get("copied_cues", [])
+            conn.executemany("DELETE FROM cues WHERE id = ?", [(cue_id,) for cue_id in copied])
         conn.execute("UPDATE dedupe_actions SET undone_at = ? WHERE id = ?", (now, action_id))
     return outcome
 

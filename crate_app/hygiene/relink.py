@@ -200,23 +200,28 @@ def apply_relink(library: Library, moves: Sequence[tuple[int, str, str]]) -> int
     targets = [new for _id, _old, new in moves]
     if len(set(targets)) != len(targets):
         raise RelinkError("two tracks cannot be relinked to one file")
+    now = time.time()
+    updates, hash_updates = [], []
+    for track_id, _old, new in moves:
+        info = os.stat(new)
+        folder, filename = os.path.split(new)
+        names = (path_to_db(new), path_to_db(folder), path_to_db(filename))
+        updates.append((*names, info.st_size, info.st_mtime, now, track_id))
+        hash_updates.append((info.st_mtime, track_id, info.st_size))
+    owner = {track_id: new for track_id, _old, new in moves}
     with library.write() as conn:
-        for track_id, _old, new in moves:
-            taken = conn.execute("SELECT id FROM tracks WHERE path = ?", (path_to_db(new),)).fetchone()
-            if taken is not None and taken[0] != track_id:
-                raise RelinkError(f"{new} already belongs to track {taken[0]}")
-            info = os.stat(new)
-            folder, filename = os.path.split(new)
-            conn.execute(
-                "UPDATE tracks SET path = ?, folder = ?, filename = ?, size = ?, mtime = ?, status = 'ok', "
-                "error = NULL, last_scanned = ? WHERE id = ?",
-                (path_to_db(new), path_to_db(folder), path_to_db(filename), info.st_size, info.st_mtime,
-                 time.time(), track_id),
-            )  # fmt: skip
-            conn.execute(
-                "UPDATE track_hashes SET mtime = ? WHERE track_id = ? AND size = ?",
-                (info.st_mtime, track_id, info.st_size),
-            )
+        for start in range(0, len(targets), 500):
+            chunk = [path_to_db(t) for t in targets[start : start + 500]]
+            marks = ",".join("?" * len(chunk))
+            for path, taken_by in conn.execute(f"SELECT path, id FROM tracks WHERE path IN ({marks})", chunk):
+                if owner.get(taken_by) != path_from_db(path):
+                    raise RelinkError(f"{path_from_db(path)} already belongs to track {taken_by}")
+        conn.executemany(
+            "UPDATE tracks SET path = ?, folder = ?, filename = ?, size = ?, mtime = ?, status = 'ok', "
+            "error = NULL, last_scanned = ? WHERE id = ?",
+            updates,
+        )
+        conn.executemany("UPDATE track_hashes SET mtime = ? WHERE track_id = ? AND size = ?", hash_updates)
     return len(moves)
 
 

@@ -24,7 +24,7 @@ from crate_app.library.walk import has_extension, walk_audio
 from crate_app.store.library import Library
 
 QUIET_SECONDS = 1.0
-LONGEST_SECONDS = 10.0
+LONGEST_SECONDS = 3.0  # a long copy is scanned as it goes (a half-written file is read again when it changes)
 LIMIT_MESSAGE = (
     "the system's limit on watched folders was reached ({detail}); Crate rescans the library "
     "folders every few minutes instead (raise fs.inotify.max_user_watches to watch them all)"

@@ -75,3 +75,21 @@ def test_find_moved_files_lets_the_user_choose_between_candidates(
     assert blocker.args == [2]
     assert library.tracks_by_ids([a_id])[0].path == str(elsewhere / "two.mp3")
     assert library.stats()["missing"] == 0
+
+
+def test_the_sidebars_duplicates_row_opens_the_view_and_the_table_stays(qtbot, make_window, library) -> None:
+    from crate_app.gui.sidebar import COLLECTION, DUPLICATES, TargetRole
+
+    window = make_window(library)
+    sidebar = window.crates.sidebar
+    with qtbot.waitSignal(sidebar.duplicates_requested, timeout=5_000):
+        sidebar.view.setCurrentIndex(sidebar.model.special_index(DUPLICATES))
+    qtbot.waitUntil(
+        lambda: window.hygiene.dialog is not None and window.hygiene.dialog.isVisible(), timeout=5_000
+    )
+    qtbot.addWidget(window.hygiene.dialog)
+    qtbot.waitUntil(
+        lambda: sidebar.view.currentIndex().data(TargetRole) == sidebar.current_target, timeout=5_000
+    )
+    assert sidebar.current_target.kind == COLLECTION
+    window.hygiene.dialog.close()

@@ -160,6 +160,8 @@ def test_settings_are_remembered(qtbot, make_window, library, add_tracks, settin
     with qtbot.waitSignal(window.model.view_applied, timeout=10_000):
         header.setSortIndicator(COLUMN_NAMES.index("bpm"), Qt.SortOrder.DescendingOrder)
     window.key_actions.actions()[1].trigger()  # Open Key
+    window.crates.toggle_sidebar_action.trigger()  # hidden (remembered): the window may be narrower
+    window.layout().activate()
     window.resize(700, 450)
     window.close()
 
@@ -177,6 +179,7 @@ def test_settings_are_remembered(qtbot, make_window, library, add_tracks, settin
     assert again.model.order.column == "bpm" and again.model.order.descending
     assert again.model.key_notation is KeyNotation.OPEN_KEY
     assert (again.width(), again.height()) == (700, 450)
+    assert not again.crates.sidebar.isVisible()
     bpms = [again.model.track_at(row).bpm or -1 for row in range(300)]
     assert bpms == sorted(bpms, reverse=True)
     again.library.close()

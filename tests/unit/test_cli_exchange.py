@@ -82,6 +82,7 @@ def test_export_m3u8_and_empty_from_means_the_library_folders(tmp_path: Path, li
         (["export", "rekordbox", "{tmp}/x.xml", "--crate", "No Such Crate"], "crate"),
         (["import", "rekordbox", "{tmp}/missing.xml"], "cannot read"),
         (["import", "traktor", "{tmp}/broken.nml"], "well-formed"),
+        (["export", "engine", "{tmp}/usb"], "not available yet"),
     ],
 )
 def test_errors_are_one_line_and_nonzero(tmp_path: Path, library, args: list[str], message: str) -> None:

@@ -427,3 +427,23 @@ def test_a_library_made_before_crates_opens_and_upgrades(tmp_path: Path) -> None
     crates.add_tracks(library, crate.id, [t for (t,) in library.execute("SELECT id FROM tracks")])
     assert crates.node_by_path(library, "upgraded/crate").track_count == 50
     library.close()
+
+
+def test_smart_crates_follow_a_renamed_or_moved_crate(library) -> None:
+    ids = add_tracks(library, 12)
+    berlin = crates.create_path(library, "Sets/Berlin")
+    crates.add_tracks(library, berlin.id, ids[:4])
+    inner = crates.create_path(library, "Sets/Deep/Inner")
+    crates.add_tracks(library, inner.id, ids[8:])
+    smart = crates.create_path(
+        library, "Mix", "smart", query='crate:sets/berlin OR (crate:"Sets/Deep/Inner" -x)'
+    )
+    crates.rename_node(library, berlin.id, "Berlin 2026")
+    crates.rename_node(library, crates.node_by_path(library, "Sets/Deep").id, "Deeper")
+    archive = crates.create_path(library, "Archive", "folder")
+    crates.move_node(library, crates.node_by_path(library, "Sets").id, archive.id)
+    node = crates.node_by_id(library, smart.id)
+    assert node.query == 'crate:"Archive/Sets/Berlin 2026" OR (crate:"Archive/Sets/Deeper/Inner" -x)'
+    assert node.error is None and node.track_count == 8
+    crates.delete_node(library, berlin.id)  # gone: the smart crate says so instead of failing
+    assert "no crate 'Archive/Sets/Berlin 2026'" in crates.node_by_id(library, smart.id).error

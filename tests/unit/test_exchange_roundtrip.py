@@ -201,3 +201,50 @@ def test_export_only_chosen_crates(tmp_path: Path, library) -> None:
     assert xml.get_playlist("Sets", "Only the second").get_tracks() == [ids[1]]
     with pytest.raises(ExchangeError, match="no crate or folder"):
         export(lib, "rekordbox", tmp_path / "x.xml", crate_paths=["Nope"])
+
+
+def test_traktor_playlist_export_without_its_tracks(tmp_path: Path, library) -> None:
+    """A playlist file Traktor exported names its tracks only by key: they are found by path."""
+    lib, music, files = library
+    keys = "".join(
+        f'<ENTRY><PRIMARYKEY TYPE="TRACK" KEY="osx/:Users/:dj/:M\u00fasica/:{f.name}"></PRIMARYKEY></ENTRY>'
+        for f in reversed(files)
+    )
+    source = tmp_path / "Peak.nml"
+    source.write_text(
+        '<NML VERSION="19"><HEAD COMPANY="www.native-instruments.com" PROGRAM="Traktor"/><PLAYLISTS>'
+        '<NODE TYPE="FOLDER" NAME="$ROOT"><SUBNODES COUNT="1"><NODE TYPE="PLAYLIST" NAME="Peak">'
+        f'<PLAYLIST ENTRIES="2" TYPE="LIST" UUID="x">{keys}</PLAYLIST>'
+        "</NODE></SUBNODES></NODE></PLAYLISTS></NML>",
+        encoding="utf-8",
+    )
+    report = import_file(
+        lib, "traktor", source, mapper=PathMapper([("/Volumes/osx/Users/dj/Música", str(music))], "")
+    )
+    assert (report.tracks, report.matched, report.playlists) == (2, 2, 1)
+    peak = crates.node_by_path(lib, "Traktor/Peak")
+    assert [Path(t.path).name for t in lib.tracks_by_ids(crates.crate_track_ids(lib, peak.id))] == [
+        f.name for f in reversed(files)
+    ]
+
+
+def test_a_file_listed_twice_is_added_once(tmp_path: Path) -> None:
+    song = tmp_path / "twice.wav"
+    song.write_bytes(os.urandom(300))
+    location = "file://localhost" + quote(str(song))
+    source = tmp_path / "twice.xml"
+    source.write_text(
+        '<?xml version="1.0" encoding="UTF-8"?><DJ_PLAYLISTS Version="1.0.0"><COLLECTION Entries="2">'
+        f'<TRACK TrackID="1" Location="{location}"/><TRACK TrackID="2" Location="{location}"/></COLLECTION>'
+        '<PLAYLISTS><NODE Type="0" Name="ROOT"><NODE Name="L" Type="1" KeyType="0">'
+        '<TRACK Key="2"/><TRACK Key="1"/></NODE></NODE></PLAYLISTS></DJ_PLAYLISTS>',
+        encoding="utf-8",
+    )
+    lib = open_library(tmp_path / "lib.crate")
+    report = import_file(lib, "rekordbox", source)
+    assert (report.tracks, report.added) == (2, 1)
+    assert lib.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert lib.execute("INSERT INTO tracks_fts(tracks_fts) VALUES('integrity-check')").rowcount is not None
+    node = crates.node_by_path(lib, "rekordbox/L")
+    assert crates.crate_track_ids(lib, node.id) == [lib.track_by_path(str(song)).id]
+    lib.close()

@@ -88,7 +88,14 @@ def test_remove_hands_crates_and_analysis_to_the_kept_track_and_undo_restores(
     crate_tree.add_tracks(library, y.id, [second])
     with library.write() as conn:
         conn.execute("UPDATE tracks SET analyzed_at = 5, bpm = 111, key = 3 WHERE id = ?", (first,))
+        conn.execute("UPDATE tracks SET rating = 4, color = 'red' WHERE id = ?", (second,))
+        cue = "INSERT INTO cues (track_id, kind, number, start, name) VALUES (?, 'hot', 1, 12.5, 'drop')"
+        conn.execute(cue, (second,))
+        conn.execute("INSERT INTO waveforms (track_id, data) VALUES (?, x'00ff10')", (second,))
+    children = ["SELECT track_id, kind, number, start, name FROM cues ORDER BY id",
+                "SELECT track_id, data FROM waveforms ORDER BY track_id"]  # fmt: skip
     before = library.execute("SELECT * FROM tracks ORDER BY id").fetchall()
+    before_children = [library.execute(sql).fetchall() for sql in children]
     outcome = dedupe.resolve(library, keep, [first, second])
     assert sorted(outcome.removed) == sorted([first, second])
     assert library.count() == 3
@@ -98,8 +105,12 @@ def test_remove_hands_crates_and_analysis_to_the_kept_track_and_undo_restores(
     assert crates == [(1, keep, 0), (1, ids["c.ogg"], 1), (2, keep, 0)]
     assert library.execute("SELECT track_count FROM crate_nodes ORDER BY id").fetchall() == [(2,), (1,)]
     assert library.execute("SELECT bpm, key FROM tracks WHERE id = ?", (keep,)).fetchone() == (111, 3)
+    # The user's rating, colour and cue points of a removed copy go to the kept one.
+    assert library.execute("SELECT rating, color FROM tracks WHERE id = ?", (keep,)).fetchone() == (4, "red")
+    assert library.execute(children[0]).fetchall() == [(keep, "hot", 1, 12.5, "drop")]
     dedupe.undo(library, outcome.action_id)
     assert library.execute("SELECT * FROM tracks ORDER BY id").fetchall() == before
+    assert [library.execute(sql).fetchall() for sql in children] == before_children
     crates = library.execute(ENTRIES_SQL).fetchall()
     assert crates == [(1, first, 0), (1, keep, 1), (1, ids["c.ogg"], 2), (2, second, 0)]
     assert library.execute("SELECT track_count FROM crate_nodes ORDER BY id").fetchall() == [(3,), (1,)]

@@ -1,0 +1,279 @@
+"""Benchmark of the window's crates on a big library (not part of the default test run).
+
+Builds (or reuses) a library of N made-up tracks (``table_bench.build_library``) with 5,000 crates in
+nested folders, one crate of 100,000 tracks and a smart crate, opens the real window offscreen and
+prints what it measured as JSON::
+
+    .venv/bin/python tests/benchmarks/sidebar_bench.py [N] [--library PATH]
+
+Figures: the sidebar's share of window start (its GUI-thread time, and until its tree is shown);
+switching to the 100K crate (first rows), sorting it and jumping in it; the smart crate; adding
+100,000 selected tracks to a crate, undoing that and removing them again, with the GUI-thread stalls
+meanwhile (a 5 ms heartbeat timer: how late it fired); "Show in crates" and the crate list with counts.
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from table_bench import build_library, percentile, summary
+
+from crate_app import crates
+from crate_app.store.library import Library, open_library
+
+BIG_CRATE = "Sets/Big 100K"
+SMART_CRATE = "Smart/Fast and recent"
+SMART_QUERY = "bpm:>=124 OR added:<400d"
+
+
+def add_crates(library: Library, folders: int = 50, subfolders: int = 10, per_folder: int = 10) -> None:
+    """5,000 crates (50 x 10 x 10) of 20 tracks each, a crate of 100,000 tracks, a smart crate."""
+    try:
+        crates.node_by_path(library, BIG_CRATE)
+    except crates.CrateTreeError:
+        pass
+    else:  # built before: only the crate that the adding below fills starts empty again
+        target = crates.node_by_path(library, "Sets/Target")
+        if target.track_count:
+            crates.delete_node(library, target.id)
+            crates.create_path(library, "Sets/Target", "crate")
+        return
+    started = time.perf_counter()
+    rng = random.Random(11)
+    top = library.execute("SELECT MAX(id) FROM tracks").fetchone()[0]
+    for f in range(folders):
+        folder = crates.create_node(library, None, f"Folder {f:02d}", "folder")
+        for s in range(subfolders):
+            sub = crates.create_node(library, folder.id, f"Sub {s:02d}", "folder")
+            for c in range(per_folder):
+                crate = crates.create_node(library, sub.id, f"Crate {c:02d}", "crate")
+                crates.add_tracks(library, crate.id, rng.sample(range(1, top + 1), 20))
+        print(f"  crates: folder {f + 1}/{folders} in {time.perf_counter() - started:.0f} s", flush=True)
+    big = crates.create_path(library, BIG_CRATE, "crate")
+    crates.add_tracks(library, big.id, rng.sample(range(1, top + 1), 100_000))
+    crates.create_path(library, SMART_CRATE, "smart", query=SMART_QUERY, sort="date_added", descending=True)
+    crates.create_path(library, "Sets/Target", "crate")
+    library.checkpoint()
+
+
+def run(library_path: Path) -> dict[str, object]:
+    import os
+
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtCore import QEventLoop, QItemSelection, QItemSelectionModel, Qt, QTimer
+    from PySide6.QtWidgets import QAbstractItemView, QApplication
+
+    import crate_app.gui.crates_controller as controller_module
+    import crate_app.gui.sidebar as sidebar_module
+    from crate_app.gui.main_window import MainWindow
+    from crate_app.gui.settings import open_settings
+    from crate_app.gui.track_model import COLUMN_NAMES
+    from crate_app.runtime import favour_the_gui_thread
+
+    favour_the_gui_thread()
+    _app = QApplication.instance() or QApplication([])
+    loop = QEventLoop()
+
+    def pump(ms: int) -> None:
+        QTimer.singleShot(ms, loop.quit)
+        loop.exec()
+
+    def wait_until(condition, timeout_s: float = 120) -> None:
+        deadline = time.perf_counter() + timeout_s
+        while not condition():
+            if time.perf_counter() > deadline:
+                raise TimeoutError(f"waited {timeout_s} s for {condition}")
+            pump(2)
+
+    def step(text: str) -> None:
+        print(f"  {time.strftime('%H:%M:%S')} {text}", file=sys.stderr, flush=True)
+
+    # The sidebar's GUI-thread time: building it, and putting the tree into it when it arrives.
+    spent: dict[str, float] = {"controller_init": 0.0, "tree_shown": 0.0}
+    original_init = controller_module.CratesController.__init__
+    original_loaded = sidebar_module.Sidebar._on_service_nodes_loaded
+    tree_shown_at: list[float] = []
+
+    def timed_init(self, *args, **kwargs):
+        t0 = time.perf_counter()
+        original_init(self, *args, **kwargs)
+        spent["controller_init"] += time.perf_counter() - t0
+
+    def timed_loaded(self, nodes):
+        t0 = time.perf_counter()
+        original_loaded(self, nodes)
+        spent["tree_shown"] += time.perf_counter() - t0
+        tree_shown_at.append(time.perf_counter())
+
+    controller_module.CratesController.__init__ = timed_init  # type: ignore[method-assign]
+    sidebar_module.Sidebar._on_service_nodes_loaded = timed_loaded  # type: ignore[method-assign]
+
+    step("opening the window")
+    settings_file = Path(library_path).parent / "bench-settings" / "sidebar.ini"
+    settings_file.unlink(missing_ok=True)
+    library = open_library(library_path)
+    count = library.count()
+    started = time.perf_counter()
+    window = MainWindow(library, open_settings(settings_file))
+    window.resize(1400, 900)
+    window.show()
+    model, table = window.model, window.table
+    wait_until(lambda: not model.is_loading)
+    table.viewport().repaint()
+    first_rows = time.perf_counter() - started
+    wait_until(lambda: bool(tree_shown_at))
+    results: dict[str, object] = {
+        "tracks": count,
+        "crates": sum(1 for n in window.crates.service.nodes if n.kind != "folder"),
+        "window_first_rows_s": round(first_rows, 3),
+        "sidebar_gui_thread_ms": round((spent["controller_init"] + spent["tree_shown"]) * 1000, 1),
+        "sidebar_build_ms": round(spent["controller_init"] * 1000, 1),
+        "sidebar_fill_tree_ms": round(spent["tree_shown"] * 1000, 1),
+        "sidebar_tree_shown_after_s": round(tree_shown_at[0] - started, 3),
+    }
+    service, sidebar = window.crates.service, window.crates.sidebar
+    big = crates.node_by_path(library, BIG_CRATE)
+    smart = crates.node_by_path(library, SMART_CRATE, with_counts=False)
+    target = crates.node_by_path(library, "Sets/Target")
+
+    step("window up; switching to the 100K crate")
+
+    # Switching to the 100K crate: from the click to its first rows painted.
+    def switch(node_id: int) -> float:
+        sidebar.select_collection()
+        wait_until(lambda: not model.is_loading)
+        t0 = time.perf_counter()
+        sidebar.select_node(node_id)
+        wait_until(lambda: not model.is_loading)
+        table.viewport().repaint()
+        return (time.perf_counter() - t0) * 1000
+
+    switches = [switch(big.id) for _ in range(5)]
+    results["switch_to_100k_crate_first_rows_ms"] = summary(switches)
+    assert model.rowCount() == 100_000, model.rowCount()
+
+    def timed_jump(row: int) -> float:
+        t0 = time.perf_counter()
+        table.scrollTo(model.index(row, 0), QAbstractItemView.ScrollHint.PositionAtTop)
+        table.viewport().repaint()
+        return (time.perf_counter() - t0) * 1000
+
+    rng = random.Random(3)
+    results["crate_order_random_jump_ms"] = summary([timed_jump(rng.randrange(100_000)) for _ in range(50)])
+    header = table.horizontalHeader()
+    sorts = {}
+    for name in ("artist", "bpm", "title", "position"):
+        t0 = time.perf_counter()
+        header.setSortIndicator(COLUMN_NAMES.index(name), Qt.SortOrder.AscendingOrder)
+        wait_until(lambda: not model.is_loading)
+        table.viewport().repaint()
+        sorts[name] = round((time.perf_counter() - t0) * 1000, 1)
+        if name == "artist":
+            results["crate_by_artist_random_jump_ms"] = summary(
+                [timed_jump(rng.randrange(100_000)) for _ in range(50)]
+            )
+    results["crate_sort_change_ms"] = sorts
+
+    step("the smart crate")
+    t0 = time.perf_counter()
+    sidebar.select_node(smart.id)
+    wait_until(lambda: not model.is_loading)
+    table.viewport().repaint()
+    results["smart_crate_count_and_first_rows_ms"] = round((time.perf_counter() - t0) * 1000, 1)
+    results["smart_crate_tracks"] = model.rowCount()
+
+    t0 = time.perf_counter()
+    for _ in range(20):
+        crates.crates_of_track(library, rng.randrange(1, count + 1))
+    results["show_in_crates_ms"] = round((time.perf_counter() - t0) * 1000 / 20, 2)
+    t0 = time.perf_counter()
+    crates.list_nodes(library, with_counts=True)
+    results["crate_list_with_counts_ms"] = round((time.perf_counter() - t0) * 1000, 1)
+
+    step("adding 100,000 selected tracks")
+    # Adding 100,000 selected tracks, with a heartbeat timer measuring how late the GUI thread is.
+    sidebar.select_collection()
+    wait_until(lambda: not model.is_loading)
+    lateness: list[float] = []
+    last = [time.perf_counter()]
+
+    def beat() -> None:
+        now = time.perf_counter()
+        lateness.append(max(0.0, (now - last[0]) * 1000 - 5))
+        last[0] = now
+
+    heartbeat = QTimer()
+    heartbeat.setInterval(5)
+    heartbeat.timeout.connect(beat)
+
+    def timed_while_busy(action) -> tuple[float, list[float]]:
+        lateness.clear()
+        last[0] = time.perf_counter()
+        heartbeat.start()
+        t0 = time.perf_counter()
+        action()
+        wait_until(lambda: not service.is_busy)
+        seconds = time.perf_counter() - t0
+        heartbeat.stop()
+        return seconds, list(lateness)
+
+    selection = QItemSelection(model.index(0, 0), model.index(99_999, len(COLUMN_NAMES) - 1))
+    table.selectionModel().select(selection, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+    seconds, stalls = timed_while_busy(lambda: window.crates.add_selected_to(target))
+    added = len(crates.crate_track_ids(library, target.id))
+    results["add_100k_selected"] = {"s": round(seconds, 2), "added": added, "gui_stall_ms": summary(stalls)}
+    seconds, stalls = timed_while_busy(window.crates.undo_action.trigger)
+    results["undo_add_100k"] = {
+        "s": round(seconds, 2),
+        "left": len(crates.crate_track_ids(library, target.id)),
+        "gui_stall_ms": summary(stalls),
+    }
+    step("removing them")
+    window.crates.redo_action.trigger()
+    wait_until(lambda: not service.is_busy)
+    sidebar.select_node(target.id)
+    wait_until(lambda: not model.is_loading)
+    table.selectAll()
+    seconds, stalls = timed_while_busy(window.crates.remove_selected_from_crate)
+    results["remove_100k_selected"] = {
+        "s": round(seconds, 2),
+        "left": len(crates.crate_track_ids(library, target.id)),
+        "gui_stall_ms": summary(stalls),
+    }
+    results["gui_stall_p99_ms_overall"] = round(percentile(stalls, 99), 1)
+    window.crates.service.undo_stack.clear()
+    window.close()
+    library.close()
+    return results
+
+
+def main() -> None:
+    import argparse
+    import json
+    import os
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("tracks", nargs="?", type=int, default=1_000_000)
+    parser.add_argument("--library", type=Path, help="where to build/keep the library file")
+    args = parser.parse_args()
+    from crate_app.paths import cache_dir
+
+    path = args.library or cache_dir() / "bench" / f"sidebar-{args.tracks}-7.sqlite"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    library = build_library(path, args.tracks)
+    add_crates(library)
+    library.close()
+    load = os.getloadavg()
+    results = run(path)
+    results["load_average_at_start"] = [round(x, 2) for x in load]
+    results["cpus"] = os.cpu_count()
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
