@@ -4,7 +4,7 @@ audio output.  Talks to the PlayerService and the TrackService only."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
     QMenu,
     QSizePolicy,
     QSlider,
+    QStyle,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -24,6 +25,8 @@ from crate_app.domain.waveform import StoredWaveform
 from crate_app.gui.waveform_view import WaveformView
 from crate_app.services.player_service import PlayerService, StartPoint, grid_of
 from crate_app.services.track_service import TrackService
+
+PREPARE_DELAY_MS = 150  # a selection that stays this long is loaded into the player, ready for Space
 
 _START_LABELS = {
     StartPoint.FIRST_BEAT: "Start at the First Beat",
@@ -44,9 +47,13 @@ class PlayerStrip(QWidget):
         self.settings = settings
         self.keep_playing = bool(settings.value("player/keep_playing", False, type=bool))
         self.loop_in: float | None = None
+        self._prepare_timer = QTimer(self)
+        self._prepare_timer.setSingleShot(True)
+        self._prepare_timer.setInterval(PREPARE_DELAY_MS)
+        self._prepare_timer.timeout.connect(self._on_prepare_timer_timeout)
 
         self.play_button = QToolButton(self)
-        self.play_button.setText("\u25b6")
+        self.play_button.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_MediaPlay))
         self.play_button.setToolTip("Play / pause the selected track (Space)")
         self.play_button.setFixedWidth(36)
         self.title_label = QLabel("No track", self)
@@ -54,7 +61,8 @@ class PlayerStrip(QWidget):
         self.time_label = QLabel("0:00 / 0:00", self)
         self.note_label = QLabel("", self)
         self.note_label.setStyleSheet("color: #d08020;")
-        for label in (self.title_label, self.note_label):  # long names must not widen the window
+        self.note_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        for label in (self.title_label, self.note_label):  # long texts must not widen the window
             label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
             label.setMinimumWidth(40)
         self.waveform = WaveformView(self)
@@ -97,7 +105,7 @@ class PlayerStrip(QWidget):
         top.setContentsMargins(0, 0, 0, 0)
         top.addWidget(self.play_button)
         top.addWidget(self.title_label, 1)
-        top.addWidget(self.note_label)
+        top.addWidget(self.note_label, 1)
         top.addWidget(self.time_label)
         top.addLayout(cue_row)
         top.addWidget(self.volume)
@@ -139,18 +147,32 @@ class PlayerStrip(QWidget):
         selected = self.tracks.track
         if selected is None:
             return
+        self._prepare_timer.stop()
         if self.player.track is not None and self.player.track.id == selected.id:
             self.player.toggle()
         else:
             self.player.load(selected, play=True)
 
     def selection_changed(self) -> None:
-        """A new row is selected: preview it when "keep playing while browsing" is on and music plays."""
+        """A new row is selected: preview it when "keep playing while browsing" is on and music plays;
+        when nothing plays, prepare it (after a short pause in browsing) so that Space starts at once."""
         selected = self.tracks.track
-        if not (self.keep_playing and self.player.is_playing and selected is not None):
+        if selected is None or (self.player.track is not None and self.player.track.id == selected.id):
             return
-        if self.player.track is None or self.player.track.id != selected.id:
-            self.player.load(selected, play=True)
+        if self.player.is_playing:
+            if self.keep_playing:
+                self.player.load(selected, play=True)
+            return
+        self._prepare_timer.start()
+
+    def _on_prepare_timer_timeout(self) -> None:
+        selected = self.tracks.track
+        if (
+            selected is not None
+            and not self.player.is_playing
+            and (self.player.track is None or self.player.track.id != selected.id)
+        ):
+            self.player.load(selected, play=False)
 
     def hot_cue_pressed(self, number: int) -> None:
         """1-8 and the pads: jump to hot cue ``number`` (setting it first when the pad is empty)."""
@@ -214,7 +236,8 @@ class PlayerStrip(QWidget):
         self.player.seek(seconds)
 
     def _on_player_playing_changed(self, playing: bool) -> None:
-        self.play_button.setText("\u23f8" if playing else "\u25b6")
+        icon = QStyle.StandardPixmap.SP_MediaPause if playing else QStyle.StandardPixmap.SP_MediaPlay
+        self.play_button.setIcon(self.style().standardIcon(icon))
 
     def _on_player_position_changed(self, seconds: float) -> None:
         if self._is_current():
@@ -227,6 +250,7 @@ class PlayerStrip(QWidget):
 
     def _on_player_note_changed(self, text: str) -> None:
         self.note_label.setText(text)
+        self.note_label.setToolTip(text)
         self.note_label.setVisible(bool(text))
 
     def _on_tracks_track_changed(self, track: TrackRecord | None) -> None:

@@ -30,7 +30,7 @@ from crate_app.store.schema import SORTABLE_COLUMNS, sort_expression
 
 POSITION = "position"  # the sort column of a static crate's own order
 _ENTRIES_JOIN = "crate_entries JOIN tracks ON tracks.id = crate_entries.track_id"
-WARM_STEP = 100
+WARM_STEP = 25
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +64,8 @@ class TrackView:
         self.crate_kind: str | None = None
         where, params = where_clause(query, library)
         self._from = "tracks"
+        # A static crate is counted from its entries (COUNT over its tracks, not over the library).
+        self._count_sql: tuple[str, list[object]] | None = None
         self._positions_direct = False  # rows in crate order without a search: position = row
         if crate_id is None:
             order = order or SortOrder()
@@ -82,6 +84,13 @@ class TrackView:
                     order = SortOrder(sort, bool(row[NODE_COLUMNS.index("descending")]))
             else:
                 order = order or SortOrder(POSITION)
+                count_where, count_params = _both("crate_entries.crate_id = ?", [crate_id], where, params)
+                self._count_sql = (
+                    f"SELECT COUNT(*) FROM {_ENTRIES_JOIN} WHERE {count_where}"
+                    if count_where != "crate_entries.crate_id = ?"
+                    else "SELECT COUNT(*) FROM crate_entries WHERE crate_entries.crate_id = ?",
+                    count_params,
+                )
                 if order.column == POSITION:
                     self._from = _ENTRIES_JOIN
                     where, params = _both("crate_entries.crate_id = ?", [crate_id], where, params)
@@ -104,8 +113,11 @@ class TrackView:
     def count(self) -> int:
         """Number of matching tracks (cached until ``invalidate()``)."""
         if self._count is None:
-            sql = f"SELECT COUNT(*) FROM {self._from} WHERE {self._where}"
-            self._count = self.library.execute(sql, self._params).fetchone()[0]
+            sql, params = self._count_sql or (
+                f"SELECT COUNT(*) FROM {self._from} WHERE {self._where}",
+                self._params,
+            )
+            self._count = self.library.execute(sql, params).fetchone()[0]
         return self._count
 
     def invalidate(self) -> None:

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE), str(HERE.parent)]
+sys.path[:0] = [str(HERE), str(HERE.parent), str(HERE.parent.parent)]  # this checkout first
 
 from table_bench import build_library, percentile  # noqa: E402
 
@@ -63,10 +63,15 @@ def bench_tags(count: int) -> dict[str, object]:
     ]
     writer.upsert_scanned(library, copies)
     started = time.perf_counter()
+    made = duplicates.refresh_tag_keys(library)  # keys of tracks new since the last search
+    refresh = time.perf_counter() - started
+    started = time.perf_counter()
     sets = duplicates.find_duplicates(library, "tags")
     seconds = time.perf_counter() - started
     library.close()
     return {
+        "keys_made": made,
+        "key_refresh_seconds": round(refresh, 2),
         "tracks": count,
         "planted": len(rows),
         "sets": len(sets),
