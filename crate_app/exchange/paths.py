@@ -201,6 +201,14 @@ _URI_SAFE = "/"  # everything else outside RFC 3986's unreserved set is percent-
 
 
 _URI_FOLDERS: dict[tuple[str, tuple[str, ...]], str] = {}
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_.~ -]*")  # needs no escaping but of its spaces
+
+
+def quote_name(name: str) -> str:
+    """One path component percent-encoded as UTF-8 (the common plain name without urllib's cost)."""
+    if _PLAIN_NAME.fullmatch(name):
+        return name.replace(" ", "%20")
+    return quote(name, safe="")
 
 
 def to_file_uri(path: TargetPath) -> str:
@@ -210,11 +218,11 @@ def to_file_uri(path: TargetPath) -> str:
     if folder is None:
         if len(_URI_FOLDERS) > 100_000:
             _URI_FOLDERS.clear()
-        encoded = "".join(quote(part, safe="") + "/" for part in key[1])
+        encoded = "".join(quote_name(part) + "/" for part in key[1])
         folder = _URI_FOLDERS[key] = (
             f"file://localhost/{path.drive}/{encoded}" if path.drive else (f"file://localhost/{encoded}")
         )
-    return folder + quote(path.parts[-1], safe="") if path.parts else folder
+    return folder + quote_name(path.parts[-1]) if path.parts else folder
 
 
 def from_file_uri(uri: str) -> str:
