@@ -6,6 +6,8 @@ import gc
 import os
 import signal
 import sys
+import threading
+import time
 
 NATIVE_THREAD_ENV_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
 
@@ -60,3 +62,33 @@ def become_background_worker() -> None:
             os.nice(BACKGROUND_NICENESS)
         except OSError:  # not allowed here: run at the normal priority
             pass
+
+
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+PARENT_WATCH_INTERVAL_S = 0.5
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """End this worker process when ``parent_pid`` (the process that started it) dies, even by SIGKILL.
+
+    On Linux the kernel sends SIGKILL at the parent's death (``prctl(PR_SET_PDEATHSIG)``; it follows the
+    *thread* that started this process, so the parent starts its workers from one long-lived thread).
+    Everywhere, a daemon thread also watches the parent's pid and ends this process when it changes.
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):  # no prctl here: the watchdog below does it
+            pass
+    if os.getppid() != parent_pid:  # the parent died before the signal was armed
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(PARENT_WATCH_INTERVAL_S)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="crate-parent-watch", daemon=True).start()

@@ -17,7 +17,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from crate_app.analysis import waveform
+from crate_app.analysis import numba_cache, waveform
 from crate_app.analysis.decode import DecodedAudio, decode_excerpt, excerpt_window
 from crate_app.analysis.key import chroma_frames, chroma_hop, estimate_key
 from crate_app.analysis.metre import downbeat_offset
@@ -158,8 +158,9 @@ _warm_lock = threading.Lock()
 
 def warm_up() -> None:
     """Import librosa's heavy modules (numba compiles or loads its cache) and run a tiny analysis, so the
-    first real track does not pay for it.  Safe to call from a background thread, more than once."""
-    with _warm_lock:
+    first real track does not pay for it.  Safe to call from a background thread, more than once.
+    numba's cache is written only here, by one process at a time (see ``numba_cache``)."""
+    with _warm_lock, numba_cache.warming():
         import librosa.beat
         import librosa.feature  # noqa: F401
 
@@ -168,21 +169,3 @@ def warm_up() -> None:
         clicks = (np.sin(2 * np.pi * 60 * t) * np.exp(-((t % 0.5) * 30))).astype(np.float32)
         tone = (0.2 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
         analyze_samples(clicks + tone, rate, AnalysisOptions(sample_rate=rate))
-
-
-def configure_numba_cache(cache_dir: str | os.PathLike[str]) -> bool:
-    """Make numba cache its compiled code (librosa's) in ``cache_dir``.
-
-    Must run before librosa's numba functions are first imported; returns False when that already
-    happened in this process (the setting then only applies to worker processes started later).
-    """
-    import sys
-
-    path = os.fspath(cache_dir)
-    os.makedirs(path, exist_ok=True)
-    os.environ["NUMBA_CACHE_DIR"] = path
-    if "numba" in sys.modules:
-        sys.modules["numba"].config.CACHE_DIR = path
-    # numba picks the cache folder when a jitted function is defined, i.e. when librosa's submodules
-    # are imported (``import librosa`` alone is lazy and defines none).
-    return not any(name.startswith("librosa.") and name != "librosa.version" for name in sys.modules)

@@ -12,6 +12,7 @@ import math
 import os
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -99,13 +100,20 @@ class _SeekFailed(Exception):
     pass
 
 
+def _lenient_metadata(av: Any) -> dict[str, str]:
+    """PyAV < 19 fails on undecodable tag text unless told to ignore it; 19 dropped the option (and the
+    failure)."""
+    major = int(str(av.__version__).split(".")[0])
+    return {"metadata_errors": "ignore"} if major < 19 else {}
+
+
 def _decode(
     path: str, sample_rate: int, excerpt_seconds: float, deadline: float, timeout_seconds: float, seek: bool
 ) -> DecodedAudio:
     import av
 
     try:
-        container = av.open(path, metadata_errors="ignore", timeout=(timeout_seconds, timeout_seconds))
+        container = av.open(path, timeout=(timeout_seconds, timeout_seconds), **_lenient_metadata(av))
     except av.FFmpegError as error:
         raise DecodeError(_open_error_message(error, _looks_like_audio(path))) from None
     except Exception as error:  # PyAV raises plain Python errors for some broken headers

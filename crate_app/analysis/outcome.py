@@ -9,7 +9,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from crate_app.domain.errors import AnalysisTimeout, CrateError
+from crate_app.domain.errors import AnalysisTimeout, AnalysisUnavailable, CrateError
 from crate_app.domain.keys import KeyNotation
 from crate_app.domain.track import AnalysisOptions, AnalysisResult, display_path
 
@@ -44,7 +44,8 @@ def analyse_track(
     still_wanted: Callable[[], bool] = lambda: True,
     quiet: Callable[[], bool] = lambda: False,
 ) -> FileOutcome:
-    """Analyse one file; never raises for the file's sake (one bad file must not stop a batch).
+    """Analyse one file; never raises for the file's sake (one bad file must not stop a batch), only
+    ``AnalysisUnavailable`` when analysis cannot go on at all.
 
     With ``tag_notation``, BPM and key are also written into the file's tags, unless ``still_wanted()``
     says the batch gave up on the file meanwhile.  Unexpected errors are logged unless ``quiet()``
@@ -54,6 +55,8 @@ def analyse_track(
         result = analyze(path, options)
     except AnalysisTimeout as error:
         return FileOutcome(track_id, path, None, str(error), timed_out=True)
+    except AnalysisUnavailable:  # not the file's fault: the batch stops
+        raise
     except CrateError as error:  # DecodeError: the file's own problem, in plain words
         return FileOutcome(track_id, path, None, str(error))
     except Exception as error:  # a bug or a library failure on this file must not stop the batch

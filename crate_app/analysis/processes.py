@@ -1,52 +1,57 @@
-"""``analyze_file`` in worker processes: parallel on every core, and a time limit that really stops.
+"""``analyze_file`` in worker processes: parallel on every core, a time limit that really stops, and
+processes whose death is noticed, bounded and explained.
 
 The analysis holds the GIL for much of its work (PyAV's per-frame decoding loop, the tempo fit), so
 threads alone do not scale: measured on 2 cores, 2 processes did ~20 % more tracks/min than 2 threads
 in the window, and 436-461 against 220-253 tracks/min in the command line.  A process can also be
 killed, which a thread stuck in a hostile file cannot.  Used by the window's analysis service and by
 ``crate-cli analyze``.  No Qt.
+
+Each process is Crate's own (``spawn``, one pipe), not a ``multiprocessing.Pool``: a pool silently
+respawns a process that died and never answers the call it was running, so a process that crashed while
+loading numba's cache was respawned forever (80+ segfaults) and its caller waited for good.  Here:
+
+- a process that dies *during a file* fails that file in words ("the decoder crashed on this file")
+  and the next call starts a fresh one; after ``MAX_DEATHS_IN_A_ROW`` deaths with no file analysed in
+  between, analysis stops (``AnalysisUnavailable``) instead of replacing them for ever;
+- a process that dies by a signal *while starting* (loading librosa) points at numba's cache: the cache
+  is moved aside and rebuilt once; if that crashes too, analysis runs without the cache (slower) and
+  says so (``notes``); if even that crashes, ``AnalysisUnavailable`` says why;
+- starting has a deadline (``warm_up_timeout``) and can be cancelled;
+- a process never outlives its parent: the kernel kills it when the parent dies (Linux
+  ``PR_SET_PDEATHSIG``, see ``runtime.die_with_parent``; processes are started from one long-lived
+  launcher thread, because the signal follows the thread that started the process), and a watchdog
+  thread in the process ends it when its parent is gone (every platform).
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from crate_app import paths
+from crate_app.analysis import numba_cache
 from crate_app.analysis.outcome import AnalyzeFunction
-from crate_app.domain.errors import AnalysisTimeout
+from crate_app.domain.errors import AnalysisTimeout, AnalysisUnavailable, DecodeError
 from crate_app.domain.track import AnalysisOptions, AnalysisResult
-from crate_app.runtime import become_background_worker
+from crate_app.runtime import become_background_worker, die_with_parent
 
-WARM_UP_TIMEOUT = 300.0  # seconds for an analysis process to load librosa (a first run compiles ~30 s)
+WARM_UP_TIMEOUT = 300.0  # seconds for analysis processes to load librosa (a first run compiles ~30 s)
 TIME_LIMIT_GRACE = 5.0  # seconds past the decoder's own deadline before a file's process is killed
-
-
-def numba_cache_folder() -> str:
-    """Where numba keeps librosa's compiled kernels: $NUMBA_CACHE_DIR if set, else Crate's cache folder."""
-    return os.environ.get("NUMBA_CACHE_DIR") or str(paths.numba_cache_dir())
-
-
-def numba_cache_is_cold(folder: str) -> bool:
-    """True when numba has no compiled kernels in ``folder`` yet (the warm-up will compile, ~30 s)."""
-    try:
-        for _root, _dirs, files in os.walk(folder):
-            if any(name.endswith(".nbi") for name in files):
-                return False
-    except OSError:
-        pass
-    return True
+MAX_DEATHS_IN_A_ROW = 3  # processes that died on consecutive files (none analysed between): analysis stops
+POLL_SECONDS = 0.2  # how often a waiting thread looks at its process, a cancel and the deadline
 
 
 def prepare_in_process() -> None:
     """Load librosa in this process (numba's cache in Crate's cache folder) and run a tiny analysis."""
     from crate_app import analysis
 
-    analysis.configure_numba_cache(numba_cache_folder())
+    analysis.configure_numba_cache(numba_cache.cache_folder())
     analysis.warm_up()
 
 
@@ -57,19 +62,148 @@ def analyze_in_process(path: str, options: AnalysisOptions) -> AnalysisResult:
     return analysis.analyze_file(path, options)
 
 
-def _start_child(initializer: Callable[[], None] | None) -> None:
+def describe_exit(exitcode: int | None) -> str:
+    """How a process ended, in words: 'crashed (SIGSEGV)', 'was killed (SIGKILL: out of memory?)'."""
+    if exitcode is None:
+        return "stopped answering"
+    if exitcode < 0:
+        try:
+            name = signal.Signals(-exitcode).name
+        except ValueError:
+            name = f"signal {-exitcode}"
+        if -exitcode == signal.SIGTERM:
+            return f"was stopped ({name})"
+        if -exitcode == getattr(signal, "SIGKILL", 9):
+            return f"was killed ({name}: out of memory, or by another program?)"
+        return f"crashed ({name})"
+    return f"exited with code {exitcode}"
+
+
+class _Died(Exception):
+    """The process ended while it was starting or analysing (``exitcode`` says how), or found numba's
+    cache damaged while starting."""
+
+    def __init__(self, exitcode: int | None, damaged_cache: str | None = None) -> None:
+        super().__init__(f"found that {damaged_cache}" if damaged_cache else describe_exit(exitcode))
+        self.exitcode = exitcode
+        self.damaged_cache = damaged_cache
+
+    @property
+    def cache_suspect(self) -> bool:
+        """Killed by a signal, or numba's cache found damaged: the cache is the likely cause."""
+        return self.damaged_cache is not None or (self.exitcode is not None and self.exitcode < 0)
+
+
+class _StartFailed(Exception):
+    """The process's initializer raised (the message says what)."""
+
+
+def _serve(
+    conn: Any, parent_pid: int, initializer: Callable[[], None] | None, function: AnalyzeFunction
+) -> None:
+    """The analysis process: start (``initializer``), say "ready", then run ``function`` on each path
+    it is sent until told to stop (``function`` arrives with the process: importing its module is part
+    of starting, not of the first file's time)."""
     become_background_worker()  # Ctrl+C is the parent's to handle; the window comes first for the CPU
-    if initializer is not None:
-        initializer()
+    die_with_parent(parent_pid)
+    try:
+        if initializer is not None:
+            initializer()
+    except BaseException as error:
+        damaged = isinstance(error, numba_cache.DamagedCache)
+        conn.send(
+            (
+                "damaged" if damaged else "failed",
+                str(error) if damaged else f"{type(error).__name__}: {error}",
+            )
+        )
+        return
+    conn.send(("ready", os.getpid()))
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):
+            return
+        if message is None:
+            return
+        path, options = message
+        try:
+            reply = ("ok", function(path, options))
+        except Exception as error:  # the file's own error goes back as it is
+            reply = ("error", error)
+        try:
+            conn.send(reply)
+        except Exception as error:  # an exception that cannot be pickled: its words then
+            conn.send(("error", RuntimeError(f"{type(reply[1]).__name__}: {reply[1]} ({error})")))
+
+
+class _Worker:
+    """One analysis process and the parent's end of its pipe."""
+
+    def __init__(self, process: Any, conn: Any) -> None:
+        self.process = process
+        self.conn = conn
+
+    def wait_started(self, deadline: float, cancelled: Callable[[], bool]) -> bool:
+        """True once started; False if cancelled or past the deadline; raises ``_Died``/``_StartFailed``."""
+        while time.monotonic() < deadline:
+            if cancelled():
+                return False
+            kind, value = self._receive(POLL_SECONDS)
+            if kind == "ready":
+                return True
+            if kind == "failed":
+                raise _StartFailed(value)
+            if kind == "damaged":
+                raise _Died(None, value)
+        return False
+
+    def run(
+        self, path: str, options: AnalysisOptions, deadline: float, closed: Callable[[], bool]
+    ) -> tuple[str, Any]:
+        """("ok", result) or ("error", exception) or ("late", None) past the deadline; raises ``_Died``."""
+        self.conn.send((path, options))
+        while True:
+            kind, value = self._receive(min(POLL_SECONDS, max(0.0, deadline - time.monotonic())))
+            if kind is not None:
+                return kind, value
+            if closed():
+                raise RuntimeError("the analysis processes were stopped")
+            if time.monotonic() >= deadline:
+                return "late", None
+
+    def _receive(self, timeout: float) -> tuple[str | None, Any]:
+        try:
+            if not self.conn.poll(timeout):
+                if self.process.is_alive():
+                    return None, None
+                if not self.conn.poll(0):  # it died without a word
+                    raise _Died(self.process.exitcode)
+            return self.conn.recv()
+        except (EOFError, OSError, ConnectionError):
+            self.process.join(2)
+            raise _Died(self.process.exitcode) from None
+
+    def stop(self, kill: bool = False) -> None:
+        if kill:
+            self.process.kill()
+        else:
+            try:
+                self.conn.send(None)
+            except (OSError, ValueError):
+                pass
+            self.process.terminate()
+        self.conn.close()
 
 
 class ProcessAnalyzer:
     """Analyses one file per call in a process of its own; one process per thread that calls it.
 
-    Each calling thread hands its file to an idle process (``spawn``: a threaded process must never
-    fork) and waits.  A file that overruns the time limit is stopped for real: its process is killed,
-    ``AnalysisTimeout`` is raised, and a fresh process takes its place at the next call.  Processes load
-    librosa once (``warm_up``) and stay; the calling process never imports librosa.
+    Each calling thread hands its file to an idle process and waits.  A file that overruns the time
+    limit is stopped for real: its process is killed, ``AnalysisTimeout`` is raised, and a fresh process
+    takes its place at the next call.  A process that dies on a file fails that file (``DecodeError``
+    in words).  Processes load librosa once (``warm_up``) and stay; the calling process never imports
+    librosa.  See the module docstring for deaths, the cache's repair and the parent's death.
     """
 
     def __init__(
@@ -79,32 +213,144 @@ class ProcessAnalyzer:
         initializer: Callable[[], None] | None = None,
         warm: bool = True,
         time_limit: float | None = None,
+        warm_up_timeout: float = WARM_UP_TIMEOUT,
+        repair_cache: bool | None = None,
     ) -> None:
         """The limit per file is ``time_limit`` if given, else the decoder's deadline
         (``AnalysisOptions.timeout_seconds``) plus ``time_limit_grace``.  ``function`` and ``initializer``
         (default ``analyze_file`` and ``warm_up``; none with ``warm=False``) must be importable by name
-        in a fresh process."""
+        in a fresh process.  ``repair_cache`` (default: only with the default warm-up): a process that
+        dies by a signal while starting has numba's cache moved aside and rebuilt, then turned off."""
         self.time_limit_grace = time_limit_grace
         self.time_limit = time_limit
+        self.warm_up_timeout = warm_up_timeout
         self._function = function
         self._initializer = initializer
         self._warm = warm
+        self._repairs_cache = (warm and initializer is None) if repair_cache is None else repair_cache
         self._lock = threading.Lock()
-        self._idle: list[Any] = []  # multiprocessing pools of one process, started
-        self._all: list[Any] = []
+        self._idle: list[_Worker] = []
+        self._all: list[_Worker] = []
         self._closed = False
+        self._launcher: ThreadPoolExecutor | None = None
+        self.deaths_in_a_row = 0
+        self.deaths = 0  # processes that died (on a file or while starting), in all
+        self.broken: str | None = None  # why analysis stopped for good in this analyzer
+        self.notes: list[str] = []  # what the repair of the cache did, for the user
 
-    def warm_up(self, count: int) -> None:
-        """Start ``count`` processes, together (the first alone when numba's cache is cold, so that
-        librosa's kernels are compiled once, not by every process at the same time)."""
-        os.environ.setdefault("NUMBA_CACHE_DIR", numba_cache_folder())  # the processes inherit it
-        pools = [self._started_pool()] if self._warm and numba_cache_is_cold(numba_cache_folder()) else []
-        pools += [self._new_pool() for _ in range(count - len(pools))]
-        for pool in pools:
-            self._wait_until_started(pool)
+    # -- starting -----------------------------------------------------------------------------------
+    def warm_up(self, count: int, cancelled: Callable[[], bool] = lambda: False) -> bool:
+        """Start ``count`` processes (the first alone when numba's cache is cold, so that librosa's
+        kernels are compiled once).  False if ``cancelled()`` said so first; raises ``AnalysisUnavailable``
+        (in words) when they cannot start: past ``warm_up_timeout``, or crashing even after the cache
+        was rebuilt and then turned off."""
+        workers = self._start(count, cancelled)
+        if workers is None:
+            return False
         with self._lock:
-            self._idle.extend(pools)
+            self._idle.extend(workers)
+        return True
 
+    def _start(self, count: int, cancelled: Callable[[], bool]) -> list[_Worker] | None:
+        folder = numba_cache.cache_folder()
+        os.environ.setdefault("NUMBA_CACHE_DIR", folder)  # the processes inherit it
+        while True:
+            if self.broken is not None:
+                raise AnalysisUnavailable(self.broken)
+            try:
+                return self._start_together(count, cancelled, folder)
+            except _Died as death:
+                self.deaths += 1
+                self._after_start_crash(death, folder)
+            except _StartFailed as failure:
+                self.broken = f"the analysis process could not start: {failure}"
+
+    def _after_start_crash(self, death: _Died, folder: str) -> None:
+        """A process died while loading librosa: repair numba's cache, or give up, in words."""
+        if not (self._repairs_cache and death.cache_suspect):
+            self.broken = f"the analysis process {death} while starting"
+        elif numba_cache.cache_enabled() and not any("moved aside" in note for note in self.notes):
+            moved = numba_cache.move_aside(folder)
+            self.notes.append(
+                f"the analysis process {death} while loading numba's cache: the cache was moved aside"
+                f"{f' to {moved}' if moved else ''} and is being rebuilt"
+            )
+        elif numba_cache.cache_enabled():
+            os.environ[numba_cache.CACHE_ENV] = "off"  # for every process started from now on
+            self.notes.append(
+                f"the analysis process {death} again with a rebuilt cache: analysis runs without "
+                "numba's cache from now on (slower to start)"
+            )
+        else:
+            self.broken = (
+                f"the analysis process {death} while starting, even without numba's cache: "
+                "analysis is not available"
+            )
+
+    def _start_together(self, count: int, cancelled: Callable[[], bool], folder: str) -> list[_Worker] | None:
+        deadline = time.monotonic() + self.warm_up_timeout
+        started: list[_Worker] = []
+        try:
+            if self._warm and count > 1 and numba_cache.cache_enabled() and numba_cache.is_cold(folder):
+                first = self._spawn()
+                started.append(first)
+                if not self._wait(first, deadline, cancelled):
+                    return self._abandon(started, cancelled)
+            rest = [self._spawn() for _ in range(count - len(started))]
+            started += rest
+            for worker in rest:
+                if not self._wait(worker, deadline, cancelled):
+                    return self._abandon(started, cancelled)
+            return started
+        except BaseException:
+            for worker in started:
+                self._discard(worker, kill=True)
+            raise
+
+    def _wait(self, worker: _Worker, deadline: float, cancelled: Callable[[], bool]) -> bool:
+        return worker.wait_started(deadline, lambda: cancelled() or self._closed)
+
+    def _abandon(self, started: list[_Worker], cancelled: Callable[[], bool]) -> None:
+        for worker in started:
+            self._discard(worker, kill=True)
+        if cancelled() or self._closed:
+            return None
+        raise AnalysisUnavailable(f"the analysis process did not start within {self.warm_up_timeout:g} s")
+
+    def _spawn(self) -> _Worker:
+        from crate_app.analysis.analyze import analyze_file, warm_up
+
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the analysis processes were stopped")
+            if self._launcher is None:
+                self._launcher = ThreadPoolExecutor(1, thread_name_prefix="crate-analysis-launcher")
+            launcher = self._launcher
+        initializer = self._initializer or (warm_up if self._warm else None)
+        context = multiprocessing.get_context("spawn")
+        parent_conn, child_conn = context.Pipe()
+        process = context.Process(
+            target=_serve,
+            args=(child_conn, os.getpid(), initializer, self._function or analyze_file),
+            name="crate-analysis",
+            daemon=True,
+        )
+        # One long-lived thread starts every process: Linux's parent-death signal follows that thread.
+        launcher.submit(process.start).result()
+        child_conn.close()
+        worker = _Worker(process, parent_conn)
+        with self._lock:
+            self._all.append(worker)
+        return worker
+
+    def reset(self) -> None:
+        """Forget why analysis stopped (a Retry): the next call or warm-up starts processes again."""
+        with self._lock:
+            self.broken = None
+            self.deaths_in_a_row = 0
+            self.notes = []
+
+    # -- analysing ----------------------------------------------------------------------------------
     def limit_for(self, options: AnalysisOptions) -> float:
         """Seconds a file may take before its process is killed."""
         return (
@@ -114,36 +360,62 @@ class ProcessAnalyzer:
         )
 
     def __call__(self, path: str, options: AnalysisOptions) -> AnalysisResult:
-        from crate_app.analysis.analyze import analyze_file
-
-        pool = self._acquire()  # started already: starting a process is not the file's time
+        worker = self._acquire()  # started already: starting a process is not the file's time
         limit = self.limit_for(options)
-        deadline = time.monotonic() + limit
         try:
-            pending = pool.apply_async(self._function or analyze_file, (path, options))
-            while True:  # in slices, so that close() frees a waiting thread at once
-                try:
-                    return pending.get(timeout=min(0.2, max(0.0, deadline - time.monotonic())))
-                except multiprocessing.TimeoutError:
-                    if self._closed:
-                        raise RuntimeError("the analysis processes were stopped") from None
-                    if time.monotonic() >= deadline:
-                        self._discard(pool)
-                        pool = None
-                        raise AnalysisTimeout(f"analysis took longer than {limit:g} s (stopped)") from None
-        finally:
-            if pool is not None:
-                self._release(pool)
+            kind, value = worker.run(path, options, time.monotonic() + limit, lambda: self._closed)
+        except _Died as death:
+            self._discard(worker)
+            if self._closed:
+                raise RuntimeError("the analysis processes were stopped") from None
+            self._count_death(death)
+            raise DecodeError(f"the decoder crashed on this file (the analysis process {death})") from None
+        except BaseException:
+            self._discard(worker, kill=True)
+            raise
+        if kind == "late":
+            self._discard(worker, kill=True)
+            raise AnalysisTimeout(f"analysis took longer than {limit:g} s (stopped)")
+        self._release(worker)
+        with self._lock:
+            self.deaths_in_a_row = 0
+        if kind == "error":
+            raise value
+        return value
 
+    def _count_death(self, death: _Died) -> None:
+        with self._lock:
+            self.deaths += 1
+            self.deaths_in_a_row += 1
+            if self.deaths_in_a_row >= MAX_DEATHS_IN_A_ROW and self.broken is None:
+                self.broken = (
+                    f"{self.deaths_in_a_row} analysis processes in a row died on their files "
+                    f"(the last {death}): analysis stopped"
+                )
+
+    def _acquire(self) -> _Worker:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the analysis processes were stopped")
+            if self.broken is not None:
+                raise AnalysisUnavailable(self.broken)
+            if self._idle:
+                return self._idle.pop()
+        workers = self._start(1, lambda: False)
+        if workers is None:  # close() came first
+            raise RuntimeError("the analysis processes were stopped")
+        return workers[0]
+
+    # -- stopping -----------------------------------------------------------------------------------
     def stop_idle(self) -> int:
         """Stop the processes that are not analysing (their memory goes back to the system); later calls
         start new ones.  Returns how many were stopped."""
         with self._lock:
             idle, self._idle = self._idle, []
-            for pool in idle:
-                self._all.remove(pool)
-        for pool in idle:
-            pool.terminate()
+            for worker in idle:
+                self._all.remove(worker)
+        for worker in idle:
+            worker.stop()
         return len(idle)
 
     @property
@@ -152,52 +424,35 @@ class ProcessAnalyzer:
         with self._lock:
             return len(self._all)
 
+    def process_ids(self) -> list[int]:
+        """Process ids of the running analysis processes."""
+        with self._lock:
+            return [worker.process.pid for worker in self._all if worker.process.pid is not None]
+
     def close(self) -> None:
         """Stop every process (running analyses are abandoned)."""
         with self._lock:
             self._closed = True
-            pools, self._all, self._idle = self._all, [], []
-        for pool in pools:
-            pool.terminate()
+            workers, self._all, self._idle = self._all, [], []
+            launcher, self._launcher = self._launcher, None
+        for worker in workers:
+            worker.stop()
+        for worker in workers:
+            worker.process.join(1)
+            if worker.process.is_alive():
+                worker.process.kill()
+        if launcher is not None:
+            launcher.shutdown(wait=False)
 
-    def _new_pool(self) -> Any:
-        from crate_app.analysis.analyze import warm_up
-
-        initializer = self._initializer or (warm_up if self._warm else None)
-        pool = multiprocessing.get_context("spawn").Pool(1, initializer=_start_child, initargs=(initializer,))
-        with self._lock:
-            self._all.append(pool)
-        return pool
-
-    def _started_pool(self) -> Any:
-        pool = self._new_pool()
-        self._wait_until_started(pool)
-        return pool
-
-    def _wait_until_started(self, pool: Any) -> None:
-        try:  # returns once the process has run its initializer (librosa loaded, kernels compiled)
-            pool.apply_async(os.getpid).get(timeout=WARM_UP_TIMEOUT)
-        except multiprocessing.TimeoutError:
-            self._discard(pool)
-            raise RuntimeError(f"the analysis process did not start within {WARM_UP_TIMEOUT:g} s") from None
-
-    def _acquire(self) -> Any:
-        with self._lock:
-            if self._closed:
-                raise RuntimeError("the analysis processes were stopped")
-            if self._idle:
-                return self._idle.pop()
-        return self._started_pool()
-
-    def _release(self, pool: Any) -> None:
+    def _release(self, worker: _Worker) -> None:
         with self._lock:
             if not self._closed:
-                self._idle.append(pool)
+                self._idle.append(worker)
                 return
-        pool.terminate()
+        worker.stop()
 
-    def _discard(self, pool: Any) -> None:
+    def _discard(self, worker: _Worker, kill: bool = False) -> None:
         with self._lock:
-            if pool in self._all:
-                self._all.remove(pool)
-        pool.terminate()
+            if worker in self._all:
+                self._all.remove(worker)
+        worker.stop(kill=kill)

@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 
 from crate_app.analysis.outcome import FileOutcome, analyse_track
-from crate_app.analysis.processes import TIME_LIMIT_GRACE, ProcessAnalyzer, numba_cache_folder
+from crate_app.analysis.processes import TIME_LIMIT_GRACE, ProcessAnalyzer
 from crate_app.cli.common import (
     CliError,
     ProgressLine,
@@ -29,6 +29,7 @@ from crate_app.cli.common import (
     stop_on_interrupt,
     whole_number,
 )
+from crate_app.domain.errors import AnalysisUnavailable
 from crate_app.domain.keys import KeyNotation
 from crate_app.domain.progress import ProgressMeter
 from crate_app.domain.search import QuerySyntaxError, parse_query
@@ -114,12 +115,13 @@ def run(args: argparse.Namespace) -> int:
     batch = _Batch(library, ids, options, args, time_limit, progress)
     with stop_on_interrupt() as stop:
         try:
-            if ids:
-                batch.prepare()
+            if ids and batch.prepare(stop):
                 batch.run(stop)
         finally:
             progress.clear()
             batch.close()
+            for note in batch.analyzer.notes:
+                print(f"crate-cli: note: {note}", file=sys.stderr)
     seconds = time.monotonic() - started
     summary = {
         "analyzed": batch.analyzed,
@@ -135,6 +137,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         _print_summary(batch, summary)
     library.close()
+    if batch.unavailable is not None:
+        raise AnalysisUnavailable(batch.unavailable)
     return 130 if stop.is_set() else 0
 
 
@@ -180,16 +184,17 @@ class _Batch:
         self.failures: list[tuple[str, str]] = []
         self.tag_errors: list[tuple[str, str]] = []
         self.seconds = 0.0  # analysing, after the warm-up
+        self.unavailable: str | None = None  # why analysis stopped by itself (processes keep dying)
         self.analyzer = make_analyzer(time_limit)
 
-    def prepare(self) -> None:
+    def prepare(self, stop: threading.Event) -> bool:
         """Start the analysis processes; each loads librosa, whose kernels numba compiles once (~30 s,
-        cached in Crate's cache folder) and then loads."""
-        os.environ.setdefault("NUMBA_CACHE_DIR", numba_cache_folder())
+        cached in Crate's cache folder) and then loads.  False if ``stop`` was set meanwhile; raises
+        ``AnalysisUnavailable`` (one line for the user) when they cannot start."""
         if self.progress.enabled:
             self.progress.stream.write("Preparing analysis\u2026\r")
             self.progress.stream.flush()
-        self.analyzer.warm_up(min(self.workers, len(self.ids)))
+        return self.analyzer.warm_up(min(self.workers, len(self.ids)), cancelled=stop.is_set)
 
     def close(self) -> None:
         self.analyzer.close()
@@ -213,7 +218,7 @@ class _Batch:
         last_write = time.monotonic()
         finished_feeding = False
         while live > 0:
-            if stop.is_set() and not finished_feeding:
+            if (stop.is_set() or self.unavailable is not None) and not finished_feeding:
                 finished_feeding = True
                 self._drain()
                 for _ in range(live):
@@ -262,7 +267,13 @@ class _Batch:
             while (item := self.work.get()) is not None:
                 with self.lock:
                     self.running[me] = (item, time.monotonic())
-                outcome = self._analyse(item)
+                try:
+                    outcome = self._analyse(item)
+                except AnalysisUnavailable as error:
+                    with self.lock:
+                        self.running.pop(me, None)
+                        self.unavailable = self.unavailable or str(error)
+                    return
                 with self.lock:
                     if self.running.pop(me, None) is None:
                         return  # given up on: its place was taken by a new thread

@@ -10,7 +10,7 @@ import sqlite3
 import time
 from collections.abc import Iterable
 
-from crate_app.crates.tree import _touch, load_input, node_from_row
+from crate_app.crates.tree import _touch, insert_entries, load_input, missing_tracks, node_from_row
 from crate_app.domain.crates import CrateNode, CrateNodeKind, CrateTreeError, EntryChange
 from crate_app.store.filters import (
     NODE_COLUMNS,
@@ -20,6 +20,9 @@ from crate_app.store.filters import (
     smart_selection_sql,
 )
 from crate_app.store.library import Library
+
+# The scratch table drives every join with a crate's entries (CROSS JOIN keeps it outside): one probe
+# of (crate_id, track_id) per id given, never one scan of the ids per entry of a big crate.
 
 
 def _static_crate(library: Library, crate_id: int) -> tuple:
@@ -84,29 +87,17 @@ def add_tracks(
         _touch(conn, crate_id)
         load_input(conn, [(track_id, now) for track_id in wanted])
         already = {t for (t,) in conn.execute(
-            "SELECT i.track_id FROM temp_crate_input i JOIN crate_entries e "
+            "SELECT i.track_id FROM temp_crate_input i CROSS JOIN crate_entries e "
             "ON e.crate_id = ? AND e.track_id = i.track_id", (crate_id,))}  # fmt: skip
-        unknown = {t for (t,) in conn.execute(
-            "SELECT track_id FROM temp_crate_input WHERE track_id NOT IN (SELECT id FROM tracks)"
-        )}  # fmt: skip
+        unknown = missing_tracks(conn, (t for t in wanted if t not in already))
         added = [t for t in wanted if t not in already and t not in unknown]
         count = _count(conn, crate_id)
         at = count if position is None else max(0, min(int(position), count))
         if added:
             if at < count:
                 _shift(conn, crate_id, at, len(added))
-            conn.execute(
-                "INSERT INTO crate_entries (crate_id, track_id, position, added_at) "
-                "SELECT ?, track_id, ? + ROW_NUMBER() OVER (ORDER BY seq) - 1, added_at "
-                "FROM temp_crate_input i "
-                "WHERE track_id IN (SELECT id FROM tracks) "
-                "AND NOT EXISTS (SELECT 1 FROM crate_entries e "
-                "WHERE e.crate_id = ? AND e.track_id = i.track_id) "
-                "ORDER BY seq",
-                (crate_id, at, crate_id),
-            )
+            insert_entries(conn, crate_id, at, [(track_id, now) for track_id in added])
         _save_count(conn, crate_id, count + len(added))
-        conn.execute("DELETE FROM temp_crate_input")
     return EntryChange(
         crate_id,
         added=tuple(added),
@@ -126,7 +117,7 @@ def remove_tracks(library: Library, crate_id: int, track_ids: Iterable[int]) -> 
         _touch(conn, crate_id)
         load_input(conn, [(track_id, None) for track_id in wanted])
         removed = conn.execute(
-            "SELECT e.position, e.track_id, e.added_at FROM crate_entries e JOIN temp_crate_input i "
+            "SELECT e.position, e.track_id, e.added_at FROM temp_crate_input i CROSS JOIN crate_entries e "
             "ON e.crate_id = ? AND e.track_id = i.track_id ORDER BY e.position",
             (crate_id,),
         ).fetchall()
@@ -193,14 +184,8 @@ def _rewrite_from(conn: sqlite3.Connection, crate_id: int, start: int, rows: lis
     """Replace the entries at ``start`` or later by ``rows`` (track_id, added_at), in order; tracks
     that no longer exist are left out."""
     conn.execute("DELETE FROM crate_entries WHERE crate_id = ? AND position >= ?", (crate_id, start))
-    load_input(conn, rows)
-    conn.execute(
-        "INSERT INTO crate_entries (crate_id, track_id, position, added_at) "
-        "SELECT ?, track_id, ? + ROW_NUMBER() OVER (ORDER BY seq) - 1, added_at FROM temp_crate_input "
-        "WHERE track_id IN (SELECT id FROM tracks) ORDER BY seq",
-        (crate_id, start),
-    )
-    conn.execute("DELETE FROM temp_crate_input")
+    gone = missing_tracks(conn, (track_id for track_id, _ in rows))
+    insert_entries(conn, crate_id, start, [row for row in rows if row[0] not in gone])
 
 
 def move_entries(library: Library, crate_id: int, track_ids: Iterable[int], to_position: int) -> None:
@@ -213,7 +198,7 @@ def move_entries(library: Library, crate_id: int, track_ids: Iterable[int], to_p
         _touch(conn, crate_id)
         load_input(conn, [(track_id, None) for track_id in moving])
         positions = conn.execute(
-            "SELECT e.position FROM crate_entries e JOIN temp_crate_input i "
+            "SELECT e.position FROM temp_crate_input i CROSS JOIN crate_entries e "
             "ON e.crate_id = ? AND e.track_id = i.track_id",
             (crate_id,),
         ).fetchall()
@@ -241,13 +226,7 @@ def move_entries(library: Library, crate_id: int, track_ids: Iterable[int], to_p
             "DELETE FROM crate_entries WHERE crate_id = ? AND position >= ? AND position < ?",
             (crate_id, low, high),
         )
-        load_input(conn, new_window)
-        conn.execute(
-            "INSERT INTO crate_entries (crate_id, track_id, position, added_at) "
-            "SELECT ?, track_id, ? + seq, added_at FROM temp_crate_input ORDER BY seq",
-            (crate_id, low),
-        )
-        conn.execute("DELETE FROM temp_crate_input")
+        insert_entries(conn, crate_id, low, new_window)
 
 
 def crates_of_track(library: Library, track_id: int, *, smart: bool = False) -> list[CrateNode]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections import defaultdict
+from collections.abc import Iterable
 
 from crate_app.domain.crates import (
     NODE_KINDS,
@@ -49,23 +50,8 @@ PARKED = -(1 << 40)  # the position of a node being moved, out of the way of shi
 
 # -- reading -----------------------------------------------------------------------------------------
 def node_from_row(row: tuple, *, track_count: int | None = None, error: str | None = None) -> CrateNode:
-    values = dict(zip(NODE_COLUMNS, row, strict=True))
-    return CrateNode(
-        id=values["id"],
-        parent_id=values["parent_id"],
-        name=values["name"],
-        kind=values["kind"],
-        position=values["position"],
-        color=values["color"],
-        note=values["note"] or "",
-        query=values["query"],
-        sort=values["sort"],
-        descending=bool(values["descending"]),
-        limit=values["row_limit"],
-        track_count=track_count,
-        path=values["path"],
-        error=error,
-    )
+    """A CrateNode from a row of NODE_COLUMNS (their order is CrateNode's, up to ``limit``)."""
+    return CrateNode(*row[:9], bool(row[9]), row[10], track_count, row[12], error)
 
 
 def smart_count(library: Library, row: tuple) -> tuple[int | None, str | None]:
@@ -86,11 +72,11 @@ def smart_error(library: Library, row: tuple) -> str | None:
     return None
 
 
-def described(library: Library, row: tuple, with_counts: bool) -> CrateNode:
+def described(library: Library, row: tuple, with_counts: bool, count_smart: bool = True) -> CrateNode:
     """The CrateNode of a row: counted (a crate's stored count, a smart crate's query counted now)."""
     kind = row[_KIND]
     if kind == CrateNodeKind.SMART:
-        if with_counts:
+        if with_counts and count_smart:
             count, error = smart_count(library, row)
         else:
             count, error = None, smart_error(library, row)
@@ -100,11 +86,13 @@ def described(library: Library, row: tuple, with_counts: bool) -> CrateNode:
     return node_from_row(row)
 
 
-def list_nodes(library: Library, *, with_counts: bool = True) -> list[CrateNode]:
+def list_nodes(library: Library, *, with_counts: bool = True, count_smart: bool = True) -> list[CrateNode]:
     """The whole tree, parents before children, siblings in order (a depth-first walk).
 
     With ``with_counts``, crates carry their number of tracks (stored, no counting) and smart crates
-    the number their query matches now (one COUNT each); folders have ``track_count`` None.
+    the number their query matches now (one COUNT each, unless ``count_smart`` is False: a smart
+    crate of 200,000 FTS matches takes a few hundred ms to count, so a sidebar lists without and
+    fills those in later with ``smart_count``); folders have ``track_count`` None.
     """
     rows = library.execute(f"SELECT {NODE_COLUMNS_SQL} FROM crate_nodes").fetchall()
     children: dict[int | None, list[tuple]] = defaultdict(list)
@@ -114,7 +102,7 @@ def list_nodes(library: Library, *, with_counts: bool = True) -> list[CrateNode]
     stack = sorted(children[None], key=lambda r: r[_POSITION], reverse=True)
     while stack:
         row = stack.pop()
-        ordered.append(described(library, row, with_counts))
+        ordered.append(described(library, row, with_counts, count_smart))
         stack.extend(sorted(children.get(row[0], ()), key=lambda r: r[_POSITION], reverse=True))
     return ordered
 
@@ -230,6 +218,31 @@ def load_input(conn: sqlite3.Connection, rows: list[tuple[int, float | None]] | 
         "INSERT INTO temp_crate_input (seq, track_id, added_at) VALUES (?, ?, ?)",
         [(seq, track_id, added_at) for seq, (track_id, added_at) in enumerate(rows)],
     )
+
+
+def missing_tracks(conn: sqlite3.Connection, track_ids: Iterable[int]) -> set[int]:
+    """Those of ``track_ids`` that are no track.  Looked up in id order: one pass over the table's
+    pages instead of a random read per id (3x faster for 100,000 ids spread over 1M tracks)."""
+    load_input(conn, [(track_id, None) for track_id in sorted(set(track_ids))])
+    return {t for (t,) in conn.execute(
+        "SELECT track_id FROM temp_crate_input i "
+        "WHERE NOT EXISTS (SELECT 1 FROM tracks WHERE tracks.id = i.track_id)"
+    )}  # fmt: skip
+
+
+def insert_entries(
+    conn: sqlite3.Connection, crate_id: int, start: int, rows: list[tuple[int, float]]
+) -> None:
+    """Write ``rows`` (track_id, added_at) as the crate's entries ``start``, ``start + 1``, ...; the
+    tracks exist and are not in the crate, the positions are free.  Inserted in track id order (the
+    foreign key's lookups and the track index then go through the pages once, in order)."""
+    load_input(conn, rows)
+    conn.execute(
+        "INSERT INTO crate_entries (crate_id, track_id, position, added_at) "
+        "SELECT ?, track_id, ? + seq, added_at FROM temp_crate_input ORDER BY track_id",
+        (crate_id, start),
+    )
+    conn.execute("DELETE FROM temp_crate_input")
 
 
 def shift_siblings(conn: sqlite3.Connection, parent_id: int | None, start: int, delta: int) -> None:
@@ -567,13 +580,8 @@ def _insert_subtree(library: Library, taken: DeletedSubtree, *, keep_ids: bool, 
         refresh_paths(conn, new_ids[root.id])
         for old_id, rows in taken.entries.items():
             crate_id = new_ids[old_id]
-            load_input(conn, rows)
-            conn.execute(
-                "INSERT INTO crate_entries (crate_id, track_id, position, added_at) "
-                "SELECT ?, track_id, ROW_NUMBER() OVER (ORDER BY seq) - 1, added_at FROM temp_crate_input "
-                "WHERE track_id IN (SELECT id FROM tracks) ORDER BY seq",
-                (crate_id,),
-            )
+            gone = missing_tracks(conn, (track_id for track_id, _ in rows))
+            insert_entries(conn, crate_id, 0, [row for row in rows if row[0] not in gone])
             conn.execute(
                 "UPDATE crate_nodes SET track_count = "
                 "(SELECT COUNT(*) FROM crate_entries WHERE crate_id = ?) "

@@ -25,6 +25,10 @@ class TemplateError(CrateError):
         self.position = position
 
 
+class AnalysisUnavailable(CrateError):
+    """Analysis cannot run at all (its processes do not start, or keep dying): a batch stops."""
+
+
 class ExchangeError(CrateError):
     """A file of another DJ program cannot be read or written (malformed, unsupported, not writable)."""
 

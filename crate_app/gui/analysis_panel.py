@@ -53,6 +53,7 @@ class AnalysisPanel(QWidget):
         self.pause_button = QPushButton("Pause")
         self.cancel_button = QPushButton("Cancel")
         self.problems_button = QPushButton("Show Failures\u2026")
+        self.retry_button = QPushButton("Retry")  # when the analysis processes could not start
         self.close_button = QPushButton("Close")
         top = QHBoxLayout()
         top.addWidget(self.title)
@@ -60,6 +61,7 @@ class AnalysisPanel(QWidget):
         top.addWidget(self.pause_button)
         top.addWidget(self.cancel_button)
         top.addWidget(self.problems_button)
+        top.addWidget(self.retry_button)
         top.addWidget(self.close_button)
         bottom = QHBoxLayout()
         bottom.addWidget(self.figures)
@@ -78,7 +80,19 @@ class AnalysisPanel(QWidget):
         self.bar.setRange(0, 0)
         self.figures.setText("Analysis starts as soon as the audio libraries are loaded.")
         self.current.setText("")
+        self.retry_button.hide()
         self.set_running(True)
+
+    def show_warm_up_failed(self, reason: str, waiting: bool) -> None:
+        """The analysis processes could not start: why, and Retry (``waiting``: requests are kept)."""
+        self.title.setText("Analysis could not start")
+        self.bar.setRange(0, 1)
+        self.bar.setValue(0)
+        self.figures.setText(reason)
+        self.current.setText("Your analysis requests are kept: Retry runs them." if waiting else "")
+        self.problems_button.hide()
+        self.set_running(False)
+        self.retry_button.show()
 
     def show_progress(self, progress: Progress, paused: bool) -> None:
         self.title.setText("Analysis paused" if paused else "Analysing BPM and key")
@@ -134,6 +148,7 @@ class AnalysisPanel(QWidget):
         self.bar.setRange(0, 1)
         self.bar.setValue(0)
         self.problems_button.hide()
+        self.retry_button.hide()
         self.set_running(False)
 
     def set_running(self, running: bool) -> None:
@@ -180,6 +195,7 @@ class AnalysisController(QObject):
         self.panel.pause_button.clicked.connect(self._on_pause_button_clicked)
         self.panel.cancel_button.clicked.connect(self._on_cancel_button_clicked)
         self.panel.problems_button.clicked.connect(self._on_problems_button_clicked)
+        self.panel.retry_button.clicked.connect(self._on_retry_button_clicked)
         self.service.warm_up_changed.connect(self._on_service_warm_up_changed)
         self.service.started.connect(self._on_service_started)
         self.service.progress.connect(self._on_service_progress)
@@ -307,6 +323,12 @@ class AnalysisController(QObject):
             self.set_preferences(AnalysisPreferences(checked, prefs.bpm_min, prefs.bpm_max, prefs.workers))
 
     def _on_service_warm_up_changed(self, text: str) -> None:
+        if self.service.warm_up_failed:
+            self.status_label.hide()
+            self._hide_timer.stop()
+            self.panel.show_warm_up_failed(text, waiting=self.service.has_held_requests)
+            self.panel.show()
+            return
         self.status_label.setText(text)
         self.status_label.setVisible(bool(text) and not self.service.is_running)
         if self.service.is_running:
@@ -365,6 +387,12 @@ class AnalysisController(QObject):
 
     def _on_cancel_button_clicked(self) -> None:
         self.cancel()
+
+    def _on_retry_button_clicked(self) -> None:
+        self.panel.retry_button.hide()
+        self.service.retry_warm_up()
+        if not self.service.is_running:
+            self.panel.hide()
 
     def _on_problems_button_clicked(self) -> None:
         show = getattr(self.window, "show_problems", None)

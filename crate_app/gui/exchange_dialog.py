@@ -350,6 +350,10 @@ class ExchangeController(QObject):
         direction, kind = action.data()
         self.show_dialog(direction, kind)
 
+    def export_node(self, node: object) -> ExchangeDialog:
+        """``Export…`` on a crate or folder in the sidebar."""
+        return self.export_crates((node.path,))  # type: ignore[attr-defined]
+
     def export_crates(self, crate_paths: tuple[str, ...], kind: str = "rekordbox") -> ExchangeDialog:
         """The export dialog with these crates (or folders) ticked: for a crate's context menu."""
         return self.show_dialog("export", kind, crate_paths)

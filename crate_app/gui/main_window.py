@@ -245,6 +245,7 @@ class MainWindow(QMainWindow):
         self.hygiene.install_menus(self.file_menu, self.view_menu, before_in_file=self.quit_action)
         self.exchange = ExchangeController(self)  # File ▸ Export / Import (rekordbox, Traktor, ...)
         self.exchange.install_menus(self.file_menu, before=self.hygiene.relink_action)
+        self.crates.sidebar.export_requested.connect(self.exchange.export_node)
         self.analysis = AnalysisController(self, library, self.model, self.table, settings_store)
         layout.addWidget(self.analysis.panel)
         self.player_area = PlayerArea(self)  # the player strip above the table, the track panel beside it

@@ -63,7 +63,6 @@ class PlayerArea(QObject):
             ("M", self.strip._on_memory_button_clicked),
             ("I", self.strip._on_loop_in_button_clicked),
             ("O", self.strip._on_loop_out_button_clicked),
-            ("Ctrl+E", self.edit_tags),
             *((str(n + 1), lambda n=n: self.strip.hot_cue_pressed(n)) for n in range(8)),
             *((f"Ctrl+{n + 1}", lambda n=n: self.strip.set_hot_cue(n)) for n in range(8)),
         ):
@@ -74,15 +73,13 @@ class PlayerArea(QObject):
         edit_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Edit")
         edit_menu.addSeparator()
         self.edit_action = window._action(edit_menu, "Edit &Tags\u2026", "Ctrl+E", self.edit_tags)
-        self.undo_action = window._action(
-            edit_menu, "&Undo Tag Edit", QKeySequence.StandardKey.Undo, self.tag_edits.undo
-        )
-        self.redo_action = window._action(
-            edit_menu, "Re&do Tag Edit", QKeySequence.StandardKey.Redo, self.tag_edits.redo
-        )
-        for action in (self.edit_action, self.undo_action, self.redo_action):
-            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-            window.table.addAction(action)
+        # Ctrl+Z / Ctrl+Shift+Z belong to the crates' undo history (window-wide); tag edits have their own
+        # menu items until the two histories are one.
+        self.undo_action = window._action(edit_menu, "&Undo Tag Edit", "", self.tag_edits.undo)
+        self.redo_action = window._action(edit_menu, "Re&do Tag Edit", "", self.tag_edits.redo)
+        self.edit_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        window.removeAction(self.edit_action)
+        window.table.addAction(self.edit_action)
         self.panel.edit_tags_requested.connect(self.edit_tags)
         self.panel.reveal_requested.connect(window.reveal_track)
         self.tracks.tracks_updated.connect(self._on_values_changed)
@@ -136,6 +133,13 @@ class PlayerArea(QObject):
         record = current.data(TrackRole) if current.isValid() else None
         self.tracks.select(record.id if record is not None else None)
         self.strip.selection_changed()
+        if record is not None:
+            model = self.window.model
+            around = (
+                model.track_at(row, load=False)
+                for row in (current.row() + 1, current.row() + 2, current.row() - 1)
+            )
+            self.tracks.prefetch_covers([track for track in around if track is not None])
 
     def _on_model_reset(self) -> None:
         index = self.window.table.currentIndex()

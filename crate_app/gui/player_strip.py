@@ -4,19 +4,24 @@ audio output.  Talks to the PlayerService and the TrackService only."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSettings, Qt
+from dataclasses import replace
+
+from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup
 from PySide6.QtWidgets import (
     QHBoxLayout,
+    QInputDialog,
     QLabel,
     QMenu,
     QSizePolicy,
     QSlider,
+    QStyle,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
+from crate_app.domain.colors import TRACK_COLORS
 from crate_app.domain.cues import HOT_CUE_COUNT, HOT_CUE_LETTERS, CuePoint
 from crate_app.domain.progress import format_position
 from crate_app.domain.track import TrackRecord
@@ -24,6 +29,8 @@ from crate_app.domain.waveform import StoredWaveform
 from crate_app.gui.waveform_view import WaveformView
 from crate_app.services.player_service import PlayerService, StartPoint, grid_of
 from crate_app.services.track_service import TrackService
+
+PREPARE_DELAY_MS = 150  # a selection that stays this long is loaded into the player, ready for Space
 
 _START_LABELS = {
     StartPoint.FIRST_BEAT: "Start at the First Beat",
@@ -44,9 +51,13 @@ class PlayerStrip(QWidget):
         self.settings = settings
         self.keep_playing = bool(settings.value("player/keep_playing", False, type=bool))
         self.loop_in: float | None = None
+        self._prepare_timer = QTimer(self)
+        self._prepare_timer.setSingleShot(True)
+        self._prepare_timer.setInterval(PREPARE_DELAY_MS)
+        self._prepare_timer.timeout.connect(self._on_prepare_timer_timeout)
 
         self.play_button = QToolButton(self)
-        self.play_button.setText("\u25b6")
+        self.play_button.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_MediaPlay))
         self.play_button.setToolTip("Play / pause the selected track (Space)")
         self.play_button.setFixedWidth(36)
         self.title_label = QLabel("No track", self)
@@ -54,7 +65,8 @@ class PlayerStrip(QWidget):
         self.time_label = QLabel("0:00 / 0:00", self)
         self.note_label = QLabel("", self)
         self.note_label.setStyleSheet("color: #d08020;")
-        for label in (self.title_label, self.note_label):  # long names must not widen the window
+        self.note_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        for label in (self.title_label, self.note_label):  # long texts must not widen the window
             label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
             label.setMinimumWidth(40)
         self.waveform = WaveformView(self)
@@ -65,8 +77,11 @@ class PlayerStrip(QWidget):
             button = QToolButton(self)
             button.setText(HOT_CUE_LETTERS[number])
             button.setToolTip(f"Hot cue {HOT_CUE_LETTERS[number]}: jump ({number + 1}), set when empty "
-                              f"(Ctrl+{number + 1} sets it at the play position)")  # fmt: skip
+                              f"(Ctrl+{number + 1} sets it at the play position); right-click to name, "
+                              "colour or delete it")  # fmt: skip
             button.clicked.connect(lambda _checked=False, n=number: self.hot_cue_pressed(n))
+            button.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+            button.customContextMenuRequested.connect(lambda _pos, n=number: self._show_cue_menu(n))
             cue_row.addWidget(button)
             self.cue_buttons.append(button)
         self.memory_button = QToolButton(self)
@@ -97,7 +112,7 @@ class PlayerStrip(QWidget):
         top.setContentsMargins(0, 0, 0, 0)
         top.addWidget(self.play_button)
         top.addWidget(self.title_label, 1)
-        top.addWidget(self.note_label)
+        top.addWidget(self.note_label, 1)
         top.addWidget(self.time_label)
         top.addLayout(cue_row)
         top.addWidget(self.volume)
@@ -139,18 +154,32 @@ class PlayerStrip(QWidget):
         selected = self.tracks.track
         if selected is None:
             return
+        self._prepare_timer.stop()
         if self.player.track is not None and self.player.track.id == selected.id:
             self.player.toggle()
         else:
             self.player.load(selected, play=True)
 
     def selection_changed(self) -> None:
-        """A new row is selected: preview it when "keep playing while browsing" is on and music plays."""
+        """A new row is selected: preview it when "keep playing while browsing" is on and music plays;
+        when nothing plays, prepare it (after a short pause in browsing) so that Space starts at once."""
         selected = self.tracks.track
-        if not (self.keep_playing and self.player.is_playing and selected is not None):
+        if selected is None or (self.player.track is not None and self.player.track.id == selected.id):
             return
-        if self.player.track is None or self.player.track.id != selected.id:
-            self.player.load(selected, play=True)
+        if self.player.is_playing:
+            if self.keep_playing:
+                self.player.load(selected, play=True)
+            return
+        self._prepare_timer.start()
+
+    def _on_prepare_timer_timeout(self) -> None:
+        selected = self.tracks.track
+        if (
+            selected is not None
+            and not self.player.is_playing
+            and (self.player.track is None or self.player.track.id != selected.id)
+        ):
+            self.player.load(selected, play=False)
 
     def hot_cue_pressed(self, number: int) -> None:
         """1-8 and the pads: jump to hot cue ``number`` (setting it first when the pad is empty)."""
@@ -214,7 +243,8 @@ class PlayerStrip(QWidget):
         self.player.seek(seconds)
 
     def _on_player_playing_changed(self, playing: bool) -> None:
-        self.play_button.setText("\u23f8" if playing else "\u25b6")
+        icon = QStyle.StandardPixmap.SP_MediaPause if playing else QStyle.StandardPixmap.SP_MediaPlay
+        self.play_button.setIcon(self.style().standardIcon(icon))
 
     def _on_player_position_changed(self, seconds: float) -> None:
         if self._is_current():
@@ -227,6 +257,7 @@ class PlayerStrip(QWidget):
 
     def _on_player_note_changed(self, text: str) -> None:
         self.note_label.setText(text)
+        self.note_label.setToolTip(text)
         self.note_label.setVisible(bool(text))
 
     def _on_tracks_track_changed(self, track: TrackRecord | None) -> None:
@@ -253,6 +284,32 @@ class PlayerStrip(QWidget):
         for number, button in enumerate(self.cue_buttons):
             cue = next((c for c in cues if c.kind == "hot" and c.number == number), None)
             button.setStyleSheet(f"background: {cue.color or '#3cdc78'}; color: black;" if cue else "")
+
+    def _show_cue_menu(self, number: int) -> None:
+        """Right-click on a pad: name, colour or delete its hot cue."""
+        cue = self.tracks.hot_cue(number)
+        if cue is None:
+            return
+        menu = QMenu(self)
+        rename = menu.addAction("Name\u2026")
+        colors = menu.addMenu("Colour")
+        for name, hex_value in TRACK_COLORS.items():
+            action = colors.addAction(name.capitalize())
+            action.setData(hex_value)
+        delete = menu.addAction("Delete")
+        chosen = menu.exec(self.cue_buttons[number].mapToGlobal(self.cue_buttons[number].rect().bottomLeft()))
+        if chosen is None:
+            return
+        if chosen is delete:
+            self.tracks.edit_cue(cue, None)
+        elif chosen is rename:
+            text, ok = QInputDialog.getText(
+                self, f"Hot Cue {HOT_CUE_LETTERS[number]}", "Name:", text=cue.name
+            )
+            if ok:
+                self.tracks.edit_cue(cue, replace(cue, name=text.strip()))
+        elif chosen.data():
+            self.tracks.edit_cue(cue, replace(cue, color=chosen.data()))
 
     def _on_menu_about_to_show(self) -> None:
         self.menu.clear()

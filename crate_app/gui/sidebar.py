@@ -544,6 +544,7 @@ class Sidebar(QWidget):
     message = Signal(str)
     paths_dropped_on_collection = Signal(object)
     smart_editor_requested = Signal(object, object)
+    export_requested = Signal(object)  # CrateNode: "Export…" on a crate or folder (File ▸ Export's dialog)
 
     def __init__(self, service: CrateService, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -600,6 +601,7 @@ class Sidebar(QWidget):
         self.crates_from_folders_action = self._action(
             "Create Crates from &Folders\u2026", "", self.crates_from_folders, window_wide
         )
+        self.export_action = self._action("E&xport\u2026", "", self.export_current, here)
 
     def _action(self, text: str, shortcut: object, slot: object, context: Qt.ShortcutContext) -> QAction:
         action = QAction(text, self)
@@ -682,6 +684,11 @@ class Sidebar(QWidget):
         index = self.view.currentIndex()
         if self.model.node_of(index) is not None:
             self.view.edit(index.siblingAtColumn(_NAME))
+
+    def export_current(self) -> None:
+        node = self.current_node()
+        if node is not None:
+            self.export_requested.emit(node)
 
     def duplicate_current(self) -> None:
         node = self.current_node()
@@ -878,4 +885,6 @@ class Sidebar(QWidget):
                 menu.addAction(self.edit_smart_action)
             for action in (self.rename_action, self.duplicate_action, self.delete_action):
                 menu.addAction(action)
+            menu.addSeparator()
+            menu.addAction(self.export_action)
         return menu

@@ -7,19 +7,30 @@ the play head (well under 5 ms).
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPaintEvent, QPen, QPixmap, QPolygonF, QResizeEvent
+from PySide6.QtCore import QPointF, QRect, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import (
+    QColor,
+    QImage,
+    QMouseEvent,
+    QPainter,
+    QPaintEvent,
+    QPen,
+    QPixmap,
+    QPolygonF,
+    QResizeEvent,
+)
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from crate_app.domain.beatgrid import BeatGrid
 from crate_app.domain.cues import CuePoint
 from crate_app.domain.waveform import StoredWaveform
 
+BACKGROUND = QColor(22, 22, 26)
 BAND_COLORS = (QColor(230, 50, 40), QColor(80, 200, 70), QColor(60, 140, 255))  # low, mid, high
 HOT_CUE_COLOR = QColor(60, 220, 120)
 MEMORY_CUE_COLOR = QColor(230, 60, 60)
 LOOP_COLOR = QColor(255, 160, 40, 70)
-MIN_BEAT_SPACING = 4.0  # pixels: closer beats are not drawn (bars still are)
+MIN_BEAT_SPACING = 3.0  # pixels: closer beats are not drawn (bars still are)
 
 
 class WaveformView(QWidget):
@@ -79,34 +90,40 @@ class WaveformView(QWidget):
         super().resizeEvent(event)
 
     def _render_bands(self) -> QPixmap:
+        """The bands at one pixel per column, stretched to the widget's width (smoothly) in one blit."""
         ratio = self.devicePixelRatioF()
         pixmap = QPixmap(self.size() * ratio)
         pixmap.setDevicePixelRatio(ratio)
-        pixmap.fill(QColor(22, 22, 26))
+        pixmap.fill(BACKGROUND)
         waveform = self.waveform
         if waveform is None or waveform.columns == 0 or self.duration <= 0:
             return pixmap
-        painter = QPainter(pixmap)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        width, height = self.width(), self.height()
-        middle = height / 2.0
+        height = max(2, round(self.height() * ratio))
+        middle = height // 2
         loudest = max(max(waveform.levels[0::2], default=0), 1)  # peaks are the even bytes
-        scale = (middle - 2) / loudest
-        span = waveform.seconds / self.duration * width  # the part of the track the overview covers
-        step = span / waveform.columns
+        scale = (middle - 1) / loudest
+        bands = QImage(waveform.columns, height, QImage.Format.Format_ARGB32_Premultiplied)
+        bands.fill(BACKGROUND)
+        painter = QPainter(bands)
+        painter.setPen(Qt.PenStyle.NoPen)
         for band in range(3):
             for kind, alpha in (("peak", 110), ("rms", 255)):
                 color = QColor(BAND_COLORS[band])
                 color.setAlpha(alpha)
-                top, bottom = [], []
+                level = getattr(waveform, kind)
+                rects = []
                 for column in range(waveform.columns):
-                    value = getattr(waveform, kind)(column, band) * scale
-                    x = (column + 0.5) * step
-                    top.append(QPointF(x, middle - value))
-                    bottom.append(QPointF(x, middle + value))
-                painter.setPen(Qt.PenStyle.NoPen)
+                    half = round(level(column, band) * scale)
+                    if half > 0:
+                        rects.append(QRect(column, middle - half, 1, 2 * half))
                 painter.setBrush(color)
-                painter.drawPolygon(QPolygonF([*top, *reversed(bottom)]))
+                if rects:
+                    painter.drawRects(rects)
+        painter.end()
+        span = waveform.seconds / self.duration * self.width()  # the part of the track the overview covers
+        painter = QPainter(pixmap)
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+        painter.drawImage(QRectF(0, 0, span, self.height()), bands)
         painter.end()
         return pixmap
 
@@ -137,8 +154,8 @@ class WaveformView(QWidget):
             return
         beats = grid.beats_between(self.seconds_at(left - 1), self.seconds_at(right + 1))
         height = self.height()
-        bar_pen = QPen(QColor(255, 255, 255, 90), 1)
-        beat_pen = QPen(QColor(255, 255, 255, 40), 1)
+        bar_pen = QPen(QColor(255, 255, 255, 150), 1)
+        beat_pen = QPen(QColor(255, 255, 255, 60), 1)
         for seconds, bar in beats:
             if bar or show_beats:
                 painter.setPen(bar_pen if bar else beat_pen)

@@ -14,7 +14,6 @@ bitrate, analysed, in more crates, the older date added (then the lower id).
 from __future__ import annotations
 
 import re
-import sqlite3
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -48,15 +47,38 @@ def normalise(text: str | None) -> str:
     """Case, accents, punctuation and '(Original Mix)'-like suffixes removed; 'feat. X' dropped."""
     if not text:
         return ""
-    value = unicodedata.normalize("NFKD", text.casefold())
-    value = "".join(ch for ch in value if not unicodedata.combining(ch))
-    value = _BRACKETS.sub(" ", value)
-    value = _FEAT.sub("", value)
+    if text.isascii():  # the common case, without Unicode decomposition
+        value = text.lower()
+    else:
+        value = unicodedata.normalize("NFKD", text.casefold())
+        value = "".join(ch for ch in value if not unicodedata.combining(ch))
+    if "(" in value or "[" in value:
+        value = _BRACKETS.sub(" ", value)
+    if "f" in value:
+        value = _FEAT.sub("", value)
     return _NON_WORD.sub(" ", value).strip()
 
 
-def _register(conn: sqlite3.Connection) -> None:
-    conn.create_function("crate_normalise", 1, normalise, deterministic=True)
+def tag_key(artist: str | None, title: str | None) -> str:
+    """What two tracks share when they are duplicates by tags (before durations are compared)."""
+    return f"{normalise(artist)}\x1f{normalise(title)}"
+
+
+def refresh_tag_keys(library: Library, batch: int = 20_000) -> int:
+    """Make the missing normalised keys (new tracks, changed artist or title); returns how many."""
+    made = 0
+    while True:
+        rows = library.execute(
+            "SELECT t.id, t.artist, t.title FROM tracks t LEFT JOIN track_tag_keys k ON k.track_id = t.id "
+            "WHERE k.track_id IS NULL LIMIT ?",
+            (batch,),
+        ).fetchall()
+        if not rows:
+            return made
+        keys = [(track_id, tag_key(artist, title)) for track_id, artist, title in rows]
+        with library.write() as conn:
+            conn.executemany("INSERT OR REPLACE INTO track_tag_keys (track_id, key) VALUES (?, ?)", keys)
+        made += len(keys)
 
 
 def find_duplicates(library: Library, by: str) -> list[DuplicateSet]:
@@ -76,22 +98,17 @@ def find_duplicates(library: Library, by: str) -> list[DuplicateSet]:
 
 
 def tag_groups(library: Library) -> list[list[int]]:
-    """Tracks with the same normalised artist and title whose durations lie within the tolerance."""
-    conn = library.db.connection()
-    _register(conn)
-    conn.execute("DROP TABLE IF EXISTS temp.dupe_keys")
-    conn.execute(
-        "CREATE TEMP TABLE dupe_keys AS SELECT id, "
-        "crate_normalise(artist) || char(31) || crate_normalise(title) AS k, COALESCE(duration, -1) AS d "
-        "FROM tracks WHERE status = 'ok' AND title != ''"
-    )
-    try:
-        rows = conn.execute(
-            "SELECT k, id, d FROM dupe_keys "
-            "WHERE k IN (SELECT k FROM dupe_keys GROUP BY k HAVING COUNT(*) > 1) ORDER BY k, d, id"
-        ).fetchall()
-    finally:
-        conn.execute("DROP TABLE temp.dupe_keys")
+    """Tracks with the same normalised artist and title whose durations lie within the tolerance (one
+    scan of the key index; keys are made first for tracks that have none)."""
+    refresh_tag_keys(library)
+    # Driven from the keys that occur more than once (CROSS JOIN keeps that order): an index scan,
+    # then one lookup per candidate, instead of a probe per track.
+    rows = library.execute(
+        "WITH dupes AS MATERIALIZED (SELECT key FROM track_tag_keys GROUP BY key HAVING COUNT(*) > 1) "
+        "SELECT k.key, t.id, COALESCE(t.duration, -1) FROM dupes d "
+        "CROSS JOIN track_tag_keys k ON k.key = d.key CROSS JOIN tracks t ON t.id = k.track_id "
+        "WHERE t.status = 'ok' AND t.title != '' ORDER BY k.key, 3, t.id"
+    ).fetchall()
     groups: list[list[int]] = []
     current_key, start_duration, current = None, 0.0, []
     for key, track_id, duration in rows:

@@ -41,15 +41,15 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from crate_app.analysis import numba_cache
 from crate_app.analysis.outcome import AnalyzeFunction, FileOutcome, analyse_track
 from crate_app.analysis.processes import (
     TIME_LIMIT_GRACE,
     ProcessAnalyzer,
     analyze_in_process,
-    numba_cache_folder,
-    numba_cache_is_cold,
     prepare_in_process,
 )
+from crate_app.domain.errors import AnalysisUnavailable
 from crate_app.domain.keys import KeyNotation
 from crate_app.domain.progress import ProgressMeter
 from crate_app.domain.search import ParsedQuery
@@ -127,6 +127,7 @@ class _Shared:
         self.outcomes: queue.Queue[FileOutcome | _AnalysisWorker] = queue.Queue()
         self.running: dict[int, _Running] = {}  # token -> file being analysed
         self.no_more_work = threading.Event()
+        self.unavailable: str | None = None  # analysis cannot go on (its processes keep dying): why
         self._next_token = 0
 
     def begin(self, item: _Item, worker: _AnalysisWorker) -> int:
@@ -173,7 +174,14 @@ class _AnalysisWorker(Job):
                         break
                     continue
                 token = shared.begin(item, self)
-                outcome = self._analyse(item, token)
+                try:
+                    outcome = self._analyse(item, token)
+                except AnalysisUnavailable as error:  # not this file's fault: the batch stops
+                    with shared.lock:
+                        shared.running.pop(token, None)
+                        shared.unavailable = shared.unavailable or str(error)
+                        shared.work.put(item)  # left for a later batch
+                    break
                 if shared.complete(token) is None:
                     return  # given up on by the coordinator; a replacement has taken this one's place
                 if outcome.result is None and self.is_cancelled:
@@ -254,6 +262,7 @@ class _BatchJob(Job):
         self._workers: list[_AnalysisWorker] = []
         self._paused = False
         self.pending_ids: deque[int] = deque()  # requested, not yet queued for a worker
+        self.warm_up_failed = False  # ended at once: the analysis processes could not start
         self.seen: set[int] = set()  # every id this batch took on
 
     # -- from the GUI thread ------------------------------------------------------------------------
@@ -291,6 +300,11 @@ class _BatchJob(Job):
     def should_stop(self) -> bool:
         return self.is_cancelled  # the coordinator keeps writing while the workers are paused
 
+    def requests_left(self) -> list[AnalysisRequest]:
+        """Requests this batch did not take on (after it ended because the warm-up failed)."""
+        with self.shared.lock:
+            return list(self._requests)
+
     # -- on the pool thread -------------------------------------------------------------------------
     def work(self) -> AnalysisSummary:
         started = time.monotonic()
@@ -307,8 +321,11 @@ class _BatchJob(Job):
         while not self._ready.wait(0.1):
             if self.is_cancelled:
                 return AnalysisSummary(0, 0, 0, round(time.monotonic() - started, 3), cancelled=True)
-        if (problem := self._warm_up_error()) is not None:
-            raise RuntimeError(f"analysis is not available: {problem}")
+        if self._warm_up_error() is not None:  # the requests wait for a Retry (the service keeps them)
+            with self.shared.lock:
+                self._closed = True
+            self.warm_up_failed = True
+            return AnalysisSummary(0, 0, 0, round(time.monotonic() - started, 3))
         tally = _Tally(meter)
         for _ in range(self.worker_count):
             self._add_worker()
@@ -317,7 +334,10 @@ class _BatchJob(Job):
         cancel_deadline: float | None = None
         limit = self.shared.settings.time_limit
         while live > 0:
-            if not self.is_cancelled:
+            if self.shared.unavailable is not None and not self.shared.no_more_work.is_set():
+                self._drain_work()
+                self.shared.no_more_work.set()
+            if not self.is_cancelled and self.shared.unavailable is None:
                 self._take_requests(meter)
                 self._feed()
                 if self._finished():
@@ -362,7 +382,9 @@ class _BatchJob(Job):
                 last_write = now
         self._write(tally)
         stopped_reason = ""
-        if not self.is_cancelled and self._has_work():
+        if self.shared.unavailable is not None:
+            stopped_reason = self.shared.unavailable
+        elif not self.is_cancelled and self._has_work():
             stopped_reason = f"{tally.abandoned} files made the analysis hang, so the batch stopped"
         meter.finish()
         return AnalysisSummary(
@@ -492,6 +514,8 @@ class WarmUpState:
     seconds: float | None = None
     cold: bool = False  # numba had no cache: this run compiles (~30 s)
     events: list[str] = field(default_factory=list)
+    started_at: float | None = None  # time.monotonic() when it started
+    notes: tuple[str, ...] = ()  # what the repair of numba's cache did (moved aside, turned off)
 
 
 class AnalysisService(QObject):
@@ -500,6 +524,10 @@ class AnalysisService(QObject):
     Settings (change them between batches): ``options`` (AnalysisOptions), ``write_tags`` and
     ``tag_notation`` (write-back into the files), ``time_limit`` (seconds per file), and for tests or
     other engines ``analyze_function(path, options)`` and ``warm_up_function()``.
+
+    Preparing has a deadline (``warm_up_timeout``, the processes') and reports its elapsed time every
+    second; when it fails, ``warm_up_state.error`` says why, requests made meanwhile are kept, and
+    ``retry_warm_up()`` tries again and then runs them.
 
     Signals: ``warm_up_changed(str)`` with the status text while preparing ("" when ready);
     ``started()``; ``progress(Progress)`` at ~10 Hz; ``tracks_saved(list[int])`` after each written
@@ -542,6 +570,10 @@ class AnalysisService(QObject):
         self._job: _BatchJob | None = None
         self._workers: list[_AnalysisWorker] = []
         self._waiting: list[AnalysisRequest] = []  # requests that arrived while a batch was ending
+        self._held: list[AnalysisRequest] = []  # requests kept while the warm-up has failed (Retry)
+        self._warm_up_ticker = QTimer(self)  # the elapsed time of the warm-up, every second
+        self._warm_up_ticker.setInterval(1000)
+        self._warm_up_ticker.timeout.connect(self._on_warm_up_ticker_timeout)
         self._release_timer = QTimer(self)
         self._release_timer.setSingleShot(True)
         self._release_timer.setInterval(int(RELEASE_PROCESSES_AFTER_S * 1000))
@@ -567,12 +599,37 @@ class AnalysisService(QObject):
         if state.started:
             return
         state.started = True
-        state.cold = numba_cache_is_cold(numba_cache_folder())
+        state.started_at = time.monotonic()
+        state.cold = numba_cache.is_cold(numba_cache.cache_folder())
         job = _WarmUpJob(self.warm_up_function)
         job.signals.finished.connect(self._on_warm_up_finished)
         job.signals.failed.connect(self._on_warm_up_failed)
         self.runner.start(job)
+        self._warm_up_ticker.start()
         self.warm_up_changed.emit(self.warm_up_text())
+
+    @property
+    def warm_up_failed(self) -> bool:
+        """True when the analysis processes could not start (``retry_warm_up`` tries again)."""
+        return self.warm_up_state.error is not None
+
+    @property
+    def has_held_requests(self) -> bool:
+        """Requests kept while the warm-up has failed (run by ``retry_warm_up``)."""
+        return bool(self._held) or (self._job is not None and not self.is_ready)
+
+    def retry_warm_up(self) -> None:
+        """After a failed warm-up: try again, then run the requests made meanwhile."""
+        if not self.warm_up_failed:
+            return
+        if self.processes is not None:
+            self.processes.reset()
+        self._ready.clear()
+        self.warm_up_state = WarmUpState()
+        held, self._held = self._held, []
+        self.warm_up()
+        for request in held:
+            self._request(request)
 
     def _default_warm_up(self) -> None:
         if self.processes is not None:
@@ -583,12 +640,13 @@ class AnalysisService(QObject):
     def warm_up_text(self) -> str:
         state = self.warm_up_state
         if state.error is not None:
-            return f"Analysis is not available: {state.error}"
+            return f"Analysis could not start: {state.error}"
         if state.ready or not state.started:
             return ""
+        elapsed = f" {time.monotonic() - state.started_at:.0f} s" if state.started_at is not None else ""
         if state.cold:
-            return "Preparing analysis\u2026 (first run compiles, ~30 s)"
-        return "Preparing analysis\u2026"
+            return f"Preparing analysis\u2026{elapsed} (a first run compiles, ~30 s)"
+        return f"Preparing analysis\u2026{elapsed}"
 
     def analyze_ids(self, ids: Iterable[int], *, force: bool = True) -> None:
         """Analyse these tracks (a selection: by default again, even if analysed before)."""
@@ -613,6 +671,7 @@ class AnalysisService(QObject):
     def cancel(self) -> None:
         """Stop the batch: results already computed are kept, the rest is left for later."""
         self._waiting.clear()
+        self._held.clear()
         if self._job is not None:
             self._job.cancel()
 
@@ -656,6 +715,9 @@ class AnalysisService(QObject):
 
     def _request(self, request: AnalysisRequest) -> None:
         self._release_timer.stop()
+        if self.warm_up_failed:
+            self._held.append(request)  # kept for a Retry
+            return
         self.warm_up()
         if self._job is not None:
             if not self._job.offer(request):
@@ -703,8 +765,19 @@ class AnalysisService(QObject):
     def _warm_up_error(self) -> str | None:
         return self.warm_up_state.error
 
+    def _on_warm_up_ticker_timeout(self) -> None:
+        if self.warm_up_state.ready or self.warm_up_state.error is not None or not self.warm_up_state.started:
+            self._warm_up_ticker.stop()
+            return
+        self.warm_up_changed.emit(self.warm_up_text())
+
     def _on_warm_up_finished(self, seconds: object) -> None:
+        self._warm_up_ticker.stop()
         state = self.warm_up_state
+        if self.processes is not None:
+            state.notes = tuple(self.processes.notes)
+            for note in state.notes:
+                log.warning("analysis: %s", note)
         state.ready, state.seconds = True, float(seconds)  # type: ignore[arg-type]
         log.info(
             "analysis warm-up took %.1f s (%s numba cache)", state.seconds, "cold" if state.cold else "warm"
@@ -715,6 +788,7 @@ class AnalysisService(QObject):
             self._release_timer.start()
 
     def _on_warm_up_failed(self, message: str) -> None:
+        self._warm_up_ticker.stop()
         self.warm_up_state.error = message
         self._ready.set()
         self.warm_up_changed.emit(self.warm_up_text())
@@ -735,7 +809,7 @@ class AnalysisService(QObject):
             self.failed.emit(message)
 
     def _on_job_finished(self, summary: Any) -> None:
-        if self._from_current_job():
+        if self._from_current_job() and not self._job.warm_up_failed:
             self.finished.emit(summary)
 
     def _on_job_ended(self, job: Job) -> None:
@@ -744,6 +818,12 @@ class AnalysisService(QObject):
         if job.is_paused:
             self.paused_changed.emit(False)
         self._job = None
+        if job.warm_up_failed:  # its requests wait for a Retry (or run now: a Retry came first)
+            if self.warm_up_failed:
+                self._held += job.requests_left() + self._waiting
+                self._waiting = []
+            else:
+                self._waiting = job.requests_left() + self._waiting
         if self._waiting:
             waiting, self._waiting = self._waiting, []
             self._start(waiting)

@@ -215,6 +215,21 @@ class TrackService(QObject):
         job.signals.finished.connect(self._on_cover_job_finished)
         self.runner.start(job, priority=1)
 
+    def prefetch_covers(self, tracks: list[TrackRecord]) -> None:
+        """Read the covers of the rows around the selection ahead, so that moving on shows them at once."""
+        for track in tracks:
+            key = self.covers.key(track.path, track.mtime, track.size)
+            if self.covers.cached(key)[0]:
+                continue
+            path = track.path
+
+            def read(_job: Job, key: str = key, path: str = path) -> tuple[str, QImage | None]:
+                return key, self.covers.load(key, path)
+
+            job = FunctionJob(read, "cover")
+            job.signals.finished.connect(self._on_cover_job_finished)
+            self.runner.start(job, priority=0)
+
     def _on_cover_job_finished(self, result: tuple[str, QImage | None]) -> None:
         key, image = result
         self.covers.remember(key, image)

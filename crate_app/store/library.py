@@ -133,9 +133,13 @@ class Library:
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
-        """The single writer: one transaction, serialised with every other writer of this library."""
+        """The single writer: one transaction, serialised with every other writer of this library.
+
+        BEGIN IMMEDIATE: the write lock is taken at once, so that what the transaction reads before
+        its first write is still true when it writes, even with another process writing meanwhile
+        (a deferred transaction would fail with "database is locked" there)."""
         with self._write_lock:
-            with self.db.atomic():
+            with self.db.atomic("IMMEDIATE"):
                 yield self.db.connection()
             self.commits += 1
 

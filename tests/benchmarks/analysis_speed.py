@@ -121,7 +121,7 @@ def main() -> None:
 
     from PySide6.QtCore import QCoreApplication, QEventLoop, QTimer
 
-    from crate_app.analysis.processes import numba_cache_folder
+    from crate_app.analysis.numba_cache import cache_folder as numba_cache_folder
     from crate_app.domain.track import AnalysisOptions
     from crate_app.library.scanner import scan_paths
     from crate_app.services.analysis_service import AnalysisService

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE), str(HERE.parent)]
+sys.path[:0] = [str(HERE), str(HERE.parent), str(HERE.parent.parent)]  # this checkout first
 
 from table_bench import build_library, percentile  # noqa: E402
 
@@ -63,10 +63,15 @@ def bench_tags(count: int) -> dict[str, object]:
     ]
     writer.upsert_scanned(library, copies)
     started = time.perf_counter()
+    made = duplicates.refresh_tag_keys(library)  # keys of tracks new since the last search
+    refresh = time.perf_counter() - started
+    started = time.perf_counter()
     sets = duplicates.find_duplicates(library, "tags")
     seconds = time.perf_counter() - started
     library.close()
     return {
+        "keys_made": made,
+        "key_refresh_seconds": round(refresh, 2),
         "tracks": count,
         "planted": len(rows),
         "sets": len(sets),
@@ -200,10 +205,13 @@ def bench_backup(count: int) -> dict[str, object]:
     from crate_app.hygiene import backup
     from crate_app.services.backup_service import BackupService
 
-    library = _big_library(count)
-    library.checkpoint()
-    path = library.path
-    library.close()
+    if os.environ.get("CRATE_BENCH_LIBRARY"):  # any library file (e.g. while another benchmark writes)
+        path = Path(os.environ["CRATE_BENCH_LIBRARY"])
+    else:
+        library = _big_library(count)
+        library.checkpoint()
+        path = library.path
+        library.close()
     size_mb = path.stat().st_size / 1e6
     root = Path(tempfile.mkdtemp(prefix="crate-backup-bench-"))
     app = QApplication.instance() or QApplication([])

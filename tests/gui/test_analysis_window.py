@@ -189,3 +189,40 @@ def test_opening_another_library_stops_the_batch_and_analyses_the_new_one(
     with qtbot.waitSignal(window.analysis.service.finished, timeout=10_000) as finished:
         window.analysis.analyze_all_unanalyzed()
     assert finished.args[0].analyzed == 4 and window.library.stats()["analyzed"] == 4
+
+
+def test_a_failed_warm_up_shows_why_keeps_the_requests_and_retry_runs_them(
+    qtbot, make_window, library
+) -> None:
+    from PySide6.QtCore import Qt
+
+    from crate_app.domain.errors import AnalysisUnavailable
+
+    fake_library(library, 5)
+    window = make_window(library)
+    service = window.analysis.service
+    attempts: list[int] = []
+
+    def warm_up() -> None:
+        attempts.append(1)
+        time.sleep(1.3)  # long enough for the elapsed time to show
+        if len(attempts) == 1:
+            raise AnalysisUnavailable("the analysis process did not start within 300 s")
+
+    service.warm_up_function = warm_up
+    texts: list[str] = []
+    service.warm_up_changed.connect(texts.append)
+    window.analysis.analyze_all_unanalyzed()  # requested while the analysis is being prepared
+    panel = window.analysis.panel
+    qtbot.waitUntil(panel.retry_button.isVisible, timeout=10_000)
+    assert "Preparing analysis\u2026 1 s" in texts  # the elapsed time, every second
+    assert panel.title.text() == "Analysis could not start"
+    assert panel.figures.text() == "Analysis could not start: the analysis process did not start within 300 s"
+    assert panel.current.text() == "Your analysis requests are kept: Retry runs them."
+    assert panel.isVisible() and not panel.cancel_button.isVisible()
+    assert len(library.ids_to_analyze()) == 5  # nothing marked failed, nothing lost
+    window.analysis.analyze_selected()  # more requests while it is down are kept too
+    with qtbot.waitSignal(service.finished, timeout=20_000) as finished:
+        qtbot.mouseClick(panel.retry_button, Qt.MouseButton.LeftButton)
+    assert finished.args[0].analyzed == 5 and len(attempts) == 2
+    assert not panel.retry_button.isVisible() and library.ids_to_analyze() == []

@@ -82,3 +82,17 @@ def test_import_dialog_reports_and_a_bad_file_changes_nothing(qtbot, tmp_path, m
     assert "4 tracks (3 matched, 0 added, 1 not found), 1 playlists" in dialog.status.text()
     assert "not found: /nowhere/gone.mp3" in dialog.report.toPlainText()
     assert [n.path for n in crates.list_nodes(lib, with_counts=False)][-2:] == ["M3U", "M3U/good"]
+
+
+def test_export_from_a_crates_context_menu(qtbot, tmp_path, make_window) -> None:
+    lib, _ = _library(tmp_path)
+    window = make_window(lib)
+    sidebar = window.crates.sidebar
+    node = crates.node_by_path(lib, "Sets/Friday")
+    qtbot.waitUntil(lambda: sidebar.select_node(node.id), timeout=10_000)
+    menu = sidebar.context_menu(sidebar.model.node_index(node.id))
+    assert sidebar.export_action in menu.actions()
+    sidebar.export_action.trigger()
+    dialog = window.exchange.dialog
+    assert dialog is not None and dialog.isVisible()
+    assert dialog.chosen_crates() == ("Sets/Friday",) and dialog.chosen_radio.isChecked()

@@ -293,17 +293,25 @@ def test_configure_numba_cache_points_numba_at_the_folder(tmp_path: Path) -> Non
         "print(analysis.configure_numba_cache(sys.argv[1]))\n"
         "print(os.environ['NUMBA_CACHE_DIR'])\n"
         "import numba\n"
+        "from crate_app.analysis import numba_cache\n"
         "@numba.njit(cache=True)\n"
         "def double(x):\n"
         "    return 2 * x\n"
         "print(double(21))\n"
+        "print(len(list(__import__('pathlib').Path(sys.argv[1]).rglob('*.nbi'))))\n"
+        "@numba.njit(cache=True)\n"
+        "def triple(x):\n"
+        "    return 3 * x\n"
+        "with numba_cache.warming():\n"
+        "    print(triple(14))\n"
     )
     completed = subprocess.run(
         [sys.executable, str(script), str(cache)], capture_output=True, text=True, cwd=ROOT, timeout=300
     )
     assert completed.returncode == 0, completed.stderr
-    assert completed.stdout.split() == ["True", str(cache), "42"]
-    assert any(cache.rglob("*.nbi"))  # numba cached its compiled code there
+    # Compiled outside a warm-up: kept in memory only (no process writes the cache without its lock).
+    assert completed.stdout.split() == ["True", str(cache), "42", "0", "42"]
+    assert [path.name.split("-")[0] for path in cache.rglob("*.nbi")] == ["use_numba.triple"]
 
 
 def test_configure_numba_cache_too_late_says_so(tmp_path: Path) -> None:

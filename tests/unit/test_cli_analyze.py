@@ -123,9 +123,9 @@ def test_a_file_over_the_time_limit_has_its_process_killed_and_the_rest_goes_on(
     class CountingKills(ProcessAnalyzer):
         killed = 0
 
-        def _discard(self, pool) -> None:
+        def _discard(self, worker, kill: bool = False) -> None:
             CountingKills.killed += 1
-            super()._discard(pool)
+            super()._discard(worker, kill)
 
     def make_analyzer(time_limit: float) -> ProcessAnalyzer:  # real processes, a stand-in analysis
         return CountingKills(time_limit=time_limit, function=stuck_on_3_broken_5, warm=False)
@@ -136,10 +136,108 @@ def test_a_file_over_the_time_limit_has_its_process_killed_and_the_rest_goes_on(
     elapsed = time.monotonic() - started
     summary = json_lines(capsys.readouterr().out)[-1]
     assert code == 0 and elapsed < 20  # not the 120 s the stuck file would take
-    assert CountingKills.killed == 1  # its process was killed (not only its thread given up on)
+    assert CountingKills.killed == 1, summary  # its process was killed (not only its thread given up on)
     assert (summary["analyzed"], summary["failed"], summary["timed_out"]) == (6, 2, 1)
     library = open_library(library_path)
     errors = {t.path: t.analysis_error for t in library.tracks_by_ids(library.iter_track_ids())}
     library.close()
     assert errors["/music/3.mp3"] == "analysis took longer than 1 s (stopped)"
     assert errors["/music/5.mp3"] == "not an audio file"
+
+
+def segfault_on_3(path: str, options) -> object:
+    """Runs in an analysis process of the command: the decoder segfaults in the middle of one file."""
+    import os
+    import signal
+    import time
+
+    from crate_app.domain.track import AnalysisResult
+
+    if path == "/music/3.mp3":
+        time.sleep(0.2)
+        os.kill(os.getpid(), signal.SIGSEGV)
+    return AnalysisResult(bpm=128.0, bpm_confidence=1.0, key=1, key_confidence=0.5)
+
+
+def library_of(path: Path, count: int) -> Path:
+    from crate_app.domain.track import ScannedFile, TagInfo
+    from crate_app.store import writer
+    from crate_app.store.library import open_library
+
+    library = open_library(path)
+    writer.upsert_scanned(library, [ScannedFile(f"/music/{i}.mp3", 1, 1.0, TagInfo()) for i in range(count)])
+    library.close()
+    return path
+
+
+def test_a_file_that_crashes_its_process_fails_in_words_and_the_rest_goes_on(
+    tmp_path: Path, monkeypatch, capsys
+):
+    from crate_app.analysis.processes import ProcessAnalyzer
+    from crate_app.cli import analyze as analyze_command
+    from crate_app.cli.main import main
+    from crate_app.store.library import open_library
+
+    library_path = library_of(tmp_path / "library.sqlite", 8)
+    monkeypatch.setattr(
+        analyze_command, "make_analyzer", lambda limit: ProcessAnalyzer(function=segfault_on_3, warm=False)
+    )
+    code = main(["--library", str(library_path), "analyze", "--workers", "2", "--json"])
+    summary = json_lines(capsys.readouterr().out)[-1]
+    assert code == 0 and (summary["analyzed"], summary["failed"]) == (7, 1)
+    library = open_library(library_path)
+    errors = {t.path: t.analysis_error for t in library.tracks_by_ids(library.iter_track_ids())}
+    library.close()
+    assert (
+        errors.pop("/music/3.mp3")
+        == "the decoder crashed on this file (the analysis process crashed (SIGSEGV))"
+    )
+    assert set(errors.values()) == {None}
+
+
+def child_processes(pid: int) -> list[int]:
+    """The processes ``pid`` started, from any of its threads."""
+    return [
+        int(child)
+        for task in Path(f"/proc/{pid}/task").iterdir()
+        for child in (task / "children").read_text().split()
+    ]
+
+
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGKILL"])
+def test_a_command_stuck_in_warm_up_ends_promptly_and_leaves_no_process(tmp_path: Path, how: str) -> None:
+    """A cold numba cache: the analysis processes compile for a long while.  SIGTERM ends the command
+    within seconds; SIGKILL of the command takes its analysis processes with it."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from test_analysis_processes import process_is_running
+
+    library_path = library_of(tmp_path / "library.sqlite", 3)
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cold-cache"), "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, "-m", "crate_app.cli.main", "--library", str(library_path), "analyze"]
+    cli = subprocess.Popen(
+        command, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + 60
+        children: list[int] = []
+        while len(children) < 1 and time.monotonic() < deadline:  # the first process compiles alone
+            time.sleep(0.2)
+            children = child_processes(cli.pid)
+        assert children, "no analysis process started"
+        time.sleep(1.0)
+        cli.send_signal(getattr(signal, how))
+        started = time.monotonic()
+        _out, err = cli.communicate(timeout=30)
+        assert time.monotonic() - started < 10
+        if how == "SIGTERM":
+            assert cli.returncode == 130 and "Traceback" not in err, err
+        deadline = time.monotonic() + 5
+        while any(process_is_running(pid) for pid in children) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(process_is_running(pid) for pid in children)
+    finally:
+        cli.kill()

@@ -447,3 +447,40 @@ def test_smart_crates_follow_a_renamed_or_moved_crate(library) -> None:
     assert node.error is None and node.track_count == 8
     crates.delete_node(library, berlin.id)  # gone: the smart crate says so instead of failing
     assert "no crate 'Archive/Sets/Berlin 2026'" in crates.node_by_id(library, smart.id).error
+
+
+def test_two_processes_adding_to_one_crate_never_duplicate(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    path = tmp_path / "library.sqlite"
+    library = open_library(path)
+    ids = add_tracks(library, 400)
+    crate = crates.create_path(library, "Shared")
+    library.close()
+    code = (
+        "import random, sys\n"
+        "from crate_app import crates\n"
+        "from crate_app.store.library import open_library\n"
+        "library = open_library(sys.argv[1])\n"
+        "rng = random.Random(int(sys.argv[2]))\n"
+        "for _ in range(25):\n"
+        f"    picks = rng.sample(range({ids[0]}, {ids[-1] + 1}), 30)\n"
+        f"    crates.add_tracks(library, {crate.id}, picks, rng.choice([None, 0, 5]))\n"
+        f"    crates.remove_tracks(library, {crate.id}, picks[:5])\n"
+        "    crates.create_node(library, None, f'{sys.argv[2]}-{_}', 'crate')\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    env = {**__import__("os").environ, "PYTHONPATH": str(root)}
+    children = [
+        subprocess.Popen([sys.executable, "-c", code, str(path), str(seed)], env=env, stderr=subprocess.PIPE)
+        for seed in (1, 2, 3)
+    ]
+    for child in children:
+        _, err = child.communicate(timeout=300)
+        assert child.returncode == 0, err.decode()
+    library = open_library(path)
+    assert_dense(library, crate.id)  # positions 0..n-1, each track once, the stored count right
+    assert len(crates.list_nodes(library)) == 1 + 3 * 25
+    sibling_positions_dense(library)
+    library.close()

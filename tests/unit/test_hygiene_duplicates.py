@@ -163,3 +163,18 @@ def test_cli_dupes_json(tmp_path: Path, music: Path) -> None:
     }
     tags = crate_cli("dupes", "--json", library=tmp_path / "lib.sqlite")
     assert [s["keep"] for s in json_lines(tags.stdout)] == [ids["a.flac"]]
+
+
+def test_tag_keys_follow_changes_of_artist_and_title(tmp_path: Path, music: Path) -> None:
+    library, ids, _folder = _library(tmp_path, music)
+    assert len(duplicates.tag_groups(library)) == 1
+    assert duplicates.refresh_tag_keys(library) == 0  # all made by the first search
+    with library.write() as conn:  # the copy is re-tagged as the original: now a duplicate by tags too
+        conn.execute(
+            "UPDATE tracks SET artist = 'Daft Punk', title = 'Da Funk' WHERE id = ?", (ids["a copy.mp3"],)
+        )
+        conn.execute("UPDATE tracks SET bpm = 120 WHERE id = ?", (ids["a.flac"],))  # not a tag change
+    assert library.execute("SELECT COUNT(*) FROM track_tag_keys").fetchone()[0] == 4
+    (group,) = duplicates.tag_groups(library)
+    assert set(group) == {ids["a.flac"], ids["a.mp3"], ids["a copy.mp3"]}
+    library.close()
