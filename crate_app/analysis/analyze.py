@@ -164,8 +164,14 @@ def warm_up() -> None:
         import librosa.beat
         import librosa.feature  # noqa: F401
 
+        # A drum loop with a chord, long enough for every stage (tracking, octave, grid, bar, key) to run
+        # and compile what it uses.
         rate = 11025
-        t = np.arange(6 * rate) / rate
-        clicks = (np.sin(2 * np.pi * 60 * t) * np.exp(-((t % 0.5) * 30))).astype(np.float32)
-        tone = (0.2 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
-        analyze_samples(clicks + tone, rate, AnalysisOptions(sample_rate=rate))
+        t = np.arange(16 * rate) / rate
+        noise = np.random.default_rng(0).standard_normal(len(t))
+        kick = np.sin(2 * np.pi * 60 * t) * np.exp(-((t % 0.5) * 30))
+        snare = 0.5 * noise * np.exp(-(((t - 0.5) % 1.0) * 40))
+        hats = 0.1 * noise * np.exp(-((t % 0.25) * 80))
+        chord = 0.1 * sum(np.sin(2 * np.pi * f * t) for f in (220.0, 261.63, 329.63))
+        loop = (kick + snare + hats + chord).astype(np.float32)
+        analyze_samples(loop, rate, AnalysisOptions(sample_rate=rate))

@@ -398,7 +398,10 @@ def estimate_tempo(
     choice = choose_octave(tracked_bpm, snare, envelopes.low, frames_per_second, prior, env)
     factor = 2.0 ** round(math.log2(choice.bpm / tracked_bpm))
     bpm = tracked_bpm * factor
+    alt = choice.alt_bpm * (bpm / choice.bpm)
+    alt_confidence = choice.alt_confidence
     if not bpm_min <= bpm <= bpm_max:  # the user's range: a fallback for what the rhythm did not settle
+        alt, alt_confidence = bpm, 1.0 - choice.alt_confidence  # the rhythm's choice becomes the runner-up
         folded_factor = fold_bpm(bpm, bpm_min, bpm_max) / bpm
         factor, bpm = factor * folded_factor, bpm * folded_factor
     period_frames = 60.0 / bpm * frames_per_second
@@ -421,14 +424,13 @@ def estimate_tempo(
     confidence = float(np.clip(regularity * jitter * (0.5 + 0.5 * min(1.0, pulse / 0.5)), 0.0, 1.0))
     if variable:
         confidence = min(confidence, 0.3)
-    alt = choice.alt_bpm * (bpm / choice.bpm)
     return TempoEstimate(
         bpm=round(bpm, 2),
         confidence=round(confidence, 3),
         beat_times=beat_times,
         period=period_frames * frame_seconds,
         bpm_alt=round(alt, 2),
-        bpm_alt_confidence=choice.alt_confidence,
+        bpm_alt_confidence=round(alt_confidence, 3),
         variable=variable,
         rule=choice.rule,
     )
