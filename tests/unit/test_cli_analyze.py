@@ -241,3 +241,17 @@ def test_a_command_stuck_in_warm_up_ends_promptly_and_leaves_no_process(tmp_path
         assert not any(process_is_running(pid) for pid in children)
     finally:
         cli.kill()
+
+
+def test_analysis_processes_that_cannot_start_are_one_line_not_a_traceback(tmp_path: Path) -> None:
+    import os
+
+    library_path = library_of(tmp_path / "library.sqlite", 2)
+    not_a_folder = tmp_path / "cache-is-a-file"
+    not_a_folder.write_text("")
+    result = crate_cli(
+        "analyze", library=library_path, env={**os.environ, "NUMBA_CACHE_DIR": str(not_a_folder)}
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("crate-cli: error: the analysis process could not start: FileExistsError")
