@@ -15,7 +15,8 @@ def register(commands: argparse._SubParsersAction) -> None:
         "backup",
         help="list, create or restore backups of the library",
         description="Backups are copies of the library file in your data folder, made with SQLite's "
-        "online backup API and verified. Restore keeps the current file aside, never deletes it.",
+        "online backup API. Restore takes the newest one that passes SQLite's quick_check (or the one "
+        "named) and keeps the current file aside, never deletes it.",
     )
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     listing = actions.add_parser("list", help="the backups, newest first")

@@ -13,10 +13,11 @@ from crate_app.domain.errors import ExchangeError
 
 
 @contextlib.contextmanager
-def atomic_output(dest: Path, buffering: int = 1 << 20) -> Iterator[BinaryIO]:
+def atomic_output(dest: Path, buffering: int = 1 << 20, *, fsync: bool = True) -> Iterator[BinaryIO]:
     """A binary file to write ``dest`` through: a temporary file beside it, flushed to disk and renamed
     over ``dest`` only when the block ends without an exception.  On any error (a full disk, a cancel)
-    the temporary file is removed and ``dest`` is left as it was."""
+    the temporary file is removed and ``dest`` is left as it was.  Writers of thousands of small files
+    pass ``fsync=False`` and call ``flush_to_disk()`` once at the end."""
     dest = Path(dest)
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -28,7 +29,8 @@ def atomic_output(dest: Path, buffering: int = 1 << 20) -> Iterator[BinaryIO]:
         with os.fdopen(fd, "wb", buffering=buffering) as stream:
             yield stream
             stream.flush()
-            os.fsync(stream.fileno())
+            if fsync:
+                os.fsync(stream.fileno())
         if dest.exists():
             with contextlib.suppress(OSError):
                 os.chmod(temp, dest.stat().st_mode & 0o777)
@@ -42,6 +44,12 @@ def atomic_output(dest: Path, buffering: int = 1 << 20) -> Iterator[BinaryIO]:
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
+
+
+def flush_to_disk() -> None:
+    """Write everything the system still holds in memory to disk (after many ``fsync=False`` files)."""
+    if hasattr(os, "sync"):
+        os.sync()
 
 
 def _umask() -> int:

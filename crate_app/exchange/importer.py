@@ -357,10 +357,16 @@ def crate_name(name: str) -> str:
     return cleaned[:MAX_NAME_LENGTH].strip() or "Untitled"
 
 
-def _child(library: Library, parent_id: int | None, name: str, kind: str, taken: set[str]) -> CrateNode:
-    """The child of ``parent_id`` called ``name`` of this kind (made if missing); a second playlist of the
-    same name in the same folder gets " (2)"."""
-    existing = {name_key(c.name): c for c in crates.children_of(library, parent_id)}
+def _child(
+    library: Library,
+    parent_id: int | None,
+    name: str,
+    kind: str,
+    taken: set[str],
+    existing: dict[str, CrateNode],
+) -> CrateNode:
+    """The child of ``parent_id`` called ``name`` of this kind (made if missing; ``existing``: its children
+    by name key); a second playlist of the same name in the same folder gets " (2)"."""
     candidate, number = name, 2
     while True:
         key = name_key(candidate)
@@ -385,9 +391,10 @@ def _write_crates(
     def place(nodes: list[PlaylistNode], parent_id: int) -> None:
         nonlocal made
         taken: set[str] = set()
+        existing = {name_key(c.name): c for c in crates.children_of(library, parent_id)}
         for node in nodes:
             kind = "folder" if node.is_folder else "crate"
-            crate = _child(library, parent_id, crate_name(node.name), kind, taken)
+            crate = _child(library, parent_id, crate_name(node.name), kind, taken, existing)
             if node.is_folder:
                 place(node.children, crate.id)
                 continue
@@ -399,6 +406,7 @@ def _write_crates(
                 crates.add_tracks(library, crate.id, ids)
             made += 1
 
-    root = _child(library, None, folder_name, "folder", set())
+    top_level = {name_key(c.name): c for c in crates.children_of(library, None)}
+    root = _child(library, None, folder_name, "folder", set(), top_level)
     place(top, root.id)
     return made

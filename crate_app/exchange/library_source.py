@@ -17,11 +17,14 @@ from crate_app.exchange.timing import mp3_facts, offset_seconds
 from crate_app.store.cues import cues_of_tracks
 from crate_app.store.library import Library
 
-_BASE_COLUMNS = (
-    "id", "path", "title", "artist", "album", "genre", "label", "comment", "year", "track_no", "duration",
-    "size", "bitrate", "sample_rate", "format", "bpm", "key", "date_added",
+# The SELECT list in ExportTrack's field order (text columns are NOT NULL in the store), so that a row
+# becomes an ExportTrack without a dict per track; columns a library lacks are selected as NULL.
+_SELECT = (
+    "id", "path", "title", "artist", "album", "genre", "label", "comment", "year", "track_no",
+    "duration", "COALESCE(size, 0)", "bitrate", "sample_rate", "format", "bpm", "key", "first_beat",
+    "first_downbeat", "COALESCE(date_added, 0.0)",
 )  # fmt: skip
-_GRID_COLUMNS = ("first_beat", "first_downbeat")
+_OPTIONAL = ("first_beat", "first_downbeat")
 CHUNK = 1000
 
 
@@ -59,7 +62,7 @@ class LibrarySource:
         self.library = library
         self.target = target
         names = {row[1] for row in library.execute("PRAGMA table_info(tracks)")}
-        self._columns = _BASE_COLUMNS + tuple(c for c in _GRID_COLUMNS if c in names)
+        self._select = ", ".join(c if c not in _OPTIONAL or c in names else "NULL" for c in _SELECT)
         self._top = self._build_tree(crate_paths)
         self._selected: list[int] | None = None
         if crate_paths:
@@ -110,7 +113,7 @@ class LibrarySource:
             for start in range(0, len(self._selected), CHUNK):
                 yield from self._fetch(self._selected[start : start + CHUNK], complete=True)
             return
-        cursor = self.library.execute(f"SELECT {', '.join(self._columns)} FROM tracks ORDER BY id")
+        cursor = self.library.execute(f"SELECT {self._select} FROM tracks ORDER BY id")
         while rows := cursor.fetchmany(CHUNK):
             yield from self._complete([self._track(row) for row in rows])
 
@@ -123,22 +126,15 @@ class LibrarySource:
         for start in range(0, len(ids), 500):
             chunk = list(ids[start : start + 500])
             marks = ",".join("?" * len(chunk))
-            rows = self.library.execute(
-                f"SELECT {', '.join(self._columns)} FROM tracks WHERE id IN ({marks})", chunk
-            )
+            rows = self.library.execute(f"SELECT {self._select} FROM tracks WHERE id IN ({marks})", chunk)
             tracks = [self._track(row) for row in rows]
             for track in self._complete(tracks) if complete else tracks:
                 found[track.id] = track
         return [found[i] for i in ids if i in found]
 
-    def _track(self, row: Sequence[object]) -> ExportTrack:
-        values = dict(zip(self._columns, row, strict=True))
-        values["path"] = path_from_db(values["path"])  # type: ignore[arg-type]
-        for text in ("title", "artist", "album", "genre", "label", "comment", "format"):
-            values[text] = values[text] or ""
-        values["size"] = values["size"] or 0
-        values["date_added"] = values["date_added"] or 0.0
-        return ExportTrack(**values)  # type: ignore[arg-type]
+    @staticmethod
+    def _track(row: Sequence[object]) -> ExportTrack:
+        return ExportTrack(row[0], path_from_db(row[1]), *row[2:])  # type: ignore[arg-type]
 
     def _complete(self, tracks: list[ExportTrack]) -> list[ExportTrack]:
         """Add cues and the target's MP3 timing offset."""

@@ -12,7 +12,7 @@ from urllib.parse import unquote
 
 from crate_app.domain.errors import ExchangeError
 from crate_app.domain.progress import Progress, ProgressMeter
-from crate_app.exchange.atomic import atomic_output
+from crate_app.exchange.atomic import atomic_output, flush_to_disk
 from crate_app.exchange.model import (
     ExportReport,
     ExportSource,
@@ -103,12 +103,13 @@ def write(
             lines.append(f"#EXTINF:{round(track.duration) if track.duration else -1},{_one_line(shown)}")
             rel = relative_to(target, base) if base is not None else None
             lines.append(rel if rel is not None else target.as_posix())
-        with atomic_output(file, buffering=1 << 16) as out:
+        with atomic_output(file, buffering=1 << 16, fsync=False) as out:
             out.write(("\n".join(lines) + "\n").encode("utf-8", "replace"))
         report.files.append(str(file))
         report.playlists += 1
         meter.update(advance=1, current=node.name)
     report.tracks = len(exported_ids)
+    flush_to_disk()
     meter.finish()
     return report.finish()
 

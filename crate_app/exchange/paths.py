@@ -132,9 +132,31 @@ class PathMapper:
         if normalization not in NORMALIZATIONS:
             raise ValueError(f"unknown Unicode normalisation {normalization!r}")
         self.normalization = normalization
+        self._folders: dict[str, TargetPath | Unexpressible] = {}  # thousands of tracks share a folder
 
     def map(self, path: str) -> TargetPath:
-        """The target path for ``path``; raises Unexpressible."""
+        """The target path for ``path``; raises Unexpressible.  Folders are mapped once and cached."""
+        folder, sep, name = path.rpartition("/")
+        if not sep or not folder or "\\" in path or not name:
+            return self._map(path)
+        mapped = self._folders.get(folder)
+        if mapped is None:
+            if len(self._folders) > 100_000:
+                self._folders.clear()
+            try:
+                mapped = self._map(folder)
+            except Unexpressible as why:
+                mapped = why
+            self._folders[folder] = mapped
+        if isinstance(mapped, Unexpressible):
+            raise mapped
+        if self.normalization and not name.isascii():
+            name = unicodedata.normalize(self.normalization, name)  # type: ignore[arg-type]
+        target = TargetPath(mapped.drive, (*mapped.parts, name))
+        check_expressible(TargetPath(mapped.drive, (name,)))
+        return target
+
+    def _map(self, path: str) -> TargetPath:
         target = parse_path(path)
         for rule in self.rules:
             if _starts_with(target, rule.source):
@@ -178,12 +200,29 @@ def _starts_with(path: TargetPath, prefix: TargetPath) -> bool:
 _URI_SAFE = "/"  # everything else outside RFC 3986's unreserved set is percent-encoded (UTF-8)
 
 
+_URI_FOLDERS: dict[tuple[str, tuple[str, ...]], str] = {}
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_.~ -]*")  # needs no escaping but of its spaces
+
+
+def quote_name(name: str) -> str:
+    """One path component percent-encoded as UTF-8 (the common plain name without urllib's cost)."""
+    if _PLAIN_NAME.fullmatch(name):
+        return name.replace(" ", "%20")
+    return quote(name, safe="")
+
+
 def to_file_uri(path: TargetPath) -> str:
     """rekordbox's form: ``file://localhost/C:/a%20b.mp3`` or ``file://localhost/Users/a%20b.mp3``."""
-    encoded = "/".join(quote(part, safe="") for part in path.parts)
-    if path.is_windows:
-        return f"file://localhost/{path.drive}/{encoded}"
-    return f"file://localhost/{encoded}"
+    key = (path.drive, path.parts[:-1])
+    folder = _URI_FOLDERS.get(key)
+    if folder is None:
+        if len(_URI_FOLDERS) > 100_000:
+            _URI_FOLDERS.clear()
+        encoded = "".join(quote_name(part) + "/" for part in key[1])
+        folder = _URI_FOLDERS[key] = (
+            f"file://localhost/{path.drive}/{encoded}" if path.drive else (f"file://localhost/{encoded}")
+        )
+    return folder + quote_name(path.parts[-1]) if path.parts else folder
 
 
 def from_file_uri(uri: str) -> str:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from crate_app.domain.errors import ExchangeError
 from crate_app.domain.progress import Progress, ProgressMeter
-from crate_app.exchange.atomic import atomic_output
+from crate_app.exchange.atomic import atomic_output, flush_to_disk
 from crate_app.exchange.model import (
     ExportReport,
     ExportSource,
@@ -154,7 +154,7 @@ def write(
             exported.add(track.id)
         name = NESTING.join(n.replace(NESTING, "%") for n in names)
         file = folder / "Subcrates" / f"{_safe(name)}.crate"
-        with atomic_output(file, buffering=1 << 16) as out:
+        with atomic_output(file, buffering=1 << 16, fsync=False) as out:
             out.write(crate_bytes(paths))
         order.append(_safe(name))
         report.files.append(str(file))
@@ -164,6 +164,7 @@ def write(
         with atomic_output(folder / "neworder.pref", buffering=1 << 16) as out:
             out.write(("".join(f"[crate]{name}\n" for name in order)).encode("utf-16-be"))
     report.tracks = len(exported)
+    flush_to_disk()
     meter.finish()
     return report.finish()
 

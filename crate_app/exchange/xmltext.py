@@ -11,9 +11,14 @@ _INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]
 COUNT_WIDTH = 12  # room reserved for a count patched in after streaming
 
 
+_NEEDS_WORK = re.compile('[&<>"\n\r\t\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]')
+
+
 def attr(value: object) -> str:
     """An attribute value, escaped for a double-quoted XML attribute."""
     text = value if isinstance(value, str) else str(value)
+    if not _NEEDS_WORK.search(text):  # the common case: nothing to escape
+        return text
     if _INVALID_XML.search(text):
         text = _INVALID_XML.sub("", text)
     if "&" in text:

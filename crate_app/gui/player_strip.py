@@ -4,10 +4,13 @@ audio output.  Talks to the PlayerService and the TrackService only."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup
 from PySide6.QtWidgets import (
     QHBoxLayout,
+    QInputDialog,
     QLabel,
     QMenu,
     QSizePolicy,
@@ -18,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from crate_app.domain.colors import TRACK_COLORS
 from crate_app.domain.cues import HOT_CUE_COUNT, HOT_CUE_LETTERS, CuePoint
 from crate_app.domain.progress import format_position
 from crate_app.domain.track import TrackRecord
@@ -73,8 +77,11 @@ class PlayerStrip(QWidget):
             button = QToolButton(self)
             button.setText(HOT_CUE_LETTERS[number])
             button.setToolTip(f"Hot cue {HOT_CUE_LETTERS[number]}: jump ({number + 1}), set when empty "
-                              f"(Ctrl+{number + 1} sets it at the play position)")  # fmt: skip
+                              f"(Ctrl+{number + 1} sets it at the play position); right-click to name, "
+                              "colour or delete it")  # fmt: skip
             button.clicked.connect(lambda _checked=False, n=number: self.hot_cue_pressed(n))
+            button.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+            button.customContextMenuRequested.connect(lambda _pos, n=number: self._show_cue_menu(n))
             cue_row.addWidget(button)
             self.cue_buttons.append(button)
         self.memory_button = QToolButton(self)
@@ -277,6 +284,32 @@ class PlayerStrip(QWidget):
         for number, button in enumerate(self.cue_buttons):
             cue = next((c for c in cues if c.kind == "hot" and c.number == number), None)
             button.setStyleSheet(f"background: {cue.color or '#3cdc78'}; color: black;" if cue else "")
+
+    def _show_cue_menu(self, number: int) -> None:
+        """Right-click on a pad: name, colour or delete its hot cue."""
+        cue = self.tracks.hot_cue(number)
+        if cue is None:
+            return
+        menu = QMenu(self)
+        rename = menu.addAction("Name\u2026")
+        colors = menu.addMenu("Colour")
+        for name, hex_value in TRACK_COLORS.items():
+            action = colors.addAction(name.capitalize())
+            action.setData(hex_value)
+        delete = menu.addAction("Delete")
+        chosen = menu.exec(self.cue_buttons[number].mapToGlobal(self.cue_buttons[number].rect().bottomLeft()))
+        if chosen is None:
+            return
+        if chosen is delete:
+            self.tracks.edit_cue(cue, None)
+        elif chosen is rename:
+            text, ok = QInputDialog.getText(
+                self, f"Hot Cue {HOT_CUE_LETTERS[number]}", "Name:", text=cue.name
+            )
+            if ok:
+                self.tracks.edit_cue(cue, replace(cue, name=text.strip()))
+        elif chosen.data():
+            self.tracks.edit_cue(cue, replace(cue, color=chosen.data()))
 
     def _on_menu_about_to_show(self) -> None:
         self.menu.clear()

@@ -66,7 +66,12 @@ _FOREGROUND = Qt.ItemDataRole.ForegroundRole
 _TOOLTIP = Qt.ItemDataRole.ToolTipRole
 _OK = TrackStatus.OK.value
 _ROW_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
+_DRAG_ROW_FLAGS = _ROW_FLAGS | Qt.ItemFlag.ItemIsDragEnabled
+_REORDER_ROW_FLAGS = _DRAG_ROW_FLAGS | Qt.ItemFlag.ItemIsDropEnabled
+_DROP_FLAGS, _NO_FLAGS = Qt.ItemFlag.ItemIsDropEnabled, Qt.ItemFlag.NoItemFlags
 
+_VERTICAL = QAbstractTableModel.LayoutChangeHint.VerticalSortHint
+_LAYOUT_ARGS = ("QList<QPersistentModelIndex>", "QAbstractItemModel::LayoutChangeHint")  # the overload
 TrackRole = Qt.ItemDataRole.UserRole + 1  # the TrackRecord of a row
 TrackIdRole = Qt.ItemDataRole.UserRole + 2
 
@@ -373,6 +378,8 @@ class TrackTableModel(QAbstractTableModel):
         self._base_query: ParsedQuery | None = None
         self._scope_count: int | None = None
         self._positions: dict[int, int] = {}  # track id -> position in the crate, for loaded rows
+        self._tracked: list[tuple[int, int, int]] = []
+        self._reorderable = False  # in_crate_order, kept for flags()
         self.load()
 
     # -- what is shown --------------------------------------------------------------------------------
@@ -502,10 +509,13 @@ class TrackTableModel(QAbstractTableModel):
         if pin_row is not None and pin_row > 0 and (pinned := self.track_at(pin_row, load=False)):
             self._pin_id = pinned.id
             wanted.append(pinned.id)
+        self._tracked = []  # (row, column, track id) of the persistent indexes that follow their track
         for persistent in self.persistentIndexList()[:50]:
             record = self.track_at(persistent.row(), load=False)
-            if record is not None and record.id not in wanted:
-                wanted.append(record.id)
+            if record is not None:
+                self._tracked.append((persistent.row(), persistent.column(), record.id))
+                if record.id not in wanted:
+                    wanted.append(record.id)
         self._start(refresh=True, ids_to_find=wanted, recount=True)
 
     def wait(self, timeout_ms: int = -1) -> bool:
@@ -639,10 +649,10 @@ class TrackTableModel(QAbstractTableModel):
         return None
 
     def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
+        # Qt asks for every cell of a selection (1.3M calls for 100,000 rows): constants only here.
         if not index.isValid():
-            return Qt.ItemFlag.ItemIsDropEnabled if self.in_crate_order else Qt.ItemFlag.NoItemFlags
-        flags = _ROW_FLAGS | Qt.ItemFlag.ItemIsDragEnabled
-        return flags | Qt.ItemFlag.ItemIsDropEnabled if self.in_crate_order else flags
+            return _DROP_FLAGS if self._reorderable else _NO_FLAGS
+        return _REORDER_ROW_FLAGS if self._reorderable else _DRAG_ROW_FLAGS
 
     # -- drag and drop --------------------------------------------------------------------------------
     def ids_of_rows(self, rows: Iterable[int]) -> list[int]:
@@ -708,6 +718,7 @@ class TrackTableModel(QAbstractTableModel):
 
     # -- loading --------------------------------------------------------------------------------------
     def _start(self, *, refresh: bool, ids_to_find: Sequence[int] = (), recount: bool = False) -> None:
+        self._reorderable = self.in_crate_order
         was_loading = self.is_loading
         self._warm_timer.stop()
         self._generation += 1
@@ -789,25 +800,27 @@ class TrackTableModel(QAbstractTableModel):
             self._count = new_count
             self.endRemoveRows()
         # Rows may have moved (tracks were inserted in sort order): a layout change that maps every
-        # persistent index (selection, current row) to the row its track is on now.
-        self.layoutAboutToBeChanged.emit()
-        old_ids = {
-            persistent: self.track_at(persistent.row(), load=False)
-            for persistent in self.persistentIndexList()
-        }
+        # persistent index (selection, current row) to the row its track is on now.  Vertical: the
+        # columns stay, so a selection of 100,000 rows is kept as 100,000 rows, not 1.3M cells.
+        self.layoutAboutToBeChanged[_LAYOUT_ARGS].emit([], _VERTICAL)
+        # Only the indexes tracked when the refresh was asked for move (others, e.g. the rest of a
+        # selection of 100,000 rows, keep their rows): walking every persistent index costs ~1 s there.
+        still = [
+            (row, column, track_id)
+            for row, column, track_id in self._tracked
+            if (record := self.track_at(row, load=False)) is not None and record.id == track_id
+        ]
         self._install(loaded)
         old_list, new_list = [], []
-        for persistent, record in old_ids.items():
-            if record is None:
+        for old_row, column, track_id in still:
+            if track_id not in loaded.rows_of_ids:
                 continue
-            if record.id not in loaded.rows_of_ids:
-                continue  # not asked for (it became persistent after the request): keep its row
-            row = loaded.rows_of_ids[record.id]
-            old_list.append(persistent)
-            new_list.append(self.index(row, persistent.column()) if row is not None else QModelIndex())
+            row = loaded.rows_of_ids[track_id]
+            old_list.append(self.createIndex(old_row, column))
+            new_list.append(self.index(row, column) if row is not None else QModelIndex())
         if old_list:
             self.changePersistentIndexList(old_list, new_list)
-        self.layoutChanged.emit()
+        self.layoutChanged[_LAYOUT_ARGS].emit([], _VERTICAL)
         if self._pin_id is not None and (row := loaded.rows_of_ids.get(self._pin_id)) is not None:
             self.pinned_row_moved.emit(row)
 

@@ -101,11 +101,13 @@ def tag_groups(library: Library) -> list[list[int]]:
     """Tracks with the same normalised artist and title whose durations lie within the tolerance (one
     scan of the key index; keys are made first for tracks that have none)."""
     refresh_tag_keys(library)
+    # Driven from the keys that occur more than once (CROSS JOIN keeps that order): an index scan,
+    # then one lookup per candidate, instead of a probe per track.
     rows = library.execute(
-        "SELECT k.key, t.id, COALESCE(t.duration, -1) "
-        "FROM track_tag_keys k JOIN tracks t ON t.id = k.track_id "
-        "WHERE k.key IN (SELECT key FROM track_tag_keys GROUP BY key HAVING COUNT(*) > 1) "
-        "AND t.status = 'ok' AND t.title != '' ORDER BY k.key, 3, t.id"
+        "WITH dupes AS MATERIALIZED (SELECT key FROM track_tag_keys GROUP BY key HAVING COUNT(*) > 1) "
+        "SELECT k.key, t.id, COALESCE(t.duration, -1) FROM dupes d "
+        "CROSS JOIN track_tag_keys k ON k.key = d.key CROSS JOIN tracks t ON t.id = k.track_id "
+        "WHERE t.status = 'ok' AND t.title != '' ORDER BY k.key, 3, t.id"
     ).fetchall()
     groups: list[list[int]] = []
     current_key, start_duration, current = None, 0.0, []

@@ -169,12 +169,15 @@ def similarity(a: np.ndarray, b: np.ndarray) -> float:
     if len(a) == 0 or len(b) == 0:
         return 0.0
     a32, b32 = a.astype(np.uint32), b.astype(np.uint32)
+    return _score(a32, b32, _likely_offsets(a32, b32))
+
+
+def _score(a: np.ndarray, b: np.ndarray, offsets: list[int]) -> float:
+    import numpy as np
+
     best = 0
-    for offset in _likely_offsets(a32, b32):
-        if offset >= 0:
-            x, y = a32[offset:], b32
-        else:
-            x, y = a32, b32[-offset:]
+    for offset in offsets:
+        x, y = (a[offset:], b) if offset >= 0 else (a, b[-offset:])
         n = min(len(x), len(y))
         if n < MIN_VALUES:
             continue
@@ -201,4 +204,13 @@ def _likely_offsets(a: np.ndarray, b: np.ndarray, count: int = 3) -> list[int]:
 
 
 def same_recording(a: np.ndarray, b: np.ndarray) -> bool:
-    return similarity(a, b) >= MATCH_THRESHOLD
+    """Whether two fingerprints are of one recording: aligned as they are (most copies are), else at the
+    offsets where their values line up."""
+    import numpy as np
+
+    if len(a) == 0 or len(b) == 0:
+        return False
+    a32, b32 = a.astype(np.uint32), b.astype(np.uint32)
+    if _score(a32, b32, [0, -1, 1]) >= MATCH_THRESHOLD:
+        return True
+    return _score(a32, b32, _likely_offsets(a32, b32)) >= MATCH_THRESHOLD

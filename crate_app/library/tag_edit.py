@@ -12,7 +12,7 @@ import os
 from collections.abc import Mapping
 
 from crate_app.library.tag_writer import TagWriteError, rewrite_safely, tag_family
-from crate_app.library.tags import TagReadError, read_tags
+from crate_app.library.tags import TagReadError, tag_info_from
 
 TEXT_FIELDS = ("title", "artist", "album", "albumartist", "genre", "label", "comment")
 NUMBER_FIELDS = ("year", "track_no")
@@ -73,11 +73,14 @@ def write_tag_fields(path: str | os.PathLike[str], changes: Mapping[str, TagValu
     if not wanted:
         return
 
-    def verify(_written) -> None:
+    def verify(written) -> None:
+        # The scanner's own normalisation of what the copy holds now (mutagen has just read it).
         try:
-            found = read_tags(_written.filename)
-        except TagReadError as error:
-            raise TagWriteError(f"the file did not read back after writing ({error.reason})") from None
+            found = tag_info_from(
+                type(written).__name__, written.info, written.tags, os.path.getsize(written.filename)
+            )
+        except (TagReadError, OSError) as error:
+            raise TagWriteError(f"the file did not read back after writing ({error})") from None
         for name, value in wanted.items():
             got = getattr(found, name)
             expected = value if value not in ("", None) else None

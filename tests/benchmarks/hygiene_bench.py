@@ -205,10 +205,13 @@ def bench_backup(count: int) -> dict[str, object]:
     from crate_app.hygiene import backup
     from crate_app.services.backup_service import BackupService
 
-    library = _big_library(count)
-    library.checkpoint()
-    path = library.path
-    library.close()
+    if os.environ.get("CRATE_BENCH_LIBRARY"):  # any library file (e.g. while another benchmark writes)
+        path = Path(os.environ["CRATE_BENCH_LIBRARY"])
+    else:
+        library = _big_library(count)
+        library.checkpoint()
+        path = library.path
+        library.close()
     size_mb = path.stat().st_size / 1e6
     root = Path(tempfile.mkdtemp(prefix="crate-backup-bench-"))
     app = QApplication.instance() or QApplication([])

@@ -3,6 +3,7 @@ grid and cover; Space plays it; hot cues, BPM corrections and the multi-track ta
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -71,6 +72,9 @@ def test_selecting_playing_and_correcting(qtbot, make_window, library, music) ->
     assert (cues[0].start * 2) == pytest.approx(round(cues[0].start * 2))  # on a beat of 120 BPM
     qtbot.keyClick(table, Qt.Key.Key_Space)
     qtbot.waitUntil(lambda: not area.player.is_playing, timeout=3_000)
+    area.tracks.edit_cue(cues[0], replace(cues[0], name="Drop", color="#e0301e"))  # the pad's menu does this
+    assert [(c.name, c.color) for c in cues_of(library, music[0])] == [("Drop", "#e0301e")]
+    assert "#e0301e" in area.strip.cue_buttons[0].styleSheet()
 
     area.tracks.multiply_bpm(2.0)
     record = library.tracks_by_ids(music[:1])[0]
