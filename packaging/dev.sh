@@ -6,7 +6,7 @@
 #   bash packaging/dev.sh cli [ARGS...]    install and run crate-cli
 #
 # Works on a fresh Debian/Ubuntu or macOS machine with Python 3.11+.  On Debian/Ubuntu it installs
-# the system libraries Qt's desktop (xcb) platform needs, python3-venv, and for `test` Xvfb and xauth,
+# the system libraries Qt's desktop (xcb) platform and Chromaprint need, python3-venv, and for `test` Xvfb and xauth,
 # when they are missing (as root, or through sudo when that works without a password), and says which;
 # everything else comes from PyPI into ./.venv ($CRATE_VENV; $CRATE_PYTHON picks the interpreter).
 set -euo pipefail
@@ -55,6 +55,9 @@ qt_libraries=(
   libEGL.so.1:libegl1 libGL.so.1:libgl1 libfontconfig.so.1:libfontconfig1 libfreetype.so.6:libfreetype6
   libdbus-1.so.3:libdbus-1-3 libglib-2.0.so.0:libglib2.0-0
 )
+# Other native libraries the app loads at run time: Chromaprint, for acoustic fingerprints (duplicates by
+# recording, relinking moved files; through pyacoustid, which finds it with ctypes).
+app_libraries=(libchromaprint.so.1:libchromaprint1)
 # The tests start the app on a virtual X server (tests/gui/test_xcb_start.py): program:package.
 test_programs=(Xvfb:xvfb xauth:xauth)
 
@@ -85,7 +88,7 @@ install_system_packages() {
   command -v apt-get >/dev/null 2>&1 || return 0
   local wanted=() entry known
   known="$( (ldconfig -p 2>/dev/null || /sbin/ldconfig -p 2>/dev/null || true) | awk 'NR > 1 {print $1}')"
-  for entry in "${qt_libraries[@]}"; do
+  for entry in "${qt_libraries[@]}" "${app_libraries[@]}"; do
     grep -qxF "${entry%%:*}" <<<"$known" || wanted+=("${entry##*:}:${entry%%:*}")
   done
   if ! "$python" -c 'import venv, ensurepip' >/dev/null 2>&1; then

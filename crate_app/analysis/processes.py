@@ -44,6 +44,11 @@ from crate_app.runtime import become_background_worker, die_with_parent
 WARM_UP_TIMEOUT = 300.0  # seconds for analysis processes to load librosa (a first run compiles ~30 s)
 TIME_LIMIT_GRACE = 5.0  # seconds past the decoder's own deadline before a file's process is killed
 MAX_DEATHS_IN_A_ROW = 3  # processes that died on consecutive files (none analysed between): analysis stops
+CRASH_SIGNALS = frozenset(
+    int(getattr(signal, name))
+    for name in ("SIGSEGV", "SIGBUS", "SIGILL", "SIGABRT", "SIGFPE")
+    if hasattr(signal, name)
+)
 POLL_SECONDS = 0.2  # how often a waiting thread looks at its process, a cancel and the deadline
 
 
@@ -90,8 +95,11 @@ class _Died(Exception):
 
     @property
     def cache_suspect(self) -> bool:
-        """Killed by a signal, or numba's cache found damaged: the cache is the likely cause."""
-        return self.damaged_cache is not None or (self.exitcode is not None and self.exitcode < 0)
+        """Crashed (SIGSEGV, SIGBUS, SIGILL, SIGABRT, SIGFPE), or found numba's cache damaged: the cache is
+        the likely cause (not when it was stopped or killed from outside)."""
+        return self.damaged_cache is not None or (
+            self.exitcode is not None and -self.exitcode in CRASH_SIGNALS
+        )
 
 
 class _StartFailed(Exception):
@@ -260,6 +268,8 @@ class ProcessAnalyzer:
             try:
                 return self._start_together(count, cancelled, folder)
             except _Died as death:
+                if self._closed or cancelled():  # stopped on purpose (quitting), not a crash
+                    return None
                 self.deaths += 1
                 self._after_start_crash(death, folder)
             except _StartFailed as failure:

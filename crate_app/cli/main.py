@@ -12,6 +12,7 @@ from typing import NoReturn
 
 from crate_app.cli import analyze, backup, crate, dupes, exchange, ls, relink, rename, scan, stats
 from crate_app.domain.errors import CrateError
+from crate_app.store.library import DATABASE_ERRORS, describe_database_error
 
 COMMANDS = (scan, stats, ls, rename, analyze, backup, dupes, exchange, relink, crate)
 PROG = "crate-cli"
@@ -50,6 +51,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `crate-cli ls | head`
         sys.stderr.close()
         return 0
+    except DATABASE_ERRORS as exc:  # busy for longer than the wait, a full disk: not a bug, one line
+        print(f"{PROG}: error: {describe_database_error(exc)}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # a folder or file the command needs, in the user's words
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"{PROG}: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """A crate's tracks: ordered entries (crate, track, position), positions 0..n-1, each track once.
 
-Adding, removing and reordering are each one transaction, set-based SQL over a scratch table of the
-ids (100,000 tracks in well under a second); a crash leaves the crate as before or as after.
+Adding, removing and reordering are each one transaction, set-based SQL over the ids as one JSON
+array (the json_each table function); a crash leaves the crate as before or as after.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlite3
 import time
 from collections.abc import Iterable
 
-from crate_app.crates.tree import _touch, insert_entries, load_input, missing_tracks, node_from_row
+from crate_app.crates.tree import _touch, id_list, insert_entries, missing_tracks, node_from_row
 from crate_app.domain.crates import CrateNode, CrateNodeKind, CrateTreeError, EntryChange
 from crate_app.store.filters import (
     NODE_COLUMNS,
@@ -21,7 +21,7 @@ from crate_app.store.filters import (
 )
 from crate_app.store.library import Library
 
-# The scratch table drives every join with a crate's entries (CROSS JOIN keeps it outside): one probe
+# The ids given (json_each) drive every join with a crate's entries (CROSS JOIN keeps them outside): one probe
 # of (crate_id, track_id) per id given, never one scan of the ids per entry of a big crate.
 
 
@@ -85,10 +85,9 @@ def add_tracks(
     now = time.time()
     with library.write() as conn:
         _touch(conn, crate_id)
-        load_input(conn, [(track_id, now) for track_id in wanted])
         already = {t for (t,) in conn.execute(
-            "SELECT i.track_id FROM temp_crate_input i CROSS JOIN crate_entries e "
-            "ON e.crate_id = ? AND e.track_id = i.track_id", (crate_id,))}  # fmt: skip
+            "SELECT i.value FROM json_each(?) i CROSS JOIN crate_entries e "
+            "ON e.crate_id = ? AND e.track_id = i.value", (id_list(wanted), crate_id))}  # fmt: skip
         unknown = missing_tracks(conn, (t for t in wanted if t not in already))
         added = [t for t in wanted if t not in already and t not in unknown]
         count = _count(conn, crate_id)
@@ -115,22 +114,20 @@ def remove_tracks(library: Library, crate_id: int, track_ids: Iterable[int]) -> 
     _static_crate(library, crate_id)
     with library.write() as conn:
         _touch(conn, crate_id)
-        load_input(conn, [(track_id, None) for track_id in wanted])
         removed = conn.execute(
-            "SELECT e.position, e.track_id, e.added_at FROM temp_crate_input i CROSS JOIN crate_entries e "
-            "ON e.crate_id = ? AND e.track_id = i.track_id ORDER BY e.position",
-            (crate_id,),
+            "SELECT e.position, e.track_id, e.added_at FROM json_each(?) i CROSS JOIN crate_entries e "
+            "ON e.crate_id = ? AND e.track_id = i.value ORDER BY e.position",
+            (id_list(wanted), crate_id),
         ).fetchall()
         count = _count(conn, crate_id)
         if removed:
             conn.execute(
                 "DELETE FROM crate_entries WHERE crate_id = ? "
-                "AND track_id IN (SELECT track_id FROM temp_crate_input)",
-                (crate_id,),
+                "AND track_id IN (SELECT value FROM json_each(?))",
+                (crate_id, id_list([track_id for _, track_id, _ in removed])),
             )
             _renumber_from(conn, crate_id, removed[0][0])
         _save_count(conn, crate_id, count - len(removed))
-        conn.execute("DELETE FROM temp_crate_input")
     gone = {track_id for _, track_id, _ in removed}
     return EntryChange(
         crate_id,
@@ -196,11 +193,10 @@ def move_entries(library: Library, crate_id: int, track_ids: Iterable[int], to_p
     _static_crate(library, crate_id)
     with library.write() as conn:
         _touch(conn, crate_id)
-        load_input(conn, [(track_id, None) for track_id in moving])
         positions = conn.execute(
-            "SELECT e.position FROM temp_crate_input i CROSS JOIN crate_entries e "
-            "ON e.crate_id = ? AND e.track_id = i.track_id",
-            (crate_id,),
+            "SELECT e.position FROM json_each(?) i CROSS JOIN crate_entries e "
+            "ON e.crate_id = ? AND e.track_id = i.value",
+            (id_list(moving), crate_id),
         ).fetchall()
         if not positions:
             return

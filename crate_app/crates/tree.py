@@ -7,6 +7,7 @@ for a subtree whenever a rename or move changes them.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 from collections import defaultdict
@@ -206,27 +207,18 @@ def check_smart(library: Library, query: str, sort: str | None, descending: bool
 
 
 # -- writing -----------------------------------------------------------------------------------------
-def load_input(conn: sqlite3.Connection, rows: list[tuple[int, float | None]] | tuple) -> None:
-    """Put (track_id, added_at) rows, in order, into this connection's scratch table
-    ``temp_crate_input`` (seq = order), for set-based SQL over many tracks."""
-    conn.execute(
-        "CREATE TEMP TABLE IF NOT EXISTS temp_crate_input "
-        "(seq INTEGER PRIMARY KEY, track_id INTEGER NOT NULL, added_at REAL)"
-    )
-    conn.execute("DELETE FROM temp_crate_input")
-    conn.executemany(
-        "INSERT INTO temp_crate_input (seq, track_id, added_at) VALUES (?, ?, ?)",
-        [(seq, track_id, added_at) for seq, (track_id, added_at) in enumerate(rows)],
-    )
+def id_list(track_ids: Iterable[int]) -> str:
+    """Ids as one JSON array, for ``json_each(?)``: set-based SQL over 100,000 ids in one statement,
+    without building a table of them first."""
+    return json.dumps(track_ids if isinstance(track_ids, list) else list(track_ids))
 
 
 def missing_tracks(conn: sqlite3.Connection, track_ids: Iterable[int]) -> set[int]:
     """Those of ``track_ids`` that are no track.  Looked up in id order: one pass over the table's
     pages instead of a random read per id (3x faster for 100,000 ids spread over 1M tracks)."""
-    load_input(conn, [(track_id, None) for track_id in sorted(set(track_ids))])
     return {t for (t,) in conn.execute(
-        "SELECT track_id FROM temp_crate_input i "
-        "WHERE NOT EXISTS (SELECT 1 FROM tracks WHERE tracks.id = i.track_id)"
+        "SELECT value FROM json_each(?) WHERE NOT EXISTS (SELECT 1 FROM tracks WHERE tracks.id = value)",
+        (id_list(sorted(set(track_ids))),),
     )}  # fmt: skip
 
 
@@ -234,15 +226,15 @@ def insert_entries(
     conn: sqlite3.Connection, crate_id: int, start: int, rows: list[tuple[int, float]]
 ) -> None:
     """Write ``rows`` (track_id, added_at) as the crate's entries ``start``, ``start + 1``, ...; the
-    tracks exist and are not in the crate, the positions are free.  Inserted in track id order (the
-    foreign key's lookups and the track index then go through the pages once, in order)."""
-    load_input(conn, rows)
+    tracks exist and are not in the crate, the positions are free.  Inserted in position order: the
+    entries' own b-tree (keyed by crate and position) then grows at one end (inserting in track id
+    order instead took twice as long)."""
+    ordered = [[track_id, start + n, added_at] for n, (track_id, added_at) in enumerate(rows)]
     conn.execute(
         "INSERT INTO crate_entries (crate_id, track_id, position, added_at) "
-        "SELECT ?, track_id, ? + seq, added_at FROM temp_crate_input ORDER BY track_id",
-        (crate_id, start),
+        "SELECT ?, value ->> 0, value ->> 1, value ->> 2 FROM json_each(?)",
+        (crate_id, json.dumps(ordered)),
     )
-    conn.execute("DELETE FROM temp_crate_input")
 
 
 def shift_siblings(conn: sqlite3.Connection, parent_id: int | None, start: int, delta: int) -> None:

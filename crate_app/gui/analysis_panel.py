@@ -326,7 +326,10 @@ class AnalysisController(QObject):
         if self.service.warm_up_failed:
             self.status_label.hide()
             self._hide_timer.stop()
-            self.panel.show_warm_up_failed(text, waiting=self.service.has_held_requests)
+            reason = self.service.warm_up_state.error or text
+            self.panel.show_warm_up_failed(
+                reason[:1].upper() + reason[1:], waiting=self.service.has_held_requests
+            )
             self.panel.show()
             return
         self.status_label.setText(text)

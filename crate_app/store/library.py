@@ -29,6 +29,25 @@ PRAGMAS = {
     "busy_timeout": 15_000,
 }
 
+# What a busy, full or damaged library raises from any query (peewee wraps sqlite3's errors).
+DATABASE_ERRORS: tuple[type[Exception], ...] = (pw.DatabaseError, sqlite3.DatabaseError)
+
+
+def describe_database_error(error: Exception) -> str:
+    """One line for a person about an error from ``DATABASE_ERRORS``."""
+    message = str(error)
+    if "locked" in message or "busy" in message:
+        return (
+            f"the library is busy: another program (a Crate window or command) kept it locked for over "
+            f"{PRAGMAS['busy_timeout'] / 1000:g} s; try again when it has finished ({message})"
+        )
+    if "full" in message:
+        return f"there is no space left for the library ({message})"
+    if "readonly" in message or "read-only" in message:
+        return f"the library is read-only: Crate needs to write to it ({message})"
+    return f"the library could not be used: {message}"
+
+
 TRACK_COLUMNS_SQL = ", ".join(TRACK_FIELDS)
 _PATH_FIELDS = {TRACK_FIELDS.index(name) for name in ("path", "folder", "filename")}
 _BOOL_FIELDS = {TRACK_FIELDS.index("bpm_variable")}  # SQLite stores 0/1

@@ -217,7 +217,7 @@ def test_a_failed_warm_up_shows_why_keeps_the_requests_and_retry_runs_them(
     qtbot.waitUntil(panel.retry_button.isVisible, timeout=10_000)
     assert "Preparing analysis\u2026 1 s" in texts  # the elapsed time, every second
     assert panel.title.text() == "Analysis could not start"
-    assert panel.figures.text() == "Analysis could not start: the analysis process did not start within 300 s"
+    assert panel.figures.text() == "The analysis process did not start within 300 s"
     assert panel.current.text() == "Your analysis requests are kept: Retry runs them."
     assert panel.isVisible() and not panel.cancel_button.isVisible()
     assert len(library.ids_to_analyze()) == 5  # nothing marked failed, nothing lost

@@ -150,7 +150,7 @@ def test_a_cache_that_crashes_its_loader_is_moved_aside_and_rebuilt_once(tmp_pat
     cache.mkdir()
     (cache / "poison").write_text("a cache that crashes whoever loads it")
     monkeypatch.setenv("NUMBA_CACHE_DIR", str(cache))
-    monkeypatch.delenv(numba_cache.CACHE_ENV, raising=False)
+    monkeypatch.setenv(numba_cache.CACHE_ENV, "on")  # restored afterwards (the repair may turn it off)
     analyzer = ProcessAnalyzer(
         function=crash_on_some_files, initializer=crash_while_the_cache_is_poisoned, repair_cache=True
     )
@@ -174,7 +174,7 @@ def test_a_rebuilt_cache_that_still_crashes_turns_the_cache_off_then_analysis_st
     from crate_app.analysis import numba_cache
 
     monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "numba"))
-    monkeypatch.delenv(numba_cache.CACHE_ENV, raising=False)
+    monkeypatch.setenv(numba_cache.CACHE_ENV, "on")  # restored afterwards (the repair may turn it off)
     analyzer = ProcessAnalyzer(
         function=crash_on_some_files, initializer=crash_while_starting, repair_cache=True
     )

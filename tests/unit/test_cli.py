@@ -251,3 +251,28 @@ def test_ctrl_c_stops_the_scan_between_batches(
     summary = json.loads(capsys.readouterr().out.splitlines()[-1])
     assert code == 130 and summary["cancelled"] is True
     assert 0 < summary["added"] < 30
+
+
+@pytest.mark.slow  # waits out the library's busy timeout (15 s)
+def test_a_library_another_process_keeps_locked_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    library, music = tmp_path / "library.sqlite", tmp_path / "music"
+    music.mkdir()
+    assert crate_cli("scan", str(music), library=library).returncode == 0
+    hold = (
+        "import sqlite3, sys, time\n"
+        "c = sqlite3.connect(sys.argv[1]); c.execute('BEGIN EXCLUSIVE'); print('held', flush=True)\n"
+        "time.sleep(120)"
+    )
+    holder = subprocess.Popen(  # another writer that does not let go
+        [sys.executable, "-c", hold, str(library)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        result = crate_cli("scan", str(music), library=library, timeout=120)
+    finally:
+        holder.kill()
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(
+        "crate-cli: error: the library is busy: another program (a Crate window or command)"
+    )

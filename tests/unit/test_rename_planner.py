@@ -263,11 +263,12 @@ def _planning_cpu_seconds(tracks: list[TrackRecord], template: str) -> float:
 def _grows_linearly(make_tracks, template: str, small: int) -> float:
     """CPU-time ratio of planning 4 x ``small`` tracks to ``small`` tracks (best of two each).
 
-    Linear planning gives about 4, quadratic about 16: a ratio, not a time limit, so that a busy
-    machine does not fail the test (absolute speed is measured by tests/benchmarks/rename_bench.py).
+    Linear planning gives about 4 on an idle machine (up to 10 seen at load 15 on 2 cores), quadratic
+    16-20: a ratio, not a time limit, so that a busy machine does not fail the test (absolute speed is
+    measured by tests/benchmarks/rename_bench.py).
     """
-    one = min(_planning_cpu_seconds(make_tracks(small), template) for _ in range(2))
-    four = min(_planning_cpu_seconds(make_tracks(4 * small), template) for _ in range(2))
+    one = min(_planning_cpu_seconds(make_tracks(small), template) for _ in range(3))
+    four = min(_planning_cpu_seconds(make_tracks(4 * small), template) for _ in range(3))
     return four / max(one, 1e-6)
 
 
@@ -291,7 +292,7 @@ def test_planning_grows_linearly_with_the_number_of_tracks() -> None:
         library_roots=[ROOT],
     )
     assert result.changed_count == 12_000 and len(result.conflicts) == 12_000 - 6000
-    assert _grows_linearly(make_tracks, "{artist}/{title} [{bpm}]", 3_000) < 8
+    assert _grows_linearly(make_tracks, "{artist}/{title} [{bpm}]", 3_000) < 13
 
 
 def test_many_tracks_wanting_one_name_plan_in_linear_time() -> None:
@@ -303,7 +304,7 @@ def test_many_tracks_wanting_one_name_plan_in_linear_time() -> None:
         make_tracks(20_000), compile_template("{genre}"), exists=lambda path: False, library_roots=[ROOT]
     )
     assert result.moves[-1].dst == f"{ROOT}/G3 (5000).mp3"
-    assert _grows_linearly(make_tracks, "{genre}", 2_500) < 8
+    assert _grows_linearly(make_tracks, "{genre}", 2_500) < 13
 
 
 def test_collision_numbers_run_out() -> None:
