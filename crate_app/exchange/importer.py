@@ -259,9 +259,8 @@ def _write(
 ) -> None:  # fmt: skip
     columns = {row[1] for row in library.execute("PRAGMA table_info(tracks)")}
     with library.write() as conn:
-        # one row per file, even when the source lists a file twice (an upsert of the same new path twice
-        # in one batch would update a row whose search index entry is not written yet)
-        rows = list({e.path: e.row for e in resolved if e.track_id is None and e.row is not None}.values())
+        # a file the source lists twice gives two equal rows; upsert_rows keeps one per path
+        rows = [e.row for e in resolved if e.track_id is None and e.row is not None]
         added: set[int] = set()
         if rows:
             upsert_rows(library, rows)

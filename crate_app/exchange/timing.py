@@ -1,14 +1,16 @@
 """MP3 timing: the decoders of DJ programs disagree on where an MP3 starts (EXCHANGE-FORMATS §8).
 
-Crate's convention, measured (tests/unit/test_exchange_timing.py, PyAV/FFmpeg): time 0 is the start of
-the first audio frame after the Xing/Info frame, and the encoder delay is *not* trimmed, whether the
-file has a LAME tag or not (FFmpeg drops the delay samples but reports the first sample at the delay's
-time, and analysis adds that start time).  A click encoded at 1.000 s lands at 1.025 s in both kinds.
+The exchange timeline is the one the reference's offsets are given against: time 0 is the start of
+the first audio frame after the Xing/Info frame, with the encoder delay *not* trimmed (a click encoded
+at 1.000 s is at 1.025 s).  rekordbox skips the Xing/Info frame the same way, so its offset is 0;
+Traktor decodes the Xing frame as audio when there is no LAME tag or its CRC is invalid
+(dj-data-converter's rule, DDC#3), one MPEG frame (1152 samples, 26.1 ms at 44.1 kHz) later.  The other
+programs' conventions are not documented; their offset is 0.  These conventions come from the
+reference, not from measuring the programs.
 
-rekordbox skips the Xing/Info frame the same way, so its offset is 0.  Traktor decodes the Xing frame
-as audio when there is no LAME tag or its CRC is invalid (dj-data-converter's rule, DDC#3), one MPEG
-frame (1152 samples, 26.1 ms at 44.1 kHz) later than Crate.  The other programs' conventions are not
-documented; their offset is 0.
+Crate's own decoder (PyAV/FFmpeg, measured in tests/unit/test_exchange_timing.py) trims the encoder
+delay that a LAME tag states (the tag's delay + 529 decoder samples), valid CRC or not, and trims
+nothing without a tag; ``offset_seconds`` adds that trim back, so a grid lands on the same beat.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ _BITRATES_V1_L3 = (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 
 _BITRATES_V2_L3 = (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160)
 _RATES = {3: (44100, 48000, 32000), 2: (22050, 24000, 16000), 0: (11025, 12000, 8000)}
 _SCAN_BYTES = 1 << 16
+_DECODER_DELAY = 529  # samples an MPEG layer III decoder adds (FFmpeg trims them with the stated delay)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +36,12 @@ class Mp3Facts:
     encoder: str  # the LAME tag's encoder string, e.g. "LAME3.100" or "Lavc60.3"
     sample_rate: int
     samples_per_frame: int
+    encoder_delay: int = 0  # samples the encoder put before the audio, as the LAME tag states
+
+    @property
+    def decoder_trim_seconds(self) -> float:
+        """Seconds Crate's decoder (FFmpeg) removes at the start: the stated delay and 529 decoder samples."""
+        return (self.encoder_delay + _DECODER_DELAY) / self.sample_rate if self.has_lame else 0.0
 
     @property
     def frame_seconds(self) -> float:
@@ -99,7 +108,10 @@ def facts_from_bytes(data: bytes) -> Mp3Facts | None:
         stored = struct.unpack(">H", data[lame + 34 : lame + 36])[0]
         crc_ok = crc16(frame[: lame + 34 - i]) == stored
     text = encoder.rstrip(b"\x00 ").decode("latin-1") if has_lame else ""
-    return Mp3Facts(True, has_lame, crc_ok, text, sample_rate, samples)
+    delay = 0
+    if has_lame and len(data) >= lame + 24:  # 12 bits of delay, then 12 of padding, at byte 21 of the tag
+        delay = (data[lame + 21] << 4) | (data[lame + 22] >> 4)
+    return Mp3Facts(True, has_lame, crc_ok, text, sample_rate, samples, delay)
 
 
 TARGETS = ("rekordbox", "traktor", "serato", "engine", "m3u8")
@@ -107,8 +119,9 @@ TARGETS = ("rekordbox", "traktor", "serato", "engine", "m3u8")
 
 def offset_seconds(target: str, facts: Mp3Facts | None) -> float:
     """Seconds to add to Crate's times of a file with these ``facts`` for ``target``'s timeline."""
-    if facts is None or target != "traktor":
+    if facts is None:
         return 0.0
-    if facts.has_xing and not (facts.has_lame and facts.lame_crc_ok):
-        return facts.frame_seconds
-    return 0.0
+    offset = facts.decoder_trim_seconds
+    if target == "traktor" and facts.has_xing and not (facts.has_lame and facts.lame_crc_ok):
+        offset += facts.frame_seconds
+    return offset

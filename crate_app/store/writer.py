@@ -52,13 +52,25 @@ def upsert_rows(library: Library, rows: Sequence[tuple[object, ...]]) -> None:
 
     New rows are indexed for search by one set-based statement after the batch instead of by the
     per-row insert trigger (half the CPU per new track); updated rows go through the update trigger.
+    A path given twice keeps its later row: a new row updated within the same batch would make the
+    update trigger delete a search-index entry that the deferred insert has not written yet.
     """
+    rows = _last_row_per_path(rows)
     with library.write() as conn:
         last_id = conn.execute("SELECT COALESCE(MAX(id), 0) FROM tracks").fetchone()[0]
         conn.execute("INSERT INTO fts_deferred (flag) VALUES (1)")
         conn.executemany(UPSERT_SQL, rows)
         conn.execute("DELETE FROM fts_deferred")
         conn.execute(_FTS_INSERT_NEW_SQL, (last_id,))
+
+
+_PATH = UPSERT_COLUMNS.index("path")
+
+
+def _last_row_per_path(rows: Sequence[tuple[object, ...]]) -> Sequence[tuple[object, ...]]:
+    """``rows`` with only the last row of each path, in the order of first appearance."""
+    by_path = {row[_PATH]: row for row in rows}
+    return rows if len(by_path) == len(rows) else list(by_path.values())
 
 
 def set_status(library: Library, ids: Iterable[int], status: TrackStatus, now: float | None = None) -> int:

@@ -52,16 +52,21 @@ def _click_time(path: Path) -> float:
 
 
 def test_crate_decoder_convention(clicks: dict[str, Path]) -> None:
-    """Measured: the Info frame is skipped and the encoder delay is kept, with or without a LAME tag, so
-    a click encoded at 1.000 s is at 1.000 s + 1105 samples (encoder 576 + decoder 529) in Crate."""
+    """Measured: Crate's decoder skips the Info frame and trims the encoder delay a LAME tag states (valid
+    CRC or not), and trims nothing without the tag; adding back what it trimmed puts a click encoded at
+    1.000 s at 1.000 s + 1105 samples (encoder 576 + decoder 529), the exchange timeline, in all three."""
     delay = (576 + 529) / RATE
+    assert _click_time(clicks["lame"]) == pytest.approx(1.0, abs=0.5 / 1000)
+    assert _click_time(clicks["no_tag"]) == pytest.approx(1.0 + delay, abs=0.5 / 1000)
     for path in clicks.values():
-        assert _click_time(path) == pytest.approx(1.0 + delay, abs=0.5 / 1000)
+        trimmed = mp3_facts(path).decoder_trim_seconds
+        assert _click_time(path) + trimmed == pytest.approx(1.0 + delay, abs=0.5 / 1000)
 
 
 def test_lame_facts(clicks: dict[str, Path]) -> None:
     lame, bad, none = (mp3_facts(clicks[n]) for n in ("lame", "bad_crc", "no_tag"))
     assert (lame.has_xing, lame.has_lame, lame.lame_crc_ok) == (True, True, True)
+    assert lame.encoder_delay == 576 and none.encoder_delay == 0
     assert lame.encoder.startswith("Lavf") and lame.sample_rate == RATE
     assert (bad.has_xing, bad.has_lame, bad.lame_crc_ok) == (True, True, False)
     assert (none.has_xing, none.has_lame) == (False, False)
@@ -70,11 +75,14 @@ def test_lame_facts(clicks: dict[str, Path]) -> None:
 
 def test_offsets_per_target(clicks: dict[str, Path]) -> None:
     frame = 1152 / RATE
+    trim = (576 + 529) / RATE
     facts = {n: mp3_facts(p) for n, p in clicks.items()}
-    assert offset_seconds("traktor", facts["lame"]) == 0.0
-    assert offset_seconds("traktor", facts["bad_crc"]) == pytest.approx(frame)
+    assert offset_seconds("traktor", facts["lame"]) == pytest.approx(trim)
+    assert offset_seconds("traktor", facts["bad_crc"]) == pytest.approx(trim + frame)
     assert offset_seconds("traktor", facts["no_tag"]) == 0.0
-    assert all(offset_seconds("rekordbox", f) == 0.0 for f in facts.values())
+    assert offset_seconds("rekordbox", facts["lame"]) == pytest.approx(trim)
+    assert offset_seconds("rekordbox", facts["bad_crc"]) == pytest.approx(trim)
+    assert offset_seconds("rekordbox", facts["no_tag"]) == 0.0
 
 
 def test_offsets_reach_the_exported_grid(tmp_path: Path, clicks: dict[str, Path]) -> None:
@@ -88,14 +96,16 @@ def test_offsets_reach_the_exported_grid(tmp_path: Path, clicks: dict[str, Path]
     ]
     upsert_scanned(lib, items)
     lib.execute("UPDATE tracks SET first_beat = 1.0251")
+    trim = (576 + 529) / RATE  # what Crate's decoder trimmed from the two files with a LAME tag
     for target, writer in (("rekordbox", rekordbox_xml), ("traktor", traktor_nml)):
         tracks = {Path(t.path).stem: t for t in LibrarySource(lib, target).iter_tracks()}
         shift = 1152 / RATE if target == "traktor" else 0.0
-        assert tracks["bad_crc"].time_offset == pytest.approx(shift)
-        assert tracks["lame"].time_offset == 0.0 and tracks["no_tag"].time_offset == 0.0
+        assert tracks["bad_crc"].time_offset == pytest.approx(trim + shift)
+        assert tracks["lame"].time_offset == pytest.approx(trim) and tracks["no_tag"].time_offset == 0.0
         writer.write(tmp_path / f"out.{target}", ListSource(list(tracks.values())), PathMapper())
     nml = (tmp_path / "out.traktor").read_text("utf-8")
     # moved back by whole beats (0.5 s at 120 BPM) to the first beat at or after 0 s
-    assert f'START="{(1.0251 + 1152 / RATE - 1.0) * 1000:.6f}"' in nml
-    assert nml.count('START="25.100000"') == 2
+    assert f'START="{(1.0251 + trim + 1152 / RATE - 1.0) * 1000:.6f}"' in nml  # bad CRC
+    assert f'START="{(1.0251 + trim - 1.0) * 1000:.6f}"' in nml  # a valid LAME tag
+    assert nml.count('START="25.100000"') == 1  # no tag: nothing trimmed, nothing added
     lib.close()

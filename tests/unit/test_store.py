@@ -364,6 +364,17 @@ def test_bulk_upsert_indexes_new_and_updated_rows_for_search(library) -> None:
     assert library.count(parse_query("lonesome")) == 1
 
 
+def test_a_batch_naming_a_new_file_twice_keeps_one_row_and_a_sound_search_index(library) -> None:
+    # An importer or two overlapping scan folders can hand the writer one new path twice in a batch.
+    first, second = make_files(2, seed=9)
+    retitled = ScannedFile(first.path, first.size, first.mtime, TagInfo(title="Second Thought"))
+    writer.upsert_scanned(library, [first, second, retitled])
+    library.execute("INSERT INTO tracks_fts(tracks_fts, rank) VALUES ('integrity-check', 1)")
+    assert library.count() == 2
+    assert library.track_by_path(first.path).title == "Second Thought"  # the later row wins
+    assert library.count(parse_query('"second thought"')) == 1
+
+
 def test_ids_to_analyze_leaves_out_analysed_failed_and_unreadable_tracks(library) -> None:
     files = make_files(8)
     writer.upsert_scanned(library, files)
