@@ -4,6 +4,8 @@
 #   bash packaging/dev.sh app [ARGS...]    install into ./.venv and start the app
 #   bash packaging/dev.sh test [PYTEST ARGS...]   install with the test extras and run the test suite
 #   bash packaging/dev.sh cli [ARGS...]    install and run crate-cli
+#   bash packaging/dev.sh bench SCRIPT [ARGS...]   install with the test extras and FluidSynth, run a
+#                                          benchmark script (tests/benchmarks/...)
 #
 # Works on a fresh Debian/Ubuntu or macOS machine with Python 3.11+.  On Debian/Ubuntu it installs
 # the system libraries Qt's desktop (xcb) platform and Chromaprint need, python3-venv, and for `test` Xvfb and xauth,
@@ -60,6 +62,8 @@ qt_libraries=(
 app_libraries=(libchromaprint.so.1:libchromaprint1)
 # The tests start the app on a virtual X server (tests/gui/test_xcb_start.py): program:package.
 test_programs=(Xvfb:xvfb xauth:xauth)
+# The benchmarks render music from MIDI with a sampled General MIDI SoundFont (render_dj_set.py).
+bench_programs=(fluidsynth:fluidsynth /usr/share/sounds/sf2/FluidR3_GM.sf2:fluid-soundfont-gm)
 
 # apt-get install the packages named in "$@" (with the reason after a colon), saying what it installs.
 apt_install() {
@@ -94,9 +98,14 @@ install_system_packages() {
   if ! "$python" -c 'import venv, ensurepip' >/dev/null 2>&1; then
     wanted+=("python3-venv:venv")
   fi
-  if [ "$mode" = test ]; then
+  if [ "$mode" = test ] || [ "$mode" = bench ]; then
     for entry in "${test_programs[@]}"; do
       command -v "${entry%%:*}" >/dev/null 2>&1 || wanted+=("${entry##*:}:${entry%%:*}")
+    done
+  fi
+  if [ "$mode" = bench ]; then
+    for entry in "${bench_programs[@]}"; do
+      command -v "${entry%%:*}" >/dev/null 2>&1 || [ -e "${entry%%:*}" ] || wanted+=("${entry##*:}:${entry%%:*}")
     done
   fi
   apt_install "${wanted[@]}"
@@ -136,7 +145,7 @@ if [ ! -x "$venv/bin/python" ]; then
   "$python" -m venv "$venv"
 fi
 extras=""
-[ "$mode" = test ] && extras="[test]"
+{ [ "$mode" = test ] || [ "$mode" = bench ]; } && extras="[test]"
 stamp="$venv/.crate-installed$extras"
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   say "installing Crate and its dependencies (the first time takes a few minutes)"
@@ -149,6 +158,7 @@ check_qt_xcb
 case "$mode" in
   app) exec "$venv/bin/python" -m crate_app "$@" ;;
   cli) exec "$venv/bin/crate-cli" "$@" ;;
+  bench) exec "$venv/bin/python" "$@" ;;
   test) export QT_QPA_PLATFORM=offscreen; exec "$venv/bin/python" -m pytest "$@" ;;
-  *) say "unknown mode '$mode' (app, cli or test)"; exit 2 ;;
+  *) say "unknown mode '$mode' (app, cli, test or bench)"; exit 2 ;;
 esac
