@@ -13,7 +13,6 @@ from PySide6.QtWidgets import (
     QInputDialog,
     QLabel,
     QMenu,
-    QSizePolicy,
     QSlider,
     QStyle,
     QToolButton,
@@ -26,6 +25,7 @@ from crate_app.domain.cues import HOT_CUE_COUNT, HOT_CUE_LETTERS, CuePoint
 from crate_app.domain.progress import format_position
 from crate_app.domain.track import TrackRecord
 from crate_app.domain.waveform import StoredWaveform
+from crate_app.gui.elided_label import ElidedLabel
 from crate_app.gui.waveform_view import WaveformView
 from crate_app.services.player_service import PlayerService, StartPoint, grid_of
 from crate_app.services.track_service import TrackService
@@ -60,15 +60,13 @@ class PlayerStrip(QWidget):
         self.play_button.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_MediaPlay))
         self.play_button.setToolTip("Play / pause the selected track (Space)")
         self.play_button.setFixedWidth(36)
-        self.title_label = QLabel("No track", self)
+        # Long titles and notes end in "…" instead of widening the window or being clipped.
+        self.title_label = ElidedLabel("No track", self)
         self.title_label.setStyleSheet("font-weight: 600;")
         self.time_label = QLabel("0:00 / 0:00", self)
-        self.note_label = QLabel("", self)
+        self.note_label = ElidedLabel("", self)
         self.note_label.setStyleSheet("color: #d08020;")
         self.note_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        for label in (self.title_label, self.note_label):  # long texts must not widen the window
-            label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-            label.setMinimumWidth(40)
         self.waveform = WaveformView(self)
         self.cue_buttons: list[QToolButton] = []
         cue_row = QHBoxLayout()
