@@ -13,7 +13,7 @@ import sys
 
 from crate_app import crates
 from crate_app.cli.common import CliError, open_from_args, print_json
-from crate_app.domain.crates import CrateNode, CrateTreeError
+from crate_app.domain.crates import CrateNode, CrateTreeError, kind_noun
 from crate_app.domain.search import QuerySyntaxError, parse_query
 from crate_app.store.library import Library
 from crate_app.store.schema import SORTABLE_COLUMNS
@@ -135,7 +135,7 @@ def run_new(args: argparse.Namespace) -> int:
         print_json(node_json(node))
     else:
         print(
-            f"created the {node.kind} '{node.path}'"
+            f"created the {kind_noun(node.kind)} '{node.path}'"
             + (f" ({node.track_count:,} tracks)" if node.is_smart else "")
         )
     library.close()

@@ -27,6 +27,11 @@ class CrateNodeKind(enum.StrEnum):
 NODE_KINDS = tuple(kind.value for kind in CrateNodeKind)
 
 
+def kind_noun(kind: str) -> str:
+    """What people call a node of ``kind``: "folder", "crate" or "smart crate"."""
+    return "smart crate" if kind == CrateNodeKind.SMART else kind
+
+
 class CrateTreeError(CrateError):
     """A crate operation that cannot be done (name taken, a folder into itself, a folder where a crate
     is needed...).  ``exit_code`` is what ``crate-cli`` exits with."""

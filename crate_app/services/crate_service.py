@@ -23,7 +23,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from crate_app import crates
-from crate_app.domain.crates import CrateNode, EntryChange
+from crate_app.domain.crates import CrateNode, EntryChange, kind_noun
 from crate_app.domain.errors import CrateError
 from crate_app.domain.search import QuerySyntaxError, parse_query
 from crate_app.services.jobs import FunctionJob, Job, JobRunner, JobState
@@ -82,8 +82,7 @@ class CreateNode(NodeMakingEdit):
     def __init__(self, parent_id: int | None, name: str, kind: str, **smart: Any) -> None:
         super().__init__()
         self.parent_id, self.name, self.kind, self.smart = parent_id, name, kind, smart
-        noun = {"folder": "folder", "smart": "smart crate"}.get(kind, "crate")
-        self.text = f"New {noun} \u201c{name}\u201d"
+        self.text = f"New {kind_noun(kind)} \u201c{name}\u201d"
 
     def make(self, library: Library) -> CrateNode:
         return crates.create_node(library, self.parent_id, self.name, self.kind, **self.smart)

@@ -105,3 +105,9 @@ def test_errors_in_words_with_exit_codes(library_file: Path) -> None:
     assert (slash["name"], slash["path"]) == ("AC/DC", "Sets/AC\\/DC")
     assert "has an empty name" in run(library_file, "crate", "new", "Sets/  ", code=2).stderr
     assert "characters long" in run(library_file, "crate", "new", "x" * 200, code=2).stderr
+
+
+def test_without_json_a_new_node_is_named_in_words(library_file: Path) -> None:
+    assert run(library_file, "crate", "new", "Gigs").stdout.strip() == "created the crate 'Gigs'"
+    made = run(library_file, "crate", "new", "Fast", "--smart", "bpm:>120").stdout.strip()
+    assert made == "created the smart crate 'Fast' (9 tracks)"
