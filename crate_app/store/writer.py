@@ -97,26 +97,28 @@ def save_analysis(
     now = time.time() if now is None else now
     with library.write() as conn:
         conn.executemany(
-            "UPDATE tracks SET bpm = CASE WHEN bpm_locked THEN bpm ELSE ?1 END, analysis_bpm = ?1, "
-            "bpm_confidence = ?2, key = CASE WHEN key_locked THEN key ELSE ?3 END, analysis_key = ?3, "
-            "key_confidence = ?4, first_beat = CASE WHEN first_beat_locked THEN first_beat ELSE ?5 END, "
-            "first_downbeat = CASE WHEN first_beat_locked THEN first_downbeat ELSE ?6 END, "
-            "analysis_first_beat = ?5, analysis_first_downbeat = ?6, bpm_alt = ?7, bpm_alt_confidence = ?8, "
-            "bpm_variable = ?9, analyzed_at = ?10, analysis_error = NULL WHERE id = ?11",
+            "UPDATE tracks SET bpm = CASE WHEN bpm_locked THEN bpm ELSE :bpm END, analysis_bpm = :bpm, "
+            "bpm_confidence = :bpm_confidence, key = CASE WHEN key_locked THEN key ELSE :key END, "
+            "analysis_key = :key, key_confidence = :key_confidence, "
+            "first_beat = CASE WHEN first_beat_locked THEN first_beat ELSE :first_beat END, "
+            "first_downbeat = CASE WHEN first_beat_locked THEN first_downbeat ELSE :first_downbeat END, "
+            "analysis_first_beat = :first_beat, analysis_first_downbeat = :first_downbeat, "
+            "bpm_alt = :bpm_alt, bpm_alt_confidence = :bpm_alt_confidence, bpm_variable = :bpm_variable, "
+            "analyzed_at = :now, analysis_error = NULL WHERE id = :id",
             [
-                (
-                    r.bpm,
-                    r.bpm_confidence,
-                    r.key,
-                    r.key_confidence,
-                    r.first_beat,
-                    r.first_downbeat,
-                    r.bpm_alt,
-                    r.bpm_alt_confidence if r.bpm_alt is not None else None,
-                    int(r.bpm_variable) if r.bpm is not None else None,
-                    now,
-                    track_id,
-                )
+                {
+                    "bpm": r.bpm,
+                    "bpm_confidence": r.bpm_confidence,
+                    "key": r.key,
+                    "key_confidence": r.key_confidence,
+                    "first_beat": r.first_beat,
+                    "first_downbeat": r.first_downbeat,
+                    "bpm_alt": r.bpm_alt,
+                    "bpm_alt_confidence": r.bpm_alt_confidence if r.bpm_alt is not None else None,
+                    "bpm_variable": int(r.bpm_variable) if r.bpm is not None else None,
+                    "now": now,
+                    "id": track_id,
+                }
                 for track_id, r in results
             ],
         )
@@ -216,8 +218,8 @@ def correct_first_beat(library: Library, track_id: int, first_beat: float | None
         library,
         [track_id],
         "first_downbeat = CASE WHEN first_downbeat IS NULL THEN NULL "
-        "ELSE first_downbeat + (?1 - COALESCE(first_beat, ?1)) END, first_beat = ?1, first_beat_locked = 1",
-        (round(first_beat, 4),),
+        "ELSE first_downbeat + (? - COALESCE(first_beat, ?)) END, first_beat = ?, first_beat_locked = 1",
+        (round(first_beat, 4),) * 3,
     )
 
 
