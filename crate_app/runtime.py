@@ -68,14 +68,16 @@ PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 PARENT_WATCH_INTERVAL_S = 0.5
 
 
-def die_with_parent(parent_pid: int) -> None:
+def die_with_parent(parent_pid: int, *, kernel_signal: bool = True) -> None:
     """End this worker process when ``parent_pid`` (the process that started it) dies, even by SIGKILL.
 
     On Linux the kernel sends SIGKILL at the parent's death (``prctl(PR_SET_PDEATHSIG)``; it follows the
     *thread* that started this process, so the parent starts its workers from one long-lived thread).
     Everywhere, a daemon thread also watches the parent's pid and ends this process when it changes.
+    Workers started from short-lived threads (a pool the scanner makes in a Qt job) pass
+    ``kernel_signal=False``: the watchdog alone ends them within ``PARENT_WATCH_INTERVAL_S``.
     """
-    if sys.platform.startswith("linux"):
+    if kernel_signal and sys.platform.startswith("linux"):
         try:
             import ctypes
 
@@ -92,3 +94,10 @@ def die_with_parent(parent_pid: int) -> None:
         os._exit(1)
 
     threading.Thread(target=watch, name="crate-parent-watch", daemon=True).start()
+
+
+def become_tag_reader(parent_pid: int) -> None:
+    """Initializer of the scanner's tag-reading processes: background workers that end with the process
+    that started them (the watchdog only: the pool is made by whatever thread runs the scan)."""
+    become_background_worker()
+    die_with_parent(parent_pid, kernel_signal=False)

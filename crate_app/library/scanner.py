@@ -30,7 +30,7 @@ from crate_app.library import moves
 from crate_app.library.reader import Entry, Row, read_chunk
 from crate_app.library.tags import VANISHED, os_error_reason
 from crate_app.library.walk import has_extension, walk_audio
-from crate_app.runtime import become_background_worker
+from crate_app.runtime import become_tag_reader
 from crate_app.store import writer
 from crate_app.store.library import FileState, Library
 
@@ -412,7 +412,10 @@ class _TagReader:
         self.pending.append(entry)
         if self.pool is None and self.workers > 0 and len(self.pending) >= POOL_MIN_FILES:
             self.pool = ProcessPoolExecutor(
-                self.workers, mp_context=get_context("spawn"), initializer=become_background_worker
+                self.workers,
+                mp_context=get_context("spawn"),
+                initializer=become_tag_reader,
+                initargs=(os.getpid(),),
             )
         if self.pool is not None and len(self.pending) >= CHUNK_FILES:
             self._top_up()

@@ -66,3 +66,49 @@ def test_worker_processes_ignore_ctrl_c_and_yield_the_cpu() -> None:
     assert ignores_ctrl_c
     if hasattr(os, "nice"):  # POSIX: Windows has no niceness
         assert niceness == min(19, os.nice(0) + BACKGROUND_NICENESS)
+
+
+_TAG_READER_PARENT = """
+import os, sys, time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from crate_app.runtime import become_tag_reader
+
+if __name__ == "__main__":
+    pool = ProcessPoolExecutor(1, mp_context=get_context("spawn"), initializer=become_tag_reader,
+                               initargs=(os.getpid(),))
+    print(pool.submit(os.getpid).result(timeout=120), flush=True)
+    time.sleep(600)
+"""
+
+
+def test_tag_readers_end_when_the_scan_process_is_killed(tmp_path) -> None:
+    """The scanner's reader processes (the same initializer) go when their parent dies by SIGKILL."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "parent.py"
+    script.write_text(_TAG_READER_PARENT)
+    root = str(__import__("pathlib").Path(__file__).resolve().parents[2])
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True, cwd=root,
+                              env={**os.environ, "PYTHONPATH": root})  # fmt: skip
+    try:
+        reader = int(parent.stdout.readline())
+        os.kill(reader, 0)  # running
+        parent.send_signal(signal.SIGKILL)
+        parent.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                os.kill(reader, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.1)
+        else:
+            os.kill(reader, signal.SIGKILL)
+            raise AssertionError("the tag reader outlived its parent by 10 s")
+    finally:
+        parent.kill()
