@@ -41,7 +41,7 @@ from crate_app.domain.errors import AnalysisTimeout, AnalysisUnavailable, Decode
 from crate_app.domain.track import AnalysisOptions, AnalysisResult
 from crate_app.runtime import become_background_worker, die_with_parent
 
-WARM_UP_TIMEOUT = 300.0  # seconds for analysis processes to load librosa (a first run compiles ~30 s)
+WARM_UP_TIMEOUT = 300.0  # seconds for analysis processes to load librosa (a first compile: ~1 min)
 TIME_LIMIT_GRACE = 5.0  # seconds past the decoder's own deadline before a file's process is killed
 MAX_DEATHS_IN_A_ROW = 3  # processes that died on consecutive files (none analysed between): analysis stops
 CRASH_SIGNALS = frozenset(

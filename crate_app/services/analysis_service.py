@@ -645,7 +645,7 @@ class AnalysisService(QObject):
             return ""
         elapsed = f" {time.monotonic() - state.started_at:.0f} s" if state.started_at is not None else ""
         if state.cold:
-            return f"Preparing analysis\u2026{elapsed} (a first run compiles, ~30 s)"
+            return f"Preparing analysis\u2026{elapsed} (a first run compiles, about a minute)"
         return f"Preparing analysis\u2026{elapsed}"
 
     def analyze_ids(self, ids: Iterable[int], *, force: bool = True) -> None:
