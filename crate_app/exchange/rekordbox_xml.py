@@ -27,7 +27,7 @@ from crate_app.exchange.model import (
     PlaylistNode,
 )
 from crate_app.exchange.paths import PathMapper, Unexpressible, from_file_uri, to_file_uri
-from crate_app.exchange.xmltext import attr, count_placeholder, iso_date, patch_count
+from crate_app.exchange.xmltext import attr, count_placeholder, iso_date, parsing, patch_count
 
 TARGET = "rekordbox"
 _KINDS = {"mp3": "MP3 File", "flac": "FLAC File", "m4a": "M4A File", "mp4": "M4A File", "wav": "WAV File",
@@ -268,7 +268,7 @@ def iter_read(path: Path, warnings: list[str]) -> Iterator[ImportedTrack | list[
     in_collection = False
     in_playlists = False
     collection_elem = ET.Element("COLLECTION")
-    try:
+    with parsing(path, "XML"):
         for event, elem in ET.iterparse(path, events=("start", "end")):
             tag = elem.tag
             if event == "start":
@@ -319,21 +319,9 @@ def iter_read(path: Path, warnings: list[str]) -> Iterator[ImportedTrack | list[
                 elem.clear()
             elif tag == "PLAYLISTS":
                 in_playlists = False
-    except ET.ParseError as exc:
-        line, column = exc.position
-        raise ExchangeError(
-            f"{path.name} is not a complete, well-formed XML file (line {line}, column {column}: "
-            f"{_plain_expat(str(exc))}); nothing was imported"
-        ) from None
-    except UnicodeDecodeError as exc:
-        raise ExchangeError(f"{path.name} has text in an unknown encoding ({exc.reason})") from None
     if root_tag is None:
         raise ExchangeError(f"{path.name} is not a rekordbox XML file")
     yield _resolve_location_keys(top)
-
-
-def _plain_expat(message: str) -> str:
-    return message.split(":")[0]
 
 
 def _resolve_location_keys(top: list[PlaylistNode]) -> list[PlaylistNode]:

@@ -29,7 +29,7 @@ from crate_app.exchange.model import (
 )
 from crate_app.exchange.paths import PathMapper, TargetPath, Unexpressible
 from crate_app.exchange.rekordbox_xml import IdSet, grid_start
-from crate_app.exchange.xmltext import attr, count_placeholder, patch_count
+from crate_app.exchange.xmltext import attr, count_placeholder, parsing, patch_count
 
 TARGET = "traktor"
 VERSIONS = (19, 20)
@@ -330,7 +330,7 @@ def iter_read(
     stack: list[PlaylistNode] = []
     top: list[PlaylistNode] = []
     seen: set[str] = set()
-    try:
+    with parsing(path, "NML"):
         for event, elem in ET.iterparse(path, events=("start", "end")):
             tag = elem.tag
             if event == "start":
@@ -380,12 +380,6 @@ def iter_read(
                 elem.clear()
             elif tag == "PLAYLISTS":
                 in_playlists = False
-    except ET.ParseError as exc:
-        line, column = exc.position
-        raise ExchangeError(
-            f"{path.name} is not a complete, well-formed NML file (line {line}, column {column}: "
-            f"{str(exc).split(':')[0]}); nothing was imported"
-        ) from None
     if root_tag is None:
         raise ExchangeError(f"{path.name} is not a Traktor NML file")
     for node in top:

@@ -1,10 +1,17 @@
-"""Small helpers the streaming XML writers share (attribute escaping, dates, the Entries patch)."""
+"""Small helpers the streaming XML writers and readers share (attribute escaping, dates, the Entries
+patch, parse errors in words)."""
 
 from __future__ import annotations
 
 import re
 import time
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import BinaryIO
+
+from crate_app.domain.errors import ExchangeError
 
 # XML 1.0 forbids most control characters even escaped; tags sometimes carry them.
 _INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
@@ -52,3 +59,19 @@ def patch_count(stream: BinaryIO, position: int, count: int, quote_after: bool =
 
 def iso_date(timestamp: float) -> str:
     return time.strftime("%Y-%m-%d", time.localtime(timestamp)) if timestamp > 0 else ""
+
+
+@contextmanager
+def parsing(path: Path, kind: str) -> Iterator[None]:
+    """Turn a parse failure of the ``kind`` file at ``path`` (e.g. "XML", "NML") into one ExchangeError in
+    words: where the file stops being well-formed, or that its text is in an unknown encoding."""
+    try:
+        yield
+    except ET.ParseError as exc:
+        line, column = exc.position
+        raise ExchangeError(
+            f"{path.name} is not a complete, well-formed {kind} file (line {line}, column {column}: "
+            f"{str(exc).split(':')[0]}); nothing was imported"
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise ExchangeError(f"{path.name} has text in an unknown encoding ({exc.reason})") from None
