@@ -29,7 +29,7 @@ from crate_app.exchange.model import (
 )
 from crate_app.exchange.paths import PathMapper, TargetPath, Unexpressible
 from crate_app.exchange.rekordbox_xml import IdSet, grid_start
-from crate_app.exchange.xmltext import attr, count_placeholder, parsing, patch_count
+from crate_app.exchange.xmltext import attr, count_placeholder, iso_date, parsing, patch_count
 
 TARGET = "traktor"
 VERSIONS = (19, 20)
@@ -44,13 +44,10 @@ def nml_key(volume: str, dir_text: str, file: str) -> str:
 
 def location_of(path: TargetPath, system_volume: str = SYSTEM_VOLUME) -> tuple[str, str, str]:
     """(VOLUME, DIR, FILE) of a target path: DIR is ``/:a/:b/:``; a ``:`` inside a name becomes ``//``."""
-    volume, parts = path.volume()
-    if not parts:
+    if not path.parts:
         raise Unexpressible("the path names a drive, not a file")
-    volume = volume or system_volume
-    escaped = [p.replace(":", "//") for p in parts]
-    dir_text = "/:" + "".join(f"{p}/:" for p in escaped[:-1])
-    return volume, dir_text, escaped[-1]
+    volume, dir_text = folder_location(TargetPath(path.drive, path.parts[:-1]), system_volume)
+    return volume, dir_text, path.parts[-1].replace(":", "//")
 
 
 def destination(dest: Path) -> Path:
@@ -67,20 +64,37 @@ def destination(dest: Path) -> Path:
     return dest
 
 
+_DATES: dict[str, str] = {}
+
+
 def _date(timestamp: float) -> str:
-    t = time.localtime(timestamp)
-    return f"{t.tm_year}/{t.tm_mon}/{t.tm_mday}"
+    """``yyyy/m/d`` (not zero-padded), local time."""
+    iso = iso_date(timestamp)
+    text = _DATES.get(iso)
+    if text is None:
+        if iso:
+            year, month, day = iso.split("-")
+            text = f"{int(year)}/{int(month)}/{int(day)}"
+        else:
+            t = time.localtime(timestamp)
+            text = f"{t.tm_year}/{t.tm_mon}/{t.tm_mday}"
+        _DATES[iso] = text
+    return text
 
 
-def _entry_xml(track: ExportTrack, location: tuple[str, str, str], now: float) -> str:
-    volume, dir_text, file = location
+def folder_location(folder: TargetPath, system_volume: str = SYSTEM_VOLUME) -> tuple[str, str]:
+    """(VOLUME, DIR) of a target folder: DIR is ``/:a/:b/:``; a ``:`` inside a name becomes ``//``."""
+    volume, parts = folder.volume()
+    return volume or system_volume, "/:" + "".join(f"{p.replace(':', '//')}/:" for p in parts)
+
+
+def _entry_xml(track: ExportTrack, location: str, modified: str) -> str:
+    """One ENTRY; ``location`` is the LOCATION element's attributes, ``modified`` the MODIFIED ones."""
     offset = track.time_offset
     track_no = f' TRACK="{track.track_no}"' if track.track_no else ""
     out = [
-        f'<ENTRY MODIFIED_DATE="{_date(now)}" MODIFIED_TIME="{int(now) % 86400}" '
-        f'TITLE="{attr(track.title)}" ARTIST="{attr(track.artist)}">'
-        f'<LOCATION DIR="{attr(dir_text)}" FILE="{attr(file)}" VOLUME="{attr(volume)}" '
-        f'VOLUMEID="{attr(volume)}"></LOCATION>'
+        f'<ENTRY {modified} TITLE="{attr(track.title)}" ARTIST="{attr(track.artist)}">'
+        f"<LOCATION {location}></LOCATION>"
         f'<ALBUM TITLE="{attr(track.album)}"{track_no}></ALBUM>'
         f'<INFO BITRATE="{(track.bitrate or 0) * 1000}" GENRE="{attr(track.genre)}" '
         f'LABEL="{attr(track.label)}" COMMENT="{attr(track.comment)}"'
@@ -151,13 +165,27 @@ def write(
         entries_at = out.tell()
         out.write(f'{count_placeholder()}">\n'.encode())
         batch: list[str] = []
+        modified = f'MODIFIED_DATE="{_date(now)}" MODIFIED_TIME="{int(now) % 86400}"'
+        folders: dict[TargetPath, tuple[str, str]] = {}
         for track in source.iter_tracks():
             try:
-                location = location_of(mapper.map(track.path), system_volume)
+                folder, name = mapper.map_split(track.path)
+                if not name:
+                    raise Unexpressible("the path names a drive, not a file")
             except Unexpressible as why:
                 report.skipped.append((track.path, str(why)))
                 continue
-            batch.append(_entry_xml(track, location, now))
+            around = folders.get(folder)
+            if around is None:
+                if len(folders) > 100_000:
+                    folders.clear()
+                volume, dir_text = folder_location(folder, system_volume)
+                around = folders[folder] = (
+                    f'DIR="{attr(dir_text)}" FILE="',
+                    f'" VOLUME="{attr(volume)}" VOLUMEID="{attr(volume)}"',
+                )
+            location = around[0] + attr(name.replace(":", "//")) + around[1]
+            batch.append(_entry_xml(track, location, modified))
             exported.add(track.id)
             report.tracks += 1
             if len(batch) >= 2000:
