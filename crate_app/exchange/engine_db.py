@@ -479,41 +479,48 @@ def _write_tracks(
 ) -> IdSet:  # fmt: skip
     columns = _TRACK_COLUMNS + (", albumArtSourceHash" if schema >= "3.0.2" else "")
     marks = ", ".join("?" * (columns.count(",") + 1))
-    insert_track = f"INSERT INTO Track ({columns}) VALUES ({marks})"
+    # Engine's UNIQUE(path) finds two tracks that end up at one path (NFC/NFD twins, a --map that joins
+    # folders): the second is left out and reported, without a set of a million paths in memory.
+    insert_track = f"INSERT OR IGNORE INTO Track ({columns}) VALUES ({marks})"
     insert_data = (
         "INSERT INTO PerformanceData (trackId, trackData, overviewWaveFormData, beatData, quickCues, loops, "
         "thirdPartySourceId, activeOnLoadLoops) VALUES (?, ?, NULL, ?, ?, ?, NULL, 0)"
     )
     meter = ProgressMeter(source.track_count(), progress)
     exported = IdSet()
-    paths: set[str] = set()
     now = int(time.time())
-    tracks: list[tuple[object, ...]] = []
-    data: list[tuple[object, ...]] = []
+    batch: list[tuple[str, tuple[object, ...], tuple[object, ...]]] = []
+
+    def flush() -> None:
+        before = db.total_changes
+        db.executemany(insert_track, (row for _, row, _ in batch))
+        written = {row[0] for _, row, _ in batch}
+        if db.total_changes - before < len(batch):
+            ids = [row[0] for _, row, _ in batch]
+            found = db.execute(f"SELECT id FROM Track WHERE id IN ({','.join('?' * len(ids))})", ids)
+            written = {track_id for (track_id,) in found}
+        for path, row, _ in batch:
+            if row[0] in written:
+                exported.add(row[0])  # type: ignore[arg-type]
+            else:
+                report.skipped.append((path, f"another track has the same path in Engine ({row[5]})"))
+        db.executemany(insert_data, (data for _, row, data in batch if row[0] in written))
+        report.tracks += len(written)
+        batch.clear()
+
     for track in source.iter_tracks():
         try:
             relative = relative_path(library, mapper.map(track.path))
-            if relative in paths:
-                raise Unexpressible(f"another track has the same path in Engine ({relative})")
         except Unexpressible as why:
             report.skipped.append((track.path, str(why)))
             continue
-        paths.add(relative)
-        row, performance = _track_rows(track, relative, database_uuid, now, schema)
-        tracks.append(row)
-        data.append(performance)
-        exported.add(track.id)
-        report.tracks += 1
-        if len(tracks) >= _BATCH:
-            db.executemany(insert_track, tracks)
-            db.executemany(insert_data, data)
-            tracks.clear()
-            data.clear()
+        batch.append((track.path, *_track_rows(track, relative, database_uuid, now, schema)))
+        if len(batch) >= _BATCH:
+            flush()
             meter.update(report.tracks + len(report.skipped))
             if should_stop is not None and should_stop():
                 raise ExchangeError("the export was cancelled; nothing was written")
-    db.executemany(insert_track, tracks)
-    db.executemany(insert_data, data)
+    flush()
     meter.finish()
     return exported
 
