@@ -111,7 +111,7 @@ class LibrarySource:
     def iter_tracks(self) -> Iterator[ExportTrack]:
         if self._selected is not None:
             for start in range(0, len(self._selected), CHUNK):
-                yield from self._fetch(self._selected[start : start + CHUNK], complete=True)
+                yield from self._fetch(self._selected[start : start + CHUNK])
             return
         cursor = self.library.execute(f"SELECT {self._select} FROM tracks ORDER BY id")
         make = self._track
@@ -121,17 +121,28 @@ class LibrarySource:
             yield from self._complete(tracks, by_track)
 
     def tracks_by_ids(self, ids: Sequence[int]) -> list[ExportTrack]:
-        """Tracks for playlist entries: their tags and paths, without cues (the collection has those)."""
-        return self._fetch(ids, complete=False)
+        """Tracks for playlist entries: id, path, title, artist and duration only (what a playlist
+        line shows; the collection has the rest), in the order of ``ids``."""
+        found: dict[int, ExportTrack] = {}
+        for start in range(0, len(ids), 500):
+            chunk = list(ids[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            rows = self.library.execute(
+                f"SELECT id, path, title, artist, duration FROM tracks WHERE id IN ({marks})", chunk
+            )
+            for track_id, path, title, artist, duration in rows:
+                found[track_id] = ExportTrack(track_id, path_from_db(path), title, artist, duration=duration)
+        return [found[i] for i in ids if i in found]
 
-    def _fetch(self, ids: Sequence[int], *, complete: bool) -> list[ExportTrack]:
+    def _fetch(self, ids: Sequence[int]) -> list[ExportTrack]:
+        """Whole tracks (with cues and timing) by id, in the order of ``ids``."""
         found: dict[int, ExportTrack] = {}
         for start in range(0, len(ids), 500):
             chunk = list(ids[start : start + 500])
             marks = ",".join("?" * len(chunk))
             rows = self.library.execute(f"SELECT {self._select} FROM tracks WHERE id IN ({marks})", chunk)
             tracks = [self._track(row) for row in rows]
-            for track in self._complete(tracks) if complete else tracks:
+            for track in self._complete(tracks):
                 found[track.id] = track
         return [found[i] for i in ids if i in found]
 

@@ -42,12 +42,34 @@ def nml_key(volume: str, dir_text: str, file: str) -> str:
     return f"{volume}{dir_text}{file}"
 
 
-def location_of(path: TargetPath, system_volume: str = SYSTEM_VOLUME) -> tuple[str, str, str]:
-    """(VOLUME, DIR, FILE) of a target path: DIR is ``/:a/:b/:``; a ``:`` inside a name becomes ``//``."""
-    if not path.parts:
-        raise Unexpressible("the path names a drive, not a file")
-    volume, dir_text = folder_location(TargetPath(path.drive, path.parts[:-1]), system_volume)
-    return volume, dir_text, path.parts[-1].replace(":", "//")
+class Locations:
+    """LOCATION attributes and PRIMARYKEY keys of local paths, each folder worked out once."""
+
+    def __init__(self, mapper: PathMapper, system_volume: str = SYSTEM_VOLUME) -> None:
+        self.mapper = mapper
+        self.system_volume = system_volume
+        self._folders: dict[TargetPath, tuple[str, str]] = {}
+
+    def _folder(self, path: str) -> tuple[tuple[str, str], str]:
+        folder, name = self.mapper.map_split(path)
+        if not name:
+            raise Unexpressible("the path names a drive, not a file")
+        known = self._folders.get(folder)
+        if known is None:
+            if len(self._folders) > 100_000:
+                self._folders.clear()
+            known = self._folders[folder] = folder_location(folder, self.system_volume)
+        return known, name.replace(":", "//")
+
+    def attributes(self, path: str) -> str:
+        """``DIR="…" FILE="…" VOLUME="…" VOLUMEID="…"``; raises Unexpressible."""
+        (volume, dir_text), file = self._folder(path)
+        return f'DIR="{attr(dir_text)}" FILE="{attr(file)}" VOLUME="{attr(volume)}" VOLUMEID="{attr(volume)}"'
+
+    def key(self, path: str) -> str:
+        """The PRIMARYKEY KEY (VOLUME + DIR + FILE); raises Unexpressible."""
+        (volume, dir_text), file = self._folder(path)
+        return nml_key(volume, dir_text, file)
 
 
 def destination(dest: Path) -> Path:
@@ -166,25 +188,13 @@ def write(
         out.write(f'{count_placeholder()}">\n'.encode())
         batch: list[str] = []
         modified = f'MODIFIED_DATE="{_date(now)}" MODIFIED_TIME="{int(now) % 86400}"'
-        folders: dict[TargetPath, tuple[str, str]] = {}
+        locations = Locations(mapper, system_volume)
         for track in source.iter_tracks():
             try:
-                folder, name = mapper.map_split(track.path)
-                if not name:
-                    raise Unexpressible("the path names a drive, not a file")
+                location = locations.attributes(track.path)
             except Unexpressible as why:
                 report.skipped.append((track.path, str(why)))
                 continue
-            around = folders.get(folder)
-            if around is None:
-                if len(folders) > 100_000:
-                    folders.clear()
-                volume, dir_text = folder_location(folder, system_volume)
-                around = folders[folder] = (
-                    f'DIR="{attr(dir_text)}" FILE="',
-                    f'" VOLUME="{attr(volume)}" VOLUMEID="{attr(volume)}"',
-                )
-            location = around[0] + attr(name.replace(":", "//")) + around[1]
             batch.append(_entry_xml(track, location, modified))
             exported.add(track.id)
             report.tracks += 1
@@ -201,26 +211,26 @@ def write(
         top = source.playlists()
         out.write(f'<NODE TYPE="FOLDER" NAME="$ROOT"><SUBNODES COUNT="{len(top)}">\n'.encode())
         for node in top:
-            _write_node(out, node, source, mapper, system_volume, exported, report)
+            _write_node(out, node, source, locations, exported, report)
         out.write(b"</SUBNODES></NODE></PLAYLISTS>\n<INDEXING></INDEXING>\n</NML>\n")
     meter.finish()
     report.files.append(str(dest))
     return report.finish()
 
 
-def _write_node(out, node, source, mapper, system_volume, exported, report) -> None:
+def _write_node(out, node, source, locations: Locations, exported, report) -> None:
     if node.is_folder:
         out.write(
             f'<NODE TYPE="FOLDER" NAME="{attr(node.name)}"><SUBNODES COUNT="{len(node.children)}">\n'.encode()
         )
         for child in node.children:
-            _write_node(out, child, source, mapper, system_volume, exported, report)
+            _write_node(out, child, source, locations, exported, report)
         out.write(b"</SUBNODES></NODE>\n")
         return
     keys: list[str] = []
     for track in source.tracks_by_ids([i for i in source.entries(node) if i in exported]):
         try:
-            keys.append(nml_key(*location_of(mapper.map(track.path), system_volume)))
+            keys.append(locations.key(track.path))
         except Unexpressible:
             continue
     body = "".join(f'<ENTRY><PRIMARYKEY TYPE="TRACK" KEY="{attr(k)}"></PRIMARYKEY></ENTRY>' for k in keys)
