@@ -242,6 +242,25 @@ def bench_browsing(app, folder: Path, count: int) -> dict[str, object]:
     }
 
 
+def _paged_out_mb() -> float:
+    """Data the whole machine wrote to disk so far (/proc/vmstat pgpgout, KiB), in MB; 0 elsewhere."""
+    try:
+        with open("/proc/vmstat") as handle:
+            for line in handle:
+                if line.startswith("pgpgout "):
+                    return int(line.split()[1]) * 1024 / 1e6
+    except OSError:
+        pass
+    return 0.0
+
+
+def _children_cpu() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def bench_tag_edit(app, folder: Path, files: int) -> dict[str, object]:
     from crate_app.library.scanner import scan_paths
     from crate_app.services.jobs import JobRunner
@@ -266,12 +285,15 @@ def bench_tag_edit(app, folder: Path, files: int) -> dict[str, object]:
     service.progress.connect(progress_events.append)
     outcome = []
     service.finished.connect(outcome.append)
-    started = time.perf_counter()
+    load_before, written_before = os.getloadavg()[0], _paged_out_mb()
+    started, cpu_started, children_started = time.perf_counter(), time.process_time(), _children_cpu()
     service.edit(tracks, {"genre": "Deep House"})
     while not outcome:
         app.processEvents()
         time.sleep(0.002)
     seconds = time.perf_counter() - started
+    cpu = time.process_time() - cpu_started + _children_cpu() - children_started
+    written = _paged_out_mb() - written_before
     runner.shutdown()
     size_mb = sum(p.stat().st_size for p in music.iterdir()) / 1e6
     library.close()
@@ -280,7 +302,10 @@ def bench_tag_edit(app, folder: Path, files: int) -> dict[str, object]:
         "files": files,
         "file_mb": round(size_mb / files, 2),
         "seconds": round(seconds, 1),
+        "cpu_seconds": round(cpu, 1),  # this process and its worker processes
+        "load_before_after": [round(load_before, 1), round(os.getloadavg()[0], 1)],
         "files_per_s": round(files / seconds, 1),
+        "disk_written_mb_per_s": round(written / seconds, 1),  # the whole machine's, during the edit
         "failed": len(outcome[0].failures),
         "progress_reports": len(progress_events),
     }
