@@ -1,6 +1,6 @@
-"""The window's hygiene commands, installed by one call so that ``main_window`` stays small:
-View ▸ Duplicates…, File ▸ Find Moved Files in Folder…, File ▸ Back Up Library Now, and watched
-library folders (View ▸ Watch Library Folders)."""
+"""The window's hygiene commands, installed by one call so that ``main_window`` stays small: the
+Duplicates view (the sidebar's Duplicates row, or View ▸ Duplicates), File ▸ Find Moved Files in
+Folder…, File ▸ Back Up Library Now, and watched library folders (View ▸ Watch Library Folders)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QMainWindow, QMenu, QMessageBox
 
-from crate_app.gui.duplicates import DuplicatesDialog
+from crate_app.gui.duplicates import DuplicatesView
 from crate_app.gui.relink_dialog import RelinkDialog
 from crate_app.gui.settings import load_hygiene_preferences, save_hygiene_preferences
 from crate_app.hygiene import backup
@@ -30,10 +30,12 @@ class HygieneController(QObject):
         self.service.library_changed.connect(self._on_service_library_changed)
         self.watch.limited.connect(window.show_message)
         window.scan_service.finished.connect(self._on_scan_finished)
-        crates = getattr(window, "crates", None)  # the sidebar's Duplicates row opens the view
-        if crates is not None:
-            crates.sidebar.duplicates_requested.connect(self.show_duplicates)
-        self.dialog: DuplicatesDialog | None = None
+        # The Duplicates view is a page beside the track table, shown while the sidebar's Duplicates
+        # row is selected (made when first shown).
+        self.view: DuplicatesView | None = None
+        self.sidebar = window.crates.sidebar
+        self.sidebar.duplicates_requested.connect(self._on_sidebar_duplicates_requested)
+        self.sidebar.table_requested.connect(self._on_sidebar_table_requested)
 
     def install_menus(
         self, file_menu: QMenu, view_menu: QMenu, before_in_file: QAction | None = None
@@ -48,9 +50,7 @@ class HygieneController(QObject):
         if before_in_file is not None:
             file_menu.insertSeparator(before_in_file)
         view_menu.addSeparator()
-        self.duplicates_action = self._action(
-            view_menu, "&Duplicates\u2026", "Ctrl+Shift+D", self.show_duplicates
-        )
+        self.duplicates_action = self._action(view_menu, "&Duplicates", "Ctrl+Shift+D", self.show_duplicates)
         self.watch_action = self._action(view_menu, "&Watch Library Folders", "", self.set_watching)
         self.watch_action.setCheckable(True)
         self.watch_action.setChecked(self.preferences.watch_folders)
@@ -74,13 +74,21 @@ class HygieneController(QObject):
         return action
 
     # -- commands -----------------------------------------------------------------------------------
-    def show_duplicates(self) -> DuplicatesDialog:
-        if self.dialog is None:
-            self.dialog = DuplicatesDialog(self.service, self.window.library, self.window)
-        self.dialog.library = self.window.library
-        self.dialog.show()
-        self.dialog.raise_()
-        return self.dialog
+    def show_duplicates(self) -> DuplicatesView:
+        """Select the sidebar's Duplicates row (showing the sidebar if it was hidden): the view
+        takes the table's place until another row is selected."""
+        self.window.crates.dock.setVisible(True)
+        self.sidebar.select_duplicates()
+        return self._show_view()
+
+    def _show_view(self) -> DuplicatesView:
+        if self.view is None:
+            self.view = DuplicatesView(self.service, self.window.library, self.window.stack)
+            self.window.stack.addWidget(self.view)
+        self.view.library = self.window.library
+        self.window.stack.setCurrentWidget(self.view)
+        self.window.search.setEnabled(False)  # the search filters the table, which is not shown
+        return self.view
 
     def find_moved_files(self, folder: str | None = None) -> RelinkDialog | None:
         if not isinstance(folder, str) or not folder:
@@ -143,14 +151,22 @@ class HygieneController(QObject):
     def set_library(self, library) -> None:  # type: ignore[no-untyped-def]
         self.service.set_library(library)
         self.watch.set_library(library)
-        if self.dialog is not None:
-            self.dialog.library = library
+        if self.view is not None:
+            self.view.library = library
+            self.view.clear()
 
     def shutdown(self) -> None:
         self.watch.stop()
         self.service.shutdown()
 
     # -- events -------------------------------------------------------------------------------------
+    def _on_sidebar_duplicates_requested(self) -> None:
+        self._show_view()
+
+    def _on_sidebar_table_requested(self) -> None:
+        self.window.search.setEnabled(True)
+        self.window.show_table_page()
+
     def _on_service_library_changed(self) -> None:
         self.window.model.refresh(pin_row=self.window.table.top_row())
 
