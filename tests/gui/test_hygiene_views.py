@@ -107,3 +107,15 @@ def test_the_sidebars_duplicates_row_shows_the_view_in_place_of_the_table(
         sidebar.select_collection()
     assert window.stack.currentWidget() is window.table and window.search.isEnabled()
     qtbot.waitUntil(lambda: window.model.crate_id is None and window.model.rowCount() == 3, timeout=5_000)
+
+
+def test_a_window_shut_down_before_its_watch_starts_never_starts_it(qtbot, make_window, library) -> None:
+    """The folder watch starts 2 s after the window shows; a window shut down sooner must not start
+    it later (its job would outlive the window's thread pool: CI once deadlocked on exactly that)."""
+    window = make_window(library)
+    assert window.hygiene.preferences.watch_folders
+    assert window._watch_start_timer.isActive()
+    window.shutdown()
+    assert not window._watch_start_timer.isActive()
+    window.hygiene.start()  # as a timer queued before the shutdown would
+    assert not window.hygiene.watch.is_watching and not window.hygiene.watch.runner.is_busy
