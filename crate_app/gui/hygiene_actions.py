@@ -11,9 +11,11 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QMainWindow, QMenu, QMessageBox
 
 from crate_app.gui.duplicates import DuplicatesView
+from crate_app.gui.hashing_status import HashingStatus
 from crate_app.gui.relink_dialog import RelinkDialog
 from crate_app.gui.settings import load_hygiene_preferences, save_hygiene_preferences
 from crate_app.hygiene import backup
+from crate_app.services.hash_service import HashService
 from crate_app.services.hygiene_service import HygieneService
 from crate_app.services.watch_service import WatchService
 
@@ -37,6 +39,13 @@ class HygieneController(QObject):
         self.sidebar.duplicates_requested.connect(self._on_sidebar_duplicates_requested)
         self.sidebar.table_requested.connect(self._on_sidebar_table_requested)
         self.is_shut_down = False
+        # Audio hashes in the background (after start-up and after each scan), waiting while a scan
+        # reads the disk or a duplicate search hashes the same files; Pause in the status bar.
+        self.hashing = HashService(window.library, self)
+        self.hashing_status = HashingStatus(self.hashing, window)
+        window.statusBar().addPermanentWidget(self.hashing_status)
+        window.scan_service.running_changed.connect(self._on_scan_running_changed)
+        self.service.running_changed.connect(self._on_service_running_changed)
 
     def install_menus(
         self, file_menu: QMenu, view_menu: QMenu, before_in_file: QAction | None = None
@@ -57,9 +66,13 @@ class HygieneController(QObject):
         self.watch_action.setChecked(self.preferences.watch_folders)
 
     def start(self) -> None:
-        """Watch the library folders if the preference says so (never after ``shutdown``)."""
-        if self.preferences.watch_folders and not self.is_shut_down:
+        """Watch the library folders if the preference says so, and hash the audio not hashed yet
+        (never after ``shutdown``)."""
+        if self.is_shut_down:
+            return
+        if self.preferences.watch_folders:
             self.watch.start()
+        self.start_hashing()
 
     def _action(
         self, menu: QMenu, text: str, shortcut: str, slot: object, before: QAction | None = None
@@ -153,6 +166,8 @@ class HygieneController(QObject):
     def set_library(self, library) -> None:  # type: ignore[no-untyped-def]
         self.service.set_library(library)
         self.watch.set_library(library)
+        self.hashing.set_library(library)
+        self.start_hashing()
         if self.view is not None:
             self.view.library = library
             self.view.clear()
@@ -160,6 +175,7 @@ class HygieneController(QObject):
     def shutdown(self) -> None:
         self.is_shut_down = True
         self.watch.stop()
+        self.hashing.shutdown()
         self.service.shutdown()
 
     # -- events -------------------------------------------------------------------------------------
@@ -173,6 +189,17 @@ class HygieneController(QObject):
     def _on_service_library_changed(self) -> None:
         self.window.model.refresh(pin_row=self.window.table.top_row())
 
+    def start_hashing(self) -> None:
+        if not self.is_shut_down:
+            self.hashing.start()
+
+    def _on_scan_running_changed(self, running: bool) -> None:
+        (self.hashing.hold if running else self.hashing.release)("scan")
+
+    def _on_service_running_changed(self, running: bool) -> None:
+        (self.hashing.hold if running else self.hashing.release)("duplicates")
+
     def _on_scan_finished(self, _summary: object) -> None:
+        self.start_hashing()  # the new and changed files
         if self.watch.is_watching:
             self.watch.start()  # a folder added by the scan is watched from now on
