@@ -34,6 +34,7 @@ class HygieneController(QObject):
         if crates is not None:
             crates.sidebar.duplicates_requested.connect(self.show_duplicates)
         self.dialog: DuplicatesDialog | None = None
+        self.is_shut_down = False
 
     def install_menus(
         self, file_menu: QMenu, view_menu: QMenu, before_in_file: QAction | None = None
@@ -56,7 +57,8 @@ class HygieneController(QObject):
         self.watch_action.setChecked(self.preferences.watch_folders)
 
     def start(self) -> None:
-        if self.preferences.watch_folders:
+        """Watch the library folders if the preference says so (never after ``shutdown``)."""
+        if self.preferences.watch_folders and not self.is_shut_down:
             self.watch.start()
 
     def _action(
@@ -147,6 +149,7 @@ class HygieneController(QObject):
             self.dialog.library = library
 
     def shutdown(self) -> None:
+        self.is_shut_down = True
         self.watch.stop()
         self.service.shutdown()
 

@@ -221,6 +221,7 @@ class MainWindow(QMainWindow):
         self.scan_service = ScanService(self.runner, library, self)
         self.rename_service = RenameService(library, self)
         self.rename_question = None  # the start-up question about an unfinished rename batch
+        self.is_shut_down = False  # set by shutdown(): timers still pending must not start new work
         self.rename_progress_dialog = None
         sort_column = self.settings.sort_column if self.settings.sort_column in COLUMN_NAMES else "artist"
         self.model = TrackTableModel(library, SortOrder(sort_column, self.settings.sort_descending), self)
@@ -295,7 +296,13 @@ class MainWindow(QMainWindow):
         self._update_title()
         self.stack.setCurrentWidget(self.table)
         QTimer.singleShot(0, self.ask_about_unfinished_renames)  # after the first paint
-        QTimer.singleShot(2000, self.hygiene.start)  # watch the library folders once the window is up
+        # Watch the library folders once the window is up; a timer of the window's own, so that
+        # shutdown() can stop it (a watch started after shutdown would outlive the window's threads).
+        self._watch_start_timer = QTimer(self)
+        self._watch_start_timer.setSingleShot(True)
+        self._watch_start_timer.setInterval(2000)
+        self._watch_start_timer.timeout.connect(self.hygiene.start)
+        self._watch_start_timer.start()
 
     # -- building ---------------------------------------------------------------------------------------
     def _build_status_bar(self) -> None:
@@ -456,6 +463,8 @@ class MainWindow(QMainWindow):
 
     def ask_about_unfinished_renames(self) -> None:
         """Offer to resume or undo a rename batch a crash or kill left unfinished (non-blocking)."""
+        if self.is_shut_down:
+            return
         if self.rename_question is None:
             self.rename_question = ask_about_unfinished(self.rename_service, self)
             if self.rename_question is not None:
@@ -645,7 +654,9 @@ class MainWindow(QMainWindow):
 
     def shutdown(self) -> None:
         """Stop background work and wait for it (before the library is closed)."""
+        self.is_shut_down = True
         self._refresh_timer.stop()
+        self._watch_start_timer.stop()
         self.player_area.shutdown()
         self.library_watcher.stop()
         self.scan_service.cancel()

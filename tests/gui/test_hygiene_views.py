@@ -93,3 +93,15 @@ def test_the_sidebars_duplicates_row_opens_the_view_and_the_table_stays(qtbot, m
     )
     assert sidebar.current_target.kind == COLLECTION
     window.hygiene.dialog.close()
+
+
+def test_a_window_shut_down_before_its_watch_starts_never_starts_it(qtbot, make_window, library) -> None:
+    """The folder watch starts 2 s after the window shows; a window shut down sooner must not start
+    it later (its job would outlive the window's thread pool: CI once deadlocked on exactly that)."""
+    window = make_window(library)
+    assert window.hygiene.preferences.watch_folders
+    assert window._watch_start_timer.isActive()
+    window.shutdown()
+    assert not window._watch_start_timer.isActive()
+    window.hygiene.start()  # as a timer queued before the shutdown would
+    assert not window.hygiene.watch.is_watching and not window.hygiene.watch.runner.is_busy

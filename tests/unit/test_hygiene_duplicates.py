@@ -83,9 +83,13 @@ def test_remove_hands_crates_and_analysis_to_the_kept_track_and_undo_restores(
     keep, first, second = ids["a.flac"], ids["a.mp3"], ids["a copy.mp3"]
     x = crate_tree.create_node(library, None, "x", "crate")
     y = crate_tree.create_node(library, None, "y", "crate")
-    assert (x.id, y.id) == (1, 2)
+    z = crate_tree.create_node(library, None, "z", "crate")
+    assert (x.id, y.id, z.id) == (1, 2, 3)
     crate_tree.add_tracks(library, x.id, [first, keep, ids["c.ogg"]])
     crate_tree.add_tracks(library, y.id, [second])
+    # In z the first copy's entry is handed to the kept track, and then the second's is dropped in the
+    # middle (the kept track is a member by then): undo must take them back newest first.
+    crate_tree.add_tracks(library, z.id, [ids["c.ogg"], first, second, ids["b.mp3"]])
     with library.write() as conn:
         conn.execute("UPDATE tracks SET analyzed_at = 5, bpm = 111, key = 3 WHERE id = ?", (first,))
         conn.execute("UPDATE tracks SET rating = 4, color = 'red' WHERE id = ?", (second,))
@@ -102,8 +106,10 @@ def test_remove_hands_crates_and_analysis_to_the_kept_track_and_undo_restores(
     crates = library.execute(
         "SELECT crate_id, track_id, position FROM crate_entries ORDER BY 1, 3"
     ).fetchall()
-    assert crates == [(1, keep, 0), (1, ids["c.ogg"], 1), (2, keep, 0)]
-    assert library.execute("SELECT track_count FROM crate_nodes ORDER BY id").fetchall() == [(2,), (1,)]
+    assert crates == [(1, keep, 0), (1, ids["c.ogg"], 1), (2, keep, 0),
+                      (3, ids["c.ogg"], 0), (3, keep, 1), (3, ids["b.mp3"], 2)]  # fmt: skip
+    counts = library.execute("SELECT track_count FROM crate_nodes ORDER BY id").fetchall()
+    assert counts == [(2,), (1,), (3,)]
     assert library.execute("SELECT bpm, key FROM tracks WHERE id = ?", (keep,)).fetchone() == (111, 3)
     # The user's rating, colour and cue points of a removed copy go to the kept one.
     assert library.execute("SELECT rating, color FROM tracks WHERE id = ?", (keep,)).fetchone() == (4, "red")
@@ -112,8 +118,10 @@ def test_remove_hands_crates_and_analysis_to_the_kept_track_and_undo_restores(
     assert library.execute("SELECT * FROM tracks ORDER BY id").fetchall() == before
     assert [library.execute(sql).fetchall() for sql in children] == before_children
     crates = library.execute(ENTRIES_SQL).fetchall()
-    assert crates == [(1, first, 0), (1, keep, 1), (1, ids["c.ogg"], 2), (2, second, 0)]
-    assert library.execute("SELECT track_count FROM crate_nodes ORDER BY id").fetchall() == [(3,), (1,)]
+    assert crates == [(1, first, 0), (1, keep, 1), (1, ids["c.ogg"], 2), (2, second, 0),
+                      (3, ids["c.ogg"], 0), (3, first, 1), (3, second, 2), (3, ids["b.mp3"], 3)]  # fmt: skip
+    counts = library.execute("SELECT track_count FROM crate_nodes ORDER BY id").fetchall()
+    assert counts == [(3,), (1,), (4,)]
     with pytest.raises(dedupe.DedupeError, match="undone already"):
         dedupe.undo(library, outcome.action_id)
     library.close()
@@ -142,10 +150,16 @@ def test_trash_and_move_never_delete_and_undo_brings_files_back(
 
 def test_a_failure_midway_leaves_the_library_as_before(tmp_path: Path, music: Path) -> None:
     library, ids, _folder = _library(tmp_path, music)
+    crate = crate_tree.create_node(library, None, "x", "crate")
+    crate_tree.add_tracks(library, crate.id, [ids["c.ogg"], ids["a.mp3"], ids["a.flac"], ids["b.mp3"]])
     before = library.execute("SELECT * FROM tracks ORDER BY id").fetchall()
+    entries_before = library.execute(ENTRIES_SQL).fetchall()
+    # a.mp3's entry is dropped (a.flac is in the crate) before the unknown id fails the transaction.
     with pytest.raises(dedupe.DedupeError, match="not in the library"):
         dedupe.resolve(library, ids["a.flac"], [ids["a.mp3"], 999_999])
     assert library.execute("SELECT * FROM tracks ORDER BY id").fetchall() == before
+    assert library.execute(ENTRIES_SQL).fetchall() == entries_before
+    assert library.execute("SELECT track_count FROM crate_nodes").fetchall() == [(4,)]
     assert dedupe.history(library) == []
     library.close()
 
