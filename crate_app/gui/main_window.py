@@ -514,6 +514,11 @@ class MainWindow(QMainWindow):
         else:
             self._count_text = f"{shown:,} of {total:,} tracks"
         self.count_label.setText(self._count_text)
+        if self.stack.currentWidget() in (self.empty_panel, self.table):  # not over another page
+            self.show_table_page()
+
+    def show_table_page(self) -> None:
+        """Show the track table, or the empty library's panel in its place."""
         empty = (self.model.library_count or 0) == 0 and self.model.query is None
         self.stack.setCurrentWidget(self.empty_panel if empty else self.table)
 
