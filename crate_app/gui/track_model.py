@@ -665,6 +665,23 @@ class TrackTableModel(QAbstractTableModel):
             ids.extend(self._source.ids_of_rows(first, last))  # type: ignore[attr-defined]
         return ids
 
+    def ids_reader(self, runs: Iterable[tuple[int, int]]) -> Callable[[], list[int]]:
+        """A function that reads the track ids on these runs of rows ((first, last), in any order) as
+        the table shows them now, in row order; safe to call on any thread, so that the ids of a
+        selection of 100,000 rows are read off the GUI thread."""
+        source = self._source
+        if source is None:
+            return list
+        merged = merge_runs([(max(0, first), min(last, self._count - 1)) for first, last in runs])
+
+        def read() -> list[int]:
+            ids: list[int] = []
+            for first, last in merged:
+                ids.extend(source.ids_of_rows(first, last))  # type: ignore[attr-defined]
+            return ids
+
+        return read
+
     def mimeTypes(self) -> list[str]:
         return [TRACKS_MIME]
 
@@ -799,10 +816,6 @@ class TrackTableModel(QAbstractTableModel):
             self.beginRemoveRows(QModelIndex(), new_count, self._count - 1)
             self._count = new_count
             self.endRemoveRows()
-        # Rows may have moved (tracks were inserted in sort order): a layout change that maps every
-        # persistent index (selection, current row) to the row its track is on now.  Vertical: the
-        # columns stay, so a selection of 100,000 rows is kept as 100,000 rows, not 1.3M cells.
-        self.layoutAboutToBeChanged[_LAYOUT_ARGS].emit([], _VERTICAL)
         # Only the indexes tracked when the refresh was asked for move (others, e.g. the rest of a
         # selection of 100,000 rows, keep their rows): walking every persistent index costs ~1 s there.
         still = [
@@ -810,17 +823,33 @@ class TrackTableModel(QAbstractTableModel):
             for row, column, track_id in self._tracked
             if (record := self.track_at(row, load=False)) is not None and record.id == track_id
         ]
+        moves = [
+            (old_row, column, new_row)
+            for old_row, column, track_id in still
+            if track_id in loaded.rows_of_ids and (new_row := loaded.rows_of_ids[track_id]) != old_row
+        ]
+        if not moves:
+            # Nothing tracked moved (a crate edit, a tag changed elsewhere): new contents, same layout.
+            # No layout change, which would make Qt's selection model save and restore each selected
+            # row through Python calls (seconds with 100,000 rows selected).
+            self._install(loaded)
+            if self._count:
+                self.dataChanged.emit(self.index(0, 0), self.index(self._count - 1, len(COLUMNS) - 1))
+            self._after_refresh(loaded)
+            return
+        # Rows moved (tracks were inserted in sort order): a layout change that maps the tracked
+        # persistent indexes (current row, ...) to the rows their tracks are on now.  Vertical: the
+        # columns stay, so a selection of 100,000 rows is kept as 100,000 rows, not 1.3M cells.
+        self.layoutAboutToBeChanged[_LAYOUT_ARGS].emit([], _VERTICAL)
         self._install(loaded)
-        old_list, new_list = [], []
-        for old_row, column, track_id in still:
-            if track_id not in loaded.rows_of_ids:
-                continue
-            row = loaded.rows_of_ids[track_id]
-            old_list.append(self.createIndex(old_row, column))
-            new_list.append(self.index(row, column) if row is not None else QModelIndex())
-        if old_list:
-            self.changePersistentIndexList(old_list, new_list)
+        old_list = [self.createIndex(old_row, column) for old_row, column, _ in moves]
+        new_list = [self.index(new_row, column) if new_row is not None else QModelIndex()
+                    for _, column, new_row in moves]  # fmt: skip
+        self.changePersistentIndexList(old_list, new_list)
         self.layoutChanged[_LAYOUT_ARGS].emit([], _VERTICAL)
+        self._after_refresh(loaded)
+
+    def _after_refresh(self, loaded: _Loaded) -> None:
         if self._pin_id is not None and (row := loaded.rows_of_ids.get(self._pin_id)) is not None:
             self.pinned_row_moved.emit(row)
 
@@ -859,6 +888,17 @@ def both_queries(first: ParsedQuery | None, second: ParsedQuery | None) -> Parse
     if second is None or second.is_empty:
         return first
     return ParsedQuery(And((first.root, second.root)))
+
+
+def merge_runs(runs: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Runs of rows (first, last) sorted, overlapping and touching ones merged, empty ones left out."""
+    merged: list[tuple[int, int]] = []
+    for first, last in sorted(run for run in runs if run[0] <= run[1]):
+        if merged and first <= merged[-1][1] + 1:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], last))
+        else:
+            merged.append((first, last))
+    return merged
 
 
 def _runs(rows: Sequence[int]) -> Iterable[tuple[int, int]]:
