@@ -131,8 +131,15 @@ class RowSource(Protocol):
 class _KnownCountView(TrackView):
     """A TrackView whose count was computed already (on the worker, or for the previous sort)."""
 
-    def __init__(self, library: Library, query: ParsedQuery | None, order: SortOrder, count: int) -> None:
-        super().__init__(library, query, order)
+    def __init__(
+        self,
+        library: Library,
+        query: ParsedQuery | None,
+        order: SortOrder,
+        count: int,
+        crate_id: int | None = None,
+    ) -> None:
+        super().__init__(library, query, order, crate_id)
         self._known_count = count
 
     def count(self) -> int:
@@ -140,14 +147,16 @@ class _KnownCountView(TrackView):
 
 
 class KeysetSource:
-    """The whole library in one sort order, paged by keyset seeks (no filter: nothing to materialise)."""
+    """The whole library, or one crate or smart crate, in one sort order, paged by keyset seeks (no
+    search: nothing to materialise, so that the first rows of a crate of 100,000 tracks come at once)."""
 
-    def __init__(self, library: Library, order: SortOrder, count: int) -> None:
+    def __init__(self, library: Library, order: SortOrder, count: int, crate_id: int | None = None) -> None:
         self.count = count
         self.order = order
+        self.crate_id = crate_id
         self.is_warm = False  # knows the sort key every ANCHOR_STEP rows
         self._library = library
-        self._view = _KnownCountView(library, None, order, count)
+        self._view = _KnownCountView(library, None, order, count, crate_id)
         self._found: queue.SimpleQueue[tuple[int, tuple[object, int]]] = queue.SimpleQueue()
 
     def rows(self, offset: int, limit: int) -> list[TrackRecord]:
@@ -162,16 +171,23 @@ class KeysetSource:
         return self._view.row_of_id(track_id)
 
     def ids_of_rows(self, first: int, last: int) -> list[int]:
-        sql, params = self._view.ordered_ids_sql()
-        rows = self._library.execute(f"{sql} LIMIT ? OFFSET ?", [*params, last - first + 1, first])
-        return [track_id for (track_id,) in rows]
+        return self._view.ids_of_rows(first, last)
 
     def warm(self, step: int, should_stop: Callable[[], bool]) -> bool:
         """Read the sort key every ``step`` rows (on a background thread), so that a jump anywhere skips
         fewer than ``step`` index entries.  Coarse to fine: the middle first, then the quarters, ... down
         to one key every 32 steps, then the rest in order; each key found is used by ``rows()`` at once,
-        so that jumps made during warming already skip less.  False if ``should_stop()`` said so."""
-        view = _KnownCountView(self._library, None, self.order, self.count)  # this thread's own
+        so that jumps made during warming already skip less.  False if ``should_stop()`` said so.
+        A crate (or smart crate) is read in its order once instead, keeping a key every ``step // 8``
+        rows: its rows are found by filtering a sort index, so a skipped row costs more there."""
+        view = _KnownCountView(self._library, None, self.order, self.count, self.crate_id)  # this thread's
+        if self.crate_id is not None:
+            if not view.warm(max(1, step // 8), should_stop):
+                return False
+            for row, key in view.anchors():
+                self._found.put((row, key))
+            self.is_warm = True
+            return True
         for row in _coarse_to_fine(step, self.count):
             if should_stop():
                 return False
@@ -292,7 +308,12 @@ class _LoadJob(Job):
         if library_count is None:
             library_count = self.library.count()
         scope_count = library_count
-        if request.crate_id is not None:
+        if request.crate_id is not None and request.query is None:
+            # A crate or smart crate without a search: counted, then paged by seeks (never all its ids
+            # read before the first rows show: seconds for 100,000 tracks).
+            scope_count = TrackView(self.library, None, request.order, request.crate_id).count()
+            source = KeysetSource(self.library, request.order, scope_count, request.crate_id)
+        elif request.crate_id is not None:
             view = TrackView(self.library, request.query, request.order, request.crate_id)
             loaded = IdListSource.of_view(view, lambda: not self._is_current(request.generation))
             if loaded is None:
@@ -726,6 +747,8 @@ class TrackTableModel(QAbstractTableModel):
         if isinstance(self._source, IdListSource):
             wanted = set(track_ids)
             return [row for row, track_id in enumerate(self._source.ids) if track_id in wanted]
+        if self.in_crate_order and self._crate_id is not None:  # row r = position r
+            return list(entry_positions(self.library, self._crate_id, track_ids).values())
         return [row for t in track_ids if (row := self._row_of_loaded_id.get(t)) is not None]
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
