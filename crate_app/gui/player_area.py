@@ -13,8 +13,9 @@ from crate_app import paths
 from crate_app.domain.keys import KeyNotation
 from crate_app.gui.player_strip import PlayerStrip
 from crate_app.gui.tag_editor import TagEditorDialog
-from crate_app.gui.track_model import TrackRole
+from crate_app.gui.track_model import COLUMN_NAMES, WAVEFORM_COLUMN, TrackRole
 from crate_app.gui.track_panel import TrackPanel
+from crate_app.gui.waveform_column import WaveformColumnDelegate
 from crate_app.services.player_service import PlayerService
 from crate_app.services.tag_edit_service import EditOutcome, TagEditService
 from crate_app.services.track_service import TrackService
@@ -33,10 +34,13 @@ class PlayerArea(QObject):
         super().__init__(window)
         self.window = window
         self.player = PlayerService(self)
+        # One undo history for the window: corrections and tag edits go on the crates' stack, so that
+        # Ctrl+Z / Ctrl+Shift+Z (the crates' Undo and Redo actions) undo the last edit whatever it was.
+        undo_stack = window.crates.service.undo_stack
         self.tracks = TrackService(
-            window.library, window.runner, paths.cache_dir() / "covers", self._tag_notation, self
+            window.library, window.runner, paths.cache_dir() / "covers", self._tag_notation, self, undo_stack
         )
-        self.tag_edits = TagEditService(window.runner, window.library, self)
+        self.tag_edits = TagEditService(window.runner, window.library, self, undo_stack)
         self.strip = PlayerStrip(self.player, self.tracks, window.settings_store, window)
         self.panel = TrackPanel(self.tracks, self._position_of_shown_track, window)
         self.panel.set_key_notation(window.settings.key_notation)
@@ -54,6 +58,13 @@ class PlayerArea(QObject):
         layout.insertWidget(index, self.strip)
 
         table = window.table
+        self.waveform_column = WaveformColumnDelegate(table, lambda: self.window.library, self)
+        table.setItemDelegateForColumn(WAVEFORM_COLUMN, self.waveform_column)
+        header = table.horizontalHeader()
+        if "waveform" not in window.settings.column_order:  # new: it goes after the title, in sight
+            title = header.visualIndex(COLUMN_NAMES.index("title"))
+            header.moveSection(header.visualIndex(WAVEFORM_COLUMN), title + 1)
+        table.horizontalHeader().sortIndicatorChanged.connect(self._on_header_sort_indicator_changed)
         table.selectionModel().currentRowChanged.connect(self._on_table_current_row_changed)
         window.model.modelReset.connect(self._on_model_reset)
         for keys, slot in (
@@ -73,10 +84,6 @@ class PlayerArea(QObject):
         edit_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Edit")
         edit_menu.addSeparator()
         self.edit_action = window._action(edit_menu, "Edit &Tags\u2026", "Ctrl+E", self.edit_tags)
-        # Ctrl+Z / Ctrl+Shift+Z belong to the crates' undo history (window-wide); tag edits have their own
-        # menu items until the two histories are one.
-        self.undo_action = window._action(edit_menu, "&Undo Tag Edit", "", self.tag_edits.undo)
-        self.redo_action = window._action(edit_menu, "Re&do Tag Edit", "", self.tag_edits.redo)
         self.edit_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         window.removeAction(self.edit_action)
         window.table.addAction(self.edit_action)
@@ -84,11 +91,9 @@ class PlayerArea(QObject):
         self.panel.reveal_requested.connect(window.reveal_track)
         self.tracks.tracks_updated.connect(self._on_values_changed)
         self.tag_edits.tracks_changed.connect(self._on_values_changed)
-        self.tag_edits.history_changed.connect(self._on_history_changed)
         self.tag_edits.finished.connect(self._on_tag_edits_finished)
         window.key_actions.triggered.connect(self._on_key_actions_triggered)
         window.analysis.service.tracks_saved.connect(self._on_analysis_tracks_saved)
-        self._on_history_changed()
 
     # -- helpers -----------------------------------------------------------------------------------------
     def _tag_notation(self) -> KeyNotation | None:
@@ -105,10 +110,9 @@ class PlayerArea(QObject):
     def set_library(self, library: Library) -> None:
         self.player.stop()
         self.tracks.library = library
-        self.tag_edits.library = library
-        self.tag_edits.undo_steps.clear()
-        self.tag_edits.redo_steps.clear()
+        self.tag_edits.library = library  # the shared undo stack is cleared by the crates' set_library
         self.tracks.select(None)
+        self.waveform_column.forget()
 
     def shutdown(self) -> None:
         self.player.stop()
@@ -152,12 +156,9 @@ class PlayerArea(QObject):
             self.tracks.reload()
 
     def _on_analysis_tracks_saved(self, ids: list) -> None:
+        self.waveform_column.forget(ids)  # their new overviews
         if self.tracks.track is not None and self.tracks.track.id in ids:
             self.tracks.select(self.tracks.track.id)  # its new waveform and grid
-
-    def _on_history_changed(self) -> None:
-        self.undo_action.setEnabled(bool(self.tag_edits.undo_steps) and not self.tag_edits.busy)
-        self.redo_action.setEnabled(bool(self.tag_edits.redo_steps) and not self.tag_edits.busy)
 
     def _on_tag_edits_finished(self, outcome: EditOutcome) -> None:
         if outcome.failures and not self.window.isActiveWindow():
@@ -168,6 +169,18 @@ class PlayerArea(QObject):
             + (f", {len(outcome.failures):,} failed" if outcome.failures else ""),
             15_000,
         )
+
+    def _on_header_sort_indicator_changed(self, section: int, _order: Qt.SortOrder) -> None:
+        if section != WAVEFORM_COLUMN:
+            return
+        order = self.window.model.order  # the waveform sorts nothing: the arrow stays where the sort is
+        header = self.window.table.horizontalHeader()
+        column = COLUMN_NAMES.index(order.column) if order.column in COLUMN_NAMES else 0
+        blocker = header.blockSignals(True)
+        header.setSortIndicator(
+            column, Qt.SortOrder.DescendingOrder if order.descending else Qt.SortOrder.AscendingOrder
+        )
+        header.blockSignals(blocker)
 
     def _on_key_actions_triggered(self, action) -> None:
         self.panel.set_key_notation(KeyNotation(action.data()))

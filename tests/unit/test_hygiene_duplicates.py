@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -191,4 +192,21 @@ def test_tag_keys_follow_changes_of_artist_and_title(tmp_path: Path, music: Path
     assert library.execute("SELECT COUNT(*) FROM track_tag_keys").fetchone()[0] == 4
     (group,) = duplicates.tag_groups(library)
     assert set(group) == {ids["a.flac"], ids["a.mp3"], ids["a copy.mp3"]}
+    library.close()
+
+
+def test_hash_library_stops_between_files_keeps_what_it_did_and_goes_on_next_time(
+    tmp_path: Path, music: Path
+) -> None:
+    library, ids, folder = _library(tmp_path, music)
+    seen: list = []  # the first file's progress is reported at once: stop before the second file
+    first = hashing.hash_library(library, progress=seen.append, should_stop=lambda: bool(seen))
+    assert (first.cancelled, first.hashed) == (True, 1)
+    assert len(hashing.tracks_to_hash(library)) == len(ids) - 1  # the one hashed was stored
+    rest = hashing.hash_library(library)
+    assert (rest.cancelled, rest.hashed, rest.failed) == (False, len(ids) - 1, 0)
+    assert hashing.tracks_to_hash(library) == []
+    os.utime(folder / "b.mp3", (1, 1))  # a changed file is hashed again after the rescan sees it
+    scan_paths(library, [folder], workers=0)
+    assert hashing.tracks_to_hash(library) == [ids["b.mp3"]]
     library.close()
