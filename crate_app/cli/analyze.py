@@ -286,7 +286,14 @@ class _Batch:
 
     def _analyse(self, item: _Item) -> FileOutcome:
         notation = self.notation if self.write_tags else None
-        return analyse_track(item.track_id, item.path, self.analyzer, self.options, tag_notation=notation)
+        return analyse_track(
+            item.track_id,
+            item.path,
+            self.analyzer,
+            self.options,
+            tag_notation=notation,
+            stored=lambda: self.library.track_by_id(item.track_id),  # a locked value is the user's
+        )
 
     def _enforce_time_limit(self, results, failures, meter: ProgressMeter, replace: bool) -> int:
         """Fail files over the time limit; returns the change in live threads."""

@@ -10,9 +10,11 @@ from crate_app.crates.entries import (
     crate_track_ids,
     crates_of_track,
     entry_positions,
+    hand_over_memberships,
     move_entries,
     remove_tracks,
     restore_entries,
+    take_back_memberships,
 )
 from crate_app.crates.tree import (
     children_of,
@@ -49,6 +51,7 @@ __all__ = [
     "delete_node",
     "duplicate_node",
     "entry_positions",
+    "hand_over_memberships",
     "list_nodes",
     "move_entries",
     "move_node",
@@ -61,5 +64,6 @@ __all__ = [
     "set_color",
     "set_note",
     "snapshot",
+    "take_back_memberships",
     "update_smart",
 ]

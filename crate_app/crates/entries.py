@@ -281,3 +281,67 @@ def entry_positions(library: Library, crate_id: int, track_ids: Iterable[int]) -
             )
         )
     return found
+
+
+# -- handing memberships from one track to another (inside the caller's transaction) ----------------
+def hand_over_memberships(
+    conn: sqlite3.Connection, from_track: int, to_track: int
+) -> list[dict[str, object]]:
+    """Give ``from_track``'s crate memberships to ``to_track``, inside the caller's transaction (a
+    dedupe that keeps one copy of a song does it with the rest of its work, all or nothing).
+
+    In a crate without ``to_track`` the entry keeps its place under the new id ("handed"); in a crate
+    that has ``to_track`` already the entry goes and the ones after it close up ("dropped").  Returns
+    one record per entry (crate, position, added_at, how), which ``take_back_memberships`` reverses.
+    """
+    done: list[dict[str, object]] = []
+    entries = conn.execute(
+        "SELECT e.crate_id, e.position, e.added_at, k.position IS NOT NULL FROM crate_entries e "
+        "LEFT JOIN crate_entries k ON k.crate_id = e.crate_id AND k.track_id = ? "
+        "WHERE e.track_id = ? ORDER BY e.crate_id",
+        (to_track, from_track),
+    ).fetchall()
+    for crate_id, position, added_at, kept_is_member in entries:
+        if kept_is_member:
+            conn.execute(
+                "DELETE FROM crate_entries WHERE crate_id = ? AND position = ?", (crate_id, position)
+            )
+            _renumber_from(conn, crate_id, position)
+            _save_count(conn, crate_id, _count(conn, crate_id))
+        else:
+            conn.execute(
+                "UPDATE crate_entries SET track_id = ? WHERE crate_id = ? AND position = ?",
+                (to_track, crate_id, position),
+            )
+        done.append({"crate": crate_id, "position": position, "added_at": added_at,
+                     "how": "dropped" if kept_is_member else "handed"})  # fmt: skip
+    return done
+
+
+def take_back_memberships(
+    conn: sqlite3.Connection, from_track: int, to_track: int, handed: list[dict[str, object]]
+) -> None:
+    """Reverse ``hand_over_memberships(conn, from_track, to_track)`` inside the caller's transaction:
+    handed entries return to ``from_track`` in place, dropped ones are put back at their old
+    positions (clamped to the crate's length).  Crates deleted since are skipped; ``from_track`` must
+    exist again.  Several hand-overs are taken back newest first."""
+    for entry in reversed(handed):
+        crate_id, position = int(entry["crate"]), int(entry["position"])
+        if conn.execute("SELECT 1 FROM crate_nodes WHERE id = ?", (crate_id,)).fetchone() is None:
+            continue
+        if conn.execute(
+            "SELECT 1 FROM crate_entries WHERE crate_id = ? AND track_id = ?", (crate_id, from_track)
+        ).fetchone():
+            continue  # back in the crate already
+        if entry["how"] == "handed":
+            conn.execute(
+                "UPDATE crate_entries SET track_id = ? WHERE crate_id = ? AND track_id = ?",
+                (from_track, crate_id, to_track),
+            )
+            continue
+        count = _count(conn, crate_id)
+        position = min(position, count)
+        if position < count:
+            _shift(conn, crate_id, position, 1)
+        insert_entries(conn, crate_id, position, [(from_track, float(entry["added_at"]))])
+        _save_count(conn, crate_id, count + 1)

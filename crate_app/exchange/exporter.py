@@ -75,7 +75,9 @@ def export(
 
         return serato_crates.write(dest, source, mapper, **run, **options)  # type: ignore[arg-type]
     if target == "engine":
-        raise ExchangeError(
-            "Engine DJ export is not available yet: export rekordbox XML or M3U8 and import that in Engine DJ"
-        )
+        from crate_app.exchange import engine_db
+
+        if dest.exists() and not dest.is_dir():
+            raise ExchangeError(f"{dest} is a file: Engine DJ export writes an Engine Library folder")
+        return engine_db.write(dest, source, mapper, **run, **options)  # type: ignore[arg-type]
     raise ExchangeError(f"unknown export target {target!r} (one of {', '.join(EXPORT_TARGETS)})")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import struct
-import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -26,6 +25,7 @@ from crate_app.exchange.model import (
     PlaylistNode,
 )
 from crate_app.exchange.paths import PathMapper, Unexpressible, parse_path
+from crate_app.exchange.running import program_running
 
 TARGET = "serato"
 VERSION = "1.0/Serato ScratchLive Crate"
@@ -80,26 +80,7 @@ def crate_paths(data: bytes) -> list[str]:
 
 def serato_running() -> bool:
     """Whether Serato DJ (or Scratch Live) runs on this computer."""
-    names: list[str] = []
-    try:
-        if sys.platform.startswith("linux"):
-            for pid in os.listdir("/proc"):
-                if pid.isdigit():
-                    try:
-                        names.append(Path(f"/proc/{pid}/comm").read_text().strip())
-                    except OSError:
-                        continue
-        elif sys.platform == "win32":
-            names = subprocess.run(
-                ["tasklist"], capture_output=True, text=True, timeout=10
-            ).stdout.splitlines()
-        else:
-            names = subprocess.run(
-                ["ps", "-A", "-o", "comm="], capture_output=True, text=True, timeout=10
-            ).stdout.splitlines()
-    except (OSError, subprocess.SubprocessError):
-        return False
-    return any("serato" in name.lower() and "crate" not in name.lower() for name in names)
+    return program_running(("serato",))
 
 
 def serato_folder(dest: Path) -> Path:

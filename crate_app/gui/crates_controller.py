@@ -17,7 +17,7 @@ from crate_app.domain.crates import CrateNode
 from crate_app.domain.search import ParsedQuery
 from crate_app.gui.settings import SidebarSettings, load_sidebar_settings, save_sidebar_settings
 from crate_app.gui.sidebar import COLLECTION, PROBLEMS, Sidebar, SidebarTarget
-from crate_app.gui.track_model import COLUMN_NAMES, POSITION_COLUMN, TrackIdRole, TrackTableModel
+from crate_app.gui.track_model import COLUMN_NAMES, POSITION_COLUMN, TrackIdRole, TrackTableModel, merge_runs
 from crate_app.services.crate_service import CrateService
 from crate_app.store.library import Library
 from crate_app.store.view import SortOrder
@@ -175,18 +175,25 @@ class CratesController(QObject):
         return lambda: self.add_selected_to(crate)
 
     # -- commands -------------------------------------------------------------------------------------
+    def selected_runs(self) -> list[tuple[int, int]]:
+        """The selected rows as runs (first, last), sorted and merged: a selection of 100,000 rows is
+        a few ranges, never 100,000 indexes (nor 1.3M cells)."""
+        return merge_runs((r.top(), r.bottom()) for r in self.table.selectionModel().selection())
+
     def selected_track_ids(self) -> list[int]:
         """The selected rows' track ids in row order (read by runs of rows: fast for 100,000)."""
-        rows: list[int] = []
-        for selection_range in self.table.selectionModel().selection():
-            rows.extend(range(selection_range.top(), selection_range.bottom() + 1))
-        return self.model.ids_of_rows(rows)
+        return self.model.ids_reader(self.selected_runs())()
+
+    def _selected_reader(self) -> tuple[Callable[[], list[int]], int]:
+        """A reader of the selected rows' ids (to run on the writer thread) and how many rows."""
+        runs = self.selected_runs()
+        return self.model.ids_reader(runs), sum(last - first + 1 for first, last in runs)
 
     def add_selected_to(self, crate: CrateNode) -> None:
-        ids = self.selected_track_ids()
-        if ids:
-            self.message.emit(f"Adding {len(ids):,} tracks to \u201c{crate.name}\u201d\u2026")
-            self.service.add_tracks(crate, ids)
+        read_ids, count = self._selected_reader()
+        if count:
+            self.message.emit(f"Adding {count:,} tracks to \u201c{crate.name}\u201d\u2026")
+            self.service.add_tracks(crate, read_ids, count=count)
 
     def new_crate_from_selection(self) -> None:
         ids = self.selected_track_ids()
@@ -199,9 +206,9 @@ class CratesController(QObject):
         if crate is None or crate.kind != "crate":
             self.message.emit("Only a crate's own tracks can be removed from it (select a crate first).")
             return
-        ids = self.selected_track_ids()
-        if ids:
-            self.service.remove_tracks(crate, ids)
+        read_ids, count = self._selected_reader()
+        if count:
+            self.service.remove_tracks(crate, read_ids, count)
 
     # -- settings -------------------------------------------------------------------------------------
     def current_settings(self) -> SidebarSettings:

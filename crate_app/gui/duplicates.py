@@ -1,6 +1,7 @@
 """The Duplicates view: sets of the same track at one level (tags, audio, recording), the copy to keep
 suggested and changeable, and what to do with the others (remove from the library, move to a folder,
-send to the trash), with Undo.  Until the sidebar can host it, it is a dialog."""
+send to the trash), with Undo.  A page of the window's central stack, shown while the sidebar's
+Duplicates row is selected (the track table comes back with any other row)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from collections.abc import Sequence
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QComboBox,
-    QDialog,
     QFileDialog,
     QHBoxLayout,
     QHeaderView,
@@ -41,11 +41,12 @@ def _duration(seconds: float | None) -> str:
     return f"{minutes}:{rest:02d}"
 
 
-class DuplicatesDialog(QDialog):
+class DuplicatesView(QWidget):
+    """Find duplicate sets, choose the copy to keep in each, act on the others, undo."""
+
     def __init__(self, service: HygieneService, library: Library, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setWindowTitle("Duplicates")
-        self.resize(1100, 560)
+        self.setObjectName("duplicates_view")
         self.service = service
         self.library = library
         self.last_actions: list[int] = []
@@ -75,20 +76,22 @@ class DuplicatesDialog(QDialog):
         self.move_button = QPushButton("Move Others to Folder\u2026", self)
         self.trash_button = QPushButton("Send Others to Trash", self)
         self.undo_button = QPushButton("Undo", self)
-        self.close_button = QPushButton("Close", self)
         bottom = QHBoxLayout()
         for button in (self.remove_button, self.move_button, self.trash_button, self.undo_button):
             bottom.addWidget(button)
         bottom.addStretch(1)
-        bottom.addWidget(self.close_button)
         layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(top)
         layout.addWidget(self.tree, 1)
         hint = (
-            "Checked sets are handled; the kept copy (Keep) gets the others' crates and analysis. "
-            "Every action can be undone; files are never deleted."
+            "Keep is suggested: lossless over lossy, higher bitrate, analysed, in more crates, added "
+            "earlier. Checked sets are handled; the kept copy gets the others' crates, cues and "
+            "analysis. Every action can be undone; files are never deleted."
         )
-        layout.addWidget(QLabel(hint, self))
+        hint_label = QLabel(hint, self)
+        hint_label.setWordWrap(True)
+        layout.addWidget(hint_label)
         layout.addLayout(bottom)
 
         self.find_button.clicked.connect(self._on_find_button_clicked)
@@ -98,7 +101,6 @@ class DuplicatesDialog(QDialog):
         self.move_button.clicked.connect(self._on_move_button_clicked)
         self.trash_button.clicked.connect(self._on_trash_button_clicked)
         self.undo_button.clicked.connect(self._on_undo_button_clicked)
-        self.close_button.clicked.connect(self.accept)
         self.tree.itemChanged.connect(self._on_tree_item_changed)
         self.service.progress.connect(self._on_service_progress)
         self.service.duplicates_found.connect(self._on_service_duplicates_found)
@@ -109,6 +111,13 @@ class DuplicatesDialog(QDialog):
         self._on_service_running_changed(self.service.is_running)
 
     # -- the sets ------------------------------------------------------------------------------------
+    def clear(self) -> None:
+        """Forget the sets and the last action (another library was opened)."""
+        self.tree.clear()
+        self.last_actions = []
+        self.status.setText("Choose how tracks are compared, then Find.")
+        self._update_buttons()
+
     def show_sets(self, sets: Sequence[DuplicateSet]) -> None:
         records = {t.id: t for t in self.library.tracks_by_ids([i for s in sets for i in s.track_ids])}
         self.tree.blockSignals(True)

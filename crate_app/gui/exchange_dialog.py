@@ -37,6 +37,7 @@ from crate_app import crates
 from crate_app.domain.errors import CrateError
 from crate_app.domain.progress import Progress
 from crate_app.domain.track import display_path
+from crate_app.exchange import engine_db
 from crate_app.exchange.exporter import mapper_from_rules
 from crate_app.exchange.importer import ImportReport
 from crate_app.exchange.model import ExportReport
@@ -45,7 +46,7 @@ from crate_app.store.library import Library
 
 TITLES = {"rekordbox": "rekordbox XML", "traktor": "Traktor NML", "serato": "Serato Crates",
           "engine": "Engine DJ", "m3u8": "M3U8 Playlists"}  # fmt: skip
-EXPORTS = ("rekordbox", "traktor", "serato", "m3u8")  # Engine DJ: not written yet
+EXPORTS = ("rekordbox", "traktor", "serato", "engine", "m3u8")
 IMPORTS = ("rekordbox", "traktor", "serato", "m3u8")
 # Destination/source is a file for these, a folder for the others.
 FILE_KINDS = {"rekordbox": "rekordbox XML (*.xml)", "traktor": "Traktor collection (*.nml)"}
@@ -127,6 +128,9 @@ class ExchangeDialog(QDialog):
 
         self.nml_version = QComboBox()
         self.nml_version.addItems(["Traktor Pro 2/3 (NML 19)", "Traktor Pro 4 (NML 20)"])
+        self.engine_schema = QComboBox()
+        for version, app in engine_db.SCHEMAS.items():
+            self.engine_schema.addItem(f"{app} (database {version})", version)
         self.relative = QCheckBox("Paths relative to each playlist's folder")
         self.add_unknown = QCheckBox("Add files the library does not have yet (else list them)")
         self.add_unknown.setChecked(True)
@@ -136,6 +140,8 @@ class ExchangeDialog(QDialog):
         )
         if direction == "export" and kind == "traktor":
             form.addRow("Format:", self.nml_version)
+        if direction == "export" and kind == "engine":
+            form.addRow("Format:", self.engine_schema)
         if direction == "export" and kind == "m3u8":
             form.addRow("", self.relative)
         if direction == "import":
@@ -222,6 +228,8 @@ class ExchangeDialog(QDialog):
         options: dict[str, object] = {}
         if self.direction == "export" and self.kind == "traktor":
             options["version"] = 20 if self.nml_version.currentIndex() == 1 else 19
+        if self.direction == "export" and self.kind == "engine":
+            options["schema"] = self.engine_schema.currentData()
         if self.direction == "export" and self.kind == "m3u8":
             options["relative"] = self.relative.isChecked()
         prefer = "source" if self.prefer.currentIndex() == 1 else "crate"

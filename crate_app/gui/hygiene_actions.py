@@ -1,6 +1,6 @@
-"""The window's hygiene commands, installed by one call so that ``main_window`` stays small:
-View ▸ Duplicates…, File ▸ Find Moved Files in Folder…, File ▸ Back Up Library Now, and watched
-library folders (View ▸ Watch Library Folders)."""
+"""The window's hygiene commands, installed by one call so that ``main_window`` stays small: the
+Duplicates view (the sidebar's Duplicates row, or View ▸ Duplicates), File ▸ Find Moved Files in
+Folder…, File ▸ Back Up Library Now, and watched library folders (View ▸ Watch Library Folders)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,12 @@ from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QMainWindow, QMenu, QMessageBox
 
-from crate_app.gui.duplicates import DuplicatesDialog
+from crate_app.gui.duplicates import DuplicatesView
+from crate_app.gui.hashing_status import HashingStatus
 from crate_app.gui.relink_dialog import RelinkDialog
 from crate_app.gui.settings import load_hygiene_preferences, save_hygiene_preferences
 from crate_app.hygiene import backup
+from crate_app.services.hash_service import HashService
 from crate_app.services.hygiene_service import HygieneService
 from crate_app.services.watch_service import WatchService
 
@@ -30,10 +32,20 @@ class HygieneController(QObject):
         self.service.library_changed.connect(self._on_service_library_changed)
         self.watch.limited.connect(window.show_message)
         window.scan_service.finished.connect(self._on_scan_finished)
-        crates = getattr(window, "crates", None)  # the sidebar's Duplicates row opens the view
-        if crates is not None:
-            crates.sidebar.duplicates_requested.connect(self.show_duplicates)
-        self.dialog: DuplicatesDialog | None = None
+        # The Duplicates view is a page beside the track table, shown while the sidebar's Duplicates
+        # row is selected (made when first shown).
+        self.view: DuplicatesView | None = None
+        self.sidebar = window.crates.sidebar
+        self.sidebar.duplicates_requested.connect(self._on_sidebar_duplicates_requested)
+        self.sidebar.table_requested.connect(self._on_sidebar_table_requested)
+        self.is_shut_down = False
+        # Audio hashes in the background (after start-up and after each scan), waiting while a scan
+        # reads the disk or a duplicate search hashes the same files; Pause in the status bar.
+        self.hashing = HashService(window.library, self)
+        self.hashing_status = HashingStatus(self.hashing, window)
+        window.statusBar().addPermanentWidget(self.hashing_status)
+        window.scan_service.running_changed.connect(self._on_scan_running_changed)
+        self.service.running_changed.connect(self._on_service_running_changed)
 
     def install_menus(
         self, file_menu: QMenu, view_menu: QMenu, before_in_file: QAction | None = None
@@ -48,16 +60,19 @@ class HygieneController(QObject):
         if before_in_file is not None:
             file_menu.insertSeparator(before_in_file)
         view_menu.addSeparator()
-        self.duplicates_action = self._action(
-            view_menu, "&Duplicates\u2026", "Ctrl+Shift+D", self.show_duplicates
-        )
+        self.duplicates_action = self._action(view_menu, "&Duplicates", "Ctrl+Shift+D", self.show_duplicates)
         self.watch_action = self._action(view_menu, "&Watch Library Folders", "", self.set_watching)
         self.watch_action.setCheckable(True)
         self.watch_action.setChecked(self.preferences.watch_folders)
 
     def start(self) -> None:
+        """Watch the library folders if the preference says so, and hash the audio not hashed yet
+        (never after ``shutdown``)."""
+        if self.is_shut_down:
+            return
         if self.preferences.watch_folders:
             self.watch.start()
+        self.start_hashing()
 
     def _action(
         self, menu: QMenu, text: str, shortcut: str, slot: object, before: QAction | None = None
@@ -74,13 +89,21 @@ class HygieneController(QObject):
         return action
 
     # -- commands -----------------------------------------------------------------------------------
-    def show_duplicates(self) -> DuplicatesDialog:
-        if self.dialog is None:
-            self.dialog = DuplicatesDialog(self.service, self.window.library, self.window)
-        self.dialog.library = self.window.library
-        self.dialog.show()
-        self.dialog.raise_()
-        return self.dialog
+    def show_duplicates(self) -> DuplicatesView:
+        """Select the sidebar's Duplicates row (showing the sidebar if it was hidden): the view
+        takes the table's place until another row is selected."""
+        self.window.crates.dock.setVisible(True)
+        self.sidebar.select_duplicates()
+        return self._show_view()
+
+    def _show_view(self) -> DuplicatesView:
+        if self.view is None:
+            self.view = DuplicatesView(self.service, self.window.library, self.window.stack)
+            self.window.stack.addWidget(self.view)
+        self.view.library = self.window.library
+        self.window.stack.setCurrentWidget(self.view)
+        self.window.search.setEnabled(False)  # the search filters the table, which is not shown
+        return self.view
 
     def find_moved_files(self, folder: str | None = None) -> RelinkDialog | None:
         if not isinstance(folder, str) or not folder:
@@ -143,17 +166,40 @@ class HygieneController(QObject):
     def set_library(self, library) -> None:  # type: ignore[no-untyped-def]
         self.service.set_library(library)
         self.watch.set_library(library)
-        if self.dialog is not None:
-            self.dialog.library = library
+        self.hashing.set_library(library)
+        self.start_hashing()
+        if self.view is not None:
+            self.view.library = library
+            self.view.clear()
 
     def shutdown(self) -> None:
+        self.is_shut_down = True
         self.watch.stop()
+        self.hashing.shutdown()
         self.service.shutdown()
 
     # -- events -------------------------------------------------------------------------------------
+    def _on_sidebar_duplicates_requested(self) -> None:
+        self._show_view()
+
+    def _on_sidebar_table_requested(self) -> None:
+        self.window.search.setEnabled(True)
+        self.window.show_table_page()
+
     def _on_service_library_changed(self) -> None:
         self.window.model.refresh(pin_row=self.window.table.top_row())
 
+    def start_hashing(self) -> None:
+        if not self.is_shut_down:
+            self.hashing.start()
+
+    def _on_scan_running_changed(self, running: bool) -> None:
+        (self.hashing.hold if running else self.hashing.release)("scan")
+
+    def _on_service_running_changed(self, running: bool) -> None:
+        (self.hashing.hold if running else self.hashing.release)("duplicates")
+
     def _on_scan_finished(self, _summary: object) -> None:
+        self.start_hashing()  # the new and changed files
         if self.watch.is_watching:
             self.watch.start()  # a folder added by the scan is watched from now on

@@ -33,10 +33,13 @@ class PlayerArea(QObject):
         super().__init__(window)
         self.window = window
         self.player = PlayerService(self)
+        # One undo history for the window: corrections and tag edits go on the crates' stack, so that
+        # Ctrl+Z / Ctrl+Shift+Z (the crates' Undo and Redo actions) undo the last edit whatever it was.
+        undo_stack = window.crates.service.undo_stack
         self.tracks = TrackService(
-            window.library, window.runner, paths.cache_dir() / "covers", self._tag_notation, self
+            window.library, window.runner, paths.cache_dir() / "covers", self._tag_notation, self, undo_stack
         )
-        self.tag_edits = TagEditService(window.runner, window.library, self)
+        self.tag_edits = TagEditService(window.runner, window.library, self, undo_stack)
         self.strip = PlayerStrip(self.player, self.tracks, window.settings_store, window)
         self.panel = TrackPanel(self.tracks, self._position_of_shown_track, window)
         self.panel.set_key_notation(window.settings.key_notation)
@@ -73,10 +76,6 @@ class PlayerArea(QObject):
         edit_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Edit")
         edit_menu.addSeparator()
         self.edit_action = window._action(edit_menu, "Edit &Tags\u2026", "Ctrl+E", self.edit_tags)
-        # Ctrl+Z / Ctrl+Shift+Z belong to the crates' undo history (window-wide); tag edits have their own
-        # menu items until the two histories are one.
-        self.undo_action = window._action(edit_menu, "&Undo Tag Edit", "", self.tag_edits.undo)
-        self.redo_action = window._action(edit_menu, "Re&do Tag Edit", "", self.tag_edits.redo)
         self.edit_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         window.removeAction(self.edit_action)
         window.table.addAction(self.edit_action)
@@ -84,11 +83,9 @@ class PlayerArea(QObject):
         self.panel.reveal_requested.connect(window.reveal_track)
         self.tracks.tracks_updated.connect(self._on_values_changed)
         self.tag_edits.tracks_changed.connect(self._on_values_changed)
-        self.tag_edits.history_changed.connect(self._on_history_changed)
         self.tag_edits.finished.connect(self._on_tag_edits_finished)
         window.key_actions.triggered.connect(self._on_key_actions_triggered)
         window.analysis.service.tracks_saved.connect(self._on_analysis_tracks_saved)
-        self._on_history_changed()
 
     # -- helpers -----------------------------------------------------------------------------------------
     def _tag_notation(self) -> KeyNotation | None:
@@ -105,9 +102,7 @@ class PlayerArea(QObject):
     def set_library(self, library: Library) -> None:
         self.player.stop()
         self.tracks.library = library
-        self.tag_edits.library = library
-        self.tag_edits.undo_steps.clear()
-        self.tag_edits.redo_steps.clear()
+        self.tag_edits.library = library  # the shared undo stack is cleared by the crates' set_library
         self.tracks.select(None)
 
     def shutdown(self) -> None:
@@ -154,10 +149,6 @@ class PlayerArea(QObject):
     def _on_analysis_tracks_saved(self, ids: list) -> None:
         if self.tracks.track is not None and self.tracks.track.id in ids:
             self.tracks.select(self.tracks.track.id)  # its new waveform and grid
-
-    def _on_history_changed(self) -> None:
-        self.undo_action.setEnabled(bool(self.tag_edits.undo_steps) and not self.tag_edits.busy)
-        self.redo_action.setEnabled(bool(self.tag_edits.redo_steps) and not self.tag_edits.busy)
 
     def _on_tag_edits_finished(self, outcome: EditOutcome) -> None:
         if outcome.failures and not self.window.isActiveWindow():

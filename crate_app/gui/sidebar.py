@@ -24,7 +24,6 @@ from PySide6.QtCore import (
     QPersistentModelIndex,
     QPoint,
     Qt,
-    QTimer,
     Signal,
 )
 from PySide6.QtGui import QAction, QBrush, QColor, QDragMoveEvent, QDropEvent, QIcon, QKeySequence
@@ -540,7 +539,8 @@ class Sidebar(QWidget):
     """
 
     target_selected = Signal(object)
-    duplicates_requested = Signal()  # the Duplicates row was chosen
+    duplicates_requested = Signal()  # the Duplicates row was chosen: the window shows that view
+    table_requested = Signal()  # another row was chosen after it: the window shows the table again
     message = Signal(str)
     paths_dropped_on_collection = Signal(object)
     smart_editor_requested = Signal(object, object)
@@ -559,7 +559,8 @@ class Sidebar(QWidget):
         self.setMinimumWidth(140)
         self._expanded_ids: set[int] = set()
         self._expanded_paths: set[str] | None = None  # from the settings, until the first tree arrives
-        self._current: SidebarTarget = SidebarTarget(COLLECTION)
+        self._current: SidebarTarget = SidebarTarget(COLLECTION)  # what the track table shows
+        self.showing_duplicates = False  # the Duplicates row is selected (the table keeps _current)
         self._select_after_load: int | None = None
         self._edit_after_load = False
         self._build_actions()
@@ -643,6 +644,9 @@ class Sidebar(QWidget):
 
     def select_collection(self) -> None:
         self.view.setCurrentIndex(self.model.special_index(COLLECTION))
+
+    def select_duplicates(self) -> None:
+        self.view.setCurrentIndex(self.model.special_index(DUPLICATES))
 
     def _insertion_parent(self) -> int | None:
         """Where a new node goes: into the selected folder, else beside the selected crate."""
@@ -804,20 +808,22 @@ class Sidebar(QWidget):
             selection.blockSignals(blocker)
         self.view.viewport().update()
         target = index.siblingAtColumn(_NAME).data(TargetRole)
-        if target is not None and _shown_by(target) != _shown_by(self._current):
+        if target is None or target.kind == DUPLICATES:
+            return
+        if _shown_by(target) != _shown_by(self._current):
             self._current = target  # the crate shown is gone (deleted here or in another window)
             self.target_selected.emit(target)
 
     def _on_view_current_changed(self, current: QModelIndex, previous: QModelIndex) -> None:
         target = current.siblingAtColumn(_NAME).data(TargetRole)
         if target is not None and target.kind == DUPLICATES:
-            # A view of its own (the window opens it); the table and the selection stay where they were.
+            # A view of its own in place of the table; the table keeps what it showed (_current).
+            self.showing_duplicates = True
             self.duplicates_requested.emit()
-            back = QPersistentModelIndex(previous)
-            QTimer.singleShot(
-                0, lambda: self.view.setCurrentIndex(QModelIndex(back)) if back.isValid() else None
-            )
             return
+        if target is not None and self.showing_duplicates:
+            self.showing_duplicates = False
+            self.table_requested.emit()
         if target is None or target == self._current:
             return
         self._current = target

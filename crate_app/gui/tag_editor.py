@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
 from crate_app.domain.colors import TRACK_COLORS
 from crate_app.domain.progress import Progress
 from crate_app.domain.track import TrackRecord
-from crate_app.services.tag_edit_service import EditOutcome, TagEditService
+from crate_app.services.tag_edit_service import EditOutcome, EditStep, TagEditService
 
 VARIOUS = "(various)"
 TEXT_FIELDS = (
@@ -44,6 +44,7 @@ class TagEditorDialog(QDialog):
         super().__init__(parent)
         self.tracks = tracks
         self.service = service
+        self._step: EditStep | None = None  # the edit this dialog started
         count = len(tracks)
         self.setWindowTitle(f"Edit Tags of {count:,} Track{'s' if count != 1 else ''}")
         self.setMinimumWidth(480)
@@ -125,6 +126,7 @@ class TagEditorDialog(QDialog):
                 return
             self.accept()  # nothing changes
             return
+        self._step = step
         self.buttons.button(QDialogButtonBox.StandardButton.Save).setEnabled(False)
         self.progress.setRange(0, len(step.changes))
         self.progress.show()
@@ -142,10 +144,14 @@ class TagEditorDialog(QDialog):
             self.reject()
 
     def _on_service_progress(self, progress: Progress) -> None:
+        if self._step is None:
+            return  # not this dialog's write
         self.progress.setValue(progress.done)
         self.message.setText(progress.describe())
 
     def _on_service_finished(self, outcome: EditOutcome) -> None:
+        if outcome.step is not self._step:
+            return  # another write (an undo or redo queued meanwhile), not this dialog's edit
         if outcome.failures:
             lines = [f"{len(outcome.failures):,} file(s) not changed (each left exactly as it was):"]
             lines += [f"\u2022 {path}: {reason}" for path, reason in outcome.failures[:8]]

@@ -129,8 +129,15 @@ class RowSource(Protocol):
 class _KnownCountView(TrackView):
     """A TrackView whose count was computed already (on the worker, or for the previous sort)."""
 
-    def __init__(self, library: Library, query: ParsedQuery | None, order: SortOrder, count: int) -> None:
-        super().__init__(library, query, order)
+    def __init__(
+        self,
+        library: Library,
+        query: ParsedQuery | None,
+        order: SortOrder,
+        count: int,
+        crate_id: int | None = None,
+    ) -> None:
+        super().__init__(library, query, order, crate_id)
         self._known_count = count
 
     def count(self) -> int:
@@ -138,14 +145,16 @@ class _KnownCountView(TrackView):
 
 
 class KeysetSource:
-    """The whole library in one sort order, paged by keyset seeks (no filter: nothing to materialise)."""
+    """The whole library, or one crate or smart crate, in one sort order, paged by keyset seeks (no
+    search: nothing to materialise, so that the first rows of a crate of 100,000 tracks come at once)."""
 
-    def __init__(self, library: Library, order: SortOrder, count: int) -> None:
+    def __init__(self, library: Library, order: SortOrder, count: int, crate_id: int | None = None) -> None:
         self.count = count
         self.order = order
+        self.crate_id = crate_id
         self.is_warm = False  # knows the sort key every ANCHOR_STEP rows
         self._library = library
-        self._view = _KnownCountView(library, None, order, count)
+        self._view = _KnownCountView(library, None, order, count, crate_id)
         self._found: queue.SimpleQueue[tuple[int, tuple[object, int]]] = queue.SimpleQueue()
 
     def rows(self, offset: int, limit: int) -> list[TrackRecord]:
@@ -160,16 +169,23 @@ class KeysetSource:
         return self._view.row_of_id(track_id)
 
     def ids_of_rows(self, first: int, last: int) -> list[int]:
-        sql, params = self._view.ordered_ids_sql()
-        rows = self._library.execute(f"{sql} LIMIT ? OFFSET ?", [*params, last - first + 1, first])
-        return [track_id for (track_id,) in rows]
+        return self._view.ids_of_rows(first, last)
 
     def warm(self, step: int, should_stop: Callable[[], bool]) -> bool:
         """Read the sort key every ``step`` rows (on a background thread), so that a jump anywhere skips
         fewer than ``step`` index entries.  Coarse to fine: the middle first, then the quarters, ... down
         to one key every 32 steps, then the rest in order; each key found is used by ``rows()`` at once,
-        so that jumps made during warming already skip less.  False if ``should_stop()`` said so."""
-        view = _KnownCountView(self._library, None, self.order, self.count)  # this thread's own
+        so that jumps made during warming already skip less.  False if ``should_stop()`` said so.
+        A crate (or smart crate) is read in its order once instead, keeping a key every ``step // 8``
+        rows: its rows are found by filtering a sort index, so a skipped row costs more there."""
+        view = _KnownCountView(self._library, None, self.order, self.count, self.crate_id)  # this thread's
+        if self.crate_id is not None:
+            if not view.warm(max(1, step // 8), should_stop):
+                return False
+            for row, key in view.anchors():
+                self._found.put((row, key))
+            self.is_warm = True
+            return True
         for row in _coarse_to_fine(step, self.count):
             if should_stop():
                 return False
@@ -290,7 +306,12 @@ class _LoadJob(Job):
         if library_count is None:
             library_count = self.library.count()
         scope_count = library_count
-        if request.crate_id is not None:
+        if request.crate_id is not None and request.query is None:
+            # A crate or smart crate without a search: counted, then paged by seeks (never all its ids
+            # read before the first rows show: seconds for 100,000 tracks).
+            scope_count = TrackView(self.library, None, request.order, request.crate_id).count()
+            source = KeysetSource(self.library, request.order, scope_count, request.crate_id)
+        elif request.crate_id is not None:
             view = TrackView(self.library, request.query, request.order, request.crate_id)
             loaded = IdListSource.of_view(view, lambda: not self._is_current(request.generation))
             if loaded is None:
@@ -665,6 +686,23 @@ class TrackTableModel(QAbstractTableModel):
             ids.extend(self._source.ids_of_rows(first, last))  # type: ignore[attr-defined]
         return ids
 
+    def ids_reader(self, runs: Iterable[tuple[int, int]]) -> Callable[[], list[int]]:
+        """A function that reads the track ids on these runs of rows ((first, last), in any order) as
+        the table shows them now, in row order; safe to call on any thread, so that the ids of a
+        selection of 100,000 rows are read off the GUI thread."""
+        source = self._source
+        if source is None:
+            return list
+        merged = merge_runs([(max(0, first), min(last, self._count - 1)) for first, last in runs])
+
+        def read() -> list[int]:
+            ids: list[int] = []
+            for first, last in merged:
+                ids.extend(source.ids_of_rows(first, last))  # type: ignore[attr-defined]
+            return ids
+
+        return read
+
     def mimeTypes(self) -> list[str]:
         return [TRACKS_MIME]
 
@@ -707,6 +745,8 @@ class TrackTableModel(QAbstractTableModel):
         if isinstance(self._source, IdListSource):
             wanted = set(track_ids)
             return [row for row, track_id in enumerate(self._source.ids) if track_id in wanted]
+        if self.in_crate_order and self._crate_id is not None:  # row r = position r
+            return list(entry_positions(self.library, self._crate_id, track_ids).values())
         return [row for t in track_ids if (row := self._row_of_loaded_id.get(t)) is not None]
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
@@ -799,10 +839,6 @@ class TrackTableModel(QAbstractTableModel):
             self.beginRemoveRows(QModelIndex(), new_count, self._count - 1)
             self._count = new_count
             self.endRemoveRows()
-        # Rows may have moved (tracks were inserted in sort order): a layout change that maps every
-        # persistent index (selection, current row) to the row its track is on now.  Vertical: the
-        # columns stay, so a selection of 100,000 rows is kept as 100,000 rows, not 1.3M cells.
-        self.layoutAboutToBeChanged[_LAYOUT_ARGS].emit([], _VERTICAL)
         # Only the indexes tracked when the refresh was asked for move (others, e.g. the rest of a
         # selection of 100,000 rows, keep their rows): walking every persistent index costs ~1 s there.
         still = [
@@ -810,17 +846,33 @@ class TrackTableModel(QAbstractTableModel):
             for row, column, track_id in self._tracked
             if (record := self.track_at(row, load=False)) is not None and record.id == track_id
         ]
+        moves = [
+            (old_row, column, new_row)
+            for old_row, column, track_id in still
+            if track_id in loaded.rows_of_ids and (new_row := loaded.rows_of_ids[track_id]) != old_row
+        ]
+        if not moves:
+            # Nothing tracked moved (a crate edit, a tag changed elsewhere): new contents, same layout.
+            # No layout change, which would make Qt's selection model save and restore each selected
+            # row through Python calls (seconds with 100,000 rows selected).
+            self._install(loaded)
+            if self._count:
+                self.dataChanged.emit(self.index(0, 0), self.index(self._count - 1, len(COLUMNS) - 1))
+            self._after_refresh(loaded)
+            return
+        # Rows moved (tracks were inserted in sort order): a layout change that maps the tracked
+        # persistent indexes (current row, ...) to the rows their tracks are on now.  Vertical: the
+        # columns stay, so a selection of 100,000 rows is kept as 100,000 rows, not 1.3M cells.
+        self.layoutAboutToBeChanged[_LAYOUT_ARGS].emit([], _VERTICAL)
         self._install(loaded)
-        old_list, new_list = [], []
-        for old_row, column, track_id in still:
-            if track_id not in loaded.rows_of_ids:
-                continue
-            row = loaded.rows_of_ids[track_id]
-            old_list.append(self.createIndex(old_row, column))
-            new_list.append(self.index(row, column) if row is not None else QModelIndex())
-        if old_list:
-            self.changePersistentIndexList(old_list, new_list)
+        old_list = [self.createIndex(old_row, column) for old_row, column, _ in moves]
+        new_list = [self.index(new_row, column) if new_row is not None else QModelIndex()
+                    for _, column, new_row in moves]  # fmt: skip
+        self.changePersistentIndexList(old_list, new_list)
         self.layoutChanged[_LAYOUT_ARGS].emit([], _VERTICAL)
+        self._after_refresh(loaded)
+
+    def _after_refresh(self, loaded: _Loaded) -> None:
         if self._pin_id is not None and (row := loaded.rows_of_ids.get(self._pin_id)) is not None:
             self.pinned_row_moved.emit(row)
 
@@ -859,6 +911,17 @@ def both_queries(first: ParsedQuery | None, second: ParsedQuery | None) -> Parse
     if second is None or second.is_empty:
         return first
     return ParsedQuery(And((first.root, second.root)))
+
+
+def merge_runs(runs: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Runs of rows (first, last) sorted, overlapping and touching ones merged, empty ones left out."""
+    merged: list[tuple[int, int]] = []
+    for first, last in sorted(run for run in runs if run[0] <= run[1]):
+        if merged and first <= merged[-1][1] + 1:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], last))
+        else:
+            merged.append((first, last))
+    return merged
 
 
 def _runs(rows: Sequence[int]) -> Iterable[tuple[int, int]]:

@@ -1,7 +1,8 @@
 """Removing duplicates, reversibly: every removal is journalled so that it can be undone.
 
 One ``resolve`` call handles one duplicate set: the kept track inherits the crate memberships of the
-others (``crate_entries``, when the library has crates) and their analysis when it has none; the
+others (through ``crates.hand_over_memberships``, in the same transaction) and their analysis when
+it has none; the
 others' rows are recorded in ``dedupe_removed`` (with their hashes and crate entries) and deleted.
 All of that is one transaction: a crash leaves the library as before or as after.  Then, for the
 "move" and "trash" actions, the files are moved to a folder or sent to the OS trash (never deleted);
@@ -23,6 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from crate_app.crates.entries import hand_over_memberships, take_back_memberships
 from crate_app.domain.errors import CrateError
 from crate_app.domain.track import path_from_db, path_to_db
 from crate_app.rename.fsops import TargetExistsError, move_file
@@ -92,7 +94,7 @@ def resolve(
                 "children": {
                     table: _rows(conn, table, column, track_id) for table, column in _child_tables(conn)
                 },
-                "crates": move_crate_entries(conn, track_id, keep_id),
+                "crates": hand_over_memberships(conn, track_id, keep_id),
                 "kept_before": kept_before,
                 "copied_cues": _inherit_corrections(conn, keep_id, row),
             }
@@ -300,83 +302,6 @@ def _inherit_analysis(conn, keep_id: int, removed: dict[str, object]) -> None:
     )
 
 
-# -- crates ------------------------------------------------------------------------------------------
-def _has_crates(conn) -> bool:
-    return conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'crate_entries'").fetchone() is not None
-
-
-def _shift_positions(conn, crate_id: int, from_position: int, delta: int) -> None:
-    """Move entries at ``from_position`` and after by ``delta`` (through negative positions: the
-    position is part of the primary key)."""
-    conn.execute(
-        "UPDATE crate_entries SET position = -position - 1 WHERE crate_id = ? AND position >= ?",
-        (crate_id, from_position),
-    )
-    conn.execute(
-        "UPDATE crate_entries SET position = -position - 1 + ? WHERE crate_id = ? AND position < 0",
-        (delta, crate_id),
-    )
-
-
-def _change_count(conn, crate_id: int, delta: int) -> None:
-    columns = {row[1] for row in conn.execute("PRAGMA table_info(crate_nodes)")}
-    if "track_count" in columns:
-        conn.execute("UPDATE crate_nodes SET track_count = track_count + ? WHERE id = ?", (delta, crate_id))
-
-
-def move_crate_entries(conn, removed_id: int, keep_id: int) -> list[dict[str, object]]:
-    """Hand ``removed_id``'s crate memberships to ``keep_id`` (in place, keeping the crate's order);
-    where the kept track is already in the crate the entry is dropped.  Returns what undo needs."""
-    if not _has_crates(conn):
-        return []
-    done = []
-    entries = conn.execute(
-        "SELECT crate_id, position, added_at FROM crate_entries WHERE track_id = ? ORDER BY crate_id",
-        (removed_id,),
-    ).fetchall()
-    for crate_id, position, added_at in entries:
-        member = conn.execute(
-            "SELECT 1 FROM crate_entries WHERE crate_id = ? AND track_id = ?", (crate_id, keep_id)
-        ).fetchone()
-        if member is None:
-            conn.execute(
-                "UPDATE crate_entries SET track_id = ? WHERE crate_id = ? AND position = ?",
-                (keep_id, crate_id, position),
-            )
-            done.append({"crate": crate_id, "position": position, "added_at": added_at, "how": "handed"})
-        else:
-            conn.execute(
-                "DELETE FROM crate_entries WHERE crate_id = ? AND position = ?", (crate_id, position)
-            )
-            _shift_positions(conn, crate_id, position + 1, -1)
-            _change_count(conn, crate_id, -1)
-            done.append({"crate": crate_id, "position": position, "added_at": added_at, "how": "dropped"})
-    return done
-
-
-def _restore_crate_entries(conn, removed_id: int, keep_id: int, entries: list[dict[str, object]]) -> None:
-    for entry in reversed(entries):
-        crate_id, position = entry["crate"], entry["position"]
-        if conn.execute("SELECT 1 FROM crate_nodes WHERE id = ?", (crate_id,)).fetchone() is None:
-            continue  # the crate was deleted since
-        if entry["how"] == "handed":
-            conn.execute(
-                "UPDATE crate_entries SET track_id = ? WHERE crate_id = ? AND track_id = ?",
-                (removed_id, crate_id, keep_id),
-            )
-        else:
-            count = conn.execute(
-                "SELECT COUNT(*) FROM crate_entries WHERE crate_id = ?", (crate_id,)
-            ).fetchone()[0]
-            position = min(int(position), count)
-            _shift_positions(conn, crate_id, position, 1)
-            conn.execute(
-                "INSERT INTO crate_entries (crate_id, track_id, position, added_at) VALUES (?, ?, ?, ?)",
-                (crate_id, removed_id, position, entry["added_at"]),
-            )
-            _change_count(conn, crate_id, 1)
-
-
 # -- history and undo ---------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class DedupeAction:
@@ -413,7 +338,7 @@ def undo(library: Library, action_id: int, *, now: float | None = None) -> Dedup
         raise DedupeError(f"duplicate removal {action_id} was undone already")
     removed = library.execute(
         "SELECT track_id, kept_id, row, extra, file_from, file_to FROM dedupe_removed WHERE action_id = ? "
-        "ORDER BY track_id DESC",
+        "ORDER BY rowid DESC",  # newest first: crate positions are taken back in reverse order
         (action_id,),
     ).fetchall()
     outcome = DedupeOutcome(action_id)
@@ -448,8 +373,7 @@ def undo(library: Library, action_id: int, *, now: float | None = None) -> Dedup
             for table, rows in extra.get("children", {}).items():
                 for child in rows:
                     _insert_child(conn, table, child)
-            if _has_crates(conn):
-                _restore_crate_entries(conn, track_id, kept_id, extra.get("crates", []))
+            take_back_memberships(conn, track_id, kept_id, extra.get("crates", []))
             outcome.removed.append(track_id)
         kept_rows = {
             json.loads(e)["kept_before"]["id"]: json.loads(e)["kept_before"] for *_x, e, _f, _t in removed

@@ -115,6 +115,22 @@ def compute_hashes(
     return summary
 
 
+def hash_library(
+    library: Library,
+    *,
+    fingerprints: bool = False,
+    progress: Callable[[Progress], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> HashSummary:
+    """The background pass: hash every readable track whose audio hash is missing or stale, folder by
+    folder (sequential reads at disk speed).  Stops between files (or 1 MB blocks) when
+    ``should_stop`` says so; what was hashed is kept, and the next pass goes on from there."""
+    return compute_hashes(
+        library, tracks_to_hash(library, fingerprints=fingerprints), fingerprints=fingerprints,
+        progress=progress, should_stop=should_stop,
+    )  # fmt: skip
+
+
 def store_hashes(library: Library, results: Sequence[tuple]) -> None:
     """Write (track_id, size, mtime, audio_hash, fingerprint, seconds, error, keys) in one transaction."""
     if not results:

@@ -82,7 +82,6 @@ def rewrite_safely(
     target = os.path.realpath(os.fspath(path))
     if not os.path.isfile(target):
         raise TagWriteError("file not found")
-    original_info = _stream_info(_open(target))
 
     folder, name = os.path.split(target)
     stem, extension = os.path.splitext(name)
@@ -97,7 +96,9 @@ def rewrite_safely(
             shutil.copystat(target, temporary)
         except OSError as error:
             raise TagWriteError(f"cannot copy the file: {error.strerror or error}") from None
-        change(_open(temporary))
+        copy = _open(temporary)  # byte for byte the original: its stream is the original's
+        original_info = _stream_info(copy)
+        change(copy)
         written = _open(temporary)
         verify(written)
         if _stream_info(written) != original_info:

@@ -115,6 +115,7 @@ class _BatchSettings:
     tag_notation: KeyNotation
     time_limit: float
     analyze: AnalyzeFunction
+    library: Library | None = None  # read for the user's locked values before writing tags
 
 
 class _Shared:
@@ -188,6 +189,8 @@ class _AnalysisWorker(Job):
                     continue  # interrupted by the cancel (quitting stops the processes): left for later
                 shared.outcomes.put(outcome)
         finally:
+            if shared.settings.write_tags and shared.settings.library is not None:
+                shared.settings.library.close()  # this pool thread's connection (read for locked values)
             if not self.abandoned:
                 shared.outcomes.put(self)  # "this worker has ended"
 
@@ -199,6 +202,7 @@ class _AnalysisWorker(Job):
             settings.analyze,
             settings.options,
             tag_notation=settings.tag_notation if settings.write_tags else None,
+            stored=lambda: settings.library.track_by_id(item.track_id) if settings.library else None,
             still_wanted=lambda: self.shared.is_running(token),
             quiet=lambda: self.is_cancelled,
         )
@@ -731,7 +735,9 @@ class AnalysisService(QObject):
         if self.processes is not None:  # the process of a file over the limit is killed: the usual case
             self.processes.time_limit = limit
             limit += WATCHDOG_MARGIN  # the coordinator's watchdog only backs that up
-        settings = _BatchSettings(options, self.write_tags, self.tag_notation, limit, self.analyze_function)
+        settings = _BatchSettings(
+            options, self.write_tags, self.tag_notation, limit, self.analyze_function, self.library
+        )
         job = _BatchJob(
             self.library, settings, self.workers, self._ready, self._warm_up_error, self._start_worker
         )

@@ -184,6 +184,16 @@ class UpdateSmart(CrateEdit):
         return EditOutcome(f"Undone: {self.text}", {self.node_id})
 
 
+IdReader = Callable[[], list[int]]  # reads track ids when called (on the writer thread)
+
+
+def _ids_or_reader(track_ids: Sequence[int] | IdReader) -> tuple[IdReader | None, list[int]]:
+    """(reader, []) for a reader of ids, (None, the ids without repeats) for ids."""
+    if callable(track_ids):
+        return track_ids, []
+    return None, list(dict.fromkeys(track_ids))
+
+
 def _tracks(count: int) -> str:
     return f"{count:,} track" + ("" if count == 1 else "s")
 
@@ -191,15 +201,24 @@ def _tracks(count: int) -> str:
 class AddTracks(CrateEdit):
     """Append tracks to a crate (or insert them at ``position``); undone by removing those it added."""
 
-    def __init__(self, crate: CrateNode, track_ids: Sequence[int], position: int | None = None) -> None:
+    def __init__(
+        self,
+        crate: CrateNode,
+        track_ids: Sequence[int] | IdReader,
+        position: int | None = None,
+        count: int | None = None,
+    ) -> None:
         self.crate_id, self.crate_name = crate.id, crate.name
-        self.track_ids = list(dict.fromkeys(track_ids))
+        self._read_ids, self.track_ids = _ids_or_reader(track_ids)
         self.position = position
         self.added: list[int] = []  # the tracks this edit put in (not those already there)
         self._applied = False
-        self.text = f"Add {_tracks(len(self.track_ids))} to \u201c{crate.name}\u201d"
+        shown = len(self.track_ids) if count is None else count
+        self.text = f"Add {_tracks(shown)} to \u201c{crate.name}\u201d"
 
     def resolve(self, library: Library) -> list[int]:
+        if self._read_ids is not None:  # the rows selected, read here on the writer thread
+            self.track_ids, self._read_ids = list(dict.fromkeys(self._read_ids())), None
         return self.track_ids
 
     def apply(self, library: Library) -> EditOutcome:
@@ -244,13 +263,18 @@ def track_ids_under(library: Library, paths: Iterable[str]) -> list[int]:
 class RemoveTracks(CrateEdit):
     """Remove tracks from a crate; undone by putting each back where it was."""
 
-    def __init__(self, crate: CrateNode, track_ids: Sequence[int]) -> None:
+    def __init__(
+        self, crate: CrateNode, track_ids: Sequence[int] | IdReader, count: int | None = None
+    ) -> None:
         self.crate_id, self.crate_name = crate.id, crate.name
-        self.track_ids = list(dict.fromkeys(track_ids))
+        self._read_ids, self.track_ids = _ids_or_reader(track_ids)
         self._change: Any = None
-        self.text = f"Remove {_tracks(len(self.track_ids))} from \u201c{crate.name}\u201d"
+        shown = len(self.track_ids) if count is None else count
+        self.text = f"Remove {_tracks(shown)} from \u201c{crate.name}\u201d"
 
     def apply(self, library: Library) -> EditOutcome:
+        if self._read_ids is not None:
+            self.track_ids, self._read_ids = list(dict.fromkeys(self._read_ids())), None
         self._change = crates.remove_tracks(library, self.crate_id, self.track_ids)
         removed = len(self._change.removed)
         return EditOutcome(f"Removed {_tracks(removed)} from \u201c{self.crate_name}\u201d", {self.crate_id})
@@ -518,11 +542,22 @@ class CrateService(QObject):
     def update_smart(self, node: CrateNode, rule: SmartRule) -> None:
         self.submit(UpdateSmart(node, rule))
 
-    def add_tracks(self, crate: CrateNode, track_ids: Sequence[int], position: int | None = None) -> None:
-        self.submit(AddTracks(crate, track_ids, position))
+    def add_tracks(
+        self,
+        crate: CrateNode,
+        track_ids: Sequence[int] | IdReader,
+        position: int | None = None,
+        count: int | None = None,
+    ) -> None:
+        """Add tracks to a crate; ``track_ids`` may be a function that reads them (a big selection's
+        rows, read on the writer thread), with ``count`` the number it will read, for the undo text."""
+        self.submit(AddTracks(crate, track_ids, position, count))
 
-    def remove_tracks(self, crate: CrateNode, track_ids: Sequence[int]) -> None:
-        self.submit(RemoveTracks(crate, track_ids))
+    def remove_tracks(
+        self, crate: CrateNode, track_ids: Sequence[int] | IdReader, count: int | None = None
+    ) -> None:
+        """Take tracks out of a crate (``track_ids`` as for ``add_tracks``)."""
+        self.submit(RemoveTracks(crate, track_ids, count))
 
     def move_tracks(self, source: CrateNode, target: CrateNode, track_ids: Sequence[int]) -> None:
         """Move tracks from one crate to another (one undo step)."""

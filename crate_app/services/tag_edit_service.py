@@ -2,16 +2,20 @@
 
 Text tags (title ... track number) are written into the files (library.tag_edit, copy, verify and
 replace) and then into the library; rating and colour are library fields and change at once.  Each
-edit is one step of the undo history: undo writes the values the tracks had before, redo the new ones
-again, only for the files the edit changed.
+edit is one command on an undo stack (the window's, shared with the crate edits and the corrections,
+so that Ctrl+Z undoes the last edit whatever it was): undo writes the values the tracks had before,
+redo the new ones again, only for the files the edit changed.  Writes run one at a time, in the
+order they were asked for, so an undo never overtakes the edit it undoes.
 """
 
 from __future__ import annotations
 
 import os
+from collections import deque
 from dataclasses import dataclass, field
 
 from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from crate_app.domain.errors import CrateError
 from crate_app.domain.track import TrackRecord, display_path
@@ -125,81 +129,111 @@ def _apply_library_fields(library: Library, changes: list[TrackChange], backward
             setter(library, ids, value)  # type: ignore[operator]
 
 
+class _TagEditCommand(QUndoCommand):
+    """The undo stack's handle on one tag edit: redo/undo queue the edit's write forwards/backwards."""
+
+    def __init__(self, service: TagEditService, step: EditStep) -> None:
+        super().__init__(step.description)
+        self.service = service
+        self.step = step
+        self._first = True
+
+    def redo(self) -> None:  # Qt override
+        kind, self._first = ("edit" if self._first else "redo"), False
+        self.service._queue(self.step, backwards=False, kind=kind)
+
+    def undo(self) -> None:  # Qt override
+        if not self.step.changes:  # nothing landed (cancelled at once, or every file failed)
+            self.setObsolete(True)
+            return
+        self.service._queue(self.step, backwards=True, kind="undo")
+
+
 class TagEditService(QObject):
-    """Runs tag edits one at a time and keeps their undo/redo history."""
+    """Runs tag edits one at a time; each edit is a command on ``undo_stack`` (the window's, or its own)."""
 
     started = Signal(str)  # description
     progress = Signal(object)  # Progress
     finished = Signal(object)  # EditOutcome
     tracks_changed = Signal(list)  # ids whose values changed
-    history_changed = Signal()
 
-    def __init__(self, runner: JobRunner, library: Library, parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        runner: JobRunner,
+        library: Library,
+        parent: QObject | None = None,
+        undo_stack: QUndoStack | None = None,
+    ) -> None:
         super().__init__(parent)
         self.runner = runner
         self.library = library
+        self.undo_stack = undo_stack if undo_stack is not None else QUndoStack(self)
         self.job: TagEditJob | None = None
-        self.undo_steps: list[EditStep] = []
-        self.redo_steps: list[EditStep] = []
+        self._waiting: deque[tuple[EditStep, bool, str]] = deque()  # (step, backwards, kind) to run next
         self._job_kind = "edit"
 
     @property
     def busy(self) -> bool:
-        return self.job is not None
+        return self.job is not None or bool(self._waiting)
 
     def edit(self, tracks: list[TrackRecord], changes: dict[str, object]) -> EditStep | None:
-        """Start writing ``changes`` into ``tracks``; None when nothing would change.  ValueError for
-        a field or value that makes no sense (before anything is written)."""
+        """Start writing ``changes`` into ``tracks`` (one undoable command); None when nothing would
+        change or another write is running.  ValueError for a field or value that makes no sense
+        (before anything is written)."""
         planned = plan_edit(tracks, changes)
         if not planned or self.busy:
             return None
         fields = ", ".join(sorted({name for change in planned for name in change.after}))
         step = EditStep(f"Edit {fields} of {len(planned):,} track{'s' if len(planned) != 1 else ''}", planned)
-        self._start(step, backwards=False, kind="edit")
+        self.undo_stack.push(_TagEditCommand(self, step))
         return step
 
     def undo(self) -> bool:
-        if self.busy or not self.undo_steps:
+        """Undo the stack's last command (with the window's stack: whatever edit it was)."""
+        if not self.undo_stack.canUndo():
             return False
-        self._start(self.undo_steps.pop(), backwards=True, kind="undo")
+        self.undo_stack.undo()
         return True
 
     def redo(self) -> bool:
-        if self.busy or not self.redo_steps:
+        if not self.undo_stack.canRedo():
             return False
-        self._start(self.redo_steps.pop(), backwards=False, kind="redo")
+        self.undo_stack.redo()
         return True
 
     def cancel(self) -> None:
         if self.job is not None:
             self.job.cancel()
 
-    def _start(self, step: EditStep, *, backwards: bool, kind: str) -> None:
-        self._job_kind = kind
+    def _queue(self, step: EditStep, *, backwards: bool, kind: str) -> None:
+        self._waiting.append((step, backwards, kind))
+        if self.job is None:
+            self._start_next()
+
+    def _start_next(self) -> None:
+        if self.job is not None or not self._waiting:
+            return
+        step, backwards, self._job_kind = self._waiting.popleft()
         self.job = TagEditJob(self.library, step, backwards=backwards)
         self.job.signals.progress.connect(self.progress)
         self.job.signals.finished.connect(self._on_job_finished)
         self.job.signals.failed.connect(self._on_job_failed)
         self.started.emit(step.description)
-        self.history_changed.emit()
         self.runner.start(self.job)
 
     def _on_job_finished(self, outcome: EditOutcome) -> None:
         self.job = None
-        if outcome.done:
-            # What landed becomes one history step (a cancelled edit can be undone as far as it went).
-            landed = EditStep(outcome.step.description, outcome.done)
-            if self._job_kind == "undo":
-                self.redo_steps.append(landed)
-            else:
-                self.undo_steps.append(landed)
-                if self._job_kind == "edit":
-                    self.redo_steps.clear()
+        if self._job_kind == "edit":
+            # What landed is what the command undoes and redoes (a cancelled edit, as far as it went).
+            outcome.step.changes[:] = outcome.done
         self.tracks_changed.emit([change.track_id for change in outcome.done])
-        self.history_changed.emit()
         self.finished.emit(outcome)
+        self._start_next()
 
     def _on_job_failed(self, message: str) -> None:
-        self.job = None
-        self.history_changed.emit()
-        self.finished.emit(EditOutcome(EditStep(message), [], [("", message)]))
+        job, self.job = self.job, None
+        if job is not None and self._job_kind == "edit":
+            job.step.changes.clear()  # nothing is known to have landed: undo does nothing
+        step = job.step if job is not None else EditStep(message)
+        self.finished.emit(EditOutcome(step, [], [("", message)]))
+        self._start_next()

@@ -1,5 +1,7 @@
 """The selected track for the player strip and the track panel: its record, overview waveform, cues,
-cover art and crates, and the corrections the user makes to it (BPM, key, first beat, cues).
+cover art and crates, and the corrections the user makes to it (BPM, key, first beat, rating, colour,
+cues).  Each correction is one command on an undo stack (the window's, shared with the crate and tag
+edits): undo puts back the track's value as it was, locked or not.
 
 Covers are read with mutagen on a worker thread, scaled to a thumbnail and kept on disk (JPEG, under
 the cache folder, pruned to a size cap) and in a small in-memory cache; the waveform and cues are two
@@ -16,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QBuffer, QByteArray, QObject, Qt, Signal
-from PySide6.QtGui import QImage
+from PySide6.QtGui import QImage, QUndoCommand, QUndoStack
 
 from crate_app.domain.beatgrid import tap_tempo
 from crate_app.domain.cues import CuePoint, sorted_cues, with_hot_cue
@@ -124,6 +126,65 @@ class CoverCache:
         return total
 
 
+CorrectionState = object  # what one corrected field of a track was: see TrackService._state
+_MERGING_ID = 1301  # QUndoCommand.id() of corrections that merge with the next one (taps, nudges)
+
+
+def apply_correction(library: Library, track_id: int, field: str, state: CorrectionState) -> None:
+    """Put one field of a track back into ``state`` (as ``TrackService._state`` read it)."""
+    if field == "bpm":
+        bpm, locked = state  # type: ignore[misc]
+        writer.correct_bpm(library, [track_id], bpm if locked else None)
+    elif field == "key":
+        key, locked = state  # type: ignore[misc]
+        writer.correct_key(library, [track_id], key, unlock=not locked)
+    elif field == "first_beat":
+        first_beat, locked = state  # type: ignore[misc]
+        writer.correct_first_beat(library, track_id, first_beat if locked else None)
+    elif field == "rating":
+        writer.set_rating(library, [track_id], state)  # type: ignore[arg-type]
+    elif field == "color":
+        writer.set_color(library, [track_id], state)  # type: ignore[arg-type]
+    elif field == "cues":
+        replace_cues(library, track_id, list(state))  # type: ignore[call-overload]
+    else:
+        raise ValueError(f"not a correction: {field}")
+
+
+class _CorrectionCommand(QUndoCommand):
+    """One correction of one track on the undo stack (already applied when pushed)."""
+
+    def __init__(
+        self, service: TrackService, track_id: int, field: str, before: object, after: object, text: str,
+        merging: bool,
+    ) -> None:  # fmt: skip
+        super().__init__(text)
+        self.service = service
+        self.track_id, self.field, self.before, self.after = track_id, field, before, after
+        self.merging = merging
+        self._applied = True
+
+    def redo(self) -> None:  # Qt override
+        if self._applied:
+            self._applied = False  # pushed after it was made: nothing to do the first time
+            return
+        self.service._restore(self.track_id, self.field, self.after)
+
+    def undo(self) -> None:  # Qt override
+        self.service._restore(self.track_id, self.field, self.before)
+
+    def id(self) -> int:  # Qt override: taps and nudges of one track become one step
+        return _MERGING_ID if self.merging else -1
+
+    def mergeWith(self, other: QUndoCommand) -> bool:  # Qt override
+        if not (isinstance(other, _CorrectionCommand) and other.merging):
+            return False
+        if (other.track_id, other.field) != (self.track_id, self.field):
+            return False
+        self.after = other.after
+        return True
+
+
 class TrackService(QObject):
     """What the strip and the panel show of the current track, and the corrections made to it."""
 
@@ -142,9 +203,11 @@ class TrackService(QObject):
         cover_folder: Path,
         tag_notation: Callable[[], KeyNotation | None] = lambda: None,
         parent: QObject | None = None,
+        undo_stack: QUndoStack | None = None,
     ) -> None:
         super().__init__(parent)
         self.library = library
+        self.undo_stack = undo_stack if undo_stack is not None else QUndoStack(self)
         self.runner = runner
         self.covers = CoverCache(cover_folder)
         self.tag_notation = tag_notation  # the notation to write BPM/key into tags with, None = do not
@@ -237,12 +300,10 @@ class TrackService(QObject):
             self.cover_changed.emit(image)
 
     # -- corrections ---------------------------------------------------------------------------------
-    def set_bpm(self, bpm: float | None) -> None:
+    def set_bpm(self, bpm: float | None, *, merging: bool = False) -> None:
         """The user's BPM (locked); None goes back to the analysis's."""
-        if self.track is None:
-            return
-        writer.correct_bpm(self.library, [self.track.id], bpm)
-        self._changed(write_back=True)
+        text = "Unlock BPM" if bpm is None else f"Set BPM to {bpm:g}"
+        self._correct("bpm", text, lambda ids: writer.correct_bpm(self.library, ids, bpm), merging)
 
     def multiply_bpm(self, factor: float) -> None:
         if self.track is not None and self.track.bpm:
@@ -254,34 +315,74 @@ class TrackService(QObject):
         self._taps = self._taps[-32:]
         bpm = tap_tempo(self._taps)
         if bpm is not None and len(self._taps) >= 4 and self._taps[-1] - self._taps[-4] < 6.0:
-            self.set_bpm(round(bpm, 2))
+            self.set_bpm(round(bpm, 2), merging=len(self._taps) > 4)  # one undo step per tap sequence
         return bpm
 
     def set_key(self, key_code: int | None, *, unlock: bool = False) -> None:
-        if self.track is None:
-            return
-        writer.correct_key(self.library, [self.track.id], key_code, unlock=unlock)
-        self._changed(write_back=True)
+        text = "Unlock key" if unlock else "Set key"
+        self._correct(
+            "key", text, lambda ids: writer.correct_key(self.library, ids, key_code, unlock=unlock), False
+        )
 
-    def set_first_beat(self, seconds: float | None) -> None:
-        if self.track is None:
-            return
-        writer.correct_first_beat(self.library, self.track.id, seconds)
-        self._changed()
+    def set_first_beat(self, seconds: float | None, *, merging: bool = False) -> None:
+        text = "Unlock first beat" if seconds is None else "Move first beat"
+
+        def change(ids: list[int]) -> None:
+            writer.correct_first_beat(self.library, ids[0], seconds)
+
+        self._correct("first_beat", text, change, merging)
 
     def nudge_first_beat(self, milliseconds: float) -> None:
+        """Move the first beat; nudges in a row are one undo step."""
         if self.track is not None:
-            self.set_first_beat(max(0.0, (self.track.first_beat or 0.0) + milliseconds / 1000.0))
+            self.set_first_beat(
+                max(0.0, (self.track.first_beat or 0.0) + milliseconds / 1000.0), merging=True
+            )
 
     def set_rating(self, rating: int | None) -> None:
-        if self.track is not None:
-            writer.set_rating(self.library, [self.track.id], rating)
-            self._changed()
+        self._correct("rating", "Set rating", lambda ids: writer.set_rating(self.library, ids, rating), False)
 
     def set_color(self, color: str) -> None:
-        if self.track is not None:
-            writer.set_color(self.library, [self.track.id], color)
-            self._changed()
+        self._correct("color", "Set colour", lambda ids: writer.set_color(self.library, ids, color), False)
+
+    def _state(self, field: str) -> CorrectionState:
+        """The current track's ``field`` as ``apply_correction`` puts it back."""
+        track = self.track
+        assert track is not None
+        if field == "cues":
+            return tuple(self.cues)
+        if field in ("bpm", "key", "first_beat"):
+            return getattr(track, field), getattr(track, f"{field}_locked")
+        return getattr(track, field)
+
+    def _correct(self, field: str, text: str, change: Callable[[list[int]], None], merging: bool) -> None:
+        """Make a correction of the current track (``change(ids)`` raises ValueError for a value that
+        makes no sense: then nothing changes) and put it on the undo stack."""
+        if self.track is None:
+            return
+        track = self.track
+        before = self._state(field)
+        change([track.id])
+        self._changed(track.id, write_back=field in ("bpm", "key"))
+        after = self._state(field)
+        if after != before:
+            title = track.title or os.path.basename(track.path)
+            command = _CorrectionCommand(
+                self, track.id, field, before, after, f"{text} of \u201c{title}\u201d", merging
+            )
+            self.undo_stack.push(command)
+
+    def _restore(self, track_id: int, field: str, state: CorrectionState) -> None:
+        """Undo or redo a correction (of any track, shown or not)."""
+        try:
+            apply_correction(self.library, track_id, field, state)
+        except Exception as error:  # a library that is gone or busy: say so, never crash in an undo
+            self.note.emit(f"Could not undo or redo the change: {error}")
+            return
+        if field == "cues" and self.track is not None and self.track.id == track_id:
+            self.cues = list(state)  # type: ignore[call-overload]
+            self.cues_changed.emit(self.cues)
+        self._changed(track_id, write_back=field in ("bpm", "key"))
 
     # -- cues ------------------------------------------------------------------------------------------
     def snap(self, position: float) -> float:
@@ -318,17 +419,24 @@ class TrackService(QObject):
 
     def _save_cues(self, cues: list[CuePoint]) -> None:
         assert self.track is not None
-        self.cues = sorted_cues(cues)
-        replace_cues(self.library, self.track.id, self.cues)
-        self.cues_changed.emit(self.cues)
+        new = sorted_cues(cues)
 
-    def _changed(self, *, write_back: bool = False) -> None:
-        assert self.track is not None
-        self.reload()
-        self.tracks_updated.emit([self.track.id])
+        def change(ids: list[int]) -> None:
+            replace_cues(self.library, ids[0], new)
+            self.cues = new
+            self.cues_changed.emit(self.cues)
+
+        self._correct("cues", "Edit cues", change, False)
+
+    def _changed(self, track_id: int, *, write_back: bool = False) -> None:
+        if self.track is not None and self.track.id == track_id:
+            self.reload()
+        self.tracks_updated.emit([track_id])
         notation = self.tag_notation() if write_back else None
         if notation is not None:
-            self._write_back(self.track, notation)
+            track = self.library.track_by_id(track_id)
+            if track is not None:
+                self._write_back(track, notation)
 
     def _write_back(self, track: TrackRecord, notation: KeyNotation) -> None:
         from crate_app.library.tag_writer import write_bpm_key

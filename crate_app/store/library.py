@@ -215,6 +215,10 @@ class Library:
                 found[record.id] = record
         return [found[i] for i in wanted if i in found]
 
+    def track_by_id(self, track_id: int) -> TrackRecord | None:
+        row = self.execute(f"SELECT {TRACK_COLUMNS_SQL} FROM tracks WHERE id = ?", (track_id,)).fetchone()
+        return record_from_row(row) if row else None
+
     def track_by_path(self, path: str) -> TrackRecord | None:
         row = self.execute(
             f"SELECT {TRACK_COLUMNS_SQL} FROM tracks WHERE path = ?", (path_to_db(path),)

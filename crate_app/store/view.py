@@ -249,6 +249,31 @@ class TrackView:
         """The (sort value, id) known for ``row``, if a page started or ended there."""
         return self._anchor_keys.get(row)
 
+    @property
+    def in_crate_order(self) -> bool:
+        """A static crate in its own order without a search: row r is the entry at position r."""
+        return self._positions_direct
+
+    def anchors(self) -> list[tuple[int, tuple[object, int]]]:
+        """The (row, (sort value, id)) pairs known so far (``warm()`` fills them), by row."""
+        return [(row, self._anchor_keys[row]) for row in self._anchor_rows]
+
+    def ids_of_rows(self, first: int, last: int) -> list[int]:
+        """The track ids on rows ``first`` .. ``last`` in the view's order (a crate in its own order:
+        one seek on its positions; otherwise one ordered read that skips ``first`` rows)."""
+        if last < first:
+            return []
+        if self._positions_direct:
+            total = self.count()
+            low, high = (total - 1 - last, total - 1 - first) if self.order.descending else (first, last)
+            ids = [track_id for (track_id,) in self.library.execute(
+                "SELECT track_id FROM crate_entries WHERE crate_id = ? AND position BETWEEN ? AND ? "
+                "ORDER BY position", (self.crate_id, low, high))]  # fmt: skip
+            return ids[::-1] if self.order.descending else ids
+        sql, params = self.ordered_ids_sql()
+        rows = self.library.execute(f"{sql} LIMIT ? OFFSET ?", [*params, last - first + 1, first])
+        return [track_id for (track_id,) in rows]
+
     def ordered_ids_sql(self) -> tuple[str, list[object]]:
         """``SELECT id ...`` of every track of the view in its order, and its parameters (to
         materialise the view's ids at once, as the window does for a search)."""

@@ -6,6 +6,7 @@
     .venv/bin/python tests/benchmarks/hygiene_bench.py backup [N]       # backup + GUI stall while it runs
     .venv/bin/python tests/benchmarks/hygiene_bench.py watch [FILES]    # a burst into a watched folder
     .venv/bin/python tests/benchmarks/hygiene_bench.py hashing [FILES]  # audio hashing vs reading the files
+    .venv/bin/python tests/benchmarks/hygiene_bench.py hashing_job [FILES]  # the background pass, paused
 
 Big libraries are built with table_bench.build_library (made-up tracks) and kept under the cache dir.
 """
@@ -233,12 +234,13 @@ def bench_backup(count: int) -> dict[str, object]:
     done: list[object] = []
     service.backup_finished.connect(done.append)
     service.backup_failed.connect(done.append)
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     service.backup_now()
     while not done:
         app.processEvents()
         time.sleep(0.001)
     seconds = time.perf_counter() - started
+    cpu = time.process_time() - cpu_started  # this process (GUI thread + backup thread)
     timer.stop()
     stalls = [g - 5 for g in gaps]
     result = done[0]
@@ -246,6 +248,8 @@ def bench_backup(count: int) -> dict[str, object]:
     return {
         "library_mb": round(size_mb),
         "seconds": round(seconds, 2),
+        "cpu_seconds": round(cpu, 2),
+        "load_1min_after": round(os.getloadavg()[0], 2),
         "target_seconds": 15,
         "ok": isinstance(result, backup.BackupInfo),
         "gui_stall_ms_p50": percentile(stalls, 50),
@@ -343,6 +347,81 @@ def bench_hashing(files: int = 500) -> dict[str, object]:
     }
 
 
+def bench_hashing_job(files: int = 500) -> dict[str, object]:
+    """The background pass as the window runs it (HashService on its pool thread), after a scan of the
+    same files: throughput against reading the files, CPU time, and a pause in the middle."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from audiofactory import melody, write_audio
+    from PySide6.QtWidgets import QApplication
+
+    from crate_app.library.scanner import scan_paths
+    from crate_app.services.hash_service import HashService
+
+    base = Path(tempfile.mkdtemp(prefix="crate-hashjob-bench-"))
+    originals = [
+        write_audio(base / f"o.{fmt}", {"title": "x"}, samples=melody(1, 60.0), rate=44100)
+        for fmt in ("mp3", "flac", "m4a", "ogg", "wav")
+    ]
+    music = base / "music"
+    music.mkdir()
+    for i in range(files):
+        source = originals[i % len(originals)]
+        shutil.copyfile(source, music / f"{i:05d}{source.suffix}")
+    total = sum(p.stat().st_size for p in music.iterdir())
+    started = time.perf_counter()
+    for p in music.iterdir():
+        with open(p, "rb") as handle:
+            while handle.read(1 << 20):
+                pass
+    read_seconds = time.perf_counter() - started
+    library = open_library(base / "lib.sqlite")
+    started = time.perf_counter()
+    scan_paths(library, [music], workers=0)
+    scan_seconds = time.perf_counter() - started
+    app = QApplication.instance() or QApplication([])
+    service = HashService(library)
+    done: list[object] = []
+    service.finished.connect(done.append)
+    progress: list[object] = []
+    service.progress.connect(progress.append)
+    cpu_started, started = time.process_time(), time.perf_counter()
+    service.start()
+    paused_for = 0.0
+    while not done:
+        app.processEvents()
+        time.sleep(0.002)
+        if not paused_for and progress and progress[-1].done >= files // 2:
+            service.set_paused(True)  # a pause in the middle: no file is hashed while it lasts
+            before = progress[-1].done
+            pause_started = time.perf_counter()
+            while time.perf_counter() - pause_started < 1.0:
+                app.processEvents()
+                time.sleep(0.01)
+            advanced_while_paused = progress[-1].done - before
+            paused_for = time.perf_counter() - pause_started
+            service.set_paused(False)
+    seconds = time.perf_counter() - started - paused_for
+    cpu = time.process_time() - cpu_started
+    service.shutdown()
+    summary = done[0]
+    library.close()
+    shutil.rmtree(base)
+    return {
+        "files": files,
+        "mb": round(total / 1e6),
+        "read_mb_s": round(total / 1e6 / read_seconds),
+        "scan_seconds_workers_0": round(scan_seconds, 2),
+        "pass_seconds_without_pause": round(seconds, 2),
+        "pass_cpu_seconds": round(cpu, 2),
+        "pass_mb_s": round(total / 1e6 / seconds),
+        "pass_files_s": round(files / seconds),
+        "hashed": summary.hashed,
+        "failed": summary.failed,
+        "files_done_during_1s_pause": advanced_while_paused,
+        "note": "warm page cache (files just written): reading is not disk-bound here",
+    }
+
+
 def main() -> None:
     which = sys.argv[1] if len(sys.argv) > 1 else "tags"
     numbers = [int(a) for a in sys.argv[2:]]
@@ -353,6 +432,7 @@ def main() -> None:
         "backup": bench_backup,
         "watch": bench_watch,
         "hashing": bench_hashing,
+        "hashing_job": bench_hashing_job,
     }
     defaults = {"tags": [1_000_000], "fingerprint": [1_000_000], "backup": [1_000_000]}
     result = benches[which](*(numbers or defaults.get(which, [])))

@@ -97,12 +97,22 @@ def bench_space_to_playing(app, folder: Path, repeats: int) -> dict[str, dict[st
     player.start_point = StartPoint.START
     figures: dict[str, dict[str, float]] = {"cold": {}, "prepared": {}}
 
-    def wait_playing(started: float) -> float:
+    first_report: list[tuple[float, int]] = []  # (when, position in ms) of the first position report
+    player.player.positionChanged.connect(
+        lambda ms: first_report.append((time.perf_counter(), ms)) if ms > 0 and not first_report else None
+    )
+    audio_started: dict[str, list[float]] = {}
+
+    def wait_playing(started: float, fmt: str) -> float:
+        first_report.clear()
         while not (player.is_playing and player.player.position() > 0):
             app.processEvents()
             time.sleep(0.001)
             if time.perf_counter() - started > 5:
                 break
+        if first_report:  # the renderer was at media time 0 this long after Space
+            when, position_ms = first_report[0]
+            audio_started.setdefault(fmt, []).append(when - position_ms / 1000.0 - started)
         return time.perf_counter() - started
 
     for fmt in ("mp3", "flac", "m4a"):
@@ -115,7 +125,7 @@ def bench_space_to_playing(app, folder: Path, repeats: int) -> dict[str, dict[st
             player.stop()
             started = time.perf_counter()
             player.load(TrackRecord(id=2 * attempt + 1, path=str(path), duration=240.0), play=True)
-            cold.append(wait_playing(started))
+            cold.append(wait_playing(started, fmt))
             player.stop()
             player.load(TrackRecord(id=2 * attempt + 2, path=str(path), duration=240.0), play=False)
             settle = time.perf_counter()
@@ -123,8 +133,12 @@ def bench_space_to_playing(app, folder: Path, repeats: int) -> dict[str, dict[st
                 app.processEvents()
             started = time.perf_counter()
             player.toggle()
-            prepared.append(wait_playing(started))
+            prepared.append(wait_playing(started, fmt))
         figures["cold"][fmt] = _median_ms(cold)
+        figures.setdefault("load", {})[fmt] = round(os.getloadavg()[0], 1)
+        # Qt reports the position once per decoded frame, so "advancing" is first seen one frame after
+        # the sound starts (a FLAC frame is 4,608 samples, 104 ms; MP3 26 ms): when it really started.
+        figures.setdefault("audio_started", {})[fmt] = _median_ms(audio_started.get(fmt, [0.0]))
         figures["prepared"][fmt] = _median_ms(prepared)
     player.stop()
     return figures
@@ -205,8 +219,10 @@ def bench_browsing(app, folder: Path, count: int) -> dict[str, object]:
     table = window.table
     table.setFocus()
 
+    cpu: list[float] = []
+
     def select(row: int) -> float:
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.process_time()
         table.selectRow(row)
         expected = window.model.track_at(row).id
         while not (
@@ -219,10 +235,13 @@ def bench_browsing(app, folder: Path, count: int) -> dict[str, object]:
             if time.perf_counter() - started > 5:
                 break
         app.processEvents()  # the paint
+        cpu.append(time.process_time() - started_cpu)
         return time.perf_counter() - started
 
     first_visit = [select(row) for row in range(1, 41)]
+    first_visit_cpu = cpu[:]
     second_visit = [select(row) for row in range(1, 41)]
+    second_visit_cpu = cpu[len(first_visit_cpu) :]
     rss: dict[str, float] = {"start": round(rss_mb(), 1)}
     for row in range(41, count):
         select(row)
@@ -236,10 +255,32 @@ def bench_browsing(app, folder: Path, count: int) -> dict[str, object]:
     return {
         "next_row_first_visit_ms": _median_ms(first_visit),
         "next_row_first_visit_max_ms": round(max(first_visit) * 1000, 1),
+        "next_row_first_visit_cpu_ms": _median_ms(first_visit_cpu),  # this process (and its threads)
         "next_row_cached_ms": _median_ms(second_visit),
+        "next_row_cached_cpu_ms": _median_ms(second_visit_cpu),
+        "load": round(os.getloadavg()[0], 1),
         "browse_rss_mb": rss,
         "cover_cache_kb": round(cache_bytes / 1024),
     }
+
+
+def _paged_out_mb() -> float:
+    """Data the whole machine wrote to disk so far (/proc/vmstat pgpgout, KiB), in MB; 0 elsewhere."""
+    try:
+        with open("/proc/vmstat") as handle:
+            for line in handle:
+                if line.startswith("pgpgout "):
+                    return int(line.split()[1]) * 1024 / 1e6
+    except OSError:
+        pass
+    return 0.0
+
+
+def _children_cpu() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def bench_tag_edit(app, folder: Path, files: int) -> dict[str, object]:
@@ -266,12 +307,15 @@ def bench_tag_edit(app, folder: Path, files: int) -> dict[str, object]:
     service.progress.connect(progress_events.append)
     outcome = []
     service.finished.connect(outcome.append)
-    started = time.perf_counter()
+    load_before, written_before = os.getloadavg()[0], _paged_out_mb()
+    started, cpu_started, children_started = time.perf_counter(), time.process_time(), _children_cpu()
     service.edit(tracks, {"genre": "Deep House"})
     while not outcome:
         app.processEvents()
         time.sleep(0.002)
     seconds = time.perf_counter() - started
+    cpu = time.process_time() - cpu_started + _children_cpu() - children_started
+    written = _paged_out_mb() - written_before
     runner.shutdown()
     size_mb = sum(p.stat().st_size for p in music.iterdir()) / 1e6
     library.close()
@@ -280,7 +324,10 @@ def bench_tag_edit(app, folder: Path, files: int) -> dict[str, object]:
         "files": files,
         "file_mb": round(size_mb / files, 2),
         "seconds": round(seconds, 1),
+        "cpu_seconds": round(cpu, 1),  # this process and its worker processes
+        "load_before_after": [round(load_before, 1), round(os.getloadavg()[0], 1)],
         "files_per_s": round(files / seconds, 1),
+        "disk_written_mb_per_s": round(written / seconds, 1),  # the whole machine's, during the edit
         "failed": len(outcome[0].failures),
         "progress_reports": len(progress_events),
     }

@@ -293,6 +293,39 @@ def test_tags_are_written_back_when_enabled(qtbot, make_service, library, tmp_pa
     assert library.track_by_path(str(music / "three.m4a")).bpm == 126.5  # the exact value stays in the DB
 
 
+def test_write_back_after_reanalysis_keeps_the_users_locked_values(
+    qtbot, make_service, library, tmp_path
+) -> None:
+    from mutagen.flac import FLAC
+    from mutagen.id3 import ID3
+
+    music = tmp_path / "music"
+    for name in ("dnb.mp3", "dnb.flac", "house.flac"):
+        write_audio(music / name, {"title": name}, seconds=2.0)
+    scan_paths(library, [str(music)], workers=0)
+    mp3, flac = (library.track_by_path(str(music / name)) for name in ("dnb.mp3", "dnb.flac"))
+    half_time = AnalysisResult(bpm=87.0, bpm_confidence=0.6, key=Key(9, True).code, key_confidence=0.5)
+    service = make_service(library, analyze=lambda path, options: half_time)
+    service.write_tags = True
+    service.tag_notation = KeyNotation.CAMELOT
+    run_batch(qtbot, service, service.analyze_query)
+    writer.correct_bpm(library, [mp3.id, flac.id], 174.0)  # the user fixes the octave, and the key of one
+    writer.correct_key(library, [flac.id], Key(2, False).code)  # D major, 10B
+    writer.correct_key(library, [mp3.id], None)  # "no key", locked: the key tag is left alone
+
+    summary = run_batch(qtbot, service, lambda: service.analyze_query(force=True))  # re-analysis
+    assert (summary.analyzed, summary.tags_written, summary.tag_errors) == (3, 3, ())
+    id3 = ID3(music / "dnb.mp3")
+    assert (id3["TBPM"].text, id3["TKEY"].text) == (["174"], ["8A"])  # 8A: written before the lock
+    tags = FLAC(music / "dnb.flac")
+    assert (tags["BPM"], tags["INITIALKEY"]) == (["174"], ["10B"])
+    tags = FLAC(music / "house.flac")  # not corrected: the analysis's values
+    assert (tags["BPM"], tags["INITIALKEY"]) == (["87"], ["8A"])
+    stored = library.track_by_id(flac.id)
+    assert (stored.bpm, stored.key) == (174.0, Key(2, False).code)  # the library shows the user's
+    assert (stored.analysis_bpm, stored.analysis_key) == (87.0, Key(9, True).code)  # and keeps its own
+
+
 def analysis_in_a_process(path: str, options: AnalysisOptions) -> AnalysisResult:
     """Runs in an analysis process (imported by name there): a stand-in that needs no librosa."""
     return result_for(path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 from pathlib import Path
 
 from crate_app import crates
@@ -38,6 +39,7 @@ def test_export_dialog_writes_the_chosen_crate_and_remembers_the_map(qtbot, tmp_
         "rekordbox XML\u2026",
         "Traktor NML\u2026",
         "Serato Crates\u2026",
+        "Engine DJ\u2026",
         "M3U8 Playlists\u2026",
     ]
     assert window.exchange.import_menu.actions()[0].text() == "rekordbox XML\u2026"
@@ -58,6 +60,22 @@ def test_export_dialog_writes_the_chosen_crate_and_remembers_the_map(qtbot, tmp_
     # the next export dialog starts with the remembered map
     again = window.exchange.show_dialog("export", "m3u8")
     assert again.map_rules() == [(str(music), "/Volumes/DJUSB/Music")]
+    again.reject()
+
+    # Engine DJ: a library for the drive, at the older schema chosen in the dialog
+    engine = window.exchange.show_dialog("export", "engine")
+    engine.engine_schema.setCurrentIndex(1)
+    engine.path_edit.setText(str(tmp_path / "usb"))
+    engine._add_map_row(str(tmp_path / "usb"), "/Volumes/DJUSB")
+    engine.start()
+    qtbot.waitUntil(lambda: engine.close_button.isVisible(), timeout=20_000)
+    assert engine.status.text().startswith("Exported 3 tracks and 2 playlists"), engine.status.text()
+    db = sqlite3.connect(tmp_path / "usb" / "Engine Library" / "Database2" / "m.db")
+    assert db.execute("SELECT schemaVersionPatch FROM Information").fetchone()[0] == 1
+    assert {p for (p,) in db.execute("SELECT path FROM Track")} == {
+        f"../Music/Track {i} & Co.wav" for i in range(3)
+    }
+    db.close()
 
 
 def test_import_dialog_reports_and_a_bad_file_changes_nothing(qtbot, tmp_path, make_window) -> None:

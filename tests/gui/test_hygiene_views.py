@@ -25,7 +25,7 @@ def test_duplicates_view_finds_removes_and_undoes(qtbot, make_window, library, t
     scan_paths(library, [root], workers=0)
     window = make_window(library)
     dialog = window.hygiene.show_duplicates()
-    qtbot.addWidget(dialog)
+    assert window.stack.currentWidget() is dialog
     dialog.level.setCurrentIndex(dialog.level.findData("audio"))
     with qtbot.waitSignal(window.hygiene.service.duplicates_found, timeout=20_000):
         dialog.find_button.click()
@@ -46,7 +46,6 @@ def test_duplicates_view_finds_removes_and_undoes(qtbot, make_window, library, t
         dialog.undo_button.click()
     assert library.count() == 3
     assert (root / "a.mp3").exists() and (root / "a retagged.mp3").exists()  # files never touched by "remove"
-    dialog.close()
 
 
 def test_find_moved_files_lets_the_user_choose_between_candidates(
@@ -77,19 +76,46 @@ def test_find_moved_files_lets_the_user_choose_between_candidates(
     assert library.stats()["missing"] == 0
 
 
-def test_the_sidebars_duplicates_row_opens_the_view_and_the_table_stays(qtbot, make_window, library) -> None:
-    from crate_app.gui.sidebar import COLLECTION, DUPLICATES, TargetRole
+def test_the_sidebars_duplicates_row_shows_the_view_in_place_of_the_table(
+    qtbot, make_window, library, tmp_path: Path
+) -> None:
+    from crate_app import crates as crate_tree
+    from crate_app.gui.sidebar import DUPLICATES, TargetRole
 
+    _music(tmp_path / "music")
+    scan_paths(library, [tmp_path / "music"], workers=0)
+    crate = crate_tree.create_node(library, None, "Set", "crate")
+    crate_tree.add_tracks(library, crate.id, [1])
     window = make_window(library)
     sidebar = window.crates.sidebar
+    qtbot.waitUntil(lambda: sidebar.select_node(crate.id), timeout=5_000)
+    qtbot.waitUntil(lambda: window.model.rowCount() == 1, timeout=5_000)
     with qtbot.waitSignal(sidebar.duplicates_requested, timeout=5_000):
         sidebar.view.setCurrentIndex(sidebar.model.special_index(DUPLICATES))
-    qtbot.waitUntil(
-        lambda: window.hygiene.dialog is not None and window.hygiene.dialog.isVisible(), timeout=5_000
-    )
-    qtbot.addWidget(window.hygiene.dialog)
-    qtbot.waitUntil(
-        lambda: sidebar.view.currentIndex().data(TargetRole) == sidebar.current_target, timeout=5_000
-    )
-    assert sidebar.current_target.kind == COLLECTION
-    window.hygiene.dialog.close()
+    view = window.hygiene.view
+    assert view is not None and window.stack.currentWidget() is view
+    assert sidebar.view.currentIndex().data(TargetRole).kind == DUPLICATES  # the row stays selected
+    assert sidebar.current_target.node.id == crate.id and window.model.crate_id == crate.id
+    assert not window.search.isEnabled()
+    # A change to the crate tree (a reload of the sidebar) keeps the view and its row.
+    with qtbot.waitSignal(window.crates.service.nodes_loaded, timeout=5_000):
+        window.crates.service.reload()
+    assert window.stack.currentWidget() is view
+    assert sidebar.view.currentIndex().data(TargetRole).kind == DUPLICATES
+    # Any other row brings the table back, showing that row.
+    with qtbot.waitSignal(sidebar.table_requested, timeout=5_000):
+        sidebar.select_collection()
+    assert window.stack.currentWidget() is window.table and window.search.isEnabled()
+    qtbot.waitUntil(lambda: window.model.crate_id is None and window.model.rowCount() == 3, timeout=5_000)
+
+
+def test_a_window_shut_down_before_its_watch_starts_never_starts_it(qtbot, make_window, library) -> None:
+    """The folder watch starts 2 s after the window shows; a window shut down sooner must not start
+    it later (its job would outlive the window's thread pool: CI once deadlocked on exactly that)."""
+    window = make_window(library)
+    assert window.hygiene.preferences.watch_folders
+    assert window._watch_start_timer.isActive()
+    window.shutdown()
+    assert not window._watch_start_timer.isActive()
+    window.hygiene.start()  # as a timer queued before the shutdown would
+    assert not window.hygiene.watch.is_watching and not window.hygiene.watch.runner.is_busy

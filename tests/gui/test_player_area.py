@@ -98,7 +98,92 @@ def test_multi_track_editor_shows_various_and_writes_only_what_was_touched(
     paths = [t.path for t in library.tracks_by_ids(music)]
     assert [read_tags(p).genre for p in paths] == ["House Music", "House Music"]
     assert [read_tags(p).title for p in paths] == ["Song 0", "Song 1"]
-    assert window.player_area.undo_action.isEnabled()
+    assert window.crates.undo_action.isEnabled() and "genre" in window.crates.undo_action.text()
     with qtbot.waitSignal(window.player_area.tag_edits.finished, timeout=20_000):
-        window.player_area.undo_action.trigger()
+        window.crates.undo_action.trigger()
     assert [read_tags(p).genre for p in paths] == ["House", "House"]
+
+
+def _undo_key(qtbot, window, redo: bool = False) -> None:
+    """The real shortcut on the table: Ctrl+Z, or Ctrl+Shift+Z to redo."""
+    modifiers = Qt.KeyboardModifier.ControlModifier
+    if redo:
+        modifiers |= Qt.KeyboardModifier.ShiftModifier
+    qtbot.keyClick(window.table, Qt.Key.Key_Z, modifiers)
+
+
+def test_one_undo_history_for_crate_edits_tag_edits_and_corrections(qtbot, make_window, library, music):
+    window = make_window(library)
+    area, crates = window.player_area, window.crates.service
+    crates.create(None, "Warm-up", "crate")  # 1. a crate edit
+    qtbot.waitUntil(lambda: any(n.name == "Warm-up" for n in crates.nodes), timeout=10_000)
+    window.crates.sidebar.select_collection()  # the new crate was shown: back to the whole library
+    qtbot.waitUntil(lambda: window.model.rowCount() == 2 and not window.model.is_loading, timeout=10_000)
+    window.table.setFocus()
+    window.table.selectRow(0)
+    qtbot.waitUntil(lambda: area.tracks.track is not None and area.tracks.track.id == music[0], timeout=3_000)
+    paths = [t.path for t in library.tracks_by_ids(music)]
+    with qtbot.waitSignal(area.tag_edits.finished, timeout=20_000):  # 2. a tag edit of both files
+        assert area.tag_edits.edit(library.tracks_by_ids(music), {"genre": "Techno"}) is not None
+    area.tracks.multiply_bpm(2.0)  # 3. a correction (120 locked -> 240)
+    area.tracks.set_rating(4)  # 4. another
+    assert library.track_by_id(music[0]).rating == 4
+
+    _undo_key(qtbot, window)  # undoes the rating
+    assert library.track_by_id(music[0]).rating is None
+    _undo_key(qtbot, window)  # the BPM: locked at 120 again, as it was
+    record = library.track_by_id(music[0])
+    assert (record.bpm, record.bpm_locked, area.tracks.track.bpm) == (120.0, True, 120.0)
+    assert window.model.track_at(0).bpm == 120.0  # the table shows it
+    with qtbot.waitSignal(area.tag_edits.finished, timeout=20_000):
+        _undo_key(qtbot, window)  # the tag edit: the files are as they were
+    assert [read_tags(p).genre for p in paths] == ["House", "House"]
+    assert {t.genre for t in library.tracks_by_ids(music)} == {"House"}
+    _undo_key(qtbot, window)  # the crate
+    qtbot.waitUntil(lambda: not any(n.name == "Warm-up" for n in crates.nodes), timeout=10_000)
+
+    _undo_key(qtbot, window, redo=True)  # and back, in order
+    qtbot.waitUntil(lambda: any(n.name == "Warm-up" for n in crates.nodes), timeout=10_000)
+    with qtbot.waitSignal(area.tag_edits.finished, timeout=20_000):
+        _undo_key(qtbot, window, redo=True)
+    assert [read_tags(p).genre for p in paths] == ["Techno", "Techno"]
+    _undo_key(qtbot, window, redo=True)
+    assert library.track_by_id(music[0]).bpm == 240.0
+
+
+def test_corrections_undo_to_what_they_were_locked_or_not(qtbot, library, music, tmp_path) -> None:
+    from crate_app.domain.track import AnalysisResult
+    from crate_app.services.jobs import JobRunner
+    from crate_app.services.track_service import TrackService
+
+    runner = JobRunner(1)
+    service = TrackService(library, runner, tmp_path / "covers")
+    stack = service.undo_stack
+    track_id = music[1]  # analysed, nothing corrected
+    writer.save_analysis(library, [(track_id, AnalysisResult(87.0, 0.6, 5, 0.7, first_beat=0.3))])
+    service.select(track_id)
+    service.multiply_bpm(2.0)
+    service.set_key(None)  # "no key", locked
+    for i in range(6):  # tap tempo: one undo step however many taps
+        service.tap(i * 0.5)
+    for _ in range(3):  # three nudges: one step
+        service.nudge_first_beat(+10)
+    service.set_hot_cue(0, 1.0)
+    track = library.track_by_id(track_id)
+    assert (track.bpm, track.key, track.key_locked, track.first_beat) == (120.0, None, True, 0.33)
+    assert stack.count() == 5 and len(cues_of(library, track_id)) == 1
+
+    stack.undo()  # the cue
+    assert cues_of(library, track_id) == [] and service.cues == []
+    stack.undo()  # the nudges
+    assert library.track_by_id(track_id).first_beat == 0.3
+    stack.undo()  # the taps: back to x2, still locked
+    assert (library.track_by_id(track_id).bpm, library.track_by_id(track_id).bpm_locked) == (174.0, True)
+    stack.undo()
+    stack.undo()
+    track = library.track_by_id(track_id)  # as the analysis left it, nothing locked
+    assert (track.bpm, track.bpm_locked, track.key, track.key_locked) == (87.0, False, 5, False)
+    assert service.track.bpm == 87.0  # the panel follows
+    stack.redo()
+    assert library.track_by_id(track_id).bpm == 174.0
+    runner.shutdown()

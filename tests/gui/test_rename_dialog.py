@@ -345,29 +345,23 @@ def test_preview_model_passes_the_model_tester(qtmodeltester, tmp_path) -> None:
 
 
 def test_a_preview_of_100000_moves_opens_without_formatting_rows(qtbot, tmp_path) -> None:
+    """The model formats only the rows painted (its speed is measured by tests/benchmarks, not here)."""
     root = str(tmp_path)
     preview = synthetic_preview(root, moves=100_000, failures=0, unchanged=0)
     model = PreviewModel()
-    started = time.perf_counter()
     model.set_preview(preview, [root])
-    rows = model.rowCount()
-    seconds = time.perf_counter() - started
-    assert rows == 100_000
-    assert seconds < 0.05, f"building the preview model took {seconds * 1000:.1f} ms"
+    assert model.rowCount() == 100_000
     assert model.rows_formatted == 0
     view = QTableView()
     view.resize(900, 500)
     qtbot.addWidget(view)
-    started = time.perf_counter()
     view.setModel(model)
     view.verticalHeader().setDefaultSectionSize(20)
     view.show()
     qtbot.waitExposed(view)
     view.scrollToBottom()
     QTest.qWait(50)
-    shown = time.perf_counter() - started
-    assert model.rows_formatted < 200, model.rows_formatted  # only what was painted
-    assert shown < 2.0
+    assert 0 < model.rows_formatted < 200, model.rows_formatted  # only what was painted
     assert model.row_texts(99_999)[1] == os.path.join("new", "track 099999.mp3")
 
 

@@ -10,6 +10,8 @@ from audiofactory import encode, write_audio
 from clirunner import crate_cli, json_lines
 
 from crate_app.domain.keys import KeyNotation, format_key_code
+from crate_app.store import writer
+from crate_app.store.library import open_library
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "benchmarks"))
@@ -42,12 +44,15 @@ def test_analyze_a_query_with_tags_then_the_rest_then_ls_shows_bpm_and_key(scann
     from mutagen.oggvorbis import OggVorbis
 
     music = scanned.parent / "music"
-    # A query first, writing tags (Open Key), in words.
+    library = open_library(scanned, create=False)  # the user has set this one's BPM (locked) already
+    writer.correct_bpm(library, [library.track_by_path(str(music / "house" / "tagged.ogg")).id], 170.5)
+    library.close()
+    # A query first, writing tags (Open Key), in words: the locked BPM is the one written.
     first = crate_cli("analyze", "title:tagged", "--write-tags", "--key-notation", "openkey", library=scanned)
     assert first.returncode == 0, first.stderr
     assert "1 analysed, 0 failed, 0 skipped" in first.stdout
     tags = OggVorbis(music / "house" / "tagged.ogg")
-    assert tags["bpm"] and tags["initialkey"][0][-1] in "dm"
+    assert tags["bpm"] == ["170.5"] and tags["initialkey"][0][-1] in "dm"
 
     # Then what is left, as JSON; a decoding failure is recorded with its reason and the rest goes on.
     result = crate_cli("analyze", "--json", library=scanned)

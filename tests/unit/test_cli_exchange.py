@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -75,6 +76,22 @@ def test_export_m3u8_and_empty_from_means_the_library_folders(tmp_path: Path, li
     assert json.loads(done.stdout.splitlines()[-1])["skipped"] == 0
 
 
+def test_export_engine_library_for_a_drive(tmp_path: Path, library) -> None:
+    lib, music = library
+    done = crate_cli("export", "engine", str(tmp_path / "usb"), "--json", library=lib)
+    assert done.returncode == 0, done.stderr
+    summary = json_lines(done.stdout)[-1]
+    assert set(summary) == {"tracks", "playlists", "skipped", "seconds"} and summary["tracks"] == 3
+    database = tmp_path / "usb" / "Engine Library" / "Database2" / "m.db"
+    db = sqlite3.connect(database)
+    rows = db.execute("SELECT path, bpmAnalyzed, key FROM Track ORDER BY id").fetchall()
+    assert sorted((database.parent.parent / path).resolve().name for path, _, _ in rows) == sorted(NAMES)
+    assert all((database.parent.parent / path).resolve().parent == music.resolve() for path, _, _ in rows)
+    assert sorted(bpm for _, bpm, _ in rows) == [120.0, 121.0, 122.0]
+    assert {key for _, _, key in rows} == {1}  # 8A = A minor, Engine's key number 1
+    db.close()
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -82,7 +99,7 @@ def test_export_m3u8_and_empty_from_means_the_library_folders(tmp_path: Path, li
         (["export", "rekordbox", "{tmp}/x.xml", "--crate", "No Such Crate"], "crate"),
         (["import", "rekordbox", "{tmp}/missing.xml"], "cannot read"),
         (["import", "traktor", "{tmp}/broken.nml"], "well-formed"),
-        (["export", "engine", "{tmp}/usb"], "not available yet"),
+        (["export", "engine", "{tmp}/broken.nml"], "is a file"),
     ],
 )
 def test_errors_are_one_line_and_nonzero(tmp_path: Path, library, args: list[str], message: str) -> None:

@@ -357,6 +357,12 @@ def test_crate_view_pages_in_crate_order_and_in_any_sort(library) -> None:
     assert searched.row_of_id(expected[7]) == 7
     sql, params = TrackView(library, None, SortOrder("bpm", True), crate.id).ordered_ids_sql()
     assert [t for (t,) in library.execute(sql, params)] == by_bpm[::-1]
+    # The ids on a run of rows (a selection), in any order: crate order is one seek on positions.
+    assert TrackView(library, crate_id=crate.id).ids_of_rows(10, 29) == chosen[10:30]
+    backwards = TrackView(library, None, SortOrder("position", True), crate.id)
+    assert backwards.in_crate_order and backwards.ids_of_rows(0, 4) == chosen[::-1][:5]
+    assert view.ids_of_rows(100, 132) == by_bpm[100:133] and not view.in_crate_order
+    assert [row for row, _ in view.anchors()][:3] == [0, 16, 32]  # warm() kept every 16th row's key
 
 
 def test_smart_crate_view_uses_its_sort_and_limit(library) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -83,9 +84,13 @@ def test_remove_hands_crates_and_analysis_to_the_kept_track_and_undo_restores(
     keep, first, second = ids["a.flac"], ids["a.mp3"], ids["a copy.mp3"]
     x = crate_tree.create_node(library, None, "x", "crate")
     y = crate_tree.create_node(library, None, "y", "crate")
-    assert (x.id, y.id) == (1, 2)
+    z = crate_tree.create_node(library, None, "z", "crate")
+    assert (x.id, y.id, z.id) == (1, 2, 3)
     crate_tree.add_tracks(library, x.id, [first, keep, ids["c.ogg"]])
     crate_tree.add_tracks(library, y.id, [second])
+    # In z the first copy's entry is handed to the kept track, and then the second's is dropped in the
+    # middle (the kept track is a member by then): undo must take them back newest first.
+    crate_tree.add_tracks(library, z.id, [ids["c.ogg"], first, second, ids["b.mp3"]])
     with library.write() as conn:
         conn.execute("UPDATE tracks SET analyzed_at = 5, bpm = 111, key = 3 WHERE id = ?", (first,))
         conn.execute("UPDATE tracks SET rating = 4, color = 'red' WHERE id = ?", (second,))
@@ -102,8 +107,10 @@ def test_remove_hands_crates_and_analysis_to_the_kept_track_and_undo_restores(
     crates = library.execute(
         "SELECT crate_id, track_id, position FROM crate_entries ORDER BY 1, 3"
     ).fetchall()
-    assert crates == [(1, keep, 0), (1, ids["c.ogg"], 1), (2, keep, 0)]
-    assert library.execute("SELECT track_count FROM crate_nodes ORDER BY id").fetchall() == [(2,), (1,)]
+    assert crates == [(1, keep, 0), (1, ids["c.ogg"], 1), (2, keep, 0),
+                      (3, ids["c.ogg"], 0), (3, keep, 1), (3, ids["b.mp3"], 2)]  # fmt: skip
+    counts = library.execute("SELECT track_count FROM crate_nodes ORDER BY id").fetchall()
+    assert counts == [(2,), (1,), (3,)]
     assert library.execute("SELECT bpm, key FROM tracks WHERE id = ?", (keep,)).fetchone() == (111, 3)
     # The user's rating, colour and cue points of a removed copy go to the kept one.
     assert library.execute("SELECT rating, color FROM tracks WHERE id = ?", (keep,)).fetchone() == (4, "red")
@@ -112,8 +119,10 @@ def test_remove_hands_crates_and_analysis_to_the_kept_track_and_undo_restores(
     assert library.execute("SELECT * FROM tracks ORDER BY id").fetchall() == before
     assert [library.execute(sql).fetchall() for sql in children] == before_children
     crates = library.execute(ENTRIES_SQL).fetchall()
-    assert crates == [(1, first, 0), (1, keep, 1), (1, ids["c.ogg"], 2), (2, second, 0)]
-    assert library.execute("SELECT track_count FROM crate_nodes ORDER BY id").fetchall() == [(3,), (1,)]
+    assert crates == [(1, first, 0), (1, keep, 1), (1, ids["c.ogg"], 2), (2, second, 0),
+                      (3, ids["c.ogg"], 0), (3, first, 1), (3, second, 2), (3, ids["b.mp3"], 3)]  # fmt: skip
+    counts = library.execute("SELECT track_count FROM crate_nodes ORDER BY id").fetchall()
+    assert counts == [(3,), (1,), (4,)]
     with pytest.raises(dedupe.DedupeError, match="undone already"):
         dedupe.undo(library, outcome.action_id)
     library.close()
@@ -142,10 +151,16 @@ def test_trash_and_move_never_delete_and_undo_brings_files_back(
 
 def test_a_failure_midway_leaves_the_library_as_before(tmp_path: Path, music: Path) -> None:
     library, ids, _folder = _library(tmp_path, music)
+    crate = crate_tree.create_node(library, None, "x", "crate")
+    crate_tree.add_tracks(library, crate.id, [ids["c.ogg"], ids["a.mp3"], ids["a.flac"], ids["b.mp3"]])
     before = library.execute("SELECT * FROM tracks ORDER BY id").fetchall()
+    entries_before = library.execute(ENTRIES_SQL).fetchall()
+    # a.mp3's entry is dropped (a.flac is in the crate) before the unknown id fails the transaction.
     with pytest.raises(dedupe.DedupeError, match="not in the library"):
         dedupe.resolve(library, ids["a.flac"], [ids["a.mp3"], 999_999])
     assert library.execute("SELECT * FROM tracks ORDER BY id").fetchall() == before
+    assert library.execute(ENTRIES_SQL).fetchall() == entries_before
+    assert library.execute("SELECT track_count FROM crate_nodes").fetchall() == [(4,)]
     assert dedupe.history(library) == []
     library.close()
 
@@ -177,4 +192,21 @@ def test_tag_keys_follow_changes_of_artist_and_title(tmp_path: Path, music: Path
     assert library.execute("SELECT COUNT(*) FROM track_tag_keys").fetchone()[0] == 4
     (group,) = duplicates.tag_groups(library)
     assert set(group) == {ids["a.flac"], ids["a.mp3"], ids["a copy.mp3"]}
+    library.close()
+
+
+def test_hash_library_stops_between_files_keeps_what_it_did_and_goes_on_next_time(
+    tmp_path: Path, music: Path
+) -> None:
+    library, ids, folder = _library(tmp_path, music)
+    seen: list = []  # the first file's progress is reported at once: stop before the second file
+    first = hashing.hash_library(library, progress=seen.append, should_stop=lambda: bool(seen))
+    assert (first.cancelled, first.hashed) == (True, 1)
+    assert len(hashing.tracks_to_hash(library)) == len(ids) - 1  # the one hashed was stored
+    rest = hashing.hash_library(library)
+    assert (rest.cancelled, rest.hashed, rest.failed) == (False, len(ids) - 1, 0)
+    assert hashing.tracks_to_hash(library) == []
+    os.utime(folder / "b.mp3", (1, 1))  # a changed file is hashed again after the rescan sees it
+    scan_paths(library, [folder], workers=0)
+    assert hashing.tracks_to_hash(library) == [ids["b.mp3"]]
     library.close()
