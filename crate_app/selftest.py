@@ -3,8 +3,8 @@
 It builds a throw-away library under a temporary ``CRATE_HOME``, writes real WAV files (a 20 s click
 track at 120 BPM over an A minor chord, plus 300 tiny files), scans them with worker processes (the
 ``spawn`` pool a frozen app must support), analyses the click track (librosa, numba, scipy, PyAV),
-shows a widget on Qt's offscreen platform, imports the window's module, prints one JSON object and
-returns the exit code.
+fingerprints it with Chromaprint (the bundled libchromaprint), shows a widget on Qt's offscreen
+platform, imports the window's module, prints one JSON object and returns the exit code.
 
 numba caches its compiled kernels in ``$NUMBA_CACHE_DIR`` when that is set (so a second run is fast),
 otherwise in the temporary folder (every run compiles).
@@ -84,6 +84,31 @@ def check_worker_pool(paths: list[Path]) -> int:
     return pid
 
 
+def check_fingerprint(click: Path, folder: Path) -> dict[str, Any]:
+    """Fingerprint the click track with libchromaprint (the library the app bundles, not ``fpcalc``),
+    and a quieter copy starting half a second later: both must be found to be one recording (what
+    "same recording" duplicates and relinking by fingerprint rely on)."""
+    try:
+        import acoustid
+    except ImportError as exc:
+        raise RuntimeError(f"pyacoustid is missing: {exc}") from exc
+    if not acoustid.have_chromaprint:
+        raise RuntimeError("libchromaprint could not be loaded: no acoustic fingerprints")
+    import chromaprint
+
+    from crate_app.hygiene.fingerprint import MIN_VALUES, fingerprint_file, same_recording
+
+    shifted = folder / "click-shifted.wav"
+    samples = click_track()
+    write_wav(shifted, np.concatenate([np.zeros(SAMPLE_RATE // 2, np.float32), 0.7 * samples]), SAMPLE_RATE)
+    first, second = fingerprint_file(str(click)), fingerprint_file(str(shifted))
+    if len(first) < MIN_VALUES or not same_recording(first, second):
+        raise RuntimeError(f"fingerprints: {len(first)} values, the shifted copy not recognised")
+    version = chromaprint._libchromaprint.chromaprint_get_version()
+    return {"chromaprint": version.decode() if isinstance(version, bytes) else str(version),
+            "fingerprint_values": len(first)}  # fmt: skip
+
+
 def check_qt() -> dict[str, Any]:
     """Start Qt (offscreen unless QT_QPA_PLATFORM says otherwise), show and render a widget, and import
     the main window's module."""
@@ -158,6 +183,10 @@ def _self_test(home: Path) -> dict[str, Any]:
     timings["analysis"] = time.perf_counter() - mark
 
     mark = time.perf_counter()
+    fingerprint = check_fingerprint(click, home)
+    timings["fingerprint"] = time.perf_counter() - mark
+
+    mark = time.perf_counter()
     qt = check_qt()
     timings["qt"] = time.perf_counter() - mark
     return {
@@ -168,6 +197,7 @@ def _self_test(home: Path) -> dict[str, Any]:
         "seconds": round(time.perf_counter() - started, 2),
         "timings": {name: round(value, 2) for name, value in timings.items()},
         "worker_pid": worker_pid,
+        **fingerprint,
         "numba_cache": str(numba_cache),
         "python": platform.python_version(),
         **qt,

@@ -305,7 +305,138 @@ def review(dist: metadata.Distribution) -> Review:
 
 
 def review_bundle(root: str = "crate-app") -> list[Review]:
-    return [review(dist) for dist in bundled_distributions(root)]
+    return [review(dist) for dist in bundled_distributions(root)] + review_system_libraries()
+
+
+# -- native libraries the spec takes from the build machine (no wheel carries them) ------------------
+# name -> (file names to look for per platform, the licence upstream declares, what needs it).
+# Chromaprint: MIT, with LGPL-2.1-or-later resampling code from FFmpeg and BSD-3-Clause KissFFT.
+SYSTEM_LIBRARIES = {
+    "chromaprint": (
+        {"linux": ("libchromaprint.so.1",), "darwin": ("libchromaprint.1.dylib",),
+         "win32": ("chromaprint.dll", "libchromaprint.dll")},
+        "MIT AND LGPL-2.1-or-later AND BSD-3-Clause",
+        "acoustic fingerprints (pyacoustid's chromaprint module loads it with ctypes)",
+    ),
+}  # fmt: skip
+_DEBIAN_NAMES = {"expat": "MIT", "mit": "MIT", "bsd-2-clause": "BSD-2-Clause", "bsd-3-clause": "BSD-3-Clause",
+                 "zlib": "Zlib", "isc": "ISC", "apache-2.0": "Apache-2.0", "mpl-2.0": "MPL-2.0"}  # fmt: skip
+
+
+def find_system_library(name: str) -> Path | None:
+    """Where the build machine has library ``name`` of SYSTEM_LIBRARIES (ldconfig's cache on Linux,
+    Homebrew's and the usual prefixes on macOS, PATH on Windows), or None."""
+    import ctypes.util
+    import subprocess
+
+    wanted = SYSTEM_LIBRARIES[name][0].get(sys.platform, ())
+    if sys.platform.startswith("linux"):
+        try:
+            listing = subprocess.run(["ldconfig", "-p"], capture_output=True, text=True, check=False).stdout
+        except OSError:
+            listing = ""
+        for line in listing.splitlines():
+            parts = line.strip().split(" => ")
+            if len(parts) == 2 and parts[0].split()[0] in wanted:
+                return Path(parts[1])  # by its soname, the name it is loaded by
+        return None
+    if sys.platform == "darwin":
+        folders = [Path("/opt/homebrew/lib"), Path("/usr/local/lib")]
+    else:
+        import os
+
+        folders = [Path(p) for p in os.environ.get("PATH", "").split(os.pathsep) if p]
+    for folder in folders:
+        for file_name in wanted:
+            if (folder / file_name).is_file():
+                return folder / file_name
+    found = ctypes.util.find_library(name)
+    return Path(found) if found and Path(found).is_file() else None
+
+
+def debian_licence(copyright_text: str) -> str | None:
+    """An SPDX expression (``A AND B``) of a Debian machine-readable copyright file's ``Files``
+    paragraphs (the Debian packaging's own ``debian/*`` left out); None when a licence has no SPDX
+    name here or the file is not machine-readable."""
+    if not copyright_text.startswith("Format:"):
+        return None
+    found: list[str] = []
+    for paragraph in re.split(r"\n\s*\n", copyright_text):
+        files = re.search(r"^Files:\s*(.+)$", paragraph, re.MULTILINE)
+        licence = re.search(r"^License:\s*(\S+)", paragraph, re.MULTILINE)
+        if files is None or licence is None or files.group(1).strip() == "debian/*":
+            continue
+        short = licence.group(1).lower()
+        gnu = re.fullmatch(r"(l?gpl)-(\d)(\.\d)?(\+)?", short)
+        if gnu is not None:
+            version = gnu.group(2) + (gnu.group(3) or ".0")
+            spdx = f"{gnu.group(1).upper()}-{version}-{'or-later' if gnu.group(4) else 'only'}"
+        elif short in _DEBIAN_NAMES:
+            spdx = _DEBIAN_NAMES[short]
+        else:
+            return None
+        if spdx not in found:
+            found.append(spdx)
+    return " AND ".join(found) or None
+
+
+def _debian_package(path: Path) -> str | None:
+    """The Debian package that installed ``path`` (``dpkg -S``; merged /usr: also as /lib/...)."""
+    import subprocess
+
+    for candidate in (str(path), str(path).replace("/usr/lib/", "/lib/", 1)):
+        try:
+            out = subprocess.run(["dpkg", "-S", candidate], capture_output=True, text=True, check=False)
+        except OSError:
+            return None
+        if out.returncode == 0 and ":" in out.stdout:
+            return out.stdout.split(":")[0].strip()
+    return None
+
+
+def review_system_library(name: str, path: Path | None) -> Review:
+    """The licence review of a SYSTEM_LIBRARIES entry found at ``path``: on Debian and Ubuntu the
+    package's copyright file decides (and is the text shipped); elsewhere the licence upstream
+    declares, with the standard texts.  A library that is not there is refused (the bundle would
+    lack what needs it)."""
+    _names, declared, needed_for = SYSTEM_LIBRARIES[name]
+    if path is None:
+        why = f"not installed on this machine (needed for {needed_for})"
+        return Review(f"lib{name} (system)", "", None, "nothing", False, why)
+    expression, found_in, texts, version = declared, "upstream's declared licence", [], ""
+    package = _debian_package(path.resolve()) if sys.platform.startswith("linux") else None
+    if package is not None:
+        copyright_file = Path("/usr/share/doc") / package.split(":")[0] / "copyright"
+        text = copyright_file.read_text(encoding="utf-8", errors="replace") if copyright_file.exists() else ""
+        expression = debian_licence(text)
+        found_in, texts = f"Debian package {package} (copyright file)", [(str(copyright_file), text)]
+        version = re.sub(r"^.*\.so\.?", "", path.resolve().name)
+    if expression is None:
+        return Review(name, version, None, found_in, False, "its licence could not be read", texts)
+    try:
+        allowed, reason = expression_allowed(expression)
+    except LicenceError as exc:
+        allowed, reason = False, str(exc)
+    if not texts:
+        texts = standard_text(expression)
+    return Review(f"lib{name} (system)", version, expression, found_in, allowed, reason, texts, [path.name])
+
+
+# Where a build without the library goes on (fingerprints then need fpcalc on the PATH): Windows has
+# no package manager the build can count on for Chromaprint's DLL yet.
+OPTIONAL_ON = ("win32",)
+
+
+def review_system_libraries() -> list[Review]:
+    """Reviews of the SYSTEM_LIBRARIES the bundle will carry (a missing one is refused, except where
+    it is optional: then it is left out of the bundle and of the review)."""
+    reviews = []
+    for name in SYSTEM_LIBRARIES:
+        path = find_system_library(name)
+        if path is None and sys.platform in OPTIONAL_ON:
+            continue
+        reviews.append(review_system_library(name, path))
+    return reviews
 
 
 def refusals(reviews: Iterable[Review]) -> list[str]:

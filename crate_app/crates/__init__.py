@@ -18,6 +18,7 @@ from crate_app.crates.entries import (
 )
 from crate_app.crates.tree import (
     children_of,
+    count_smart_crates,
     create_node,
     create_path,
     delete_node,
@@ -44,6 +45,7 @@ __all__ = [
     "SmartQueryError",
     "add_tracks",
     "children_of",
+    "count_smart_crates",
     "crate_track_ids",
     "crates_of_track",
     "create_node",

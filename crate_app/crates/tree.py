@@ -64,6 +64,20 @@ def smart_count(library: Library, row: tuple) -> tuple[int | None, str | None]:
     return library.execute(f"SELECT COUNT(*) FROM tracks WHERE {where}", params).fetchone()[0], None
 
 
+def count_smart_crates(library: Library, node_ids: Iterable[int]) -> dict[int, int]:
+    """How many tracks each of these smart crates matches now (one COUNT each; the ids of no smart
+    crate, and smart crates whose query fails, are left out): what a sidebar fills in after listing
+    the tree with ``count_smart=False``."""
+    counts: dict[int, int] = {}
+    for node_id in node_ids:
+        row = node_row_by_id(library, node_id)
+        if row is not None and row[_KIND] == CrateNodeKind.SMART:
+            count, _error = smart_count(library, row)
+            if count is not None:
+                counts[node_id] = count
+    return counts
+
+
 def smart_error(library: Library, row: tuple) -> str | None:
     """Why a smart crate's query cannot run now (does not parse, names a missing crate), or None."""
     try:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
@@ -152,6 +152,28 @@ class MoveNode(CrateEdit):
 
     def revert(self, library: Library) -> EditOutcome:
         crates.move_node(library, self.node_id, self.old_parent_id, self.old_position)
+        return EditOutcome(f"Undone: {self.text}")
+
+
+class SetLook(CrateEdit):
+    """A node's colour (None: none) and note, undone by giving back the old ones."""
+
+    def __init__(self, node: CrateNode, color: str | None, note: str) -> None:
+        self.node_id = node.id
+        self.old, self.new = (node.color, node.note), (color, note)
+        what = "note" if color == node.color else "colour"
+        self.text = f"Set the {what} of \u201c{node.name}\u201d"
+
+    def _set(self, library: Library, look: tuple[str | None, str]) -> None:
+        crates.set_color(library, self.node_id, look[0])
+        crates.set_note(library, self.node_id, look[1])
+
+    def apply(self, library: Library) -> EditOutcome:
+        self._set(library, self.new)
+        return EditOutcome(self.text)
+
+    def revert(self, library: Library) -> EditOutcome:
+        self._set(library, self.old)
         return EditOutcome(f"Undone: {self.text}")
 
 
@@ -426,6 +448,9 @@ class CrateService(QObject):
         self._nodes: list[CrateNode] = []
         self._by_id: dict[int, CrateNode] = {}
         self._load_generation = 0
+        self._smart_counts: dict[int, int] = {}  # smart crates' counts, as last counted
+        self._recount_all = False
+        self._recount_ids: set[int] = set()
         self._count_token = 0
         self._first_runs: dict[Job, _EditCommand] = {}  # first applies, to mark the failed ones
         self._after_scan: list[Callable[[], None]] = []
@@ -441,17 +466,22 @@ class CrateService(QObject):
     def node(self, node_id: int | None) -> CrateNode | None:
         return self._by_id.get(node_id) if node_id is not None else None
 
-    def reload(self) -> None:
-        """Read the tree and its counts again, on the reader thread (``nodes_loaded`` when done)."""
+    def reload(self, recount_smart: bool = True) -> None:
+        """Read the tree and its crates' counts again, on the reader thread (``nodes_loaded`` when
+        done), then count the smart crates (``recount_smart``: all of them; otherwise those never
+        counted, those asked for by ``recount()`` and those whose rule names crates), each COUNT on
+        the reader thread, ``nodes_loaded`` again with the counts: a smart crate of 200,000 matches
+        takes a few hundred ms to count, the tree with its crates' stored counts a few ms."""
         self._load_generation += 1
         generation = self._load_generation
         library = self.library
+        self._recount_all = self._recount_all or recount_smart
 
         def load(job: Job) -> tuple[int, list[CrateNode]] | None:
             if generation != self._load_generation:
                 return None  # a newer reload is queued
             try:
-                return generation, crates.list_nodes(library, with_counts=True)
+                return generation, crates.list_nodes(library, with_counts=True, count_smart=False)
             finally:
                 library.close()
 
@@ -462,18 +492,70 @@ class CrateService(QObject):
 
     def load_now(self) -> list[CrateNode]:
         """Read the tree on this thread (tests, and the first paint of a small library)."""
-        self._set_nodes(crates.list_nodes(self.library, with_counts=True))
+        nodes = crates.list_nodes(self.library, with_counts=True)
+        self._smart_counts = {
+            n.id: n.track_count for n in nodes if n.kind == "smart" and n.track_count is not None
+        }
+        self._set_nodes(nodes)
         return self._nodes
 
     def _on_load_finished(self, result: tuple[int, list[CrateNode]] | None) -> None:
         if result is None or result[0] != self._load_generation:
             return
-        self._set_nodes(result[1])
+        nodes = result[1]
+        smart = [node for node in nodes if node.kind == "smart" and not node.error]
+        recount = [
+            node.id
+            for node in smart
+            if self._recount_all
+            or node.id not in self._smart_counts
+            or node.id in self._recount_ids
+            or "crate" in (node.query or "").casefold()  # membership rules follow crate edits
+        ]
+        self._recount_all, self._recount_ids = False, set()
+        self._set_nodes(nodes)
+        if recount:
+            self._count_smart(result[0], recount)
+
+    def recount(self, node_ids: Iterable[int]) -> None:
+        """Count these smart crates again at the next ``reload()`` (their rule changed)."""
+        self._recount_ids.update(node_ids)
+
+    def _count_smart(self, generation: int, node_ids: list[int]) -> None:
+        library = self.library
+
+        def count(job: Job) -> tuple[int, dict[int, int]] | None:
+            counts: dict[int, int] = {}
+            try:
+                for node_id in node_ids:
+                    if generation != self._load_generation:
+                        return None  # the tree is being read again: so are these
+                    counts.update(crates.count_smart_crates(library, [node_id]))
+            finally:
+                library.close()
+            return generation, counts
+
+        job = FunctionJob(count, "Counting smart crates")
+        job.signals.finished.connect(self._on_smart_counted)
+        job.signals.failed.connect(self.failed)
+        self._reader.start(job)
+
+    def _on_smart_counted(self, result: tuple[int, dict[int, int]] | None) -> None:
+        if result is None or result[0] != self._load_generation:
+            return
+        self._smart_counts.update(result[1])
+        self._set_nodes(self._nodes)
 
     def _set_nodes(self, nodes: list[CrateNode]) -> None:
-        self._nodes = nodes
-        self._by_id = {node.id: node for node in nodes}
-        self.nodes_loaded.emit(nodes)
+        counts = self._smart_counts
+        self._nodes = [
+            replace(node, track_count=counts[node.id])
+            if node.kind == "smart" and not node.error and node.id in counts
+            else node
+            for node in nodes
+        ]
+        self._by_id = {node.id: node for node in self._nodes}
+        self.nodes_loaded.emit(self._nodes)
 
     def count_query(self, rule: SmartRule) -> int:
         """Count the tracks a smart crate's rule matches, on the reader thread; ``query_counted(token,
@@ -539,6 +621,16 @@ class CrateService(QObject):
     def duplicate(self, node: CrateNode) -> None:
         self.submit(DuplicateNode(node))
 
+    def set_color(self, node: CrateNode, color: str | None) -> None:
+        """Give a node a colour (``#rrggbb``; None: none)."""
+        if (color or None) != (node.color or None):
+            self.submit(SetLook(node, color or None, node.note))
+
+    def set_note(self, node: CrateNode, note: str) -> None:
+        """Give a node a note (empty: none)."""
+        if note != node.note:
+            self.submit(SetLook(node, node.color, note))
+
     def update_smart(self, node: CrateNode, rule: SmartRule) -> None:
         self.submit(UpdateSmart(node, rule))
 
@@ -589,6 +681,7 @@ class CrateService(QObject):
     def _on_scan_service_running_changed(self, running: bool) -> None:
         if running:
             return
+        self.reload()  # the scan may have changed what smart crates match
         waiting, self._after_scan = self._after_scan, []
         for then in waiting:
             then()
@@ -616,11 +709,12 @@ class CrateService(QObject):
         self.edited.emit(outcome)
         if outcome.entries_changed:
             self.entries_changed.emit(set(outcome.entries_changed))
-        self.reload()
+        self.recount(outcome.entries_changed)  # a smart crate's rule changed: its count too
+        self.reload(recount_smart=False)
 
     def _on_write_failed(self, message: str) -> None:
         self.failed.emit(message)
-        self.reload()
+        self.reload(recount_smart=False)
 
     def _on_write_ended(self, job: Job) -> None:
         command = self._first_runs.pop(job, None)
@@ -637,6 +731,7 @@ class CrateService(QObject):
         self.wait()
         self.undo_stack.clear()
         self.library = library
+        self._smart_counts.clear()
         self._set_nodes([])
         self.reload()
 

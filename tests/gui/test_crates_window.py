@@ -10,14 +10,15 @@ import pytest
 from audiofactory import write_audio
 from PySide6.QtCore import QItemSelection, QItemSelectionModel, QMimeData, Qt, QUrl
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication, QInputDialog, QMessageBox
 
 from crate_app import crates
 from crate_app.gui.main_window import MainWindow
 from crate_app.gui.sidebar import COLLECTION, CRATES, NodeRole, SidebarModel, SidebarTarget
 from crate_app.gui.track_drag import TRACKS_MIME, nodes_mime, tracks_from_mime, tracks_mime
 from crate_app.gui.track_model import COLUMN_NAMES, PAGE_SIZE, POSITION_COLUMN, TrackIdRole, TrackTableModel
-from crate_app.store.view import SortOrder
+from crate_app.services.crate_service import SmartRule
+from crate_app.store.view import SortOrder, TrackView
 
 
 def find(library, path: str):
@@ -621,3 +622,74 @@ def test_a_big_selection_is_added_removed_and_undone_without_python_calls_per_se
     window.crates.undo_action.trigger()
     settle(qtbot, window)
     assert crates.crate_track_ids(crate_library, warmup.id) == expected
+
+
+def test_the_sidebar_lists_at_once_and_counts_smart_crates_afterwards(
+    qtbot, make_window, crate_library, monkeypatch
+) -> None:
+    """The tree comes without counting smart crates (the stored counts of crates only); each smart
+    crate is counted after it, once, and again when its rule changes, not after every crate edit."""
+    counted: list[int] = []
+    count_smart_crates = crates.count_smart_crates
+
+    def counting(library, node_ids):
+        node_ids = list(node_ids)
+        counted.extend(node_ids)
+        return count_smart_crates(library, node_ids)
+
+    monkeypatch.setattr(crates, "count_smart_crates", counting)
+    window = make_window(crate_library)
+    window.library_watcher.stop()  # its reload after the process's own commits counts everything again
+    loaded_tree(qtbot, window)
+    service = window.crates.service
+    fast = find(crate_library, "Fast")
+    fast_count = TrackView(crate_library, crate_id=fast.id).count()
+    assert set(counted) == {fast.id} and service.node(fast.id).track_count == fast_count
+    sidebar_model = window.crates.sidebar.model
+    assert sidebar_model.node_index(fast.id, 1).data() == f"{fast_count:,}"
+    counted.clear()
+    service.create(None, "Another crate", "crate")
+    settle(qtbot, window)
+    assert counted == [] and service.node(fast.id).track_count == fast_count  # kept from before
+    service.update_smart(service.node(fast.id), SmartRule("bpm:>=0"))
+    settle(qtbot, window)
+    everything = TrackView(crate_library, crate_id=fast.id).count()
+    assert everything > fast_count
+    qtbot.waitUntil(lambda: service.node(fast.id).track_count == everything, timeout=10_000)
+    assert counted == [fast.id]
+
+
+def test_a_crate_gets_a_colour_and_a_note_from_its_menu_and_undo_takes_them_back(
+    qtbot, make_window, crate_library, monkeypatch
+) -> None:
+    window = make_window(crate_library)
+    loaded_tree(qtbot, window)
+    sidebar, service = window.crates.sidebar, window.crates.service
+    berlin = find(crate_library, "Sets/2026/Berlin")
+    select(qtbot, window, berlin.id)
+    plain_icon = (
+        sidebar.model.node_index(berlin.id).data(Qt.ItemDataRole.DecorationRole).pixmap(16, 16).toImage()
+    )
+    menu = sidebar.context_menu(sidebar.model.node_index(berlin.id))
+    colours = next(a.menu() for a in menu.actions() if a.menu() is not None and a.text() == "&Colour")
+    assert [a.text() for a in colours.actions()][:3] == ["None", "Red", "Orange"]
+    assert next(a for a in colours.actions() if a.text() == "None").isChecked()
+    next(a for a in colours.actions() if a.text() == "Blue").trigger()
+    settle(qtbot, window)
+    assert find(crate_library, "Sets/2026/Berlin").color == "#3498db"
+    icon = sidebar.model.node_index(berlin.id).data(Qt.ItemDataRole.DecorationRole)
+    assert icon.pixmap(16, 16).toImage() != plain_icon  # the colour's dot
+    monkeypatch.setattr(QInputDialog, "getMultiLineText", lambda *args: ("Peak time\nclosing set", True))
+    sidebar.note_action.trigger()
+    settle(qtbot, window)
+    assert find(crate_library, "Sets/2026/Berlin").note == "Peak time\nclosing set"
+    tip = sidebar.model.node_index(berlin.id).data(Qt.ItemDataRole.ToolTipRole)
+    assert tip.endswith("Peak time\nclosing set")
+    checked = sidebar.color_menu(service.node(berlin.id))
+    assert [a.text() for a in checked.actions() if a.isChecked()] == ["Blue"]
+    window.crates.undo_action.trigger()
+    settle(qtbot, window)
+    assert find(crate_library, "Sets/2026/Berlin").note == ""
+    window.crates.undo_action.trigger()
+    settle(qtbot, window)
+    assert find(crate_library, "Sets/2026/Berlin").color is None

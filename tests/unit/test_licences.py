@@ -120,3 +120,35 @@ def test_a_distribution_that_states_no_licence_fails_the_check(tmp_path: Path) -
     (info / "RECORD").write_text("")
     result = licences.review(metadata.PathDistribution(info))
     assert (result.allowed, result.reason) == (False, "no licence found in its metadata or licence files")
+
+
+def test_a_debian_copyright_file_gives_the_spdx_licences_of_its_files() -> None:
+    text = """Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
+
+Files: *
+License: Expat
+
+Files: src/resample.c
+License: LGPL-2.1+
+
+Files: debian/*
+License: GPL-2
+
+License: Expat
+ Permission is hereby granted...
+"""
+    assert licences.debian_licence(text) == "MIT AND LGPL-2.1-or-later"  # debian/* is not shipped
+    assert licences.debian_licence(text.replace("LGPL-2.1+", "GPL-2")) == "MIT AND GPL-2.0-only"
+    assert licences.expression_allowed("MIT AND GPL-2.0-only")[0] is False
+    assert licences.debian_licence(text.replace("LGPL-2.1+", "public-domain")) is None  # unknown: refused
+    assert licences.debian_licence("Not machine-readable") is None
+
+
+def test_the_bundled_libchromaprint_is_found_and_may_be_shipped() -> None:
+    path = licences.find_system_library("chromaprint")
+    assert path is not None, "libchromaprint is not installed (packaging/dev.sh installs it)"
+    review = licences.review_system_library("chromaprint", path)
+    assert review.allowed, review.reason
+    assert "MIT" in review.expression and review.texts and review.texts[0][1].strip()
+    missing = licences.review_system_library("chromaprint", None)
+    assert not missing.allowed and "not installed" in missing.reason

@@ -37,6 +37,20 @@ def test_self_test_passes_in_a_fresh_process() -> None:
     assert report["platform"] == "offscreen"
     assert report["numba_cache"] == os.environ["NUMBA_CACHE_DIR"]
     assert {"python", "qt", "seconds"} <= report.keys()
+    assert report["chromaprint"] and report["fingerprint_values"] >= 16  # libchromaprint, not fpcalc
+
+
+def test_without_libchromaprint_the_self_test_fails_saying_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import acoustid
+
+    click = tmp_path / "click.wav"
+    selftest.write_wav(click, selftest.click_track(seconds=12.0), selftest.SAMPLE_RATE)
+    assert selftest.check_fingerprint(click, tmp_path)["fingerprint_values"] >= 16
+    monkeypatch.setattr(acoustid, "have_chromaprint", False)  # as in a bundle without the library
+    with pytest.raises(RuntimeError, match="libchromaprint could not be loaded"):
+        selftest.check_fingerprint(click, tmp_path)
 
 
 def test_a_failure_prints_ok_false_and_returns_1(
