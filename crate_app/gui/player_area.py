@@ -13,8 +13,9 @@ from crate_app import paths
 from crate_app.domain.keys import KeyNotation
 from crate_app.gui.player_strip import PlayerStrip
 from crate_app.gui.tag_editor import TagEditorDialog
-from crate_app.gui.track_model import TrackRole
+from crate_app.gui.track_model import COLUMN_NAMES, WAVEFORM_COLUMN, TrackRole
 from crate_app.gui.track_panel import TrackPanel
+from crate_app.gui.waveform_column import WaveformColumnDelegate
 from crate_app.services.player_service import PlayerService
 from crate_app.services.tag_edit_service import EditOutcome, TagEditService
 from crate_app.services.track_service import TrackService
@@ -57,6 +58,13 @@ class PlayerArea(QObject):
         layout.insertWidget(index, self.strip)
 
         table = window.table
+        self.waveform_column = WaveformColumnDelegate(table, lambda: self.window.library, self)
+        table.setItemDelegateForColumn(WAVEFORM_COLUMN, self.waveform_column)
+        header = table.horizontalHeader()
+        if "waveform" not in window.settings.column_order:  # new: it goes after the title, in sight
+            title = header.visualIndex(COLUMN_NAMES.index("title"))
+            header.moveSection(header.visualIndex(WAVEFORM_COLUMN), title + 1)
+        table.horizontalHeader().sortIndicatorChanged.connect(self._on_header_sort_indicator_changed)
         table.selectionModel().currentRowChanged.connect(self._on_table_current_row_changed)
         window.model.modelReset.connect(self._on_model_reset)
         for keys, slot in (
@@ -104,6 +112,7 @@ class PlayerArea(QObject):
         self.tracks.library = library
         self.tag_edits.library = library  # the shared undo stack is cleared by the crates' set_library
         self.tracks.select(None)
+        self.waveform_column.forget()
 
     def shutdown(self) -> None:
         self.player.stop()
@@ -147,6 +156,7 @@ class PlayerArea(QObject):
             self.tracks.reload()
 
     def _on_analysis_tracks_saved(self, ids: list) -> None:
+        self.waveform_column.forget(ids)  # their new overviews
         if self.tracks.track is not None and self.tracks.track.id in ids:
             self.tracks.select(self.tracks.track.id)  # its new waveform and grid
 
@@ -159,6 +169,18 @@ class PlayerArea(QObject):
             + (f", {len(outcome.failures):,} failed" if outcome.failures else ""),
             15_000,
         )
+
+    def _on_header_sort_indicator_changed(self, section: int, _order: Qt.SortOrder) -> None:
+        if section != WAVEFORM_COLUMN:
+            return
+        order = self.window.model.order  # the waveform sorts nothing: the arrow stays where the sort is
+        header = self.window.table.horizontalHeader()
+        column = COLUMN_NAMES.index(order.column) if order.column in COLUMN_NAMES else 0
+        blocker = header.blockSignals(True)
+        header.setSortIndicator(
+            column, Qt.SortOrder.DescendingOrder if order.descending else Qt.SortOrder.AscendingOrder
+        )
+        header.blockSignals(blocker)
 
     def _on_key_actions_triggered(self, action) -> None:
         self.panel.set_key_notation(KeyNotation(action.data()))

@@ -112,10 +112,12 @@ COLUMNS: tuple[Column, ...] = (
     Column("date_added", "Added", lambda t: _date(t.date_added), 90, True),
     Column("path", "Path", lambda t: display_path(t.path), 400),
     Column("position", "#", lambda t: "", 50, True),  # a crate's own order (shown in crate views)
+    Column("waveform", "Waveform", lambda t: "", 110),  # drawn by gui.waveform_column (not sortable)
 )
 COLUMN_NAMES = tuple(c.name for c in COLUMNS)
 _KEY_COLUMN = COLUMN_NAMES.index("key")
 POSITION_COLUMN = COLUMN_NAMES.index("position")
+WAVEFORM_COLUMN = COLUMN_NAMES.index("waveform")
 
 
 class RowSource(Protocol):
@@ -754,6 +756,8 @@ class TrackTableModel(QAbstractTableModel):
             return
         if column == POSITION_COLUMN and self._crate_kind != "crate":
             return  # only a crate has an order of its own
+        if column == WAVEFORM_COLUMN:
+            return  # a picture: nothing to sort by
         self.set_order(SortOrder(COLUMNS[column].name, order == Qt.SortOrder.DescendingOrder))
 
     # -- loading --------------------------------------------------------------------------------------

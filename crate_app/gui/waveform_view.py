@@ -33,6 +33,33 @@ LOOP_COLOR = QColor(255, 160, 40, 70)
 MIN_BEAT_SPACING = 3.0  # pixels: closer beats are not drawn (bars still are)
 
 
+def band_image(waveform: StoredWaveform, height: int, background: QColor = BACKGROUND) -> QImage:
+    """The three bands (peak faint, RMS solid) at one pixel per stored column, ``height`` pixels high:
+    stretched to the width it is drawn at (the player's overview and the table's thin column)."""
+    middle = height // 2
+    loudest = max(max(waveform.levels[0::2], default=0), 1)  # peaks are the even bytes
+    scale = (middle - 1) / loudest
+    bands = QImage(waveform.columns, height, QImage.Format.Format_ARGB32_Premultiplied)
+    bands.fill(background)
+    painter = QPainter(bands)
+    painter.setPen(Qt.PenStyle.NoPen)
+    for band in range(3):
+        for kind, alpha in (("peak", 110), ("rms", 255)):
+            color = QColor(BAND_COLORS[band])
+            color.setAlpha(alpha)
+            level = getattr(waveform, kind)
+            rects = []
+            for column in range(waveform.columns):
+                half = round(level(column, band) * scale)
+                if half > 0:
+                    rects.append(QRect(column, middle - half, 1, 2 * half))
+            painter.setBrush(color)
+            if rects:
+                painter.drawRects(rects)
+    painter.end()
+    return bands
+
+
 class WaveformView(QWidget):
     """Paints a StoredWaveform over ``duration`` seconds; emits ``seek_requested`` on click/drag."""
 
@@ -98,28 +125,7 @@ class WaveformView(QWidget):
         waveform = self.waveform
         if waveform is None or waveform.columns == 0 or self.duration <= 0:
             return pixmap
-        height = max(2, round(self.height() * ratio))
-        middle = height // 2
-        loudest = max(max(waveform.levels[0::2], default=0), 1)  # peaks are the even bytes
-        scale = (middle - 1) / loudest
-        bands = QImage(waveform.columns, height, QImage.Format.Format_ARGB32_Premultiplied)
-        bands.fill(BACKGROUND)
-        painter = QPainter(bands)
-        painter.setPen(Qt.PenStyle.NoPen)
-        for band in range(3):
-            for kind, alpha in (("peak", 110), ("rms", 255)):
-                color = QColor(BAND_COLORS[band])
-                color.setAlpha(alpha)
-                level = getattr(waveform, kind)
-                rects = []
-                for column in range(waveform.columns):
-                    half = round(level(column, band) * scale)
-                    if half > 0:
-                        rects.append(QRect(column, middle - half, 1, 2 * half))
-                painter.setBrush(color)
-                if rects:
-                    painter.drawRects(rects)
-        painter.end()
+        bands = band_image(waveform, max(2, round(self.height() * ratio)))
         span = waveform.seconds / self.duration * self.width()  # the part of the track the overview covers
         painter = QPainter(pixmap)
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)

@@ -11,6 +11,19 @@ def waveform_of(library: Library, track_id: int) -> bytes | None:
     return bytes(row[0]) if row else None
 
 
+def waveforms_of(library: Library, track_ids: list[int]) -> dict[int, bytes]:
+    """The stored overviews of these tracks (one indexed query per 500 ids; tracks without one are left
+    out)."""
+    found: dict[int, bytes] = {}
+    for start in range(0, len(track_ids), 500):
+        chunk = track_ids[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        sql = f"SELECT track_id, data FROM waveforms WHERE track_id IN ({marks})"
+        for track_id, data in library.execute(sql, chunk):
+            found[track_id] = bytes(data)
+    return found
+
+
 def save_waveform(library: Library, track_id: int, data: bytes) -> None:
     """Store (or replace) a track's overview."""
     with library.write() as conn:

@@ -11,6 +11,8 @@ of the default test run).  Prints one JSON object of figures::
   mutagen the first time, from the thumbnail cache afterwards);
 - ``browse_rss_mb``: resident memory after browsing 100, 500 and all rows (covers differ per file);
 - ``tag_edit``: one tag written into N files (default 1,000) with progress, seconds and files/s;
+- ``waveform_column``: random jumps in a big table (every track with an overview) with the thin
+  waveform column shown and hidden;
 - ``waveform_storage``: the overview blob in a side table vs. a column of the tracks table.
 """
 
@@ -264,6 +266,63 @@ def bench_browsing(app, folder: Path, count: int) -> dict[str, object]:
     }
 
 
+def bench_waveform_column(app, folder: Path, rows: int, jumps: int) -> dict[str, object]:
+    """Random jumps in a table of ``rows`` made-up tracks, each with a stored overview, with the thin
+    waveform column shown and hidden: scroll, paint, the column's one query and image building, and
+    the repaint that draws them."""
+    from PySide6.QtWidgets import QAbstractItemView
+    from table_bench import build_library
+
+    from crate_app.analysis import waveform
+    from crate_app.gui.main_window import MainWindow
+    from crate_app.gui.settings import open_settings
+    from crate_app.gui.track_model import WAVEFORM_COLUMN
+
+    path = folder / f"column-{rows}.sqlite"
+    library = build_library(path, rows)
+    if library.execute("SELECT COUNT(*) FROM waveforms").fetchone()[0] < rows:
+        blobs = [
+            waveform.encode(waveform.overview(house_track(60.0, rate=11025, seed=seed)[0], 11025))
+            for seed in range(8)
+        ]
+        with library.write() as conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO waveforms (track_id, data) VALUES (?, ?)",
+                ((track_id, blobs[track_id % 8]) for track_id in library.iter_track_ids()),
+            )
+        library.checkpoint()
+    os.environ["CRATE_HOME"] = str(folder / "home")
+    window = MainWindow(library, open_settings(folder / "column-settings.ini"))
+    window.resize(1400, 900)
+    window.show()
+    while window.model.is_loading:
+        app.processEvents()
+    table, model, delegate = window.table, window.model, window.player_area.waveform_column
+    import random
+
+    rng = random.Random(5)
+    figures: dict[str, object] = {"rows": rows, "load": round(os.getloadavg()[0], 1)}
+    for label, hidden in (("column_shown", False), ("column_hidden", True), ("column_shown_again", False)):
+        table.setColumnHidden(WAVEFORM_COLUMN, hidden)
+        wall, cpu = [], []
+        for _ in range(jumps):
+            row = rng.randrange(rows)
+            started, started_cpu = time.perf_counter(), time.process_time()
+            table.scrollTo(model.index(row, 0), QAbstractItemView.ScrollHint.PositionAtTop)
+            table.viewport().repaint()
+            app.processEvents()  # the column's read after the paint, and its repaint
+            table.viewport().repaint()
+            wall.append(time.perf_counter() - started)
+            cpu.append(time.process_time() - started_cpu)
+        figures[label] = {"jump_ms": _median_ms(wall), "jump_cpu_ms": _median_ms(cpu),
+                          "max_ms": round(max(wall) * 1000, 1)}  # fmt: skip
+    figures["column_queries"] = delegate.queries
+    figures["cached_images"] = len(delegate.images)
+    window.shutdown()
+    library.close()
+    return figures
+
+
 def _paged_out_mb() -> float:
     """Data the whole machine wrote to disk so far (/proc/vmstat pgpgout, KiB), in MB; 0 elsewhere."""
     try:
@@ -392,14 +451,18 @@ def main() -> None:
     parser.add_argument("--edit-files", type=int, default=1000)
     parser.add_argument("--browse-rows", type=int, default=1000)
     parser.add_argument("--storage-rows", type=int, default=200_000)
-    parser.add_argument("--only", default="", help="comma-separated: playing,paint,browse,edit,storage")
+    parser.add_argument("--column-rows", type=int, default=200_000)
+    parser.add_argument(
+        "--only", default="", help="comma-separated: playing,paint,browse,edit,column,storage"
+    )
     args = parser.parse_args()
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication([])
     folder = Path(tempfile.gettempdir()) / "crate-player-bench"
     folder.mkdir(exist_ok=True)
-    only = set(args.only.split(",")) if args.only else {"playing", "paint", "browse", "edit", "storage"}
+    every = {"playing", "paint", "browse", "edit", "column", "storage"}
+    only = set(args.only.split(",")) if args.only else every
     figures: dict[str, object] = {}
     if "playing" in only:
         figures["space_to_playing_ms"] = bench_space_to_playing(app, folder, 3 if args.quick else 5)
@@ -410,6 +473,10 @@ def main() -> None:
         figures["browsing"] = bench_browsing(app, folder, 200 if args.quick else args.browse_rows)
     if "edit" in only:
         figures["tag_edit"] = bench_tag_edit(app, folder, 50 if args.quick else args.edit_files)
+    if "column" in only:
+        figures["waveform_column"] = bench_waveform_column(
+            app, folder, 20_000 if args.quick else args.column_rows, 50 if args.quick else 200
+        )
     if "storage" in only:
         figures["waveform_storage"] = bench_storage(folder, 20_000 if args.quick else args.storage_rows)
     print(json.dumps(figures, indent=1))

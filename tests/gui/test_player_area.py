@@ -187,3 +187,27 @@ def test_corrections_undo_to_what_they_were_locked_or_not(qtbot, library, music,
     stack.redo()
     assert library.track_by_id(track_id).bpm == 174.0
     runner.shutdown()
+
+
+def test_the_thin_waveform_column_shows_loud_and_silent_halves(qtbot, make_window, library, music) -> None:
+    from crate_app.gui.track_model import WAVEFORM_COLUMN
+    from crate_app.gui.waveform_view import BACKGROUND
+
+    window = make_window(library)
+    table, delegate = window.table, window.player_area.waveform_column
+    table.scrollTo(window.model.index(0, WAVEFORM_COLUMN))
+    qtbot.waitUntil(lambda: len(delegate.images) == 2, timeout=5_000)  # both rows, one query
+    assert delegate.queries == 1
+    image = table.viewport().grab().toImage()
+    for row in range(2):
+        cell = table.visualRect(window.model.index(row, WAVEFORM_COLUMN)).adjusted(2, 2, -2, -2)
+        middle = cell.center().y()
+        loud = image.pixelColor(cell.left() + cell.width() // 4, middle)  # the first 4 s: an 80 Hz tone
+        silent = image.pixelColor(cell.left() + cell.width() * 3 // 4, middle)  # then silence
+        assert loud.red() > 150 and loud.green() < 120, loud.name()  # the low band's red
+        assert silent == BACKGROUND, silent.name()
+    table.viewport().repaint()  # painting again reads nothing: the overviews are cached
+    assert delegate.queries == 1
+
+    table.horizontalHeader().setSortIndicator(WAVEFORM_COLUMN, Qt.SortOrder.AscendingOrder)  # a click
+    assert table.horizontalHeader().sortIndicatorSection() != WAVEFORM_COLUMN  # nothing to sort by
