@@ -431,6 +431,14 @@ def test_a_library_made_before_crates_opens_and_upgrades(tmp_path: Path) -> None
     crate = crates.create_path(library, "Upgraded/Crate")
     crates.add_tracks(library, crate.id, [t for (t,) in library.execute("SELECT id FROM tracks")])
     assert crates.node_by_path(library, "upgraded/crate").track_count == 50
+    indexes = library.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'crate_entries' "
+        "AND sql IS NOT NULL"
+    ).fetchall()
+    assert indexes == [("idx_crate_entries_track_crate",)]  # one index on track ids (migration 10)
+    with pytest.raises(sqlite3.IntegrityError), library.write() as conn:  # still each track once in a crate
+        conn.execute("INSERT INTO crate_entries VALUES (?, 1, 999, 0)", (crate.id,))
+    assert [c.path for c in crates.crates_of_track(library, 1)] == ["Upgraded/Crate"]
     library.close()
 
 
