@@ -164,13 +164,13 @@ def test_corrections_undo_to_what_they_were_locked_or_not(qtbot, library, music,
     service.select(track_id)
     service.multiply_bpm(2.0)
     service.set_key(None)  # "no key", locked
-    for i in range(6):  # tap tempo: one undo step however many taps
-        service.tap(i * 0.5)
+    for when in (0.0, 0.5, 1.0, 1.5, 1.98, 2.46):  # tap tempo: one undo step however often it changes
+        service.tap(when)
     for _ in range(3):  # three nudges: one step
         service.nudge_first_beat(+10)
     service.set_hot_cue(0, 1.0)
     track = library.track_by_id(track_id)
-    assert (track.bpm, track.key, track.key_locked, track.first_beat) == (120.0, None, True, 0.33)
+    assert 120.5 < track.bpm < 123 and (track.key, track.key_locked, track.first_beat) == (None, True, 0.33)
     assert stack.count() == 5 and len(cues_of(library, track_id)) == 1
 
     stack.undo()  # the cue
