@@ -1,20 +1,32 @@
-"""Key: a tuning-corrected chroma profile of the excerpt, matched against major and minor key profiles.
+"""Key: a tuning-corrected chroma of the middle register, matched against major and minor key profiles.
 
 The chroma comes from one large-window STFT (librosa's chroma filter bank, shifted by the tuning
 measured from the spectrum's peaks, so music detuned by up to a third of a semitone is read
-correctly).  Each frame is scaled to its peak and log-compressed, so that sustained chords count as
-much as loud stabs; the frames' mean is correlated with the 24 rotations of Temperley's profiles,
-minor keys getting a small head start; the best score gives the key, its margin over the runner-up
-the confidence.
+correctly).  Before folding, the spectrum is weighted by a Gaussian over log frequency centred near
+B3 (250 Hz; a standard deviation of one octave): chords and bass lines carry the key there, while
+hats, cymbals and snare noise above and sub-bass below (whose pitch a 0.37 s window cannot resolve)
+only flatten the profile; it is the pitch-range weighting of Gomez's HPCP ("Tonal description of
+music audio signals", 2006) and Mauch's treble chroma, in one smooth window.  Each frame is scaled to
+its peak and log-compressed, so that sustained chords count as much as loud stabs; the frames' mean
+is correlated with the 24 rotations of Krumhansl and Kessler's probe-tone profiles (Krumhansl &
+Kessler, Psychological Review 89, 1982; Krumhansl, "Cognitive Foundations of Musical Pitch", 1990),
+with no head start for either mode; the best score gives the key, its margin over the runner-up the
+confidence.
 
-Chosen on the evaluation of issue 14 (tests/benchmarks/analysis_accuracy.py) among Temperley's and
-Krumhansl-Kessler's profiles, three frame weightings and head starts of 0-0.08: on 36 rendered DJ
-tracks, 24 sine-and-noise tracks and 8 real or shared clips, Temperley's with log-compressed frames
-and a head start of 0.04-0.06 was best on all three (24/36, 24/24, 4/8 exact; 0.06 also keeps the
-five codecs of the shared dubstep clip on one key, A minor, where 0.04 let Ogg tip to A major);
-without the head start Temperley's read the real clips' minor keys as major (0/8); Krumhansl-
-Kessler's lost synthetic major keys from a head start of 0.06.  The head start reflects that most
-electronic dance music is in minor keys (as in the GiantSteps and Beatport key datasets).
+How this was chosen (issue 14): tuned on the 36 rendered DJ tracks of render_dj_set.py and checked
+on the sine-and-noise tracks of analysis_synth.py, then evaluated on the real clips (annotated
+excerpts from mirdata's test resources) and the shared dubstep clip.  Compared: chroma from the full
+spectrum, hard bands (55-1500/2000/3000 Hz) and Gaussian register weights (centre 150/250/400 Hz,
+spread 1-3 octaves); CLP-style log spectra, librosa's default chroma and constant-Q chroma;
+Temperley's (2007 and 1999), Krumhansl-Kessler, Sha'ath's (KeyFinder, 2011) and Faraldo et al.'s EDM
+profiles ("edma", ECIR 2016); minor head starts of 0, 0.03 and 0.06.  Best on the rendered set:
+this weighting with Krumhansl-Kessler's profiles, 28 of 36 exact against 24 before (hard bands were
+as good only at one cut-off, which is fragile; Temperley's profiles read relative minors as majors
+more often; edma and constant-Q lost the dubstep clip's A minor).  The former head start of 0.06 on
+Temperley's profiles read major keys as minor (the held-back set's E-flat major track came out
+E-flat minor; 4 of 5 real major clips came out minor); with these profiles a head start changed
+nothing on the rendered set, so there is none.  The real clips are 2-3 s excerpts from the start
+of songs labelled with the key of the whole song: they cannot tell close methods apart.
 """
 
 from __future__ import annotations
@@ -25,12 +37,17 @@ import numpy as np
 
 from crate_app.domain.keys import Key
 
-# Key profiles (pitch class 0 = tonic): Temperley's (Kostka-Payne corpus) as given in "Music and
-# Probability" (2007).
-MAJOR_PROFILE = np.array([0.748, 0.060, 0.488, 0.082, 0.670, 0.460, 0.096, 0.715, 0.104, 0.366, 0.057, 0.400])
-MINOR_PROFILE = np.array([0.712, 0.084, 0.474, 0.618, 0.049, 0.460, 0.105, 0.747, 0.404, 0.067, 0.133, 0.330])
-# Added to the minor keys' correlations: a prior for minor, the mode most dance music is in.
-MINOR_HEAD_START = 0.06
+# Key profiles (pitch class 0 = tonic): Krumhansl and Kessler's probe-tone ratings (1982).
+MAJOR_PROFILE = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
+MINOR_PROFILE = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
+# Added to the minor keys' correlations: a prior for minor (none: see the module docstring).
+MINOR_HEAD_START = 0.0
+# The spectrum is weighted before it is folded into chroma by a Gaussian over log frequency centred on
+# the middle of the keyboard (~B3) with a spread of one octave: chords and bass lines count, cymbals,
+# snare noise and sub-bass rumble (whose pitch a 0.37 s window cannot resolve anyway) hardly do.
+REGISTER_CENTRE_HZ = 250.0
+REGISTER_SPREAD_OCTAVES = 1.0
+LOWEST_HZ = 30.0
 # Frames are compressed as log(1 + COMPRESSION * chroma / frame peak) before averaging.
 COMPRESSION = 10.0
 
@@ -102,14 +119,22 @@ def estimate_tuning(spectrum: np.ndarray, sample_rate: int, n_fft: int) -> float
     return float(np.angle(vector) / (2 * np.pi))
 
 
+def register_weights(bins: int, sample_rate: int, n_fft: int) -> np.ndarray:
+    """Weight of each STFT bin for the chroma: a Gaussian in octaves around ``REGISTER_CENTRE_HZ``,
+    zero below ``LOWEST_HZ``."""
+    freqs = np.arange(bins) * sample_rate / n_fft
+    octaves = np.log2(np.maximum(freqs, 1.0) / REGISTER_CENTRE_HZ)
+    return np.exp(-0.5 * (octaves / REGISTER_SPREAD_OCTAVES) ** 2) * (freqs >= LOWEST_HZ)
+
+
 def chroma_hop(sample_rate: int) -> int:
     """Samples between the frames of ``chroma_frames``."""
     return _fft_size(sample_rate) // 2
 
 
 def chroma_frames(samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, float]:
-    """Tuning-corrected chroma per frame (12 x frames, each frame scaled to its peak; frame ``i``
-    covers samples from ``i * chroma_hop``) and the tuning in semitones."""
+    """Tuning-corrected chroma of the harmony band per frame (12 x frames, each frame scaled to its
+    peak; frame ``i`` covers samples from ``i * chroma_hop``) and the tuning in semitones."""
     import librosa
 
     n_fft = _fft_size(sample_rate)
@@ -118,10 +143,11 @@ def chroma_frames(samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, fl
     if spectrum.shape[1] == 0:
         return np.zeros((12, 0)), 0.0
     tuning = estimate_tuning(spectrum, sample_rate, n_fft)
+    weight = register_weights(spectrum.shape[0], sample_rate, n_fft)
     # Magnitude, not power: squaring lets the loudest partials (often one chord note's fundamental)
     # outweigh the rest of the harmony.
     chroma = librosa.feature.chroma_stft(
-        S=spectrum, sr=sample_rate, n_fft=n_fft, hop_length=hop, tuning=tuning, norm=None
+        S=spectrum * weight[:, None], sr=sample_rate, n_fft=n_fft, hop_length=hop, tuning=tuning, norm=None
     )
     # Compress each frame's dynamics so that loud passages do not drown the rest, then average.
     frame_peak = chroma.max(axis=0, keepdims=True)

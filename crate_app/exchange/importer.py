@@ -14,7 +14,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -137,6 +137,8 @@ def import_file(
         raise ValueError(f"prefer is 'crate' or 'source', not {prefer!r}")
     started = time.monotonic()
     mapper = mapper or PathMapper(normalization="")
+    # Reads every page of the library once: no memory map (it would count the whole file as resident).
+    library.limit_memory(cache_mb=64, mmap_mb=0)
     report = ImportReport(kind, str(source))
     meter = ProgressMeter(None, progress)
     ids_by_key: dict[object, int] = {}
@@ -202,11 +204,16 @@ def _match_by_path(
     library: Library, pending: list[tuple[ImportedTrack, str]], resolved: list[_Resolved],
     ids_by_key: dict[object, int], kind: str,
 ) -> None:  # fmt: skip
-    forms: dict[str, list[str]] = {local: list(same_path_forms(local)) for _, local in pending}
+    forms: dict[str, Sequence[str]] = {local: same_path_forms(local) for _, local in pending}
     states = library.file_states_of(f for spellings in forms.values() for f in spellings)
     for track, local in pending:
-        state = next((states[f] for f in forms[local] if f in states), None)
-        found = next((f for f in forms[local] if f in states), local)
+        state = None
+        found = local
+        for form in forms[local]:
+            state = states.get(form)
+            if state is not None:
+                found = form
+                break
         first_beat = track.first_beat
         if first_beat is not None or track.cues:
             shift = offset_seconds(kind, mp3_facts(found)) if found.lower().endswith(".mp3") else 0.0
@@ -216,7 +223,7 @@ def _match_by_path(
                     cue.start -= shift
                     cue.end = None if cue.end is None else cue.end - shift
         entry = _Resolved(
-            state.id if state else None, found, track.bpm, track.key_code, first_beat, list(track.cues)
+            state.id if state else None, found, track.bpm, track.key_code, first_beat, track.cues
         )
         resolved.append(entry)
         value = state.id if state is not None else -len(resolved)  # < 0: an index into ``resolved``
@@ -284,28 +291,28 @@ def _write(
         conn.executemany(
             "INSERT OR REPLACE INTO imported_analysis "
             "(track_id, source, bpm, key, first_beat, cues, imported_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [
+            (
                 (e.track_id, kind, e.bpm, e.key, e.first_beat, _cues_json(e.cues), now)
                 for e in known
                 if e.bpm is not None or e.key is not None or e.first_beat is not None or e.cues
-            ],
+            ),
         )
         if prefer == "source":
             conn.executemany(
                 "UPDATE tracks SET bpm = COALESCE(?, bpm), key = COALESCE(?, key) WHERE id = ?",
-                [(e.bpm, e.key, e.track_id) for e in known if e.bpm is not None or e.key is not None],
+                ((e.bpm, e.key, e.track_id) for e in known if e.bpm is not None or e.key is not None),
             )
         else:
             conn.executemany(
                 "UPDATE tracks SET bpm = COALESCE(bpm, ?), key = COALESCE(key, ?) WHERE id = ? "
                 "AND (bpm IS NULL OR key IS NULL)",
-                [(e.bpm, e.key, e.track_id) for e in known if e.bpm is not None or e.key is not None],
+                ((e.bpm, e.key, e.track_id) for e in known if e.bpm is not None or e.key is not None),
             )
         if "first_beat" in columns:
             op = "COALESCE(?, first_beat)" if prefer == "source" else "COALESCE(first_beat, ?)"
             conn.executemany(
                 f"UPDATE tracks SET first_beat = {op} WHERE id = ?",
-                [(e.first_beat, e.track_id) for e in known if e.first_beat is not None],
+                ((e.first_beat, e.track_id) for e in known if e.first_beat is not None),
             )
         _store_cues(library, [e for e in known if e.cues], prefer, report)
         if top:

@@ -26,11 +26,23 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
-from PySide6.QtGui import QAction, QBrush, QColor, QDragMoveEvent, QDropEvent, QIcon, QKeySequence
+from PySide6.QtGui import (
+    QAction,
+    QBrush,
+    QColor,
+    QDragMoveEvent,
+    QDropEvent,
+    QIcon,
+    QKeySequence,
+    QPainter,
+    QPen,
+    QPixmap,
+)
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
     QHeaderView,
+    QInputDialog,
     QMenu,
     QMessageBox,
     QStyle,
@@ -51,6 +63,18 @@ from crate_app.gui.track_drag import (
 from crate_app.services.crate_service import CrateService, EditOutcome
 
 COLLECTION, CRATES, PROBLEMS, DUPLICATES = "collection", "crates", "problems", "duplicates"
+# The colours a crate or folder can be given (stored as the hex text; any other colour a file brought in
+# is shown too).
+CRATE_COLORS = (
+    ("Red", "#e74c3c"),
+    ("Orange", "#e67e22"),
+    ("Yellow", "#f1c40f"),
+    ("Green", "#2ecc71"),
+    ("Aqua", "#1abc9c"),
+    ("Blue", "#3498db"),
+    ("Purple", "#9b59b6"),
+    ("Pink", "#ff6eb4"),
+)
 _SPECIAL_ROWS = (COLLECTION, CRATES, PROBLEMS, DUPLICATES)
 _SPECIAL_IDS = {COLLECTION: 1, CRATES: 2, PROBLEMS: 3, DUPLICATES: 4}
 _NODE_BASE = 16  # a node's internal id is its id + _NODE_BASE; below are the three fixed rows
@@ -246,6 +270,24 @@ class SidebarModel(QAbstractItemModel):
             self._icons[name] = icon
         return icon
 
+    def _colored_icon(self, kind: str, color: str) -> QIcon:
+        """The kind's icon with a dot of the node's colour in its lower right corner."""
+        key = f"{kind} {color}"
+        icon = self._icons.get(key)
+        if icon is None:
+            base = self._icon(kind)
+            if base.isNull():
+                return base
+            pixmap = base.pixmap(16, 16)
+            painter = QPainter(pixmap)
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+            painter.setPen(QPen(QColor("white"), 1))
+            painter.setBrush(QColor(color))
+            painter.drawEllipse(7, 7, 8, 8)
+            painter.end()
+            icon = self._icons[key] = QIcon(pixmap)
+        return icon
+
     def data(
         self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole
     ) -> Any:
@@ -267,13 +309,16 @@ class SidebarModel(QAbstractItemModel):
                 return f"{node.track_count:,}" if node.track_count is not None else ""
             return None
         if role == Qt.ItemDataRole.DecorationRole and column == _NAME:
-            return self._icon("error" if node.error else node.kind)
+            if node.error:
+                return self._icon("error")
+            return self._colored_icon(node.kind, node.color) if node.color else self._icon(node.kind)
         if role == Qt.ItemDataRole.ToolTipRole:
+            note = f"\n\n{node.note}" if node.note else ""
             if node.error:
                 return f"{node.path}\nThis smart crate's rule does not work: {node.error}\nEdit it to fix it."
             if node.kind == "smart":
-                return f"{node.path}\nSmart crate: {node.query}"
-            return node.path + (f"\n{node.note}" if node.note else "")
+                return f"{node.path}\nSmart crate: {node.query}{note}"
+            return node.path + note
         if role == Qt.ItemDataRole.ForegroundRole:
             if node.error:
                 return self._error_brush
@@ -603,6 +648,7 @@ class Sidebar(QWidget):
             "Create Crates from &Folders\u2026", "", self.crates_from_folders, window_wide
         )
         self.export_action = self._action("E&xport\u2026", "", self.export_current, here)
+        self.note_action = self._action("&Note\u2026", "", self.edit_current_note, here)
 
     def _action(self, text: str, shortcut: object, slot: object, context: Qt.ShortcutContext) -> QAction:
         action = QAction(text, self)
@@ -732,6 +778,37 @@ class Sidebar(QWidget):
             self.message.emit("Scanning the folder; its crates follow when the scan is done\u2026")
 
     # -- settings -------------------------------------------------------------------------------------
+    def color_menu(self, node: CrateNode, parent: QWidget | None = None) -> QMenu:
+        """Colour \u25b8: the palette (the node's colour checked) and None."""
+        menu = QMenu("&Colour", parent)
+        choices = [("None", None), *CRATE_COLORS]
+        if node.color and node.color.casefold() not in {hex_.casefold() for _, hex_ in CRATE_COLORS}:
+            choices.append((node.color, node.color))  # a colour another program gave it
+        for name, color in choices:
+            action = menu.addAction(name)
+            action.setCheckable(True)
+            action.setChecked((node.color or None) == color)
+            if color is not None:
+                swatch = QPixmap(12, 12)
+                swatch.fill(QColor(color))
+                action.setIcon(QIcon(swatch))
+            action.triggered.connect(lambda _checked=False, c=color, n=node: self.service.set_color(n, c))
+        return menu
+
+    def edit_current_note(self) -> None:
+        """Ask for the current crate's or folder's note (several lines; empty: none)."""
+        node = self.current_node()
+        if node is None:
+            return
+        text, accepted = QInputDialog.getMultiLineText(
+            self,
+            "Note",
+            f"A note for \u201c{node.name}\u201d (shown when the pointer rests on it):",
+            node.note,
+        )
+        if accepted:
+            self.service.set_note(node, text)
+
     def expanded_paths(self) -> list[str]:
         """Paths of the expanded folders (kept in the settings)."""
         return sorted(node.path for i in self._expanded_ids if (node := self.model.node(i)) is not None)
@@ -891,6 +968,9 @@ class Sidebar(QWidget):
                 menu.addAction(self.edit_smart_action)
             for action in (self.rename_action, self.duplicate_action, self.delete_action):
                 menu.addAction(action)
+            menu.addSeparator()
+            menu.addMenu(self.color_menu(node, menu))
+            menu.addAction(self.note_action)
             menu.addSeparator()
             menu.addAction(self.export_action)
         return menu

@@ -155,6 +155,28 @@ class MoveNode(CrateEdit):
         return EditOutcome(f"Undone: {self.text}")
 
 
+class SetLook(CrateEdit):
+    """A node's colour (None: none) and note, undone by giving back the old ones."""
+
+    def __init__(self, node: CrateNode, color: str | None, note: str) -> None:
+        self.node_id = node.id
+        self.old, self.new = (node.color, node.note), (color, note)
+        what = "note" if color == node.color else "colour"
+        self.text = f"Set the {what} of \u201c{node.name}\u201d"
+
+    def _set(self, library: Library, look: tuple[str | None, str]) -> None:
+        crates.set_color(library, self.node_id, look[0])
+        crates.set_note(library, self.node_id, look[1])
+
+    def apply(self, library: Library) -> EditOutcome:
+        self._set(library, self.new)
+        return EditOutcome(self.text)
+
+    def revert(self, library: Library) -> EditOutcome:
+        self._set(library, self.old)
+        return EditOutcome(f"Undone: {self.text}")
+
+
 @dataclass(frozen=True)
 class SmartRule:
     """A smart crate's saved query, sort and limit."""
@@ -598,6 +620,16 @@ class CrateService(QObject):
 
     def duplicate(self, node: CrateNode) -> None:
         self.submit(DuplicateNode(node))
+
+    def set_color(self, node: CrateNode, color: str | None) -> None:
+        """Give a node a colour (``#rrggbb``; None: none)."""
+        if (color or None) != (node.color or None):
+            self.submit(SetLook(node, color or None, node.note))
+
+    def set_note(self, node: CrateNode, note: str) -> None:
+        """Give a node a note (empty: none)."""
+        if note != node.note:
+            self.submit(SetLook(node, node.color, note))
 
     def update_smart(self, node: CrateNode, rule: SmartRule) -> None:
         self.submit(UpdateSmart(node, rule))

@@ -179,11 +179,14 @@ def analyse_baseline(path: str) -> Estimate:
     )
 
 
-def analyse_item(item: Item, options: AnalysisOptions) -> Scored:
-    return Scored(item, analyse_crate(str(item.path), options), analyse_baseline(str(item.path)))
+def analyse_item(item: Item, options: AnalysisOptions, baseline: bool = True) -> Scored:
+    base = analyse_baseline(str(item.path)) if baseline else Estimate(error="baseline not run")
+    return Scored(item, analyse_crate(str(item.path), options), base)
 
 
-def analyse_synthetic(spec, index: int, folder: str, options: AnalysisOptions) -> Scored:
+def analyse_synthetic(
+    spec, index: int, folder: str, options: AnalysisOptions, baseline: bool = True
+) -> Scored:
     from analysis_synth import render
     from audiofactory import encode
 
@@ -192,7 +195,7 @@ def analyse_synthetic(spec, index: int, folder: str, options: AnalysisOptions) -
     path.write_bytes(encode(render(spec), 44100, fmt))
     item = Item(path, spec.bpm, Key(spec.tonic, spec.minor), 0.0, spec.style)
     try:
-        return analyse_item(item, options)
+        return analyse_item(item, options, baseline)
     finally:
         path.unlink()
 
@@ -333,8 +336,12 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2, help="worker processes")
     parser.add_argument("--sample-rate", type=int, default=AnalysisOptions().sample_rate)
     parser.add_argument("--excerpt", type=float, default=AnalysisOptions().excerpt_seconds)
+    parser.add_argument(
+        "--no-baseline", action="store_true", help="skip plain librosa (quicker; its columns read 0)"
+    )
     args = parser.parse_args()
     options = AnalysisOptions(sample_rate=args.sample_rate, excerpt_seconds=args.excerpt)
+    baseline = not args.no_baseline
     print(f"Crate options: {options}")
     started = time.perf_counter()
 
@@ -348,7 +355,8 @@ def main() -> None:
 
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         futures = [
-            (name, [pool.submit(analyse_item, item, options) for item in items]) for name, items in sets
+            (name, [pool.submit(analyse_item, item, options, baseline) for item in items])
+            for name, items in sets
         ]
         synthetic = []
         if args.synthetic:
@@ -357,7 +365,8 @@ def main() -> None:
             folder = tempfile.mkdtemp(prefix="crate-accuracy-")
             specs = make_specs(args.synthetic, seed=args.seed, seconds=120.0)
             synthetic = [
-                pool.submit(analyse_synthetic, spec, i, folder, options) for i, spec in enumerate(specs)
+                pool.submit(analyse_synthetic, spec, i, folder, options, baseline)
+                for i, spec in enumerate(specs)
             ]
         for name, pending in futures:
             report(name, [f.result() for f in pending])

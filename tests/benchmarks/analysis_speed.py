@@ -10,7 +10,10 @@ library, then runs the real ``AnalysisService`` in an offscreen QCoreApplication
 round.  Results go through the single writer as in the app.  Threads
 of OpenBLAS/OpenMP/numba are pinned to 1 before numpy loads, as the app does.
 
-``--cli`` instead times ``crate-cli analyze --force`` in a fresh process (start-up included), twice.
+``--cli`` instead times ``crate-cli analyze --force`` in a fresh process (start-up included), twice,
+with the CPU time and the peak resident memory of the largest process (the command or one of its
+analysis processes; ``getrusage(RUSAGE_CHILDREN)``); ``--no-waveform`` runs the same command with the
+waveform overview turned off (``AnalysisOptions(waveform=False)``: the excerpt alone is decoded).
 
 Prints one JSON object per round and a summary; the target is >= 240 tracks/min on 2 cores.  The
 machine may be shared: the load average before each round is printed with it.
@@ -62,8 +65,17 @@ def make_files(count: int, seconds: float) -> list[Path]:
     return [sources[n % len(sources)] for n in range(count)]
 
 
-def run_cli(sources: list[Path], workers: int) -> None:
+# crate-cli with AnalysisOptions(waveform=False) as its options' default (no command-line flag for it).
+NO_WAVEFORM_CLI = (
+    "import functools, sys; import crate_app.cli.analyze as a; "
+    "a.AnalysisOptions = functools.partial(a.AnalysisOptions, waveform=False); "
+    "from crate_app.cli.main import main; sys.exit(main(sys.argv[1:]))"
+)
+
+
+def run_cli(sources: list[Path], workers: int, waveform: bool = True) -> None:
     """Time ``crate-cli analyze`` as a user runs it: a fresh process, start-up included."""
+    import resource
     import subprocess
 
     with tempfile.TemporaryDirectory(prefix="crate-analysis-speed-cli-") as folder:
@@ -74,23 +86,33 @@ def run_cli(sources: list[Path], workers: int) -> None:
         library = str(Path(folder) / "library.sqlite")
         cli = [sys.executable, "-m", "crate_app.cli.main", "--library", library]
         subprocess.run([*cli, "scan", str(music)], check=True, capture_output=True)
+        if not waveform:
+            cli = [sys.executable, "-c", NO_WAVEFORM_CLI, "--library", library]
         for round_no in range(2):
             load = os.getloadavg()[0]
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             started = time.perf_counter()
             done = subprocess.run(
                 [*cli, "analyze", "--force", "--json", "--workers", str(workers)],
                 check=True, capture_output=True, text=True,
             )  # fmt: skip
             wall = time.perf_counter() - started
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
             summary = json.loads(done.stdout.strip().splitlines()[-1])
             print(
                 json.dumps(
                     {
                         "command": "crate-cli analyze --force",
+                        "waveform": waveform,
                         "round": round_no + 1,
                         "tracks": len(sources),
                         "wall_seconds_including_start_up": round(wall, 2),
                         "tracks_per_min": round(len(sources) / wall * 60, 1),
+                        "tracks_per_second": round(len(sources) / wall, 2),
+                        "cpu_seconds_per_track": round(cpu / len(sources), 3),
+                        # the largest process this benchmark has waited for so far (KiB on Linux)
+                        "peak_rss_mib_largest_process": round(after.ru_maxrss / 1024, 1),
                         "target_tracks_per_min": TARGET_PER_MINUTE,
                         "load_average_before": round(load, 2),
                         "summary": summary,
@@ -114,9 +136,12 @@ def main() -> None:
         "--excerpt", type=float, default=None, help="override AnalysisOptions.excerpt_seconds"
     )
     parser.add_argument("--cli", action="store_true", help="time the crate-cli analyze command instead")
+    parser.add_argument(
+        "--no-waveform", action="store_true", help="with --cli: analyse without the waveform overview"
+    )
     args = parser.parse_args()
     if args.cli:
-        run_cli(make_files(args.tracks, args.seconds), args.workers)
+        run_cli(make_files(args.tracks, args.seconds), args.workers, waveform=not args.no_waveform)
         return
 
     from PySide6.QtCore import QCoreApplication, QEventLoop, QTimer

@@ -10,7 +10,7 @@ import pytest
 from audiofactory import write_audio
 from PySide6.QtCore import QItemSelection, QItemSelectionModel, QMimeData, Qt, QUrl
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication, QInputDialog, QMessageBox
 
 from crate_app import crates
 from crate_app.gui.main_window import MainWindow
@@ -657,3 +657,39 @@ def test_the_sidebar_lists_at_once_and_counts_smart_crates_afterwards(
     assert everything > fast_count
     qtbot.waitUntil(lambda: service.node(fast.id).track_count == everything, timeout=10_000)
     assert counted == [fast.id]
+
+
+def test_a_crate_gets_a_colour_and_a_note_from_its_menu_and_undo_takes_them_back(
+    qtbot, make_window, crate_library, monkeypatch
+) -> None:
+    window = make_window(crate_library)
+    loaded_tree(qtbot, window)
+    sidebar, service = window.crates.sidebar, window.crates.service
+    berlin = find(crate_library, "Sets/2026/Berlin")
+    select(qtbot, window, berlin.id)
+    plain_icon = (
+        sidebar.model.node_index(berlin.id).data(Qt.ItemDataRole.DecorationRole).pixmap(16, 16).toImage()
+    )
+    menu = sidebar.context_menu(sidebar.model.node_index(berlin.id))
+    colours = next(a.menu() for a in menu.actions() if a.menu() is not None and a.text() == "&Colour")
+    assert [a.text() for a in colours.actions()][:3] == ["None", "Red", "Orange"]
+    assert next(a for a in colours.actions() if a.text() == "None").isChecked()
+    next(a for a in colours.actions() if a.text() == "Blue").trigger()
+    settle(qtbot, window)
+    assert find(crate_library, "Sets/2026/Berlin").color == "#3498db"
+    icon = sidebar.model.node_index(berlin.id).data(Qt.ItemDataRole.DecorationRole)
+    assert icon.pixmap(16, 16).toImage() != plain_icon  # the colour's dot
+    monkeypatch.setattr(QInputDialog, "getMultiLineText", lambda *args: ("Peak time\nclosing set", True))
+    sidebar.note_action.trigger()
+    settle(qtbot, window)
+    assert find(crate_library, "Sets/2026/Berlin").note == "Peak time\nclosing set"
+    tip = sidebar.model.node_index(berlin.id).data(Qt.ItemDataRole.ToolTipRole)
+    assert tip.endswith("Peak time\nclosing set")
+    checked = sidebar.color_menu(service.node(berlin.id))
+    assert [a.text() for a in checked.actions() if a.isChecked()] == ["Blue"]
+    window.crates.undo_action.trigger()
+    settle(qtbot, window)
+    assert find(crate_library, "Sets/2026/Berlin").note == ""
+    window.crates.undo_action.trigger()
+    settle(qtbot, window)
+    assert find(crate_library, "Sets/2026/Berlin").color is None
