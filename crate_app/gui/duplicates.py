@@ -5,6 +5,7 @@ Duplicates row is selected (the track table comes back with any other row)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 from PySide6.QtCore import Qt
@@ -24,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from crate_app.domain.progress import Progress
 from crate_app.domain.track import TrackRecord, display_path
+from crate_app.hygiene import dedupe
 from crate_app.hygiene.duplicates import DuplicateSet
 from crate_app.services.hygiene_service import HygieneService
 from crate_app.store.library import Library
@@ -221,9 +223,18 @@ class DuplicatesView(QWidget):
     def _on_trash_button_clicked(self) -> None:
         self._resolve("trash")
 
-    def _on_undo_button_clicked(self) -> None:
+    def undoable_actions(self) -> list[int]:
+        """What Undo reverses: the last action of this view (one removal per set), else the newest
+        removal not undone yet (from an earlier session: the journal is in the library)."""
         if self.last_actions:
-            self.service.undo(self.last_actions)
+            return list(self.last_actions)
+        latest = dedupe.history(self.library, limit=1)
+        return [latest[0].id] if latest and latest[0].undone_at is None else []
+
+    def _on_undo_button_clicked(self) -> None:
+        actions = self.undoable_actions()
+        if actions:
+            self.service.undo(actions)
 
     # -- service events ----------------------------------------------------------------------------------
     def _on_service_progress(self, progress: Progress) -> None:
@@ -271,4 +282,12 @@ class DuplicatesView(QWidget):
         has_sets = self.tree.topLevelItemCount() > 0
         for button in (self.remove_button, self.move_button, self.trash_button):
             button.setEnabled(has_sets and not busy)
-        self.undo_button.setEnabled(bool(self.last_actions) and not busy)
+        undoable = self.undoable_actions()
+        self.undo_button.setEnabled(bool(undoable) and not busy)
+        latest = None if self.last_actions or not undoable else dedupe.history(self.library, limit=1)[0]
+        self.undo_button.setToolTip(
+            f"Undo the removal of {time.strftime('%Y-%m-%d %H:%M', time.localtime(latest.created_at))}: "
+            f"{latest.description}"
+            if latest is not None
+            else "Undo the last action"
+        )

@@ -139,3 +139,21 @@ def test_the_view_shows_the_first_sets_of_many_and_says_how_many_there_are(
     head = view.tree.topLevelItem(0)
     assert head.isExpanded() and head.childCount() == 2
     assert view.choices() == [(copy, [a])]  # the suggested copy is checked as the one to keep
+
+
+def test_undo_reverses_a_removal_made_in_an_earlier_session(
+    qtbot, make_window, library, tmp_path: Path
+) -> None:
+    from crate_app.hygiene import dedupe
+
+    _music(tmp_path / "music")
+    scan_paths(library, [tmp_path / "music"], workers=0)
+    ids = dict(library.execute("SELECT filename, id FROM tracks").fetchall())
+    dedupe.resolve(library, ids["a.mp3"], [ids["a retagged.mp3"]])  # before this window was opened
+    view = make_window(library).hygiene.show_duplicates()
+    assert view.undo_button.isEnabled() and f"removed {ids['a retagged.mp3']}" in view.undo_button.toolTip()
+    with qtbot.waitSignal(view.service.undone, timeout=10_000):
+        view.undo_button.click()
+    assert library.count() == 3
+    qtbot.waitUntil(lambda: not view.service.is_running, timeout=5_000)
+    assert not view.undo_button.isEnabled()  # nothing left to undo
