@@ -211,3 +211,15 @@ def test_the_thin_waveform_column_shows_loud_and_silent_halves(qtbot, make_windo
 
     table.horizontalHeader().setSortIndicator(WAVEFORM_COLUMN, Qt.SortOrder.AscendingOrder)  # a click
     assert table.horizontalHeader().sortIndicatorSection() != WAVEFORM_COLUMN  # nothing to sort by
+
+
+def test_cancel_in_a_tag_editor_cancels_only_its_own_write(qtbot, make_window, library, music) -> None:
+    window = make_window(library)
+    area = window.player_area
+    with qtbot.waitSignal(area.tag_edits.finished, timeout=20_000) as finished:
+        area.tag_edits.edit(library.tracks_by_ids(music), {"genre": "Techno"})  # e.g. a Redo, running
+        window.table.selectAll()
+        dialog = area.edit_tags()
+        dialog.buttons.button(dialog.buttons.StandardButton.Cancel).click()  # closes this dialog only
+        assert not dialog.isVisible()
+    assert not finished.args[0].cancelled and len(finished.args[0].done) == 2
