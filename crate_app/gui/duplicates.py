@@ -5,6 +5,7 @@ Duplicates row is selected (the track table comes back with any other row)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 from PySide6.QtCore import Qt
@@ -24,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from crate_app.domain.progress import Progress
 from crate_app.domain.track import TrackRecord, display_path
+from crate_app.hygiene import dedupe
 from crate_app.hygiene.duplicates import DuplicateSet
 from crate_app.services.hygiene_service import HygieneService
 from crate_app.store.library import Library
@@ -32,6 +34,8 @@ LEVELS = (("tags", "Same tags (artist, title, duration)"), ("audio", "Same audio
           ("fingerprint", "Same recording (acoustic fingerprint)"))  # fmt: skip
 COLUMNS = ("Keep", "Artist", "Title", "Format", "Bitrate", "Duration", "Analysed", "Path")
 TrackIdRole = Qt.ItemDataRole.UserRole + 1
+MAX_SHOWN_SETS = 1000  # sets shown at once (about 3,000 tree items: a fraction of a second to build)
+_CHECKED, _UNCHECKED = Qt.CheckState.Checked, Qt.CheckState.Unchecked
 
 
 def _duration(seconds: float | None) -> str:
@@ -119,25 +123,38 @@ class DuplicatesView(QWidget):
         self._update_buttons()
 
     def show_sets(self, sets: Sequence[DuplicateSet]) -> None:
-        records = {t.id: t for t in self.library.tracks_by_ids([i for s in sets for i in s.track_ids])}
-        self.tree.blockSignals(True)
-        self.tree.clear()
-        for number, found in enumerate(sets, 1):
+        """Show the first MAX_SHOWN_SETS sets (a tree item per track costs the GUI thread about 0.1 ms:
+        10,000 sets took seconds); the status line says how many there are in all."""
+        shown = list(sets[:MAX_SHOWN_SETS])
+        records = {t.id: t for t in self.library.tracks_by_ids([i for s in shown for i in s.track_ids])}
+        heads = []
+        for number, found in enumerate(shown, 1):
             tracks = [records[i] for i in found.track_ids if i in records]
             if len(tracks) < 2:
                 continue
             head = QTreeWidgetItem([f"Set {number}", tracks[0].artist or "", tracks[0].title or ""])
-            head.setFlags(head.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             head.setCheckState(0, Qt.CheckState.Checked)
-            self.tree.addTopLevelItem(head)
-            for track in tracks:
-                head.addChild(self._track_item(track, track.id == found.keep))
-            head.setExpanded(True)
-        self.tree.blockSignals(False)
-        for column in range(len(COLUMNS) - 1):
-            self.tree.resizeColumnToContents(column)
-        count = self.tree.topLevelItemCount()
-        self.status.setText(f"{count:,} set(s) of duplicates." if count else "No duplicates found.")
+            head.addChildren([self._track_item(track, track.id == found.keep) for track in tracks])
+            heads.append(head)
+        self.tree.blockSignals(True)
+        self.tree.setUpdatesEnabled(False)
+        try:
+            self.tree.clear()
+            self.tree.addTopLevelItems(heads)
+            self.tree.expandAll()
+            for column in range(len(COLUMNS) - 1):
+                self.tree.resizeColumnToContents(column)
+        finally:
+            self.tree.setUpdatesEnabled(True)
+            self.tree.blockSignals(False)
+        count = len(heads)
+        if len(sets) > len(shown):
+            self.status.setText(
+                f"{len(sets):,} sets of duplicates: the first {count:,} are shown (handle them, then Find "
+                "again for the next)."
+            )
+        else:
+            self.status.setText(f"{count:,} set(s) of duplicates." if count else "No duplicates found.")
         self._update_buttons()
 
     def _track_item(self, track: TrackRecord, keep: bool) -> QTreeWidgetItem:
@@ -147,8 +164,7 @@ class DuplicatesView(QWidget):
              "yes" if track.analyzed_at is not None else "", display_path(track.path)]
         )  # fmt: skip
         item.setData(0, TrackIdRole, track.id)
-        item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-        item.setCheckState(0, Qt.CheckState.Checked if keep else Qt.CheckState.Unchecked)
+        item.setCheckState(0, _CHECKED if keep else _UNCHECKED)  # items are user-checkable by default
         return item
 
     def choices(self) -> list[tuple[int, list[int]]]:
@@ -207,9 +223,18 @@ class DuplicatesView(QWidget):
     def _on_trash_button_clicked(self) -> None:
         self._resolve("trash")
 
-    def _on_undo_button_clicked(self) -> None:
+    def undoable_actions(self) -> list[int]:
+        """What Undo reverses: the last action of this view (one removal per set), else the newest
+        removal not undone yet (from an earlier session: the journal is in the library)."""
         if self.last_actions:
-            self.service.undo(self.last_actions)
+            return list(self.last_actions)
+        latest = dedupe.history(self.library, limit=1)
+        return [latest[0].id] if latest and latest[0].undone_at is None else []
+
+    def _on_undo_button_clicked(self) -> None:
+        actions = self.undoable_actions()
+        if actions:
+            self.service.undo(actions)
 
     # -- service events ----------------------------------------------------------------------------------
     def _on_service_progress(self, progress: Progress) -> None:
@@ -257,4 +282,12 @@ class DuplicatesView(QWidget):
         has_sets = self.tree.topLevelItemCount() > 0
         for button in (self.remove_button, self.move_button, self.trash_button):
             button.setEnabled(has_sets and not busy)
-        self.undo_button.setEnabled(bool(self.last_actions) and not busy)
+        undoable = self.undoable_actions()
+        self.undo_button.setEnabled(bool(undoable) and not busy)
+        latest = None if self.last_actions or not undoable else dedupe.history(self.library, limit=1)[0]
+        self.undo_button.setToolTip(
+            f"Undo the removal of {time.strftime('%Y-%m-%d %H:%M', time.localtime(latest.created_at))}: "
+            f"{latest.description}"
+            if latest is not None
+            else "Undo the last action"
+        )
