@@ -1,11 +1,11 @@
 """The Duplicates view: sets of the same track at one level (tags, audio, recording), the copy to keep
 suggested and changeable, and what to do with the others (remove from the library, move to a folder,
-send to the trash), with Undo.  A page of the window's central stack, shown while the sidebar's
-Duplicates row is selected (the track table comes back with any other row)."""
+send to the trash).  Each action is a command on the window's undo stack (Ctrl+Z / Ctrl+Shift+Z);
+the view's Undo button goes through the same stack.  A page of the window's central stack, shown
+while the sidebar's Duplicates row is selected (the track table comes back with any other row)."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 
 from PySide6.QtCore import Qt
@@ -25,7 +25,6 @@ from PySide6.QtWidgets import (
 
 from crate_app.domain.progress import Progress
 from crate_app.domain.track import TrackRecord, display_path
-from crate_app.hygiene import dedupe
 from crate_app.hygiene.duplicates import DuplicateSet
 from crate_app.services.hygiene_service import HygieneService
 from crate_app.store.library import Library
@@ -53,7 +52,6 @@ class DuplicatesView(QWidget):
         self.setObjectName("duplicates_view")
         self.service = service
         self.library = library
-        self.last_actions: list[int] = []
 
         self.level = QComboBox(self)
         for value, label in LEVELS:
@@ -112,13 +110,13 @@ class DuplicatesView(QWidget):
         self.service.undone.connect(self._on_service_undone)
         self.service.failed.connect(self._on_service_failed)
         self.service.running_changed.connect(self._on_service_running_changed)
+        self.service.undo_stack.indexChanged.connect(self._on_undo_stack_index_changed)
         self._on_service_running_changed(self.service.is_running)
 
     # -- the sets ------------------------------------------------------------------------------------
     def clear(self) -> None:
-        """Forget the sets and the last action (another library was opened)."""
+        """Forget the sets (another library was opened)."""
         self.tree.clear()
-        self.last_actions = []
         self.status.setText("Choose how tracks are compared, then Find.")
         self._update_buttons()
 
@@ -223,18 +221,8 @@ class DuplicatesView(QWidget):
     def _on_trash_button_clicked(self) -> None:
         self._resolve("trash")
 
-    def undoable_actions(self) -> list[int]:
-        """What Undo reverses: the last action of this view (one removal per set), else the newest
-        removal not undone yet (from an earlier session: the journal is in the library)."""
-        if self.last_actions:
-            return list(self.last_actions)
-        latest = dedupe.history(self.library, limit=1)
-        return [latest[0].id] if latest and latest[0].undone_at is None else []
-
     def _on_undo_button_clicked(self) -> None:
-        actions = self.undoable_actions()
-        if actions:
-            self.service.undo(actions)
+        self.service.undo_last_removal()
 
     # -- service events ----------------------------------------------------------------------------------
     def _on_service_progress(self, progress: Progress) -> None:
@@ -245,7 +233,6 @@ class DuplicatesView(QWidget):
 
     def _on_service_resolved(self, outcomes: object) -> None:
         outcomes = list(outcomes)  # type: ignore[call-overload]
-        self.last_actions = [o.action_id for o in outcomes]
         removed = sum(len(o.removed) for o in outcomes)
         problems = [p for o in outcomes for p in o.problems]
         gone = {i for o in outcomes for i in o.removed}
@@ -253,14 +240,13 @@ class DuplicatesView(QWidget):
             head = self.tree.topLevelItem(index)
             if any(head.child(i).data(0, TrackIdRole) in gone for i in range(head.childCount())):
                 self.tree.takeTopLevelItem(index)
-        self.status.setText(f"{removed:,} copies removed from the library (Undo puts them back).")
+        self.status.setText(f"{removed:,} copies removed from the library (Undo or Ctrl+Z puts them back).")
         if problems:
             QMessageBox.warning(self, "Some files stayed where they were", "\n".join(problems[:20]))
         self._update_buttons()
 
     def _on_service_undone(self, outcomes: object) -> None:
         restored = sum(len(o.removed) for o in outcomes)  # type: ignore[attr-defined]
-        self.last_actions = []
         self.status.setText(f"{restored:,} copies are back in the library. Find again to see the sets.")
         problems = [p for o in outcomes for p in o.problems]  # type: ignore[attr-defined]
         if problems:
@@ -282,12 +268,9 @@ class DuplicatesView(QWidget):
         has_sets = self.tree.topLevelItemCount() > 0
         for button in (self.remove_button, self.move_button, self.trash_button):
             button.setEnabled(has_sets and not busy)
-        undoable = self.undoable_actions()
-        self.undo_button.setEnabled(bool(undoable) and not busy)
-        latest = None if self.last_actions or not undoable else dedupe.history(self.library, limit=1)[0]
-        self.undo_button.setToolTip(
-            f"Undo the removal of {time.strftime('%Y-%m-%d %H:%M', time.localtime(latest.created_at))}: "
-            f"{latest.description}"
-            if latest is not None
-            else "Undo the last action"
-        )
+        undoable = self.service.next_undo()
+        self.undo_button.setEnabled(undoable is not None and not busy)
+        self.undo_button.setToolTip(f"Undo: {undoable} (Ctrl+Z)" if undoable else "Nothing to undo here")
+
+    def _on_undo_stack_index_changed(self, _index: int) -> None:
+        self._update_buttons()

@@ -80,6 +80,8 @@ def test_selecting_playing_and_correcting(qtbot, make_window, library, music) ->
     record = library.tracks_by_ids(music[:1])[0]
     assert (record.bpm, record.bpm_locked) == (240.0, True)
     assert "yours" in area.panel.bpm_label.text()
+    assert 'alt="locked"' in area.panel.bpm_label.text()  # the painted padlock, not an emoji
+    assert "\U0001f512" not in area.panel.bpm_label.text()
     assert window.model.track_at(0).bpm == 240.0
 
 
