@@ -115,7 +115,7 @@ class PlayerArea(QObject):
         self.waveform_column.forget()
 
     def shutdown(self) -> None:
-        self.player.stop()
+        self.player.release()
 
     def selected_tracks(self) -> list:
         rows = sorted({index.row() for index in self.window.table.selectionModel().selectedRows()})

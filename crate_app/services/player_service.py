@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 import os
 
-from PySide6.QtCore import QObject, QUrl, Signal
+from PySide6.QtCore import QMetaObject, QObject, Qt, QUrl, Signal
 from PySide6.QtMultimedia import QAudioDevice, QAudioOutput, QMediaDevices, QMediaPlayer
 
 from crate_app.domain.beatgrid import BeatGrid
@@ -94,8 +94,7 @@ class PlayerService(QObject):
         self.track = track
         self.track_changed.emit(track)
         if not os.path.isfile(track.path):
-            self.player.stop()
-            self.player.setSource(QUrl())
+            self.release()
             self._set_note(f"File not found: {display_path(os.path.basename(track.path))}")
             return False
         self._set_note(self._device_note())
@@ -122,7 +121,16 @@ class PlayerService(QObject):
             self.player.play()
 
     def stop(self) -> None:
-        self.player.stop()
+        """Stop playing.  QMediaPlayer.stop() tears down the FFmpeg playback threads, whose objects
+        call back into their Python-made senders (which needs the GIL) while stop() waits for them:
+        PySide6 calls stop() holding the GIL, so it is called through invokeMethod, which releases it
+        (setSource already does).  A direct call deadlocked the suite once."""
+        QMetaObject.invokeMethod(self.player, "stop", Qt.ConnectionType.DirectConnection)
+
+    def release(self) -> None:
+        """Stop and drop the source (the playback threads end): for a vanished file and at shutdown."""
+        self.stop()
+        self.player.setSource(QUrl())
 
     def seek(self, seconds: float) -> None:
         seconds = max(0.0, seconds)

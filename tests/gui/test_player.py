@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from PySide6.QtMultimedia import QMediaPlayer
 
 from crate_app.domain.track import TrackRecord
 from crate_app.services.player_service import PlayerService, StartPoint
@@ -28,7 +29,8 @@ def test_real_audio_plays_and_its_position_advances(qtbot, testdata: Path, name:
     paused_at = player.position
     qtbot.wait(200)
     assert player.position == pytest.approx(paused_at, abs=0.05)
-    player.stop()
+    player.stop()  # through invokeMethod (GIL released), still synchronous
+    assert player.player.playbackState() == QMediaPlayer.PlaybackState.StoppedState
 
 
 def test_start_points_seek_and_grid_jumps(qtbot, testdata: Path) -> None:
