@@ -46,6 +46,7 @@ _PATH = NODE_COLUMNS.index("path")
 _PARENT = NODE_COLUMNS.index("parent_id")
 _POSITION = NODE_COLUMNS.index("position")
 _NAME = NODE_COLUMNS.index("name")
+_TRACK_COUNT = NODE_COLUMNS.index("track_count")
 PARKED = -(1 << 40)  # the position of a node being moved, out of the way of shift_siblings
 
 
@@ -109,16 +110,27 @@ def list_nodes(library: Library, *, with_counts: bool = True, count_smart: bool 
     crate of 200,000 FTS matches takes a few hundred ms to count, so a sidebar lists without and
     fills those in later with ``smart_count``); folders have ``track_count`` None.
     """
-    rows = library.execute(f"SELECT {NODE_COLUMNS_SQL} FROM crate_nodes").fetchall()
+    # Siblings in order straight from the (parent, position) index; nodes made without described()
+    # but for smart crates (5,000 crates: the CrateNodes are most of the time spent here).
+    rows = library.execute(
+        f"SELECT {NODE_COLUMNS_SQL} FROM crate_nodes ORDER BY IFNULL(parent_id, 0), position"
+    ).fetchall()
     children: dict[int | None, list[tuple]] = defaultdict(list)
     for row in rows:
         children[row[_PARENT]].append(row)
     ordered: list[CrateNode] = []
-    stack = sorted(children[None], key=lambda r: r[_POSITION], reverse=True)
+    stack = children[None][::-1]
+    crate, smart = CrateNodeKind.CRATE, CrateNodeKind.SMART
     while stack:
         row = stack.pop()
-        ordered.append(described(library, row, with_counts, count_smart))
-        stack.extend(sorted(children.get(row[0], ()), key=lambda r: r[_POSITION], reverse=True))
+        kind = row[_KIND]
+        if kind == smart:
+            ordered.append(described(library, row, with_counts, count_smart))
+        else:
+            count = row[_TRACK_COUNT] if with_counts and kind == crate else None
+            ordered.append(CrateNode(*row[:9], bool(row[9]), row[10], count, row[12]))
+        if kind != crate:
+            stack.extend(children.get(row[0], ())[::-1])
     return ordered
 
 

@@ -240,8 +240,20 @@ def schema_statements(version: str = DEFAULT_SCHEMA) -> tuple[list[str], list[st
 
 
 def compress(raw: bytes) -> bytes:
-    """Engine's compressed blob: the uncompressed length (big-endian uint32), then zlib data."""
-    return struct.pack(">I", len(raw)) + zlib.compress(raw, 6)
+    """Engine's compressed blob: the uncompressed length (big-endian uint32), then zlib data.
+
+    The blobs are a few hundred bytes: they go in one *stored* deflate block (a valid zlib stream that
+    every inflater reads), which costs a checksum instead of a compressor's set-up per blob."""
+    size = len(raw)
+    if size >= 0xFFFF:
+        return struct.pack(">I", size) + zlib.compress(raw, 6)
+    return (
+        struct.pack(">I", size)
+        + b"\x78\x01\x01"
+        + struct.pack("<HH", size, size ^ 0xFFFF)
+        + raw
+        + struct.pack(">I", zlib.adler32(raw))
+    )
 
 
 def uncompress(blob: bytes) -> bytes:
@@ -354,20 +366,26 @@ def pads(cues: Iterable[ExchangeCue], kind: str) -> list[ExchangeCue | None]:
 def relative_path(library: TargetPath, track: TargetPath) -> str:
     """``track`` relative to the Engine Library folder (``../Music/a.mp3``); raises Unexpressible for a
     track on another Windows drive."""
-    windows = library.is_windows or track.is_windows
-    if windows and library.drive.upper() != track.drive.upper():
-        where = track.drive or "a drive without a letter"
+    return relative_folder(library, TargetPath(track.drive, track.parts[:-1])) + track.parts[-1]
+
+
+def relative_folder(library: TargetPath, folder: TargetPath) -> str:
+    """``folder`` relative to the Engine Library folder, ending with ``/`` (``""`` for the library
+    itself); raises Unexpressible for a folder on another Windows drive."""
+    windows = library.is_windows or folder.is_windows
+    if windows and library.drive.upper() != folder.drive.upper():
+        where = folder.drive or "a drive without a letter"
         raise Unexpressible(f"it is on {where}, another drive than the Engine Library ({library.drive})")
 
     def same(a: str, b: str) -> bool:
         return a.casefold() == b.casefold() if windows else a == b
 
     common = 0
-    for a, b in zip(library.parts, track.parts[:-1], strict=False):
+    for a, b in zip(library.parts, folder.parts, strict=False):
         if not same(a, b):
             break
         common += 1
-    return "/".join([".."] * (len(library.parts) - common) + list(track.parts[common:]))
+    return "".join(f"{p}/" for p in [".."] * (len(library.parts) - common) + list(folder.parts[common:]))
 
 
 def library_target(folder: Path, mapper: PathMapper) -> TargetPath:
@@ -448,6 +466,7 @@ def _build(
     try:
         db.execute("PRAGMA journal_mode=OFF")
         db.execute("PRAGMA synchronous=OFF")
+        db.execute("PRAGMA cache_size=-65536")  # Track's unique path index takes a million random inserts
         db.execute("BEGIN")
         for sql in tables:
             db.execute(sql)
@@ -479,41 +498,60 @@ def _write_tracks(
 ) -> IdSet:  # fmt: skip
     columns = _TRACK_COLUMNS + (", albumArtSourceHash" if schema >= "3.0.2" else "")
     marks = ", ".join("?" * (columns.count(",") + 1))
-    insert_track = f"INSERT INTO Track ({columns}) VALUES ({marks})"
+    # Engine's UNIQUE(path) finds two tracks that end up at one path (NFC/NFD twins, a --map that joins
+    # folders): the second is left out and reported, without a set of a million paths in memory.
+    insert_track = f"INSERT OR IGNORE INTO Track ({columns}) VALUES ({marks})"
     insert_data = (
         "INSERT INTO PerformanceData (trackId, trackData, overviewWaveFormData, beatData, quickCues, loops, "
         "thirdPartySourceId, activeOnLoadLoops) VALUES (?, ?, NULL, ?, ?, ?, NULL, 0)"
     )
     meter = ProgressMeter(source.track_count(), progress)
     exported = IdSet()
-    paths: set[str] = set()
     now = int(time.time())
-    tracks: list[tuple[object, ...]] = []
-    data: list[tuple[object, ...]] = []
+    batch: list[tuple[str, tuple[object, ...], tuple[object, ...]]] = []
+
+    def flush() -> None:
+        before = db.total_changes
+        db.executemany(insert_track, (row for _, row, _ in batch))
+        written = {row[0] for _, row, _ in batch}
+        if db.total_changes - before < len(batch):
+            ids = [row[0] for _, row, _ in batch]
+            found = db.execute(f"SELECT id FROM Track WHERE id IN ({','.join('?' * len(ids))})", ids)
+            written = {track_id for (track_id,) in found}
+        for path, row, _ in batch:
+            if row[0] in written:
+                exported.add(row[0])  # type: ignore[arg-type]
+            else:
+                report.skipped.append((path, f"another track has the same path in Engine ({row[5]})"))
+        db.executemany(insert_data, (data for _, row, data in batch if row[0] in written))
+        report.tracks += len(written)
+        batch.clear()
+
+    folders: dict[TargetPath, str | Unexpressible] = {}
     for track in source.iter_tracks():
         try:
-            relative = relative_path(library, mapper.map(track.path))
-            if relative in paths:
-                raise Unexpressible(f"another track has the same path in Engine ({relative})")
+            folder, name = mapper.map_split(track.path)
+            prefix = folders.get(folder)
+            if prefix is None:
+                if len(folders) > 100_000:
+                    folders.clear()
+                try:
+                    prefix = folders[folder] = relative_folder(library, folder)
+                except Unexpressible as why:
+                    prefix = folders[folder] = why
+            if isinstance(prefix, Unexpressible):
+                raise prefix
         except Unexpressible as why:
             report.skipped.append((track.path, str(why)))
             continue
-        paths.add(relative)
-        row, performance = _track_rows(track, relative, database_uuid, now, schema)
-        tracks.append(row)
-        data.append(performance)
-        exported.add(track.id)
-        report.tracks += 1
-        if len(tracks) >= _BATCH:
-            db.executemany(insert_track, tracks)
-            db.executemany(insert_data, data)
-            tracks.clear()
-            data.clear()
+        relative = prefix + name
+        batch.append((track.path, *_track_rows(track, relative, database_uuid, now, schema)))
+        if len(batch) >= _BATCH:
+            flush()
             meter.update(report.tracks + len(report.skipped))
             if should_stop is not None and should_stop():
                 raise ExchangeError("the export was cancelled; nothing was written")
-    db.executemany(insert_track, tracks)
-    db.executemany(insert_data, data)
+    flush()
     meter.finish()
     return exported
 

@@ -59,6 +59,9 @@ def export(
         source = LibrarySource(library, target, crate_paths)
     except CrateNotFound as exc:
         raise ExchangeError(str(exc)) from None
+    # A stream over the whole library reads each page once: SQLite's memory map and a big page cache
+    # would only hold hundreds of MB of the file in this process's resident memory.
+    library.limit_memory(cache_mb=16, mmap_mb=0)
     run = {"progress": progress, "should_stop": should_stop}
     if target == "rekordbox":
         if dest.is_dir():

@@ -14,7 +14,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -83,8 +83,11 @@ class _Resolved:
     bpm: float | None
     key: int | None
     first_beat: float | None  # Crate's timeline
-    cues: list[object]
+    cues: Sequence[object]
     row: tuple[object, ...] | None = None  # a file to add
+
+
+_NO_CUES: tuple[object, ...] = ()
 
 
 def read_source(kind: str, source: Path, warnings: list[str]) -> Iterator[ImportedTrack | list[PlaylistNode]]:
@@ -137,6 +140,8 @@ def import_file(
         raise ValueError(f"prefer is 'crate' or 'source', not {prefer!r}")
     started = time.monotonic()
     mapper = mapper or PathMapper(normalization="")
+    # Reads every page of the library once: no memory map (it would count the whole file as resident).
+    library.limit_memory(cache_mb=64, mmap_mb=0)
     report = ImportReport(kind, str(source))
     meter = ProgressMeter(None, progress)
     ids_by_key: dict[object, int] = {}
@@ -171,6 +176,7 @@ def import_file(
                     pending.append((ImportedTrack(key=key, path=path), mapper.map_local(path)))
                     report.tracks += 1
     flush()
+    _key_by_location(top, resolved, ids_by_key, mapper)
     unmatched = [r for r in resolved if r.track_id is None]
     if unmatched:
         _match_moved(library, unmatched)
@@ -202,11 +208,16 @@ def _match_by_path(
     library: Library, pending: list[tuple[ImportedTrack, str]], resolved: list[_Resolved],
     ids_by_key: dict[object, int], kind: str,
 ) -> None:  # fmt: skip
-    forms: dict[str, list[str]] = {local: list(same_path_forms(local)) for _, local in pending}
+    forms: dict[str, Sequence[str]] = {local: same_path_forms(local) for _, local in pending}
     states = library.file_states_of(f for spellings in forms.values() for f in spellings)
     for track, local in pending:
-        state = next((states[f] for f in forms[local] if f in states), None)
-        found = next((f for f in forms[local] if f in states), local)
+        state = None
+        found = local
+        for form in forms[local]:
+            state = states.get(form)
+            if state is not None:
+                found = form
+                break
         first_beat = track.first_beat
         if first_beat is not None or track.cues:
             shift = offset_seconds(kind, mp3_facts(found)) if found.lower().endswith(".mp3") else 0.0
@@ -215,14 +226,30 @@ def _match_by_path(
                 for cue in track.cues:
                     cue.start -= shift
                     cue.end = None if cue.end is None else cue.end - shift
-        entry = _Resolved(
-            state.id if state else None, found, track.bpm, track.key_code, first_beat, list(track.cues)
-        )
+        cues = track.cues or _NO_CUES  # a million empty lists are 56 MB
+        entry = _Resolved(state.id if state else None, found, track.bpm, track.key_code, first_beat, cues)
         resolved.append(entry)
-        value = state.id if state is not None else -len(resolved)  # < 0: an index into ``resolved``
-        ids_by_key[track.key] = value
-        if track.key != track.path:  # rekordbox playlists may refer to tracks by Location
-            ids_by_key[track.path] = value
+        # < 0: an index into ``resolved`` (a file the library does not have yet)
+        ids_by_key[track.key] = state.id if state is not None else -len(resolved)
+
+
+def _key_by_location(
+    top: list[PlaylistNode], resolved: list[_Resolved], ids_by_key: dict[object, int], mapper: PathMapper
+) -> None:
+    """rekordbox playlists with KeyType 1 name their tracks by Location (a path by now): add those
+    paths as keys.  Done only when such a playlist exists (keys for a million paths cost ~100 MB)."""
+    by_location = [n for top_node in top for _, n in top_node.walk() if n.ref == "location"]
+    if not by_location:
+        return
+    by_path = {e.path: (e.track_id if e.track_id is not None else -(i + 1)) for i, e in enumerate(resolved)}
+    for node in by_location:
+        for entry in node.entries:
+            if entry in ids_by_key:
+                continue
+            for form in same_path_forms(mapper.map_local(str(entry))):
+                if form in by_path:
+                    ids_by_key[entry] = by_path[form]
+                    break
 
 
 def _match_moved(library: Library, unmatched: list[_Resolved]) -> None:
@@ -273,39 +300,38 @@ def _write(
                         entry.track_id = found[0]
                         added.add(found[0])
             report.added = len(added)
-        for key, value in list(ids_by_key.items()):
-            if value < 0:
-                track_id = resolved[-value - 1].track_id
-                if track_id is None:
-                    del ids_by_key[key]
-                else:
-                    ids_by_key[key] = track_id
+        for key in [k for k, v in ids_by_key.items() if v < 0]:
+            track_id = resolved[-ids_by_key[key] - 1].track_id
+            if track_id is None:
+                del ids_by_key[key]
+            else:
+                ids_by_key[key] = track_id
         known = [e for e in resolved if e.track_id is not None]
         conn.executemany(
             "INSERT OR REPLACE INTO imported_analysis "
             "(track_id, source, bpm, key, first_beat, cues, imported_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [
+            (
                 (e.track_id, kind, e.bpm, e.key, e.first_beat, _cues_json(e.cues), now)
                 for e in known
                 if e.bpm is not None or e.key is not None or e.first_beat is not None or e.cues
-            ],
+            ),
         )
         if prefer == "source":
             conn.executemany(
                 "UPDATE tracks SET bpm = COALESCE(?, bpm), key = COALESCE(?, key) WHERE id = ?",
-                [(e.bpm, e.key, e.track_id) for e in known if e.bpm is not None or e.key is not None],
+                ((e.bpm, e.key, e.track_id) for e in known if e.bpm is not None or e.key is not None),
             )
         else:
             conn.executemany(
                 "UPDATE tracks SET bpm = COALESCE(bpm, ?), key = COALESCE(key, ?) WHERE id = ? "
                 "AND (bpm IS NULL OR key IS NULL)",
-                [(e.bpm, e.key, e.track_id) for e in known if e.bpm is not None or e.key is not None],
+                ((e.bpm, e.key, e.track_id) for e in known if e.bpm is not None or e.key is not None),
             )
         if "first_beat" in columns:
             op = "COALESCE(?, first_beat)" if prefer == "source" else "COALESCE(first_beat, ?)"
             conn.executemany(
                 f"UPDATE tracks SET first_beat = {op} WHERE id = ?",
-                [(e.first_beat, e.track_id) for e in known if e.first_beat is not None],
+                ((e.first_beat, e.track_id) for e in known if e.first_beat is not None),
             )
         _store_cues(library, [e for e in known if e.cues], prefer, report)
         if top:

@@ -14,7 +14,14 @@ _FROM_ENGINE = {value: Key(pc, False) for pc, value in enumerate(_ENGINE_MAJOR)}
 
 def rekordbox_tonality(code: int | None) -> str:
     """Classic notation for the XML's Tonality: ``Am``, ``F#``, ``Ebm``; empty without a key."""
-    return "" if code is None else Key.from_code(code).musical()
+    if code is None:
+        return ""
+    if 0 <= code < len(_TONALITY):
+        return _TONALITY[code]
+    return Key.from_code(code).musical()
+
+
+_TONALITY = tuple(Key.from_code(code).musical() for code in range(24))
 
 
 def traktor_value(code: int) -> int:
@@ -44,7 +51,19 @@ def from_engine_value(value: int) -> int | None:
     return key.code if key else None
 
 
+_PARSED: dict[str, int | None] = {}
+
+
 def code_from_text(text: str | None) -> int | None:
     """Any notation another program wrote (classic, Camelot, Open Key) -> key code."""
+    if not text:
+        return None
+    try:
+        return _PARSED[text]
+    except KeyError:
+        pass
     key = parse_key(text)
-    return key.code if key else None
+    code = key.code if key else None
+    if len(_PARSED) < 10_000:
+        _PARSED[text] = code
+    return code

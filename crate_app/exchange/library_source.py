@@ -14,7 +14,7 @@ from crate_app.domain.cues import CuePoint
 from crate_app.domain.track import path_from_db
 from crate_app.exchange.model import ExchangeCue, ExportTrack, PlaylistNode
 from crate_app.exchange.timing import mp3_facts, offset_seconds
-from crate_app.store.cues import cues_of_tracks
+from crate_app.store.cues import cues_in_id_range, cues_of_tracks
 from crate_app.store.library import Library
 
 # The SELECT list in ExportTrack's field order (text columns are NOT NULL in the store), so that a row
@@ -111,24 +111,38 @@ class LibrarySource:
     def iter_tracks(self) -> Iterator[ExportTrack]:
         if self._selected is not None:
             for start in range(0, len(self._selected), CHUNK):
-                yield from self._fetch(self._selected[start : start + CHUNK], complete=True)
+                yield from self._fetch(self._selected[start : start + CHUNK])
             return
         cursor = self.library.execute(f"SELECT {self._select} FROM tracks ORDER BY id")
+        make = self._track
         while rows := cursor.fetchmany(CHUNK):
-            yield from self._complete([self._track(row) for row in rows])
+            tracks = [make(row) for row in rows]
+            by_track = cues_in_id_range(self.library, tracks[0].id, tracks[-1].id)
+            yield from self._complete(tracks, by_track)
 
     def tracks_by_ids(self, ids: Sequence[int]) -> list[ExportTrack]:
-        """Tracks for playlist entries: their tags and paths, without cues (the collection has those)."""
-        return self._fetch(ids, complete=False)
+        """Tracks for playlist entries: id, path, title, artist and duration only (what a playlist
+        line shows; the collection has the rest), in the order of ``ids``."""
+        found: dict[int, ExportTrack] = {}
+        for start in range(0, len(ids), 500):
+            chunk = list(ids[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            rows = self.library.execute(
+                f"SELECT id, path, title, artist, duration FROM tracks WHERE id IN ({marks})", chunk
+            )
+            for track_id, path, title, artist, duration in rows:
+                found[track_id] = ExportTrack(track_id, path_from_db(path), title, artist, duration=duration)
+        return [found[i] for i in ids if i in found]
 
-    def _fetch(self, ids: Sequence[int], *, complete: bool) -> list[ExportTrack]:
+    def _fetch(self, ids: Sequence[int]) -> list[ExportTrack]:
+        """Whole tracks (with cues and timing) by id, in the order of ``ids``."""
         found: dict[int, ExportTrack] = {}
         for start in range(0, len(ids), 500):
             chunk = list(ids[start : start + 500])
             marks = ",".join("?" * len(chunk))
             rows = self.library.execute(f"SELECT {self._select} FROM tracks WHERE id IN ({marks})", chunk)
             tracks = [self._track(row) for row in rows]
-            for track in self._complete(tracks) if complete else tracks:
+            for track in self._complete(tracks):
                 found[track.id] = track
         return [found[i] for i in ids if i in found]
 
@@ -136,13 +150,16 @@ class LibrarySource:
     def _track(row: Sequence[object]) -> ExportTrack:
         return ExportTrack(row[0], path_from_db(row[1]), *row[2:])  # type: ignore[arg-type]
 
-    def _complete(self, tracks: list[ExportTrack]) -> list[ExportTrack]:
-        """Add cues and the target's MP3 timing offset."""
-        if tracks:
+    def _complete(
+        self, tracks: list[ExportTrack], by_track: dict[int, list[CuePoint]] | None = None
+    ) -> list[ExportTrack]:
+        """Add cues and the target's MP3 timing offset (``by_track``: the cues, when already read)."""
+        if by_track is None and tracks:
             by_track = cues_of_tracks(self.library, [t.id for t in tracks])
-            for track in tracks:
-                track.cues = [exchange_cue(c) for c in by_track.get(track.id, ())]
         for track in tracks:
-            if track.format.lower() == "mp3" and (track.first_beat is not None or track.cues):
+            cues = by_track.get(track.id) if by_track else None
+            if cues:
+                track.cues = [exchange_cue(c) for c in cues]
+            if (track.first_beat is not None or cues) and track.format.lower() == "mp3":
                 track.time_offset = offset_seconds(self.target, mp3_facts(track.path))
         return tracks

@@ -74,6 +74,7 @@ def write(
     skipped_ids: set[int] = set()
     exported_ids: set[int] = set()
     folders: dict[tuple[str, ...], tuple[Path, set[str]]] = {(): (dest, set())}
+    posix_folders: dict[TargetPath, str] = {}  # "/a/b/" or "C:/a/b/" of each target folder
     for names, node in nodes:
         parent_folder, used = folders[names[:-1]]
         if node.is_folder:
@@ -92,17 +93,28 @@ def write(
         lines = ["#EXTM3U"]
         for track in source.tracks_by_ids(source.entries(node)):
             try:
-                target = mapper.map(track.path)
+                folder, name = mapper.map_split(track.path)
             except Unexpressible as why:
                 if track.id not in skipped_ids:
                     skipped_ids.add(track.id)
                     report.skipped.append((track.path, str(why)))
                 continue
             exported_ids.add(track.id)
-            shown = " - ".join(p for p in (track.artist, track.title) if p) or target.name
+            shown = " - ".join(p for p in (track.artist, track.title) if p) or name
             lines.append(f"#EXTINF:{round(track.duration) if track.duration else -1},{_one_line(shown)}")
-            rel = relative_to(target, base) if base is not None else None
-            lines.append(rel if rel is not None else target.as_posix())
+            rel = None
+            if base is not None:
+                rel = relative_to(TargetPath(folder.drive, (*folder.parts, name)), base)
+            if rel is None:
+                prefix = posix_folders.get(folder)
+                if prefix is None:
+                    if len(posix_folders) > 100_000:
+                        posix_folders.clear()
+                    prefix = posix_folders[folder] = f"{folder.drive}/" + "".join(
+                        f"{p}/" for p in folder.parts
+                    )
+                rel = prefix + name
+            lines.append(rel)
         with atomic_output(file, buffering=1 << 16, fsync=False) as out:
             out.write(("\n".join(lines) + "\n").encode("utf-8", "replace"))
         report.files.append(str(file))

@@ -94,7 +94,8 @@ class ExportSource(Protocol):
         ...
 
     def tracks_by_ids(self, ids: Sequence[int]) -> list[ExportTrack]:
-        """The tracks with these ids, in the order given (unknown ids left out)."""
+        """The tracks with these ids, in the order given (unknown ids left out): for playlist entries,
+        so only id, path, title, artist and duration need to be filled in."""
         ...
 
 

@@ -82,19 +82,25 @@ def parse_path(path: str) -> TargetPath:
 def check_expressible(path: TargetPath) -> None:
     """Raise Unexpressible if the target file system or a UTF-8 file format cannot hold ``path``."""
     for part in path.parts:
+        check_name(part, path.is_windows)
+
+
+def check_name(part: str, windows: bool) -> None:
+    """Raise Unexpressible if one path component cannot be held (on Windows when ``windows``)."""
+    if not part.isascii():
         try:
             part.encode("utf-8")
         except UnicodeEncodeError:
             raise Unexpressible("the file name is not valid UTF-8 (no DJ program can refer to it)") from None
-        if part in (".", ".."):
-            raise Unexpressible(f"the path has a {part!r} component")
-        if path.is_windows:
-            if _WINDOWS_FORBIDDEN.search(part):
-                raise Unexpressible(f'Windows does not allow the name {part!r} (it contains one of <>:"|?*)')
-            if part.endswith((" ", ".")):
-                raise Unexpressible(f"Windows does not allow the name {part!r} (it ends with a dot or space)")
-            if part.split(".")[0].upper() in _WINDOWS_RESERVED:
-                raise Unexpressible(f"Windows reserves the name {part!r}")
+    if part in (".", ".."):
+        raise Unexpressible(f"the path has a {part!r} component")
+    if windows:
+        if _WINDOWS_FORBIDDEN.search(part):
+            raise Unexpressible(f'Windows does not allow the name {part!r} (it contains one of <>:"|?*)')
+        if part.endswith((" ", ".")):
+            raise Unexpressible(f"Windows does not allow the name {part!r} (it ends with a dot or space)")
+        if part.split(".")[0].upper() in _WINDOWS_RESERVED:
+            raise Unexpressible(f"Windows reserves the name {part!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,12 +139,20 @@ class PathMapper:
             raise ValueError(f"unknown Unicode normalisation {normalization!r}")
         self.normalization = normalization
         self._folders: dict[str, TargetPath | Unexpressible] = {}  # thousands of tracks share a folder
+        self._local_folders: dict[str, str] = {}
 
     def map(self, path: str) -> TargetPath:
         """The target path for ``path``; raises Unexpressible.  Folders are mapped once and cached."""
+        folder, name = self.map_split(path)
+        return TargetPath(folder.drive, (*folder.parts, name))
+
+    def map_split(self, path: str) -> tuple[TargetPath, str]:
+        """(target folder, file name) for ``path``; raises Unexpressible.  The folder is the same object
+        for every file of a folder (writers cache what they derive from it)."""
         folder, sep, name = path.rpartition("/")
         if not sep or not folder or "\\" in path or not name:
-            return self._map(path)
+            target = self._map(path)
+            return TargetPath(target.drive, target.parts[:-1]), target.name
         mapped = self._folders.get(folder)
         if mapped is None:
             if len(self._folders) > 100_000:
@@ -152,9 +166,8 @@ class PathMapper:
             raise mapped
         if self.normalization and not name.isascii():
             name = unicodedata.normalize(self.normalization, name)  # type: ignore[arg-type]
-        target = TargetPath(mapped.drive, (*mapped.parts, name))
-        check_expressible(TargetPath(mapped.drive, (name,)))
-        return target
+        check_name(name, bool(mapped.drive))
+        return mapped, name
 
     def _map(self, path: str) -> TargetPath:
         target = parse_path(path)
@@ -170,6 +183,21 @@ class PathMapper:
 
     def map_local(self, path: str) -> str:
         """For import: the local path for a path another program wrote (rules applied, no checks)."""
+        folder, sep, name = path.rpartition("/")
+        if not sep or not folder or "\\" in path or not name:
+            return self._map_local(path)
+        mapped = self._local_folders.get(folder)
+        if mapped is None:
+            if len(self._local_folders) > 100_000:
+                self._local_folders.clear()
+            mapped = self._local_folders[folder] = self._map_local(folder)
+        if mapped == folder:
+            return path
+        if mapped.endswith(("/", "\\")):  # a drive's root, "C:\\"
+            return mapped + name
+        return f"{mapped}\\{name}" if "\\" in mapped else f"{mapped}/{name}"
+
+    def _map_local(self, path: str) -> str:
         try:
             target = parse_path(path)
         except Unexpressible:
@@ -200,7 +228,7 @@ def _starts_with(path: TargetPath, prefix: TargetPath) -> bool:
 _URI_SAFE = "/"  # everything else outside RFC 3986's unreserved set is percent-encoded (UTF-8)
 
 
-_URI_FOLDERS: dict[tuple[str, tuple[str, ...]], str] = {}
+_URI_FOLDERS: dict[TargetPath, str] = {}
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9_.~ -]*")  # needs no escaping but of its spaces
 
 
@@ -213,23 +241,43 @@ def quote_name(name: str) -> str:
 
 def to_file_uri(path: TargetPath) -> str:
     """rekordbox's form: ``file://localhost/C:/a%20b.mp3`` or ``file://localhost/Users/a%20b.mp3``."""
-    key = (path.drive, path.parts[:-1])
-    folder = _URI_FOLDERS.get(key)
-    if folder is None:
+    if not path.parts:
+        return folder_uri(path)
+    return folder_uri(TargetPath(path.drive, path.parts[:-1])) + quote_name(path.parts[-1])
+
+
+def folder_uri(folder: TargetPath) -> str:
+    """The ``file://`` URI of a folder, ending with ``/`` (cached: thousands of files share one)."""
+    uri = _URI_FOLDERS.get(folder)
+    if uri is None:
         if len(_URI_FOLDERS) > 100_000:
             _URI_FOLDERS.clear()
-        encoded = "".join(quote_name(part) + "/" for part in key[1])
-        folder = _URI_FOLDERS[key] = (
-            f"file://localhost/{path.drive}/{encoded}" if path.drive else (f"file://localhost/{encoded}")
+        encoded = "".join(quote_name(part) + "/" for part in folder.parts)
+        uri = _URI_FOLDERS[folder] = (
+            f"file://localhost/{folder.drive}/{encoded}" if folder.drive else f"file://localhost/{encoded}"
         )
-    return folder + quote_name(path.parts[-1]) if path.parts else folder
+    return uri
+
+
+_URI_PATHS: dict[str, str] = {}
 
 
 def from_file_uri(uri: str) -> str:
     """The path in a ``file://`` URI (POSIX or ``C:/...``), accepting the variants other tools write:
-    ``file://localhost//Users``, ``file:///C:/``, ``C%3A``, and plain paths."""
-    if not uri.lower().startswith("file:"):
+    ``file://localhost//Users``, ``file:///C:/``, ``C%3A``, and plain paths.  The folder part is decoded
+    once per folder (a percent sequence never spans a ``/``)."""
+    if uri[:5].lower() != "file:":
         return uri
+    head, _, name = uri.rpartition("/")
+    folder = _URI_PATHS.get(head)
+    if folder is None:
+        if len(_URI_PATHS) > 100_000:
+            _URI_PATHS.clear()
+        folder = _URI_PATHS[head] = _path_of_uri(head + "/")
+    return folder + unquote(name, errors="surrogateescape")
+
+
+def _path_of_uri(uri: str) -> str:
     rest = uri[5:]
     if rest.startswith("//"):
         rest = rest[2:]
@@ -250,6 +298,8 @@ def from_file_uri(uri: str) -> str:
 
 def same_path_forms(path: str) -> Sequence[str]:
     """The spellings of ``path`` to look up in the library: as given, NFC and NFD."""
+    if path.isascii():
+        return (path,)
     forms = [path]
     for form in ("NFC", "NFD"):
         other = unicodedata.normalize(form, path)  # type: ignore[arg-type]

@@ -26,7 +26,7 @@ from crate_app.exchange.model import (
     ImportedTrack,
     PlaylistNode,
 )
-from crate_app.exchange.paths import PathMapper, Unexpressible, from_file_uri, to_file_uri
+from crate_app.exchange.paths import PathMapper, Unexpressible, folder_uri, from_file_uri, quote_name
 from crate_app.exchange.xmltext import attr, count_placeholder, iso_date, parsing, patch_count
 
 TARGET = "rekordbox"
@@ -131,7 +131,8 @@ def write(
         batch: list[str] = []
         for track in source.iter_tracks():
             try:
-                location = to_file_uri(mapper.map(track.path))
+                folder, name = mapper.map_split(track.path)
+                location = folder_uri(folder) + quote_name(name)
             except Unexpressible as why:
                 report.skipped.append((track.path, str(why)))
                 continue

@@ -29,7 +29,7 @@ from crate_app.exchange.model import (
 )
 from crate_app.exchange.paths import PathMapper, TargetPath, Unexpressible
 from crate_app.exchange.rekordbox_xml import IdSet, grid_start
-from crate_app.exchange.xmltext import attr, count_placeholder, parsing, patch_count
+from crate_app.exchange.xmltext import attr, count_placeholder, iso_date, parsing, patch_count
 
 TARGET = "traktor"
 VERSIONS = (19, 20)
@@ -42,15 +42,34 @@ def nml_key(volume: str, dir_text: str, file: str) -> str:
     return f"{volume}{dir_text}{file}"
 
 
-def location_of(path: TargetPath, system_volume: str = SYSTEM_VOLUME) -> tuple[str, str, str]:
-    """(VOLUME, DIR, FILE) of a target path: DIR is ``/:a/:b/:``; a ``:`` inside a name becomes ``//``."""
-    volume, parts = path.volume()
-    if not parts:
-        raise Unexpressible("the path names a drive, not a file")
-    volume = volume or system_volume
-    escaped = [p.replace(":", "//") for p in parts]
-    dir_text = "/:" + "".join(f"{p}/:" for p in escaped[:-1])
-    return volume, dir_text, escaped[-1]
+class Locations:
+    """LOCATION attributes and PRIMARYKEY keys of local paths, each folder worked out once."""
+
+    def __init__(self, mapper: PathMapper, system_volume: str = SYSTEM_VOLUME) -> None:
+        self.mapper = mapper
+        self.system_volume = system_volume
+        self._folders: dict[TargetPath, tuple[str, str]] = {}
+
+    def _folder(self, path: str) -> tuple[tuple[str, str], str]:
+        folder, name = self.mapper.map_split(path)
+        if not name:
+            raise Unexpressible("the path names a drive, not a file")
+        known = self._folders.get(folder)
+        if known is None:
+            if len(self._folders) > 100_000:
+                self._folders.clear()
+            known = self._folders[folder] = folder_location(folder, self.system_volume)
+        return known, name.replace(":", "//")
+
+    def attributes(self, path: str) -> str:
+        """``DIR="…" FILE="…" VOLUME="…" VOLUMEID="…"``; raises Unexpressible."""
+        (volume, dir_text), file = self._folder(path)
+        return f'DIR="{attr(dir_text)}" FILE="{attr(file)}" VOLUME="{attr(volume)}" VOLUMEID="{attr(volume)}"'
+
+    def key(self, path: str) -> str:
+        """The PRIMARYKEY KEY (VOLUME + DIR + FILE); raises Unexpressible."""
+        (volume, dir_text), file = self._folder(path)
+        return nml_key(volume, dir_text, file)
 
 
 def destination(dest: Path) -> Path:
@@ -67,20 +86,37 @@ def destination(dest: Path) -> Path:
     return dest
 
 
+_DATES: dict[str, str] = {}
+
+
 def _date(timestamp: float) -> str:
-    t = time.localtime(timestamp)
-    return f"{t.tm_year}/{t.tm_mon}/{t.tm_mday}"
+    """``yyyy/m/d`` (not zero-padded), local time."""
+    iso = iso_date(timestamp)
+    text = _DATES.get(iso)
+    if text is None:
+        if iso:
+            year, month, day = iso.split("-")
+            text = f"{int(year)}/{int(month)}/{int(day)}"
+        else:
+            t = time.localtime(timestamp)
+            text = f"{t.tm_year}/{t.tm_mon}/{t.tm_mday}"
+        _DATES[iso] = text
+    return text
 
 
-def _entry_xml(track: ExportTrack, location: tuple[str, str, str], now: float) -> str:
-    volume, dir_text, file = location
+def folder_location(folder: TargetPath, system_volume: str = SYSTEM_VOLUME) -> tuple[str, str]:
+    """(VOLUME, DIR) of a target folder: DIR is ``/:a/:b/:``; a ``:`` inside a name becomes ``//``."""
+    volume, parts = folder.volume()
+    return volume or system_volume, "/:" + "".join(f"{p.replace(':', '//')}/:" for p in parts)
+
+
+def _entry_xml(track: ExportTrack, location: str, modified: str) -> str:
+    """One ENTRY; ``location`` is the LOCATION element's attributes, ``modified`` the MODIFIED ones."""
     offset = track.time_offset
     track_no = f' TRACK="{track.track_no}"' if track.track_no else ""
     out = [
-        f'<ENTRY MODIFIED_DATE="{_date(now)}" MODIFIED_TIME="{int(now) % 86400}" '
-        f'TITLE="{attr(track.title)}" ARTIST="{attr(track.artist)}">'
-        f'<LOCATION DIR="{attr(dir_text)}" FILE="{attr(file)}" VOLUME="{attr(volume)}" '
-        f'VOLUMEID="{attr(volume)}"></LOCATION>'
+        f'<ENTRY {modified} TITLE="{attr(track.title)}" ARTIST="{attr(track.artist)}">'
+        f"<LOCATION {location}></LOCATION>"
         f'<ALBUM TITLE="{attr(track.album)}"{track_no}></ALBUM>'
         f'<INFO BITRATE="{(track.bitrate or 0) * 1000}" GENRE="{attr(track.genre)}" '
         f'LABEL="{attr(track.label)}" COMMENT="{attr(track.comment)}"'
@@ -151,13 +187,15 @@ def write(
         entries_at = out.tell()
         out.write(f'{count_placeholder()}">\n'.encode())
         batch: list[str] = []
+        modified = f'MODIFIED_DATE="{_date(now)}" MODIFIED_TIME="{int(now) % 86400}"'
+        locations = Locations(mapper, system_volume)
         for track in source.iter_tracks():
             try:
-                location = location_of(mapper.map(track.path), system_volume)
+                location = locations.attributes(track.path)
             except Unexpressible as why:
                 report.skipped.append((track.path, str(why)))
                 continue
-            batch.append(_entry_xml(track, location, now))
+            batch.append(_entry_xml(track, location, modified))
             exported.add(track.id)
             report.tracks += 1
             if len(batch) >= 2000:
@@ -173,26 +211,26 @@ def write(
         top = source.playlists()
         out.write(f'<NODE TYPE="FOLDER" NAME="$ROOT"><SUBNODES COUNT="{len(top)}">\n'.encode())
         for node in top:
-            _write_node(out, node, source, mapper, system_volume, exported, report)
+            _write_node(out, node, source, locations, exported, report)
         out.write(b"</SUBNODES></NODE></PLAYLISTS>\n<INDEXING></INDEXING>\n</NML>\n")
     meter.finish()
     report.files.append(str(dest))
     return report.finish()
 
 
-def _write_node(out, node, source, mapper, system_volume, exported, report) -> None:
+def _write_node(out, node, source, locations: Locations, exported, report) -> None:
     if node.is_folder:
         out.write(
             f'<NODE TYPE="FOLDER" NAME="{attr(node.name)}"><SUBNODES COUNT="{len(node.children)}">\n'.encode()
         )
         for child in node.children:
-            _write_node(out, child, source, mapper, system_volume, exported, report)
+            _write_node(out, child, source, locations, exported, report)
         out.write(b"</SUBNODES></NODE>\n")
         return
     keys: list[str] = []
     for track in source.tracks_by_ids([i for i in source.entries(node) if i in exported]):
         try:
-            keys.append(nml_key(*location_of(mapper.map(track.path), system_volume)))
+            keys.append(locations.key(track.path))
         except Unexpressible:
             continue
     body = "".join(f'<ENTRY><PRIMARYKEY TYPE="TRACK" KEY="{attr(k)}"></PRIMARYKEY></ENTRY>' for k in keys)

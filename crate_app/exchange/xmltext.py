@@ -57,8 +57,21 @@ def patch_count(stream: BinaryIO, position: int, count: int, quote_after: bool =
     stream.seek(here)
 
 
+_DATES: dict[int, str] = {}
+
+
 def iso_date(timestamp: float) -> str:
-    return time.strftime("%Y-%m-%d", time.localtime(timestamp)) if timestamp > 0 else ""
+    """``yyyy-mm-dd`` in local time; '' for no date.  Cached per quarter hour (every time zone's offset
+    is a whole number of quarter hours, so a quarter hour never spans two dates)."""
+    if timestamp <= 0:
+        return ""
+    bucket = int(timestamp // 900)
+    text = _DATES.get(bucket)
+    if text is None:
+        if len(_DATES) > 100_000:
+            _DATES.clear()
+        text = _DATES[bucket] = time.strftime("%Y-%m-%d", time.localtime(bucket * 900))
+    return text
 
 
 @contextmanager

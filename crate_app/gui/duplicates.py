@@ -1,7 +1,8 @@
 """The Duplicates view: sets of the same track at one level (tags, audio, recording), the copy to keep
 suggested and changeable, and what to do with the others (remove from the library, move to a folder,
-send to the trash), with Undo.  A page of the window's central stack, shown while the sidebar's
-Duplicates row is selected (the track table comes back with any other row)."""
+send to the trash).  Each action is a command on the window's undo stack (Ctrl+Z / Ctrl+Shift+Z);
+the view's Undo button goes through the same stack.  A page of the window's central stack, shown
+while the sidebar's Duplicates row is selected (the track table comes back with any other row)."""
 
 from __future__ import annotations
 
@@ -32,6 +33,8 @@ LEVELS = (("tags", "Same tags (artist, title, duration)"), ("audio", "Same audio
           ("fingerprint", "Same recording (acoustic fingerprint)"))  # fmt: skip
 COLUMNS = ("Keep", "Artist", "Title", "Format", "Bitrate", "Duration", "Analysed", "Path")
 TrackIdRole = Qt.ItemDataRole.UserRole + 1
+MAX_SHOWN_SETS = 1000  # sets shown at once (about 3,000 tree items: a fraction of a second to build)
+_CHECKED, _UNCHECKED = Qt.CheckState.Checked, Qt.CheckState.Unchecked
 
 
 def _duration(seconds: float | None) -> str:
@@ -49,7 +52,6 @@ class DuplicatesView(QWidget):
         self.setObjectName("duplicates_view")
         self.service = service
         self.library = library
-        self.last_actions: list[int] = []
 
         self.level = QComboBox(self)
         for value, label in LEVELS:
@@ -108,36 +110,49 @@ class DuplicatesView(QWidget):
         self.service.undone.connect(self._on_service_undone)
         self.service.failed.connect(self._on_service_failed)
         self.service.running_changed.connect(self._on_service_running_changed)
+        self.service.undo_stack.indexChanged.connect(self._on_undo_stack_index_changed)
         self._on_service_running_changed(self.service.is_running)
 
     # -- the sets ------------------------------------------------------------------------------------
     def clear(self) -> None:
-        """Forget the sets and the last action (another library was opened)."""
+        """Forget the sets (another library was opened)."""
         self.tree.clear()
-        self.last_actions = []
         self.status.setText("Choose how tracks are compared, then Find.")
         self._update_buttons()
 
     def show_sets(self, sets: Sequence[DuplicateSet]) -> None:
-        records = {t.id: t for t in self.library.tracks_by_ids([i for s in sets for i in s.track_ids])}
-        self.tree.blockSignals(True)
-        self.tree.clear()
-        for number, found in enumerate(sets, 1):
+        """Show the first MAX_SHOWN_SETS sets (a tree item per track costs the GUI thread about 0.1 ms:
+        10,000 sets took seconds); the status line says how many there are in all."""
+        shown = list(sets[:MAX_SHOWN_SETS])
+        records = {t.id: t for t in self.library.tracks_by_ids([i for s in shown for i in s.track_ids])}
+        heads = []
+        for number, found in enumerate(shown, 1):
             tracks = [records[i] for i in found.track_ids if i in records]
             if len(tracks) < 2:
                 continue
             head = QTreeWidgetItem([f"Set {number}", tracks[0].artist or "", tracks[0].title or ""])
-            head.setFlags(head.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             head.setCheckState(0, Qt.CheckState.Checked)
-            self.tree.addTopLevelItem(head)
-            for track in tracks:
-                head.addChild(self._track_item(track, track.id == found.keep))
-            head.setExpanded(True)
-        self.tree.blockSignals(False)
-        for column in range(len(COLUMNS) - 1):
-            self.tree.resizeColumnToContents(column)
-        count = self.tree.topLevelItemCount()
-        self.status.setText(f"{count:,} set(s) of duplicates." if count else "No duplicates found.")
+            head.addChildren([self._track_item(track, track.id == found.keep) for track in tracks])
+            heads.append(head)
+        self.tree.blockSignals(True)
+        self.tree.setUpdatesEnabled(False)
+        try:
+            self.tree.clear()
+            self.tree.addTopLevelItems(heads)
+            self.tree.expandAll()
+            for column in range(len(COLUMNS) - 1):
+                self.tree.resizeColumnToContents(column)
+        finally:
+            self.tree.setUpdatesEnabled(True)
+            self.tree.blockSignals(False)
+        count = len(heads)
+        if len(sets) > len(shown):
+            self.status.setText(
+                f"{len(sets):,} sets of duplicates: the first {count:,} are shown (handle them, then Find "
+                "again for the next)."
+            )
+        else:
+            self.status.setText(f"{count:,} set(s) of duplicates." if count else "No duplicates found.")
         self._update_buttons()
 
     def _track_item(self, track: TrackRecord, keep: bool) -> QTreeWidgetItem:
@@ -147,8 +162,7 @@ class DuplicatesView(QWidget):
              "yes" if track.analyzed_at is not None else "", display_path(track.path)]
         )  # fmt: skip
         item.setData(0, TrackIdRole, track.id)
-        item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-        item.setCheckState(0, Qt.CheckState.Checked if keep else Qt.CheckState.Unchecked)
+        item.setCheckState(0, _CHECKED if keep else _UNCHECKED)  # items are user-checkable by default
         return item
 
     def choices(self) -> list[tuple[int, list[int]]]:
@@ -208,8 +222,7 @@ class DuplicatesView(QWidget):
         self._resolve("trash")
 
     def _on_undo_button_clicked(self) -> None:
-        if self.last_actions:
-            self.service.undo(self.last_actions)
+        self.service.undo_last_removal()
 
     # -- service events ----------------------------------------------------------------------------------
     def _on_service_progress(self, progress: Progress) -> None:
@@ -220,7 +233,6 @@ class DuplicatesView(QWidget):
 
     def _on_service_resolved(self, outcomes: object) -> None:
         outcomes = list(outcomes)  # type: ignore[call-overload]
-        self.last_actions = [o.action_id for o in outcomes]
         removed = sum(len(o.removed) for o in outcomes)
         problems = [p for o in outcomes for p in o.problems]
         gone = {i for o in outcomes for i in o.removed}
@@ -228,14 +240,13 @@ class DuplicatesView(QWidget):
             head = self.tree.topLevelItem(index)
             if any(head.child(i).data(0, TrackIdRole) in gone for i in range(head.childCount())):
                 self.tree.takeTopLevelItem(index)
-        self.status.setText(f"{removed:,} copies removed from the library (Undo puts them back).")
+        self.status.setText(f"{removed:,} copies removed from the library (Undo or Ctrl+Z puts them back).")
         if problems:
             QMessageBox.warning(self, "Some files stayed where they were", "\n".join(problems[:20]))
         self._update_buttons()
 
     def _on_service_undone(self, outcomes: object) -> None:
         restored = sum(len(o.removed) for o in outcomes)  # type: ignore[attr-defined]
-        self.last_actions = []
         self.status.setText(f"{restored:,} copies are back in the library. Find again to see the sets.")
         problems = [p for o in outcomes for p in o.problems]  # type: ignore[attr-defined]
         if problems:
@@ -257,4 +268,9 @@ class DuplicatesView(QWidget):
         has_sets = self.tree.topLevelItemCount() > 0
         for button in (self.remove_button, self.move_button, self.trash_button):
             button.setEnabled(has_sets and not busy)
-        self.undo_button.setEnabled(bool(self.last_actions) and not busy)
+        undoable = self.service.next_undo()
+        self.undo_button.setEnabled(undoable is not None and not busy)
+        self.undo_button.setToolTip(f"Undo: {undoable} (Ctrl+Z)" if undoable else "Nothing to undo here")
+
+    def _on_undo_stack_index_changed(self, _index: int) -> None:
+        self._update_buttons()

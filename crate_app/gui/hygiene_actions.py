@@ -26,7 +26,8 @@ class HygieneController(QObject):
     def __init__(self, window: QMainWindow) -> None:
         super().__init__(window)
         self.window = window
-        self.service = HygieneService(window.library, self)
+        # Duplicate removals are commands on the window's undo stack (Edit ▸ Undo, Ctrl+Z).
+        self.service = HygieneService(window.library, self, window.crates.service.undo_stack)
         self.watch = WatchService(window.scan_service, window.library, self)
         self.preferences = load_hygiene_preferences(window.settings_store)
         self.service.library_changed.connect(self._on_service_library_changed)
@@ -188,6 +189,7 @@ class HygieneController(QObject):
 
     def _on_service_library_changed(self) -> None:
         self.window.model.refresh(pin_row=self.window.table.top_row())
+        self.window.crates.service.reload()  # memberships moved to the kept tracks (and back)
 
     def start_hashing(self) -> None:
         if not self.is_shut_down:

@@ -135,7 +135,7 @@ class TagEditorDialog(QDialog):
         )
 
     def _on_cancel(self) -> None:
-        if self.service.busy:
+        if self._step is not None and self.service.job is not None and self.service.job.step is self._step:
             self.service.cancel()
             self.message.setText(
                 "Cancelling\u2026 (files already written keep their new tags: Undo reverts them)"

@@ -158,8 +158,11 @@ class KeysetSource:
         self._library = library
         self._view = _KnownCountView(library, None, order, count, crate_id)
         self._found: queue.SimpleQueue[tuple[int, tuple[object, int]]] = queue.SimpleQueue()
+        self._ids: array.array | None = None  # a crate's ids in this order, once warm() read them
 
     def rows(self, offset: int, limit: int) -> list[TrackRecord]:
+        if (ids := self._ids) is not None:
+            return self._library.tracks_by_ids(ids[offset : offset + limit])
         while True:  # anchors found by warm() meanwhile (on its thread) are taken over here
             try:
                 self._view.remember(*self._found.get_nowait())
@@ -168,9 +171,16 @@ class KeysetSource:
         return self._view.rows(offset, limit)
 
     def row_of_id(self, track_id: int) -> int | None:
+        if (ids := self._ids) is not None:
+            try:
+                return ids.index(track_id)
+            except ValueError:
+                return None
         return self._view.row_of_id(track_id)
 
     def ids_of_rows(self, first: int, last: int) -> list[int]:
+        if (ids := self._ids) is not None:
+            return ids[first : last + 1].tolist()
         return self._view.ids_of_rows(first, last)
 
     def warm(self, step: int, should_stop: Callable[[], bool]) -> bool:
@@ -178,14 +188,16 @@ class KeysetSource:
         fewer than ``step`` index entries.  Coarse to fine: the middle first, then the quarters, ... down
         to one key every 32 steps, then the rest in order; each key found is used by ``rows()`` at once,
         so that jumps made during warming already skip less.  False if ``should_stop()`` said so.
-        A crate (or smart crate) is read in its order once instead, keeping a key every ``step // 8``
-        rows: its rows are found by filtering a sort index, so a skipped row costs more there."""
+        A crate (or smart crate) in another order than its own has its ids read in that order once
+        instead (a page is then one lookup by id): its rows are found by filtering a sort index, so
+        every skipped row costs a membership test there."""
         view = _KnownCountView(self._library, None, self.order, self.count, self.crate_id)  # this thread's
         if self.crate_id is not None:
-            if not view.warm(max(1, step // 8), should_stop):
-                return False
-            for row, key in view.anchors():
-                self._found.put((row, key))
+            if not view.in_crate_order:
+                loaded = IdListSource.of_view(view, should_stop)
+                if loaded is None:
+                    return False
+                self._ids = loaded.ids  # one assignment: rows() on the GUI thread takes it from now
             self.is_warm = True
             return True
         for row in _coarse_to_fine(step, self.count):

@@ -4,6 +4,7 @@ Talks to the TrackService; the player's position comes in through ``position``."
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 
 from PySide6.QtCore import Qt, Signal
@@ -26,6 +27,7 @@ from PySide6.QtWidgets import (
 from crate_app.domain.colors import TRACK_COLORS
 from crate_app.domain.keys import KeyNotation, all_keys, format_key_code
 from crate_app.domain.track import TrackRecord, display_path
+from crate_app.gui.lock_icon import locked_text
 from crate_app.services.track_service import THUMBNAIL_PIXELS, TrackService
 
 COVER_PIXELS = 200
@@ -112,6 +114,7 @@ class TrackPanel(QScrollArea):
         layout.addWidget(self._section("Analysis"))
         analysis = QGridLayout()
         self.bpm_label = QLabel()
+        self.bpm_label.setTextFormat(Qt.TextFormat.RichText)  # a locked value shows a painted padlock
         analysis.addWidget(QLabel("BPM"), 0, 0)
         analysis.addWidget(self.bpm_label, 0, 1, 1, 3)
         self.bpm_edit = QDoubleSpinBox()
@@ -141,10 +144,12 @@ class TrackPanel(QScrollArea):
             )
         )
         self.key_label = QLabel()
+        self.key_label.setTextFormat(Qt.TextFormat.RichText)
         analysis.addWidget(QLabel("Key"), 2, 0)
         analysis.addWidget(self.key_label, 2, 1, 1, 3)
         analysis.addLayout(key_row, 3, 0, 1, 4)
         self.first_beat_label = QLabel()
+        self.first_beat_label.setTextFormat(Qt.TextFormat.RichText)
         analysis.addWidget(QLabel("First beat"), 4, 0)
         analysis.addWidget(self.first_beat_label, 4, 1, 1, 3)
         nudge_row = QHBoxLayout()
@@ -239,7 +244,7 @@ class TrackPanel(QScrollArea):
         self.file_labels["sample_rate"].setText(", ".join(p for p in (rate, channels) if p))
         self.file_labels["size"].setText(_human_size(track.size))
         self.file_labels["path"].setText(display_path(track.path))
-        self.bpm_label.setText(self._bpm_text(track))
+        self._show_value(self.bpm_label, *self._bpm_text(track))
         if track.bpm:
             self.bpm_edit.blockSignals(True)
             self.bpm_edit.setValue(track.bpm)
@@ -249,34 +254,45 @@ class TrackPanel(QScrollArea):
         )
         key_text = format_key_code(track.key, self.notation) or "\u2013"
         if track.key_locked:
-            key_text += "  \U0001f512 yours" + (
-                f" (analysis: {format_key_code(track.analysis_key, self.notation)})"
-                if track.analysis_key is not None
-                else ""
+            analysed = (
+                format_key_code(track.analysis_key, self.notation) if track.analysis_key is not None else None
             )
-        elif track.key_confidence is not None:
-            key_text += f"  ({track.key_confidence:.0%} sure)"
-        self.key_label.setText(key_text)
-        if track.first_beat is None:
-            self.first_beat_label.setText("\u2013")
+            self._show_value(
+                self.key_label, key_text, "yours" + (f" (analysis: {analysed})" if analysed else "")
+            )
         else:
-            lock = "  \U0001f512 yours" if track.first_beat_locked else ""
-            self.first_beat_label.setText(f"{track.first_beat * 1000:,.1f} ms{lock}")
+            sure = f"  ({track.key_confidence:.0%} sure)" if track.key_confidence is not None else ""
+            self._show_value(self.key_label, key_text + sure)
+        if track.first_beat is None:
+            self._show_value(self.first_beat_label, "\u2013")
+        else:
+            first_beat = f"{track.first_beat * 1000:,.1f} ms"
+            self._show_value(self.first_beat_label, first_beat, "yours" if track.first_beat_locked else None)
+
+    def _show_value(self, label: QLabel, text: str, locked_note: str | None = None) -> None:
+        """``text``, then for a locked value a painted padlock and ``locked_note`` (no emoji font
+        needed); the labels take rich text, so plain text is escaped."""
+        if locked_note is None:
+            label.setText(html.escape(text))
+            label.setToolTip("")
+            return
+        color = label.palette().color(label.foregroundRole()).name()
+        label.setText(locked_text(text, locked_note, label.fontMetrics().ascent(), color))
+        label.setToolTip(
+            "Locked: your correction; re-analysis keeps it (\u21ba goes back to the analysed value)"
+        )
 
     @staticmethod
-    def _bpm_text(track: TrackRecord) -> str:
+    def _bpm_text(track: TrackRecord) -> tuple[str, str | None]:
+        """The BPM line: (text, note after the padlock, or None when the BPM is not locked)."""
         if not track.bpm:
-            return "\u2013 (not analysed)" if track.analyzed_at is None else "\u2013"
-        text = f"{track.bpm:.2f}"
+            return ("\u2013 (not analysed)" if track.analyzed_at is None else "\u2013"), None
+        alternative = f"; or {track.bpm_alt:.2f}" if getattr(track, "bpm_alt", None) else ""
         if track.bpm_locked:
-            text += "  \U0001f512 yours"
-            if track.analysis_bpm:
-                text += f" (analysis: {track.analysis_bpm:.2f})"
-        elif track.bpm_confidence is not None:
-            text += f"  ({track.bpm_confidence:.0%} sure)"
-        if getattr(track, "bpm_alt", None):
-            text += f"; or {track.bpm_alt:.2f}"
-        return text
+            analysed = f" (analysis: {track.analysis_bpm:.2f})" if track.analysis_bpm else ""
+            return f"{track.bpm:.2f}", f"yours{analysed}{alternative}"
+        sure = f"  ({track.bpm_confidence:.0%} sure)" if track.bpm_confidence is not None else ""
+        return f"{track.bpm:.2f}{sure}{alternative}", None
 
     def _on_tracks_cover_changed(self, image: QImage | None) -> None:
         if image is None or image.isNull():

@@ -324,6 +324,23 @@ def history(library: Library, limit: int = 100) -> list[DedupeAction]:
     return [DedupeAction(*row) for row in rows]
 
 
+def replay(library: Library, action_id: int) -> tuple[str, int, list[int], str | None]:
+    """What ``resolve`` was asked in removal ``action_id``: (action, kept id, removed ids, folder of a
+    "move"), so that a removal made in an earlier session can be redone after its undo."""
+    kind = library.execute("SELECT kind FROM dedupe_actions WHERE id = ?", (action_id,)).fetchone()
+    if kind is None:
+        raise DedupeError(f"no duplicate removal {action_id}")
+    rows = library.execute(
+        "SELECT kept_id, track_id, file_to FROM dedupe_removed WHERE action_id = ? ORDER BY rowid",
+        (action_id,),
+    ).fetchall()
+    if not rows:
+        raise DedupeError(f"duplicate removal {action_id} removed nothing")
+    moved = [path_from_db(to) for _k, _t, to in rows if to is not None and not str(to).startswith("trash:")]
+    folder = os.path.dirname(moved[0]) if kind[0] == "move" and moved else None
+    return kind[0], rows[0][0], [track_id for _k, track_id, _to in rows], folder
+
+
 def undo(library: Library, action_id: int, *, now: float | None = None) -> DedupeOutcome:
     """Reverse one removal: files come back first (from the folder, or the trash where readable), then
     the rows, crate entries and hashes return in one transaction.  A path taken since by another

@@ -315,7 +315,7 @@ class TrackService(QObject):
         self._taps = self._taps[-32:]
         bpm = tap_tempo(self._taps)
         if bpm is not None and len(self._taps) >= 4 and self._taps[-1] - self._taps[-4] < 6.0:
-            self.set_bpm(round(bpm, 2), merging=len(self._taps) > 4)  # one undo step per tap sequence
+            self.set_bpm(round(bpm, 2), merging=True)  # taps in a row are one undo step
         return bpm
 
     def set_key(self, key_code: int | None, *, unlock: bool = False) -> None:

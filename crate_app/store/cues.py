@@ -33,6 +33,16 @@ def cues_of_tracks(library: Library, ids: Iterable[int]) -> dict[int, list[CuePo
     return {track_id: sorted_cues(cues) for track_id, cues in found.items()}
 
 
+def cues_in_id_range(library: Library, low: int, high: int) -> dict[int, list[CuePoint]]:
+    """track id -> its cues, for the tracks with ids in ``low..high`` that have cues (one indexed range
+    read: what a stream over the library in id order needs, without a key per track)."""
+    found: dict[int, list[CuePoint]] = {}
+    rows = library.execute(f"SELECT {_COLUMNS} FROM cues WHERE track_id BETWEEN ? AND ?", (low, high))
+    for row in rows:
+        found.setdefault(row[0], []).append(_cue(row[1:]))
+    return {track_id: sorted_cues(cues) for track_id, cues in found.items()}
+
+
 def replace_cues(library: Library, track_id: int, cues: Iterable[CuePoint]) -> None:
     """Make ``cues`` the track's cues (all others are removed), in one transaction."""
     replace_cues_of_tracks(library, {track_id: list(cues)})

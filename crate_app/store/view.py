@@ -67,6 +67,7 @@ class TrackView:
         # A static crate is counted from its entries (COUNT over its tracks, not over the library).
         self._count_sql: tuple[str, list[object]] | None = None
         self._positions_direct = False  # rows in crate order without a search: position = row
+        self._sort_crate_alone = False  # a static crate in another order, no search (ordered_ids_sql)
         if crate_id is None:
             order = order or SortOrder()
         else:
@@ -96,6 +97,7 @@ class TrackView:
                     where, params = _both("crate_entries.crate_id = ?", [crate_id], where, params)
                     self._positions_direct = query is None or query.is_empty
                 else:
+                    self._sort_crate_alone = query is None or query.is_empty
                     member = (
                         "EXISTS (SELECT 1 FROM crate_entries WHERE crate_id = ? AND track_id = tracks.id)"
                     )
@@ -254,10 +256,6 @@ class TrackView:
         """A static crate in its own order without a search: row r is the entry at position r."""
         return self._positions_direct
 
-    def anchors(self) -> list[tuple[int, tuple[object, int]]]:
-        """The (row, (sort value, id)) pairs known so far (``warm()`` fills them), by row."""
-        return [(row, self._anchor_keys[row]) for row in self._anchor_rows]
-
     def ids_of_rows(self, first: int, last: int) -> list[int]:
         """The track ids on rows ``first`` .. ``last`` in the view's order (a crate in its own order:
         one seek on its positions; otherwise one ordered read that skips ``first`` rows)."""
@@ -278,6 +276,15 @@ class TrackView:
         """``SELECT id ...`` of every track of the view in its order, and its parameters (to
         materialise the view's ids at once, as the window does for a search)."""
         direction = " DESC" if self.order.descending else ""
+        if self._sort_crate_alone:
+            # The crate's tracks looked up by id and sorted (a temporary B-tree): 2-4x less work than
+            # walking the sort column's index over the whole library, testing membership on each.
+            return (
+                "SELECT id FROM tracks NOT INDEXED WHERE id IN "
+                "(SELECT track_id FROM crate_entries WHERE crate_id = ?) "
+                f"ORDER BY {self._expr}{direction}, id{direction}",
+                [self.crate_id],
+            )
         return (
             f"SELECT id FROM {self._from} WHERE {self._where} "
             f"ORDER BY {self._expr}{direction}, id{direction}",

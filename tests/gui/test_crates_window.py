@@ -96,6 +96,17 @@ def test_a_crate_view_with_more_rows_than_a_page_passes_the_model_tester(
         qtmodeltester.check(model, force_py=True)
         assert [model.index(r, 0).data(TrackIdRole) for r in (0, 1, 119)] == [120, 119, 1]
         assert [model.index(r, POSITION_COLUMN).data() for r in (0, 1, 119)] == ["1", "2", "120"]
+        # In another order: paged by seeks at first, then by the ids read in that order (warm).
+        by_bpm = TrackView(crate_library, None, SortOrder("bpm"), berlin.id).ordered_ids_sql()
+        expected = [t for (t,) in crate_library.execute(*by_bpm)]
+        model.set_order(SortOrder("bpm"))
+        qtbot.waitUntil(lambda: not model.is_loading, timeout=10_000)
+        assert [model.index(r, 0).data(TrackIdRole) for r in range(120)] == expected
+        model._source.warm(PAGE_SIZE, lambda: False)  # what the background warm-up does
+        model._clear_cache()
+        assert [model.index(r, 0).data(TrackIdRole) for r in range(120)] == expected
+        assert model.ids_reader([(110, 119), (0, 4)])() == expected[:5] + expected[110:]
+        qtmodeltester.check(model, force_py=True)
     finally:
         model.shutdown()
 

@@ -119,3 +119,97 @@ def test_a_window_shut_down_before_its_watch_starts_never_starts_it(qtbot, make_
     assert not window._watch_start_timer.isActive()
     window.hygiene.start()  # as a timer queued before the shutdown would
     assert not window.hygiene.watch.is_watching and not window.hygiene.watch.runner.is_busy
+
+
+def test_the_view_shows_the_first_sets_of_many_and_says_how_many_there_are(
+    qtbot, make_window, library, tmp_path: Path, monkeypatch
+) -> None:
+    from crate_app.gui import duplicates as duplicates_view
+    from crate_app.hygiene.duplicates import DuplicateSet
+
+    _music(tmp_path / "music")
+    scan_paths(library, [tmp_path / "music"], workers=0)
+    ids = dict(library.execute("SELECT filename, id FROM tracks").fetchall())
+    a, copy, b = ids["a.mp3"], ids["a retagged.mp3"], ids["b.flac"]
+    monkeypatch.setattr(duplicates_view, "MAX_SHOWN_SETS", 1)
+    view = make_window(library).hygiene.show_duplicates()
+    view.show_sets([DuplicateSet("audio", (a, copy), copy), DuplicateSet("tags", (b, a), b)])
+    assert view.tree.topLevelItemCount() == 1
+    assert "2 sets of duplicates: the first 1 are shown" in view.status.text()
+    head = view.tree.topLevelItem(0)
+    assert head.isExpanded() and head.childCount() == 2
+    assert view.choices() == [(copy, [a])]  # the suggested copy is checked as the one to keep
+
+
+def test_undo_reverses_a_removal_made_in_an_earlier_session(
+    qtbot, make_window, library, tmp_path: Path
+) -> None:
+    from crate_app.hygiene import dedupe
+
+    _music(tmp_path / "music")
+    scan_paths(library, [tmp_path / "music"], workers=0)
+    ids = dict(library.execute("SELECT filename, id FROM tracks").fetchall())
+    dedupe.resolve(library, ids["a.mp3"], [ids["a retagged.mp3"]])  # before this window was opened
+    view = make_window(library).hygiene.show_duplicates()
+    assert view.undo_button.isEnabled() and f"removed {ids['a retagged.mp3']}" in view.undo_button.toolTip()
+    with qtbot.waitSignal(view.service.undone, timeout=10_000):
+        view.undo_button.click()
+    assert library.count() == 3
+    qtbot.waitUntil(lambda: not view.service.is_running, timeout=5_000)
+    assert not view.undo_button.isEnabled()  # nothing left to undo
+    with qtbot.waitSignal(view.service.resolved, timeout=10_000):
+        view.service.undo_stack.redo()  # the earlier session's removal, replayed from its journal
+    remaining = {row[0] for row in library.execute("SELECT id FROM tracks")}
+    assert remaining == {ids["a.mp3"], ids["b.flac"]}
+
+
+def test_a_duplicate_removal_is_undone_and_redone_with_the_windows_shortcuts(
+    qtbot, make_window, library, tmp_path: Path
+) -> None:
+    from PySide6.QtTest import QTest
+
+    from crate_app import crates
+
+    root, aside = tmp_path / "music", tmp_path / "aside"
+    _music(root)
+    aside.mkdir()
+    scan_paths(library, [root], workers=0)
+    ids = dict(library.execute("SELECT filename, id FROM tracks").fetchall())
+    keep, copy = ids["a.mp3"], ids["a retagged.mp3"]
+    warm_up = crates.create_path(library, "Warm-up", "crate")
+    crates.add_tracks(library, warm_up.id, [ids["b.flac"], copy])
+    window = make_window(library)
+    view = window.hygiene.show_duplicates()
+    service = window.hygiene.service
+
+    def state() -> tuple[set[int], list[int], bool, bool]:
+        rows = {row[0] for row in library.execute("SELECT id FROM tracks")}
+        members = crates.crate_track_ids(library, warm_up.id)
+        return rows, members, (root / "a retagged.mp3").exists(), (aside / "a retagged.mp3").exists()
+
+    before = state()
+    assert before == ({keep, copy, ids["b.flac"]}, [ids["b.flac"], copy], True, False)
+    removed = ({keep, ids["b.flac"]}, [ids["b.flac"], keep], False, True)  # the kept copy takes its place
+
+    with qtbot.waitSignal(service.resolved, timeout=10_000):
+        assert service.resolve([(keep, [copy])], "move", str(aside))  # what Move Others to Folder… does
+    assert state() == removed
+    assert window.crates.undo_action.text() == "&Undo Move 1 duplicate copy"
+    window.activateWindow()
+    window.table.setFocus()
+    with qtbot.waitSignal(service.undone, timeout=10_000):
+        QTest.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert state() == before
+    ctrl_shift = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
+    with qtbot.waitSignal(service.resolved, timeout=10_000):
+        QTest.keyClick(window, Qt.Key.Key_Z, ctrl_shift)
+    assert state() == removed
+    # The view's Undo button is the same command on the same stack.
+    qtbot.waitUntil(view.undo_button.isEnabled, timeout=5_000)
+    assert "Move 1 duplicate copy" in view.undo_button.toolTip()
+    with qtbot.waitSignal(service.undone, timeout=10_000):
+        view.undo_button.click()
+    assert state() == before
+    assert window.crates.service.undo_stack.index() == 0 and window.crates.service.undo_stack.count() == 1
+    qtbot.waitUntil(lambda: not service.is_running, timeout=5_000)
+    assert not view.undo_button.isEnabled()

@@ -80,6 +80,8 @@ def test_selecting_playing_and_correcting(qtbot, make_window, library, music) ->
     record = library.tracks_by_ids(music[:1])[0]
     assert (record.bpm, record.bpm_locked) == (240.0, True)
     assert "yours" in area.panel.bpm_label.text()
+    assert 'alt="locked"' in area.panel.bpm_label.text()  # the painted padlock, not an emoji
+    assert "\U0001f512" not in area.panel.bpm_label.text()
     assert window.model.track_at(0).bpm == 240.0
 
 
@@ -164,13 +166,13 @@ def test_corrections_undo_to_what_they_were_locked_or_not(qtbot, library, music,
     service.select(track_id)
     service.multiply_bpm(2.0)
     service.set_key(None)  # "no key", locked
-    for i in range(6):  # tap tempo: one undo step however many taps
-        service.tap(i * 0.5)
+    for when in (0.0, 0.5, 1.0, 1.5, 1.98, 2.46):  # tap tempo: one undo step however often it changes
+        service.tap(when)
     for _ in range(3):  # three nudges: one step
         service.nudge_first_beat(+10)
     service.set_hot_cue(0, 1.0)
     track = library.track_by_id(track_id)
-    assert (track.bpm, track.key, track.key_locked, track.first_beat) == (120.0, None, True, 0.33)
+    assert 120.5 < track.bpm < 123 and (track.key, track.key_locked, track.first_beat) == (None, True, 0.33)
     assert stack.count() == 5 and len(cues_of(library, track_id)) == 1
 
     stack.undo()  # the cue
@@ -211,3 +213,15 @@ def test_the_thin_waveform_column_shows_loud_and_silent_halves(qtbot, make_windo
 
     table.horizontalHeader().setSortIndicator(WAVEFORM_COLUMN, Qt.SortOrder.AscendingOrder)  # a click
     assert table.horizontalHeader().sortIndicatorSection() != WAVEFORM_COLUMN  # nothing to sort by
+
+
+def test_cancel_in_a_tag_editor_cancels_only_its_own_write(qtbot, make_window, library, music) -> None:
+    window = make_window(library)
+    area = window.player_area
+    with qtbot.waitSignal(area.tag_edits.finished, timeout=20_000) as finished:
+        area.tag_edits.edit(library.tracks_by_ids(music), {"genre": "Techno"})  # e.g. a Redo, running
+        window.table.selectAll()
+        dialog = area.edit_tags()
+        dialog.buttons.button(dialog.buttons.StandardButton.Cancel).click()  # closes this dialog only
+        assert not dialog.isVisible()
+    assert not finished.args[0].cancelled and len(finished.args[0].done) == 2

@@ -311,3 +311,21 @@ def test_the_users_database_is_kept_and_nothing_is_written_while_engine_runs(tmp
     assert not [p for p in first.parent.iterdir() if ".part" in p.name]
     with pytest.raises(ExchangeError, match="unknown Engine DJ schema"):
         export(drive, tracks, playlists, schema="1.0.0")
+
+
+def test_two_tracks_at_one_path_in_engine_keep_the_first(tmp_path: Path) -> None:
+    """NFC and NFD spellings of one name are two files here but one path in Engine (written in NFC)."""
+    folder = tmp_path / "Music"
+    folder.mkdir()
+    nfc, nfd = folder / "\u00c9t\u00e9.mp3", folder / "E\u0301te\u0301.mp3"
+    tracks = [
+        ExportTrack(id=i, path=str(p), format="mp3") for i, p in ((1, nfc), (2, nfd), (3, folder / "x.mp3"))
+    ]
+    report = export(tmp_path, tracks, [PlaylistNode("Both", False, entries=[2, 1, 3])])
+    assert report.tracks == 2 and [p for p, _ in report.skipped] == [str(nfd)]
+    assert "same path" in report.skipped[0][1]
+    db = sqlite3.connect(report.files[0])
+    assert db.execute("SELECT id, path FROM Track ORDER BY id").fetchall() == [
+        (1, "../Music/\u00c9t\u00e9.mp3"), (3, "../Music/x.mp3")]  # fmt: skip
+    assert db.execute("SELECT COUNT(*) FROM PerformanceData").fetchone()[0] == 2
+    assert [t for (t,) in db.execute("SELECT trackId FROM PlaylistEntity ORDER BY id")] == [1, 3]

@@ -42,9 +42,10 @@ def library(tmp_path: Path):
 
 def _rekordbox_xml(tmp_path: Path, files: list[Path], windows_root: str) -> Path:
     """A file as rekordbox 6/7 writes it on Windows: hot cues with colours, a memory cue, a loop."""
-    tracks = []
+    tracks, locations = [], []
     for number, file in enumerate(files, start=1):
         location = f"file://localhost/{windows_root}/{quote(file.name)}"
+        locations.append(f'<TRACK Key="{location}"/>')
         tracks.append(
             f'<TRACK TrackID="{9000 + number}" Name="{file.stem}" Artist="A" Kind="WAV File" Size="2000" '
             f'TotalTime="300" AverageBpm="128.00" Tonality="Fm" Location="{location}">'
@@ -60,8 +61,11 @@ def _rekordbox_xml(tmp_path: Path, files: list[Path], windows_root: str) -> Path
         '<?xml version="1.0" encoding="UTF-8"?><DJ_PLAYLISTS Version="1.0.0">'
         '<PRODUCT Name="rekordbox" Version="6.8.5" Company="AlphaTheta"/>'
         f'<COLLECTION Entries="{len(tracks)}">{"".join(tracks)}</COLLECTION>'
-        '<PLAYLISTS><NODE Type="0" Name="ROOT" Count="1"><NODE Name="Peak" Type="1" KeyType="0" Entries="2">'
-        '<TRACK Key="9002"/><TRACK Key="9001"/></NODE></NODE></PLAYLISTS></DJ_PLAYLISTS>',
+        '<PLAYLISTS><NODE Type="0" Name="ROOT" Count="2"><NODE Name="Peak" Type="1" KeyType="0" Entries="2">'
+        '<TRACK Key="9002"/><TRACK Key="9001"/></NODE>'
+        f'<NODE Name="By Location" Type="1" KeyType="1" Entries="{len(locations)}">'
+        f"{''.join(locations)}</NODE>"
+        "</NODE></PLAYLISTS></DJ_PLAYLISTS>",
         encoding="utf-8",
     )
     return path
@@ -72,6 +76,10 @@ def test_rekordbox_cues_reach_traktor_through_crate(tmp_path: Path, library) -> 
     source = _rekordbox_xml(tmp_path, files, "D:/M%C3%BAsica")
     report = import_file(lib, "rekordbox", source, mapper=PathMapper([("D:/Música", str(music))], ""))
     assert (report.tracks, report.matched, report.added, report.not_found) == (2, 2, 0, [])
+    assert report.playlists == 2
+    tree = {path: names for path, _, names in _crates_tree(lib)}
+    assert tree["rekordbox/Peak"] == [files[1].name, files[0].name]
+    assert tree["rekordbox/By Location"] == [files[0].name, files[1].name]  # KeyType 1: by Location
 
     known, unknown = (lib.track_by_path(str(f)) for f in files)
     assert known.bpm == 124.0  # Crate's own BPM is kept by default

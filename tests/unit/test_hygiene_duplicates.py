@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -209,4 +211,55 @@ def test_hash_library_stops_between_files_keeps_what_it_did_and_goes_on_next_tim
     os.utime(folder / "b.mp3", (1, 1))  # a changed file is hashed again after the rescan sees it
     scan_paths(library, [folder], workers=0)
     assert hashing.tracks_to_hash(library) == [ids["b.mp3"]]
+    library.close()
+
+
+_CRASH_CHILD = """
+import os, sys
+from crate_app.hygiene import dedupe
+from crate_app.store.library import open_library
+
+def die(*_args, **_kwargs):
+    os._exit(3)
+
+# "rows": inside resolve's transaction, after the crates were handed over and the corrections copied,
+# before the rows go.  "files": after that transaction committed, before the first file moves.
+setattr(dedupe, {"rows": "_inherit_analysis", "files": "_move_files"}[sys.argv[1]], die)
+library = open_library(sys.argv[2])
+keep, *others = (int(a) for a in sys.argv[3:])
+dedupe.resolve(library, keep, others, action="move", folder=sys.argv[2] + ".d")
+"""
+
+
+@pytest.mark.parametrize("moment", ["rows", "files"])
+def test_a_process_killed_in_the_middle_of_a_dedupe_leaves_the_library_as_before_or_after(
+    tmp_path: Path, music: Path, moment: str
+) -> None:
+    library, ids, folder = _library(tmp_path, music)
+    crate = crate_tree.create_node(library, None, "x", "crate")
+    crate_tree.add_tracks(library, crate.id, [ids["c.ogg"], ids["a.mp3"], ids["a.flac"], ids["a copy.mp3"]])
+    with library.write() as conn:
+        conn.execute("UPDATE tracks SET rating = 5 WHERE id = ?", (ids["a.mp3"],))
+    tables = ("tracks", "crate_entries", "crate_nodes", "cues", "dedupe_actions", "dedupe_removed")
+    before = {t: library.execute(f"SELECT * FROM {t} ORDER BY 1, 2").fetchall() for t in tables}
+    files = {p.name: p.read_bytes() for p in folder.iterdir()}
+    library.close()
+    done = subprocess.run(
+        [sys.executable, "-c", _CRASH_CHILD, moment, str(tmp_path / "lib.sqlite"), str(ids["a.flac"]),
+         str(ids["a.mp3"]), str(ids["a copy.mp3"])],
+        cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 3, done.stderr
+    library = open_library(tmp_path / "lib.sqlite")
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == files  # no file moved or lost
+    if moment == "rows":  # as before
+        assert {t: library.execute(f"SELECT * FROM {t} ORDER BY 1, 2").fetchall() for t in tables} == before
+    else:  # as after (the files stayed where they were), and undo puts it all back
+        assert library.count() == len(ids) - 2
+        assert library.execute(ENTRIES_SQL).fetchall() == [(1, ids["c.ogg"], 0), (1, ids["a.flac"], 1)]
+        (action,) = dedupe.history(library)
+        dedupe.undo(library, action.id)
+        assert library.execute("SELECT * FROM tracks ORDER BY 1, 2").fetchall() == before["tracks"]
+        entries = library.execute("SELECT * FROM crate_entries ORDER BY 1, 2").fetchall()
+        assert entries == before["crate_entries"]
     library.close()

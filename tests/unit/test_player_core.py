@@ -17,7 +17,7 @@ from crate_app.domain.cues import CuePoint, with_hot_cue
 from crate_app.domain.search import QuerySyntaxError, parse_query
 from crate_app.domain.track import AnalysisOptions, AnalysisResult, ScannedFile, TagInfo
 from crate_app.store import writer
-from crate_app.store.cues import cues_of, cues_of_tracks, replace_cues
+from crate_app.store.cues import cues_in_id_range, cues_of, cues_of_tracks, replace_cues
 from crate_app.store.library import open_library
 from crate_app.store.waveforms import waveform_of
 
@@ -44,6 +44,12 @@ def test_cues_round_trip_and_replace(library) -> None:
     replace_cues(library, b, [CuePoint("hot", 0, 1.0)])
     assert cues_of(library, a) == [cues[1], cues[2], cues[0]]  # by start
     assert cues_of_tracks(library, [a, b, c]) == {a: cues_of(library, a), b: [CuePoint("hot", 0, 1.0)], c: []}
+    # an export streams by id range: only the tracks with cues in that range are keys
+    assert cues_in_id_range(library, min(a, b, c), max(a, b, c)) == {
+        a: cues_of(library, a),
+        b: cues_of(library, b),
+    }
+    assert cues_in_id_range(library, c, c) == {}
     replace_cues(library, a, with_hot_cue(cues_of(library, a), 2, 20.0))
     assert [(q.kind, q.number, q.start) for q in cues_of(library, a)] == [
         ("memory", None, 0.5), ("hot", 2, 20.0), ("loop", 0, 32.0)]  # fmt: skip
