@@ -21,17 +21,24 @@ def rekordbox_tonality(code: int | None) -> str:
     return Key.from_code(code).musical()
 
 
+# The notations of the 24 key codes, worked out once (a million tracks ask for them).
 _TONALITY = tuple(Key.from_code(code).musical() for code in range(24))
+_TRAKTOR_TEXT = tuple(Key.from_code(code).open_key() for code in range(24))
+_TRAKTOR_VALUE = tuple(Key.from_code(code).pitch_class + 12 * Key.from_code(code).minor for code in range(24))
 
 
 def traktor_value(code: int) -> int:
     """Traktor's MUSICAL_KEY VALUE: tonic pitch class (C = 0), plus 12 for minor."""
+    if 0 <= code < len(_TRAKTOR_VALUE):
+        return _TRAKTOR_VALUE[code]
     key = Key.from_code(code)
     return key.pitch_class + (12 if key.minor else 0)
 
 
 def traktor_text(code: int) -> str:
     """Traktor's INFO KEY display text (Open Key, as Traktor writes it)."""
+    if 0 <= code < len(_TRAKTOR_TEXT):
+        return _TRAKTOR_TEXT[code]
     return Key.from_code(code).open_key()
 
 

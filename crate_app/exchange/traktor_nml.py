@@ -130,15 +130,16 @@ def _entry_xml(track: ExportTrack, location: str, modified: str) -> str:
     if track.year:
         out.append(f' RELEASE_DATE="{track.year}/1/1"')
     out.append(f' FILESIZE="{(track.size + 1023) // 1024}"></INFO>')
-    if track.bpm:
-        out.append(f'<TEMPO BPM="{track.bpm:.6f}" BPM_QUALITY="100.000000"></TEMPO>')
+    bpm = f"{track.bpm:.6f}" if track.bpm else ""
+    if bpm:
+        out.append(f'<TEMPO BPM="{bpm}" BPM_QUALITY="100.000000"></TEMPO>')
     if track.key is not None:
         out.append(f'<MUSICAL_KEY VALUE="{traktor_value(track.key)}"></MUSICAL_KEY>')
     if track.bpm and track.first_beat is not None:
         start, _ = grid_start(track.first_beat + offset, track.bpm, None)
         out.append(
             f'<CUE_V2 NAME="AutoGrid" DISPL_ORDER="0" TYPE="4" START="{start * 1000:.6f}" LEN="0.000000" '
-            f'REPEATS="-1" HOTCUE="-1"><GRID BPM="{track.bpm:.6f}"></GRID></CUE_V2>'
+            f'REPEATS="-1" HOTCUE="-1"><GRID BPM="{bpm}"></GRID></CUE_V2>'
         )
     for cue in track.cues:
         out.append(_cue_xml(cue, offset))
