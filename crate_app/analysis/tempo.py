@@ -336,7 +336,7 @@ def attack_offset(samples: np.ndarray, sample_rate: int, beat_times: np.ndarray)
 def estimate_tempo(
     samples: np.ndarray,
     sample_rate: int,
-    bpm_min: float = 70.0,
+    bpm_min: float = 60.0,
     bpm_max: float = 180.0,
     envelopes: OnsetEnvelopes | None = None,
 ) -> TempoEstimate:

@@ -40,6 +40,7 @@ WRITE_EVERY_RESULTS = 20
 WRITE_EVERY_SECONDS = 1.0
 WATCHDOG_MARGIN = 5.0  # a worker still waiting this long after its file's limit is replaced
 MAX_REPLACED_THREADS = 4
+DEFAULT_BPM_RANGE = f"{AnalysisOptions().bpm_min:g}-{AnalysisOptions().bpm_max:g}"
 SHOWN_FAILURES = 20
 
 
@@ -70,8 +71,9 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="notation of the key written into tags (default camelot)",
     )  # fmt: skip
     parser.add_argument(
-        "--bpm-range", default="70-180", metavar="MIN-MAX", help="fold tempi into this range (default 70-180)"
-    )
+        "--bpm-range", default=DEFAULT_BPM_RANGE, metavar="MIN-MAX",
+        help=f"fold tempi into this range (default {DEFAULT_BPM_RANGE})",
+    )  # fmt: skip
     parser.add_argument(
         "--time-limit", type=float, default=None, metavar="SECONDS",
         help="give up on a file after this long (default: the decoder's deadline + 5 s)",

@@ -134,7 +134,9 @@ TRACK_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(TrackRecord))
 class AnalysisOptions:
     """Settings for BPM and key analysis (passed explicitly; no global configuration)."""
 
-    bpm_min: float = 70.0
+    # Tempi outside the range are folded into it.  60, not 70: reggae's one drop and dub are counted
+    # at 60-75 BPM, and the octave rules (analysis.metre) already keep slow picks above 55.
+    bpm_min: float = 60.0
     bpm_max: float = 180.0
     sample_rate: int = 11025  # analysis decodes to mono at this rate (11025 Hz: as accurate, ~3x cheaper)
     excerpt_seconds: float = 60.0  # analyse this much from the middle of the track; 0 = whole track

@@ -14,6 +14,7 @@ import platformdirs
 from PySide6.QtCore import QByteArray, QSettings
 
 from crate_app.domain.keys import KeyNotation
+from crate_app.domain.track import AnalysisOptions
 from crate_app.paths import APP_NAME
 
 SETTINGS_FILE_NAME = "crate.ini"
@@ -109,8 +110,8 @@ class AnalysisPreferences:
     """How BPM and key analysis runs (kept under ``analysis/`` in the same settings file)."""
 
     write_tags: bool = False  # write BPM and key into the files' tags (off: only the library changes)
-    bpm_min: float = 70.0  # tempi are folded into this range
-    bpm_max: float = 180.0
+    bpm_min: float = AnalysisOptions().bpm_min  # tempi are folded into this range
+    bpm_max: float = AnalysisOptions().bpm_max
     workers: int = 0  # analysis threads; 0 = one per core
 
 

@@ -45,6 +45,7 @@ from crate_app.domain.track import AnalysisOptions  # noqa: E402
 TESTDATA = Path(os.environ.get("CRATE_TESTDATA", ROOT.parent / "shared" / "testdata"))
 SYNTH_FORMATS = ("mp3", "flac", "m4a", "ogg")
 DOWNBEAT_TOLERANCE = 0.010
+NOT_RUN = "baseline not run"
 
 # Krumhansl-Kessler probe-tone profiles (1982), the baseline's key templates.
 KK_MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
@@ -180,7 +181,7 @@ def analyse_baseline(path: str) -> Estimate:
 
 
 def analyse_item(item: Item, options: AnalysisOptions, baseline: bool = True) -> Scored:
-    base = analyse_baseline(str(item.path)) if baseline else Estimate(error="baseline not run")
+    base = analyse_baseline(str(item.path)) if baseline else Estimate(error=NOT_RUN)
     return Scored(item, analyse_crate(str(item.path), options), base)
 
 
@@ -294,7 +295,7 @@ def report(title: str, scored: list[Scored]) -> dict:
     for s in scored:
         problems = []
         for who, e in (("crate", s.crate), ("base", s.base)):
-            if e.error:
+            if e.error and e.error != NOT_RUN:
                 problems.append(f"{who}: {e.error}")
         if s.item.bpm is not None and not within(s.crate.bpm, s.item.bpm, 0.1):
             kind = (

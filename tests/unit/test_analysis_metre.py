@@ -41,6 +41,17 @@ def test_reggae_with_empty_off_beat_eighths_is_counted_slow() -> None:
     assert choice.bpm == pytest.approx(70.0)
 
 
+def test_a_one_drop_is_slow_but_a_clap_every_two_bars_over_busy_hats_is_not() -> None:
+    one_drop = pulses(68, 4, offset=2)  # the snare on beat 3 of each bar at 68
+    reggae = metre.choose_octave(136.0, one_drop, pulses(68, 4), FPS, 136.0, pulses(68, 0.5))
+    assert reggae.bpm == pytest.approx(68.0) and reggae.rule == "one-drop"
+    clap = pulses(127, 8, offset=7)  # one clap every two bars, kicks on 1 and 3, hats on the eighths
+    house = metre.choose_octave(127.0, clap, pulses(127, 2), FPS, 127.0, pulses(127, 0.5))
+    assert house.bpm == pytest.approx(127.0)
+    # The same pattern without the hats' evidence is read as a one drop: the eighths decide.
+    assert metre.choose_octave(127.0, clap, pulses(127, 2), FPS, 127.0, None).rule == "one-drop"
+
+
 def test_without_a_snare_pattern_the_prior_decides() -> None:
     flat = np.ones(int(60 * FPS))
     choice = metre.choose_octave(65.0, flat, pulses(130, 1), FPS, prior_bpm=126.0)

@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from crate_app.analysis.key import MAJOR_PROFILE, MINOR_HEAD_START, MINOR_PROFILE, estimate_key, key_scores
+from crate_app.analysis.key import (
+    MAJOR_PROFILE,
+    MINOR_HEAD_START,
+    MINOR_PROFILE,
+    estimate_key,
+    key_scores,
+    register_weights,
+)
 from crate_app.analysis.tempo import beat_numbers, fit_beat_line, fold_bpm, refine_peaks
 from crate_app.domain.keys import Key, all_keys
 
@@ -127,3 +134,32 @@ def test_estimate_key_on_synthetic_progressions(
 def test_estimate_key_of_silence_and_of_too_little_audio() -> None:
     assert estimate_key(np.zeros(11025 * 5, dtype=np.float32), 11025).key is None
     assert estimate_key(np.ones(100, dtype=np.float32), 11025).key is None
+
+
+def _hats(seconds: float, rate: int, level: float) -> np.ndarray:
+    """Eighth-note hi-hats at 128 BPM: bursts of noise above ~2.5 kHz, louder than the chords."""
+    rng = np.random.default_rng(7)
+    noise = np.diff(rng.standard_normal(int(seconds * rate) + 1), n=1)  # tilted towards the top
+    noise = np.diff(noise, n=1, append=0.0)
+    t = np.arange(len(noise)) / rate
+    envelope = np.exp(-((t % (60 / 128 / 2)) * 60))
+    return (level * noise * envelope / np.max(np.abs(noise))).astype(np.float32)
+
+
+@pytest.mark.parametrize(
+    ("tonic_hz", "minor", "expected"),
+    [(220.0, True, Key(9, True)), (311.13, False, Key(3, False))],  # A minor, Eb major
+)
+def test_estimate_key_ignores_loud_hi_hats(tonic_hz: float, minor: bool, expected: Key) -> None:
+    chords = _chords(tonic_hz, minor, 16.0, 11025)
+    mix = chords + _hats(len(chords) / 11025, 11025, 4 * float(np.max(np.abs(chords))))
+    assert estimate_key(mix, 11025).key == expected
+
+
+def test_register_weights_favour_the_middle_of_the_keyboard() -> None:
+    weights = register_weights(2049, 11025, 4096)
+    freqs = np.arange(2049) * 11025 / 4096
+    at = {hz: weights[int(np.argmin(np.abs(freqs - hz)))] for hz in (20, 60, 250, 1000, 4000)}
+    assert at[20] == 0.0  # below what a 0.37 s window can place in a pitch class
+    assert at[250] > 0.99
+    assert at[60] < 0.5 and at[1000] < 0.25 and at[4000] < 0.01
