@@ -159,6 +159,9 @@ case "$mode" in
   app) exec "$venv/bin/python" -m crate_app "$@" ;;
   cli) exec "$venv/bin/crate-cli" "$@" ;;
   bench) exec "$venv/bin/python" "$@" ;;
-  test) export QT_QPA_PLATFORM=offscreen; exec "$venv/bin/python" -m pytest "$@" ;;
+  # Two workers, whole files each (module fixtures stay in one process): the suite waits on real
+  # processes, audio and timers much of the time, so two workers on two cores nearly halve it.
+  test) export QT_QPA_PLATFORM=offscreen
+        exec "$venv/bin/python" -m pytest -n "${CRATE_TEST_WORKERS:-2}" --dist loadfile "$@" ;;
   *) say "unknown mode '$mode' (app, cli, test or bench)"; exit 2 ;;
 esac

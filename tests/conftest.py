@@ -58,3 +58,9 @@ def other_filesystem():
     folder = Path(tempfile.mkdtemp(dir=shm, prefix="crate-test-"))
     yield folder
     shutil.rmtree(folder, ignore_errors=True)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Slow tests first (a stable sort keeps the order otherwise): the README's command runs the suite
+    on two pytest-xdist workers, and a slow file left for last would run alone on one of them."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
