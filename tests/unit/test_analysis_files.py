@@ -226,17 +226,22 @@ def test_malformed_tinytag_samples(testdata: Path, name: str, message: str) -> N
 
 
 def test_every_tinytag_sample_gives_a_result_or_a_decode_error_quickly(testdata: Path) -> None:
+    """No sample makes the analysis spin: each takes a bounded amount of CPU time (CPU, not wall time,
+    so that a loaded machine or a parallel test worker does not fail it; numba's compile comes first)."""
+    from crate_app.analysis import warm_up
+
+    warm_up()
     failures = []
     for path in sorted((testdata / "tags" / "tinytag").iterdir()):
-        started = time.monotonic()
+        started = time.process_time()
         try:
             analyze_file(path, AnalysisOptions(excerpt_seconds=20.0))
         except DecodeError as error:
             assert str(error), path.name
         except Exception as error:  # pragma: no cover - reported below
             failures.append(f"{path.name}: {type(error).__name__}: {error}")
-        if time.monotonic() - started > 10.0:
-            failures.append(f"{path.name}: took {time.monotonic() - started:.1f} s")
+        if time.process_time() - started > 10.0:
+            failures.append(f"{path.name}: took {time.process_time() - started:.1f} s of CPU")
     assert not failures
 
 
@@ -348,11 +353,11 @@ def test_randomly_damaged_files_never_escape_or_hang(tmp_path: Path, fmt: str) -
             damaged[start : start + 64] = rng.integers(0, 256, 64, dtype=np.uint8).tobytes()
         path = tmp_path / f"damaged{attempt}.{fmt}"
         path.write_bytes(bytes(damaged))
-        started = time.monotonic()
+        started = time.process_time()
         try:
             result = analyze_file(path, AnalysisOptions(timeout_seconds=10.0))
         except DecodeError as error:
             assert str(error)
         else:
             assert result.analysed_seconds is not None and result.analysed_seconds > 0
-        assert time.monotonic() - started < 15.0
+        assert time.process_time() - started < 15.0  # CPU time: no spinning on damaged data
