@@ -160,8 +160,10 @@ case "$mode" in
   cli) exec "$venv/bin/crate-cli" "$@" ;;
   bench) exec "$venv/bin/python" "$@" ;;
   # Two workers, whole files each (module fixtures stay in one process): the suite waits on real
-  # processes, audio and timers much of the time, so two workers on two cores nearly halve it.
+  # processes, audio and timers much of the time, so two workers on two cores nearly halve it. Files go
+  # in collection order (conftest puts slow tests first), not largest-first: a slow file left for
+  # last ran alone on one worker.
   test) export QT_QPA_PLATFORM=offscreen
-        exec "$venv/bin/python" -m pytest -n "${CRATE_TEST_WORKERS:-2}" --dist loadfile "$@" ;;
+        exec "$venv/bin/python" -m pytest -n "${CRATE_TEST_WORKERS:-2}" --dist loadfile --no-loadscope-reorder "$@" ;;
   *) say "unknown mode '$mode' (app, cli, test or bench)"; exit 2 ;;
 esac
