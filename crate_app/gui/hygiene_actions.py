@@ -73,7 +73,7 @@ class HygieneController(QObject):
             return
         if self.preferences.watch_folders:
             self.watch.start()
-        self.start_hashing()
+        self.hashing.start()  # (refuses after shutdown)
 
     def _action(
         self, menu: QMenu, text: str, shortcut: str, slot: object, before: QAction | None = None
@@ -168,7 +168,7 @@ class HygieneController(QObject):
         self.service.set_library(library)
         self.watch.set_library(library)
         self.hashing.set_library(library)
-        self.start_hashing()
+        self.hashing.start()
         if self.view is not None:
             self.view.library = library
             self.view.clear()
@@ -191,10 +191,6 @@ class HygieneController(QObject):
         self.window.model.refresh(pin_row=self.window.table.top_row())
         self.window.crates.service.reload()  # memberships moved to the kept tracks (and back)
 
-    def start_hashing(self) -> None:
-        if not self.is_shut_down:
-            self.hashing.start()
-
     def _on_scan_running_changed(self, running: bool) -> None:
         (self.hashing.hold if running else self.hashing.release)("scan")
 
@@ -202,6 +198,6 @@ class HygieneController(QObject):
         (self.hashing.hold if running else self.hashing.release)("duplicates")
 
     def _on_scan_finished(self, _summary: object) -> None:
-        self.start_hashing()  # the new and changed files
+        self.hashing.start()  # the new and changed files
         if self.watch.is_watching:
             self.watch.start()  # a folder added by the scan is watched from now on
