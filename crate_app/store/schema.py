@@ -406,6 +406,31 @@ def _migration_crate_entries_by_track(db: pw.Database) -> None:
     db.execute_sql("DROP INDEX IF EXISTS idx_crate_entries_by_track")
 
 
+def _migration_hash_queue(db: pw.Database) -> None:
+    # The background hash pass (issue 15) asked "which tracks still need an audio hash?" with a scan of
+    # every track joined to its hash: seconds at a million tracks, after every scan and watched change.
+    # hash_queue holds the tracks that may need one (new, or size, mtime or status changed), kept by
+    # triggers; the pass looks only at these, and drops each once hashed or found still valid.
+    db.execute_sql(
+        "CREATE TABLE IF NOT EXISTS hash_queue ("
+        " track_id INTEGER PRIMARY KEY REFERENCES tracks(id) ON DELETE CASCADE)"
+    )
+    db.execute_sql(
+        "CREATE TRIGGER IF NOT EXISTS hash_queue_new AFTER INSERT ON tracks "
+        "BEGIN INSERT OR IGNORE INTO hash_queue (track_id) VALUES (new.id); END"
+    )
+    db.execute_sql(
+        "CREATE TRIGGER IF NOT EXISTS hash_queue_changed AFTER UPDATE OF size, mtime, status ON tracks "
+        "WHEN old.size IS NOT new.size OR old.mtime IS NOT new.mtime OR old.status IS NOT new.status "
+        "BEGIN INSERT OR IGNORE INTO hash_queue (track_id) VALUES (new.id); END"
+    )
+    db.execute_sql(
+        "INSERT OR IGNORE INTO hash_queue (track_id) SELECT t.id FROM tracks t "
+        "LEFT JOIN track_hashes h ON h.track_id = t.id WHERE h.track_id IS NULL OR h.size != t.size "
+        "OR h.mtime != t.mtime OR (h.error IS NULL AND h.audio_hash IS NULL)"
+    )
+
+
 MODELS = (Track, LibraryRoot, ScanError, SchemaVersion, RenameBatch, RenameStepRow)
 
 Migration = Callable[[pw.Database], None]
@@ -422,6 +447,7 @@ MIGRATIONS: list[tuple[int, Migration]] = [
     (8, _migration_crates),
     (9, _migration_tag_keys),
     (10, _migration_crate_entries_by_track),
+    (11, _migration_hash_queue),
 ]
 
 
