@@ -7,6 +7,7 @@
     .venv/bin/python tests/benchmarks/hygiene_bench.py watch [FILES]    # a burst into a watched folder
     .venv/bin/python tests/benchmarks/hygiene_bench.py hashing [FILES]  # audio hashing vs reading the files
     .venv/bin/python tests/benchmarks/hygiene_bench.py hashing_job [FILES]  # the background pass, paused
+    .venv/bin/python tests/benchmarks/hygiene_bench.py hash_query [N]   # the pass's "what is left to hash"
 
 Big libraries are built once with table_bench.build_library (made-up tracks) and kept in
 $CRATE_BENCH_DIR (default /tmp/crate-hygiene-bench).  Every figure comes with the CPU time of this
@@ -374,6 +375,58 @@ def bench_relink(
     }
 
 
+def bench_hash_query(count: int, changed: int = 2_000) -> dict[str, object]:
+    """The hash pass's question "which tracks still need an audio hash?" at ``count`` tracks, all hashed
+    but ``changed`` (a scan saw them change): through the queue, and by the full scan it replaced."""
+    from crate_app.hygiene import hashing
+
+    with Clock() as opening:  # the first open of a library from before the queue fills it (migration)
+        library = _big_library(count)
+    with Clock() as hashing_all:  # every track hashed (made-up digests), as after the first pass
+        with library.write() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO track_hashes (track_id, size, mtime, audio_hash, fingerprint, "
+                "fingerprint_seconds) SELECT t.id, t.size, t.mtime, 'p:' || t.id, h.fingerprint, "
+                "h.fingerprint_seconds FROM tracks t LEFT JOIN track_hashes h ON h.track_id = t.id"
+            )
+        pruned = hashing.prune_hash_queue(library)
+    library.checkpoint()
+    with Clock() as idle:
+        nothing = hashing.tracks_to_hash(library)
+    with library.write() as conn:  # a rescan saw these files change
+        conn.execute(
+            "UPDATE tracks SET mtime = mtime + 1 "
+            "WHERE id IN (SELECT id FROM tracks ORDER BY random() LIMIT ?)",
+            (changed,),
+        )
+    with Clock() as queued:
+        todo = hashing.tracks_to_hash(library)
+    full_sql = (
+        "SELECT t.id FROM tracks t LEFT JOIN track_hashes h ON h.track_id = t.id WHERE t.status = 'ok' "
+        "AND (h.track_id IS NULL OR h.size != t.size OR h.mtime != t.mtime "
+        "OR (h.error IS NULL AND h.audio_hash IS NULL)) ORDER BY t.folder, t.id"
+    )
+    with Clock() as full:
+        by_scan = [i for (i,) in library.execute(full_sql)]
+    plan = [row[-1] for row in library.execute("EXPLAIN QUERY PLAN SELECT t.id FROM hash_queue q "
+                                                "CROSS JOIN tracks t ON t.id = q.track_id")]  # fmt: skip
+    library.close()
+    return {
+        "tracks": count,
+        **opening.figures("open_library"),
+        "queue_pruned_after_hashing_all": pruned,
+        **hashing_all.figures("hash_rows_written"),
+        "todo_when_all_hashed": len(nothing),
+        **idle.figures("query_all_hashed"),
+        "changed": changed,
+        "todo_found": len(todo),
+        "same_as_full_scan": todo == by_scan,
+        **queued.figures("query_with_queue"),
+        **full.figures("query_full_scan_it_replaced"),
+        "plan": plan,
+    }
+
+
 class Heartbeat:
     """A 5 ms timer on the GUI thread: each tick later than that is how long the window stalled."""
 
@@ -637,8 +690,14 @@ def main() -> None:
         "watch": bench_watch,
         "hashing": bench_hashing,
         "hashing_job": bench_hashing_job,
+        "hash_query": bench_hash_query,
     }
-    defaults = {"tags": [1_000_000], "fingerprint": [1_000_000], "backup": [1_000_000]}
+    defaults = {
+        "tags": [1_000_000],
+        "fingerprint": [1_000_000],
+        "backup": [1_000_000],
+        "hash_query": [1_000_000],
+    }
     before = uptime()
     result = benches[which](*(numbers or defaults.get(which, [])))
     result["uptime_before"] = before
