@@ -70,6 +70,8 @@ class TagInfo:
     label: str | None = None
     bpm: float | None = None
     key: int | None = None  # canonical key code, see domain.keys
+    rating: int | None = None  # 1-5 stars (library.rating_tags); None = no rating tag
+    color: str | None = None  # a name from domain.colors; None = no colour tag
 
 
 TAG_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(TagInfo))

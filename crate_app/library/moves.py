@@ -14,13 +14,12 @@ from collections.abc import Sequence
 from crate_app.domain.track import path_from_db, path_to_db
 from crate_app.library.audiohash import AudioHashError, audio_hash
 from crate_app.store.library import Library
-from crate_app.store.rows import UPSERT_COLUMNS
+from crate_app.store.rows import UPSERT_COLUMNS, rescan_assignment
 
 _IDENTITY = "size, format, artist, title, album, ROUND(COALESCE(duration, -1), 1)"
-# What the old track takes from the new row: the file and its tags, not its date added; analysed BPM
-# and key are kept (as a rescan keeps them).
+# What the old track takes from the new row: the file and its tags, not its date added; analysed or
+# locked BPM and key, and a rating or colour the file does not carry, are kept (as a rescan keeps them).
 _TAKEN = [c for c in UPSERT_COLUMNS if c != "date_added"]
-_KEEP_IF_ANALYSED = {"bpm", "key"}
 
 
 def _chunks(items: Sequence, size: int = 500):
@@ -79,10 +78,7 @@ def merge_moves(library: Library, pairs: Sequence[tuple[int, int]]) -> int:
     if not pairs:
         return 0
     columns = ", ".join(_TAKEN)
-    assignments = ", ".join(
-        f"{c} = CASE WHEN analyzed_at IS NULL THEN ? ELSE {c} END" if c in _KEEP_IF_ANALYSED else f"{c} = ?"
-        for c in _TAKEN
-    )
+    assignments = ", ".join(f"{c} = {rescan_assignment(c, '?')}" for c in _TAKEN)
     hashes = _has_hashes(library)
     merged = 0
     with library.write() as conn:
