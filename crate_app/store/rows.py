@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from crate_app.domain.track import TAG_FIELDS, ScannedFile, TrackStatus, path_to_db
+from crate_app.domain.track import TAG_FIELDS, ScannedFile, TrackStatus, path_to_db, with_filename_names
 
 _TEXT_TAGS = {
     "format", "codec", "title", "artist", "album", "albumartist", "genre", "comment", "label", "color",
@@ -46,8 +46,11 @@ def scanned_row(item: ScannedFile, now: float) -> tuple[object, ...]:
         item.size,
         item.mtime,
     ]
+    names = dict(zip(("artist", "title"), with_filename_names(
+        tags.artist if tags is not None else None, tags.title if tags is not None else None, filename
+    ), strict=True))  # fmt: skip
     for name in TAG_FIELDS:
-        value = getattr(tags, name) if tags is not None else None
+        value = names[name] if name in names else getattr(tags, name) if tags is not None else None
         if value is None and name in _TEXT_TAGS:
             value = ""
         values.append(value)
