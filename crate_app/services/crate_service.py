@@ -165,8 +165,7 @@ class SetLook(CrateEdit):
         self.text = f"Set the {what} of \u201c{node.name}\u201d"
 
     def _set(self, library: Library, look: tuple[str | None, str]) -> None:
-        crates.set_color(library, self.node_id, look[0])
-        crates.set_note(library, self.node_id, look[1])
+        crates.set_look(library, self.node_id, *look)
 
     def apply(self, library: Library) -> EditOutcome:
         self._set(library, self.new)

@@ -17,7 +17,7 @@ from crate_app.gui.main_window import MainWindow
 from crate_app.gui.sidebar import COLLECTION, CRATES, NodeRole, SidebarModel, SidebarTarget
 from crate_app.gui.track_drag import TRACKS_MIME, nodes_mime, tracks_from_mime, tracks_mime
 from crate_app.gui.track_model import COLUMN_NAMES, PAGE_SIZE, POSITION_COLUMN, TrackIdRole, TrackTableModel
-from crate_app.services.crate_service import SmartRule
+from crate_app.services.crate_service import SetLook, SmartRule
 from crate_app.store.view import SortOrder, TrackView
 
 
@@ -704,3 +704,17 @@ def test_a_crate_gets_a_colour_and_a_note_from_its_menu_and_undo_takes_them_back
     window.crates.undo_action.trigger()
     settle(qtbot, window)
     assert find(crate_library, "Sets/2026/Berlin").color is None
+
+
+def test_a_colour_and_note_change_is_one_transaction_and_undoes_in_one(crate_library) -> None:
+    berlin = find(crate_library, "Sets/2026/Berlin")
+    edit = SetLook(berlin, "#3498db", "Peak time")
+    commits = crate_library.commits
+    edit.apply(crate_library)
+    assert crate_library.commits == commits + 1
+    after = find(crate_library, "Sets/2026/Berlin")
+    assert (after.color, after.note) == ("#3498db", "Peak time")
+    edit.revert(crate_library)
+    assert crate_library.commits == commits + 2
+    back = find(crate_library, "Sets/2026/Berlin")
+    assert (back.color, back.note) == (None, "")
