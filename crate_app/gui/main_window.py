@@ -256,6 +256,13 @@ class MainWindow(QMainWindow):
         self.analysis = AnalysisController(self, library, self.model, self.table, settings_store)
         layout.addWidget(self.analysis.panel)
         self.player_area = PlayerArea(self)  # the player strip above the table, the track panel beside it
+        # Smart crates follow what analysis, tag edits and renames change (after a scan: the service).
+        for values_changed in (
+            self.analysis.service.tracks_saved,
+            self.player_area.tag_edits.tracks_changed,
+            self.rename_service.paths_changed,
+        ):
+            values_changed.connect(self.crates.service.tracks_changed)
 
         self._refresh_timer = QTimer(self)
         self._refresh_timer.setSingleShot(True)
