@@ -175,7 +175,7 @@ def test_rules_serato_cannot_hold_are_named(query: str, why: str) -> None:
 
 
 def test_crate_that_serato_wrote_is_read(testdata: Path, tmp_path: Path) -> None:
-    fixture = testdata / "serato" / "2SongTestCrate.crate"
+    fixture = testdata / "exchange" / "serato_2SongTestCrate.crate"
     if not fixture.is_file():
         pytest.skip(
             f"{fixture} is missing: the product owner adds it from MartinHH/cratetom3u "
