@@ -80,6 +80,8 @@ def run_export(args: argparse.Namespace) -> int:
             f"Exported {report.tracks:,} tracks and {report.playlists:,} playlists to {where} "
             f"in {report.seconds:.1f} s; {len(report.skipped):,} skipped"
         )
+        for note in report.notes[:SHOWN_SKIPPED]:
+            print(f"  {note}")
         _print_skipped(report.skipped)
     return 130 if report.cancelled else 0
 

@@ -319,6 +319,7 @@ def report_lines(report: ExportReport | ImportReport) -> list[str]:
     files = report.files[0] if len(report.files) == 1 else f"{len(report.files):,} files in {report.dest}"
     lines = [f"Exported {report.tracks:,} tracks and {report.playlists:,} playlists to {files} in "
              f"{report.seconds:.1f} s; {len(report.skipped):,} left out"]  # fmt: skip
+    lines += report.notes[:SHOWN_PROBLEMS]
     lines += [f"left out: {display_path(p)} ({why})" for p, why in report.skipped[:SHOWN_PROBLEMS]]
     return lines
 

@@ -679,6 +679,10 @@ class MainWindow(QMainWindow):
         self.runner.shutdown()
         self.crates.shutdown()
         self.model.shutdown()
+        # Every runner of the window and its services was cancelled and waited for above; closing
+        # them makes any later start (a timer or a queued signal) a no-op, so no job outlives its pool.
+        for runner in self.findChildren(JobRunner):
+            runner.close(0)
 
 
 def _local_paths(urls: list[QUrl]) -> list[str]:
