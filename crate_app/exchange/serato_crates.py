@@ -266,8 +266,9 @@ def drive_root(serato: Path) -> str:
     return "/"
 
 
-def read(source: Path) -> ImportedCollection:
-    """The crates of a ``_Serato_`` folder (or of the drive or folder that holds one)."""
+def read(source: Path, partial: bool = False) -> ImportedCollection:
+    """The crates of a ``_Serato_`` folder (or of the drive or folder that holds one).  A crate file that
+    cannot be read raises ExchangeError, or with ``partial`` is left out with a warning."""
     folder = serato_folder(Path(source)) if Path(source).name != "Subcrates" else Path(source).parent
     subcrates = folder / "Subcrates"
     if not subcrates.is_dir():
@@ -281,11 +282,17 @@ def read(source: Path) -> ImportedCollection:
     files = sorted(subcrates.glob("*.crate"), key=lambda p: p.name.casefold())
     for file in files:
         try:
-            relative = crate_paths(file.read_bytes())
+            try:
+                relative = crate_paths(file.read_bytes())
+            except ExchangeError as exc:
+                raise ExchangeError(f"{file.name}: {exc}") from None
+            except OSError as exc:
+                raise ExchangeError(f"cannot read {file}: {exc.strerror or exc}") from exc
         except ExchangeError as exc:
-            raise ExchangeError(f"{file.name}: {exc}") from None
-        except OSError as exc:
-            raise ExchangeError(f"cannot read {file}: {exc.strerror or exc}") from exc
+            if not partial:
+                raise
+            collection.warnings.append(f"{exc}: that crate was left out")
+            continue
         paths = []
         for rel in relative:
             try:
