@@ -406,6 +406,16 @@ def _migration_crate_entries_by_track(db: pw.Database) -> None:
     db.execute_sql("DROP INDEX IF EXISTS idx_crate_entries_by_track")
 
 
+def _migration_commit_seq(db: pw.Database) -> None:
+    # One number every Crate writer bumps in each transaction that changes rows (Library.write), so that
+    # a window can tell its own commits (made on its worker threads, which change its GUI connection's
+    # data_version like anyone else's) from those of another process or window.
+    db.execute_sql(
+        "CREATE TABLE IF NOT EXISTS commit_seq (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL)"
+    )
+    db.execute_sql("INSERT OR IGNORE INTO commit_seq (id, seq) VALUES (1, 0)")
+
+
 def _migration_names_from_file_names(db: pw.Database) -> None:
     # Tracks without a title tag take artist and title from their file name ("Artist - Title.mp3"),
     # as DJ apps show them; scans do it from now on (store.rows.scanned_row), this fills in the
@@ -437,7 +447,8 @@ MIGRATIONS: list[tuple[int, Migration]] = [
     (8, _migration_crates),
     (9, _migration_tag_keys),
     (10, _migration_crate_entries_by_track),
-    (11, _migration_names_from_file_names),
+    (11, _migration_commit_seq),
+    (12, _migration_names_from_file_names),
 ]
 
 
