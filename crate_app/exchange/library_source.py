@@ -82,7 +82,10 @@ class LibrarySource:
 
         def build(node: CrateNode) -> PlaylistNode:
             children = sorted(by_parent.get(node.id, []), key=lambda n: (n.position, n.id))
-            return PlaylistNode(node.name, node.kind == "folder", [build(c) for c in children], ref=node.id)
+            return PlaylistNode(
+                node.name, node.is_folder, [build(c) for c in children], ref=node.id,
+                query=node.query if node.is_smart else None, limit=node.limit if node.is_smart else None,
+            )  # fmt: skip
 
         if crate_paths:
             chosen = []

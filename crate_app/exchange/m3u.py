@@ -209,14 +209,21 @@ def read_playlist(file: Path) -> tuple[list[ImportedTrack], list[str]]:
     return tracks, warnings
 
 
-def read(source: Path) -> ImportedCollection:
-    """A playlist file, or a folder of them (sub-folders become folders), as a collection."""
+def read(source: Path, partial: bool = False) -> ImportedCollection:
+    """A playlist file, or a folder of them (sub-folders become folders), as a collection.  A playlist
+    that cannot be read raises ExchangeError, or with ``partial`` (a folder) is left out with a warning."""
     source = Path(source)
     collection = ImportedCollection(TARGET, [], [])
     seen: set[str] = set()
 
-    def add(file: Path) -> PlaylistNode:
-        tracks, warnings = read_playlist(file)
+    def add(file: Path) -> PlaylistNode | None:
+        try:
+            tracks, warnings = read_playlist(file)
+        except ExchangeError as exc:
+            if not partial or not source.is_dir():
+                raise
+            collection.warnings.append(f"{file.name} was left out: {exc}")
+            return None
         collection.warnings.extend(f"{file.name}: {w}" for w in warnings)
         for track in tracks:
             if track.path not in seen:
@@ -232,7 +239,9 @@ def read(source: Path) -> ImportedCollection:
                 if sub:
                     nodes.append(PlaylistNode(child.name, True, sub))
             elif child.suffix.lower() in PLAYLIST_SUFFIXES and not child.name.startswith("."):
-                nodes.append(add(child))
+                node = add(child)
+                if node is not None:
+                    nodes.append(node)
         return nodes
 
     if source.is_dir():
@@ -240,7 +249,7 @@ def read(source: Path) -> ImportedCollection:
         if not collection.playlists:
             raise ExchangeError(f"no .m3u8, .m3u or .pls playlists in {source}")
     elif source.is_file():
-        collection.playlists = [add(source)]
+        collection.playlists = [add(source)]  # type: ignore[list-item]  # raises rather than None
     else:
         raise ExchangeError(f"{source} does not exist")
     return collection

@@ -61,6 +61,8 @@ class PlaylistNode:
     children: list[PlaylistNode] = field(default_factory=list)
     entries: list[object] = field(default_factory=list)
     ref: object = None
+    query: str | None = None  # export: a smart crate's query (its entries are its tracks now)
+    limit: int | None = None  # export: a smart crate's limit on its number of tracks
 
     def walk(self, parents: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], PlaylistNode]]:
         """(path of names, node) for this node and every node below it, depth first, in order."""
@@ -141,6 +143,7 @@ class ExportReport:
     playlists: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # how the target changed something (in words)
     started: float = field(default_factory=time.monotonic)
     seconds: float = 0.0
     cancelled: bool = False

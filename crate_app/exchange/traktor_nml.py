@@ -29,7 +29,14 @@ from crate_app.exchange.model import (
 )
 from crate_app.exchange.paths import PathMapper, TargetPath, Unexpressible
 from crate_app.exchange.rekordbox_xml import IdSet, grid_start
-from crate_app.exchange.xmltext import attr, count_placeholder, iso_date, parsing, patch_count
+from crate_app.exchange.xmltext import (
+    attr,
+    close_cut_nodes,
+    count_placeholder,
+    iso_date,
+    parsing,
+    patch_count,
+)
 
 TARGET = "traktor"
 VERSIONS = (19, 20)
@@ -353,9 +360,10 @@ def read(path: Path, system_volume: str = SYSTEM_VOLUME) -> ImportedCollection:
 
 
 def iter_read(
-    path: Path, warnings: list[str], system_volume: str = SYSTEM_VOLUME
+    path: Path, warnings: list[str], system_volume: str = SYSTEM_VOLUME, partial: bool = False
 ) -> Iterator[ImportedTrack | list[PlaylistNode]]:
-    """Stream an NML file: each collection entry as parsed, then the top-level playlists."""
+    """Stream an NML file: each collection entry as parsed, then the top-level playlists (``partial``:
+    as rekordbox_xml.iter_read)."""
     path = Path(path)
     try:
         if os.path.getsize(path) == 0:
@@ -369,7 +377,8 @@ def iter_read(
     stack: list[PlaylistNode] = []
     top: list[PlaylistNode] = []
     seen: set[str] = set()
-    with parsing(path, "NML"):
+    cut_short: list[str] | None = [] if partial else None
+    with parsing(path, "NML", cut_short):
         for event, elem in ET.iterparse(path, events=("start", "end")):
             tag = elem.tag
             if event == "start":
@@ -421,6 +430,9 @@ def iter_read(
                 in_playlists = False
     if root_tag is None:
         raise ExchangeError(f"{path.name} is not a Traktor NML file")
+    if cut_short:
+        warnings.append(f"{cut_short[0]}: what came before was imported, the rest of the file left out")
+        top = close_cut_nodes(stack, warnings) if stack else top
     for node in top:
         for _, n in node.walk():
             n.ref = "key"

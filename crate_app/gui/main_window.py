@@ -256,6 +256,13 @@ class MainWindow(QMainWindow):
         self.analysis = AnalysisController(self, library, self.model, self.table, settings_store)
         layout.addWidget(self.analysis.panel)
         self.player_area = PlayerArea(self)  # the player strip above the table, the track panel beside it
+        # Smart crates follow what analysis, tag edits and renames change (after a scan: the service).
+        for values_changed in (
+            self.analysis.service.tracks_saved,
+            self.player_area.tag_edits.tracks_changed,
+            self.rename_service.paths_changed,
+        ):
+            values_changed.connect(self.crates.service.tracks_changed)
 
         self._refresh_timer = QTimer(self)
         self._refresh_timer.setSingleShot(True)
@@ -672,6 +679,10 @@ class MainWindow(QMainWindow):
         self.runner.shutdown()
         self.crates.shutdown()
         self.model.shutdown()
+        # Every runner of the window and its services was cancelled and waited for above; closing
+        # them makes any later start (a timer or a queued signal) a no-op, so no job outlives its pool.
+        for runner in self.findChildren(JobRunner):
+            runner.close(0)
 
 
 def _local_paths(urls: list[QUrl]) -> list[str]:

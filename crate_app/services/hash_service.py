@@ -36,7 +36,6 @@ class HashService(QObject):
         self.user_paused = False
         self._holds: set[str] = set()
         self._again = False  # another pass when this one ends (tracks were added meanwhile)
-        self._stopped = False
 
     @property
     def is_running(self) -> bool:
@@ -49,7 +48,7 @@ class HashService(QObject):
 
     def start(self) -> Job | None:
         """Start a pass (if one runs, another follows it).  Nothing after ``shutdown``."""
-        if self._stopped:
+        if self.runner.is_closed:
             return None
         if self.runner.is_busy:
             self._again = True
@@ -85,8 +84,7 @@ class HashService(QObject):
 
     def shutdown(self) -> None:
         """Stop the pass (what was hashed is kept) and wait for its thread; no pass starts after."""
-        self._stopped = True
-        self.runner.shutdown()
+        self.runner.close()
 
     # -- plumbing ----------------------------------------------------------------------------------
     def _pass(self, job: Job) -> hashing.HashSummary:

@@ -214,6 +214,12 @@ def test_hash_library_stops_between_files_keeps_what_it_did_and_goes_on_next_tim
     library.close()
 
 
+def _version_of(migration: str) -> int:
+    from crate_app.store import schema
+
+    return next(version for version, function in schema.MIGRATIONS if function.__name__ == migration)
+
+
 def _stale_by_full_scan(library: Library) -> list[int]:
     """What the hash pass must find, by the scan of every track the queue replaces."""
     return [
@@ -251,7 +257,7 @@ def test_the_hash_pass_looks_only_at_queued_tracks_and_finds_what_a_full_scan_fi
         conn.execute("DROP TRIGGER hash_queue_new")
         conn.execute("DROP TRIGGER hash_queue_changed")
         conn.execute("DROP TABLE hash_queue")
-        conn.execute("DELETE FROM schema_version WHERE version >= 11")
+        conn.execute("DELETE FROM schema_version WHERE version >= ?", (_version_of("_migration_hash_queue"),))
     library.close()
     reopened = open_library(tmp_path / "lib.sqlite")
     assert reopened.execute("SELECT COUNT(*) FROM hash_queue").fetchone()[0] == 2
