@@ -431,23 +431,29 @@ def _migration_names_from_file_names(db: pw.Database) -> None:
         db.execute_sql("UPDATE tracks SET artist = ?, title = ? WHERE id = ?", (artist, title, track_id))
 
 
+# Not "INSERT OR IGNORE": in a trigger, the conflict policy of the statement that fired it (e.g. an
+# INSERT OR REPLACE) overrides the trigger's own.
+_QUEUE_NEW_ID = (
+    "INSERT INTO hash_queue (track_id) SELECT new.id "
+    "WHERE NOT EXISTS (SELECT 1 FROM hash_queue WHERE track_id = new.id)"
+)
+
+
 def _migration_hash_queue(db: pw.Database) -> None:
     # The background hash pass (issue 15) asked "which tracks still need an audio hash?" with a scan of
     # every track joined to its hash: seconds at a million tracks, after every scan and watched change.
-    # hash_queue holds the tracks that may need one (new, or size, mtime or status changed), kept by
-    # triggers; the pass looks only at these, and drops each once hashed or found still valid.
+    # hash_queue holds the tracks that may need one: new ones (queued by store.writer with the rows it
+    # adds, as it does their search entries: a per-row insert trigger would cost every scan), and those
+    # whose size, mtime or status changed (a trigger).  The pass looks only at these, and drops each
+    # once hashed or found still valid.
     db.execute_sql(
         "CREATE TABLE IF NOT EXISTS hash_queue ("
         " track_id INTEGER PRIMARY KEY REFERENCES tracks(id) ON DELETE CASCADE)"
     )
     db.execute_sql(
-        "CREATE TRIGGER IF NOT EXISTS hash_queue_new AFTER INSERT ON tracks "
-        "BEGIN INSERT OR IGNORE INTO hash_queue (track_id) VALUES (new.id); END"
-    )
-    db.execute_sql(
         "CREATE TRIGGER IF NOT EXISTS hash_queue_changed AFTER UPDATE OF size, mtime, status ON tracks "
         "WHEN old.size IS NOT new.size OR old.mtime IS NOT new.mtime OR old.status IS NOT new.status "
-        "BEGIN INSERT OR IGNORE INTO hash_queue (track_id) VALUES (new.id); END"
+        f"BEGIN {_QUEUE_NEW_ID}; END"
     )
     db.execute_sql(
         "INSERT OR IGNORE INTO hash_queue (track_id) SELECT t.id FROM tracks t "

@@ -254,7 +254,6 @@ def test_the_hash_pass_looks_only_at_queued_tracks_and_finds_what_a_full_scan_fi
     assert queued() == 3 and ids["a.mp3"] not in hashing.tracks_to_hash(library)
     assert hashing.prune_hash_queue(library) == 1
     with library.write() as conn:  # a library from before the queue: the migration fills it
-        conn.execute("DROP TRIGGER hash_queue_new")
         conn.execute("DROP TRIGGER hash_queue_changed")
         conn.execute("DROP TABLE hash_queue")
         conn.execute("DELETE FROM schema_version WHERE version >= ?", (_version_of("_migration_hash_queue"),))
