@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from crate_app.domain.crates import CrateTreeError
 from crate_app.domain.search import ParsedQuery
 from crate_app.domain.track import TrackRecord
-from crate_app.store.filters import NODE_COLUMNS, node_row_by_id, smart_selection_sql, where_clause
+from crate_app.store.filters import NODE_COLUMNS, count_sql, node_row_by_id, smart_selection_sql, where_clause
 from crate_app.store.library import TRACK_COLUMNS_SQL, Library, record_from_row
 from crate_app.store.schema import SORTABLE_COLUMNS, sort_expression
 
@@ -116,8 +116,11 @@ class TrackView:
     def count(self) -> int:
         """Number of matching tracks (cached until ``invalidate()``)."""
         if self._count is None:
+            where = self._where
             sql, params = self._count_sql or (
-                f"SELECT COUNT(*) FROM {self._from} WHERE {self._where}",
+                count_sql(where)
+                if self._from == "tracks"
+                else f"SELECT COUNT(*) FROM {self._from} WHERE {where}",
                 self._params,
             )
             self._count = self.library.execute(sql, params).fetchone()[0]
