@@ -52,7 +52,10 @@ def describe_database_error(error: Exception) -> str:
 TRACK_COLUMNS_SQL = ", ".join(TRACK_FIELDS)
 _PATH_FIELDS = {TRACK_FIELDS.index(name) for name in ("path", "folder", "filename")}
 _BOOL_FIELDS = {TRACK_FIELDS.index("bpm_variable")}  # SQLite stores 0/1
-_BUMP_COMMIT_SEQ = "UPDATE commit_seq SET seq = seq + 1 RETURNING seq"
+# Two statements, not UPDATE ... RETURNING: that needs SQLite 3.35, and a Python linked against an older
+# system SQLite (Ubuntu 20.04 has 3.31) would fail every write.
+_BUMP_COMMIT_SEQ = "UPDATE commit_seq SET seq = seq + 1"
+_READ_COMMIT_SEQ = "SELECT seq FROM commit_seq"
 _OWN_SEQS_KEPT = 20_000
 
 
@@ -179,7 +182,8 @@ class Library:
                     yield conn
                     if outermost and self._counts_commits:
                         if conn.total_changes != changes:
-                            seq = conn.execute(_BUMP_COMMIT_SEQ).fetchone()[0]
+                            conn.execute(_BUMP_COMMIT_SEQ)
+                            seq = conn.execute(_READ_COMMIT_SEQ).fetchone()[0]
                         else:
                             self.uncounted_commits += 1
                 if seq is not None:
