@@ -22,6 +22,7 @@ from crate_app.exchange.model import (
     PlaylistNode,
 )
 from crate_app.exchange.paths import PathMapper, TargetPath, Unexpressible, from_file_uri, parse_path
+from crate_app.exchange.rekordbox_xml import IdSet
 
 TARGET = "m3u8"
 PLAYLIST_SUFFIXES = (".m3u8", ".m3u", ".pls")
@@ -102,13 +103,14 @@ def _write_absolute(
     """Absolute paths: a track's two lines are the same in every playlist, so they are made once, in
     one pass over the tracks (looking up each playlist's tracks cost 8 times as much per track)."""
     entries: list[array[int]] = []
-    needed: set[int] = set()
+    needed = IdSet()
     for _, node in playlists:
         if should_stop is not None and should_stop():
             report.cancelled = True
             return
         ids = array("q", source.entries(node))
-        needed.update(ids)
+        for track_id in ids:
+            needed.add(track_id)
         entries.append(ids)
     lines: dict[int, bytes] = {}  # a track's two lines (none for a track left out)
     posix_folders: dict[TargetPath, str] = {}  # "/a/b/" or "C:/a/b/" of each target folder
@@ -127,7 +129,6 @@ def _write_absolute(
             prefix = posix_folders[folder] = f"{folder.drive}/" + "".join(f"{p}/" for p in folder.parts)
         text = f"{_extinf(duration, artist, title, name)}\n{prefix}{name}\n"
         lines[track_id] = text.encode("utf-8", "replace")
-    del needed
     report.tracks = len(lines)
     for (file, node), ids in zip(playlists, entries, strict=True):
         if should_stop is not None and should_stop():
