@@ -506,19 +506,16 @@ def update_smart(
     return node_by_id(library, node_id)
 
 
-def set_color(library: Library, node_id: int, color: str | None) -> None:
-    """A colour (any text the window understands, e.g. ``#e74c3c``), or None for none."""
+def set_look(library: Library, node_id: int, color: str | None, note: str) -> None:
+    """A node's colour (any text the window understands, e.g. ``#e74c3c``; None: none) and note (empty:
+    none), in one transaction."""
     if color is not None and (not isinstance(color, str) or len(color) > 40):
         raise CrateTreeError(f"not a colour: {color!r}")
     with library.write() as conn:
         _touch(conn, node_id)
-        conn.execute("UPDATE crate_nodes SET color = ? WHERE id = ?", (color or None, node_id))
-
-
-def set_note(library: Library, node_id: int, note: str) -> None:
-    with library.write() as conn:
-        _touch(conn, node_id)
-        conn.execute("UPDATE crate_nodes SET note = ? WHERE id = ?", (note or "", node_id))
+        conn.execute(
+            "UPDATE crate_nodes SET color = ?, note = ? WHERE id = ?", (color or None, note or "", node_id)
+        )
 
 
 # -- delete, undo, duplicate -------------------------------------------------------------------------

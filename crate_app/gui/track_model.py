@@ -112,9 +112,33 @@ COLUMNS: tuple[Column, ...] = (
     Column("date_added", "Added", lambda t: _date(t.date_added), 90, True),
     Column("path", "Path", lambda t: display_path(t.path), 400),
     Column("position", "#", lambda t: "", 50, True),  # a crate's own order (shown in crate views)
-    Column("waveform", "Waveform", lambda t: "", 110),  # drawn by gui.waveform_column (not sortable)
+    Column("waveform", "Waveform", lambda t: "", 90),  # drawn by gui.waveform_column (not sortable)
 )
 COLUMN_NAMES = tuple(c.name for c in COLUMNS)
+# The order a new window shows (by name): what DJs pick by (BPM, key, time) right after the names, so
+# that it is in sight at 1280 px beside the sidebar and the track panel; the waveform after them.
+DEFAULT_COLUMN_ORDER = (
+    "artist", "title", "bpm", "key", "duration", "waveform", "album", "genre", "year", "bitrate",
+    "format", "date_added", "path", "position",
+)  # fmt: skip
+# Orders earlier versions saved without the user choosing them (a crate view moves "#" first; it is
+# ignored in the comparison): the designed order, and the same with the waveform inserted after the title.
+_EARLIER_DEFAULTS = (
+    tuple(n for n in COLUMN_NAMES if n not in ("position", "waveform")),
+    ("artist", "title", "waveform", "album", "genre", "bpm", "key", "duration", "year", "bitrate",
+     "format", "date_added", "path"),
+)  # fmt: skip
+
+
+def column_order_to_show(saved: tuple[str, ...]) -> tuple[str, ...]:
+    """The visual order to show for a remembered one: the default for none or an earlier version's
+    default; the user's own order otherwise, with columns it does not know yet added at the end."""
+    known = tuple(name for name in saved if name in COLUMN_NAMES)
+    if not known or tuple(n for n in known if n != "position") in _EARLIER_DEFAULTS:
+        return DEFAULT_COLUMN_ORDER
+    return known + tuple(name for name in DEFAULT_COLUMN_ORDER if name not in known)
+
+
 _KEY_COLUMN = COLUMN_NAMES.index("key")
 POSITION_COLUMN = COLUMN_NAMES.index("position")
 WAVEFORM_COLUMN = COLUMN_NAMES.index("waveform")

@@ -406,6 +406,31 @@ def _migration_crate_entries_by_track(db: pw.Database) -> None:
     db.execute_sql("DROP INDEX IF EXISTS idx_crate_entries_by_track")
 
 
+def _migration_commit_seq(db: pw.Database) -> None:
+    # One number every Crate writer bumps in each transaction that changes rows (Library.write), so that
+    # a window can tell its own commits (made on its worker threads, which change its GUI connection's
+    # data_version like anyone else's) from those of another process or window.
+    db.execute_sql(
+        "CREATE TABLE IF NOT EXISTS commit_seq (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL)"
+    )
+    db.execute_sql("INSERT OR IGNORE INTO commit_seq (id, seq) VALUES (1, 0)")
+
+
+def _migration_names_from_file_names(db: pw.Database) -> None:
+    # Tracks without a title tag take artist and title from their file name ("Artist - Title.mp3"),
+    # as DJ apps show them; scans do it from now on (store.rows.scanned_row), this fills in the
+    # tracks scanned before.  Stored, not only shown, so that search and sort see what the table shows.
+    from crate_app.domain.track import path_from_db, with_filename_names
+
+    rows = db.execute_sql("SELECT id, artist, filename FROM tracks WHERE title = ''").fetchall()
+    updates = [
+        (*with_filename_names(artist, "", path_from_db(filename)), track_id)
+        for track_id, artist, filename in rows
+    ]
+    for artist, title, track_id in updates:
+        db.execute_sql("UPDATE tracks SET artist = ?, title = ? WHERE id = ?", (artist, title, track_id))
+
+
 MODELS = (Track, LibraryRoot, ScanError, SchemaVersion, RenameBatch, RenameStepRow)
 
 Migration = Callable[[pw.Database], None]
@@ -422,6 +447,8 @@ MIGRATIONS: list[tuple[int, Migration]] = [
     (8, _migration_crates),
     (9, _migration_tag_keys),
     (10, _migration_crate_entries_by_track),
+    (11, _migration_commit_seq),
+    (12, _migration_names_from_file_names),
 ]
 
 

@@ -50,12 +50,14 @@ def test_rescan_treats_a_vanished_and_reappeared_file_as_a_move(tmp_path: Path, 
     library, root = _setup(tmp_path, originals)
     before = _ids(library)
     library.execute("UPDATE tracks SET analyzed_at = 1, bpm = 128.0 WHERE id = ?", (before["0.mp3"],))
+    library.execute("UPDATE tracks SET rating = 4, color = 'red' WHERE id = ?", (before["0.mp3"],))
     (root / "sub").mkdir()
     os.rename(root / "0.mp3", root / "sub" / "renamed.mp3")
     summary = rescan_library(library, workers=0)
     assert (summary.moved, summary.added, summary.missing) == (1, 0, 0)
     (track,) = library.tracks_by_ids([before["0.mp3"]])
     assert track.path == str(root / "sub" / "renamed.mp3") and track.status == "ok" and track.bpm == 128.0
+    assert (track.rating, track.color) == (4, "red")  # the file carries neither: the library's stay
     assert library.count() == 4
     library.close()
 
