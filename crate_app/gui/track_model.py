@@ -56,6 +56,11 @@ MAX_FORMATTED_ROWS = 5_000  # display texts kept for the rows painted recently
 WARM_MIN_ROWS = 20_000
 WARM_AFTER_REFRESH_MS = 100
 ANCHOR_STEP = 2_000
+# A crate (or smart crate) in another order than its own, before its ids in that order are read (a
+# second or so of a core for 100,000 tracks, on the warming thread): a page more than this many of its
+# rows away from a known one is not read on the GUI thread (walking the library's sort index to it,
+# testing each track's membership, took up to 0.7 s); its rows show empty until the ids are in.
+CHEAP_SKIP = 1_000
 # SQLite memory of the model's two connections (GUI thread, worker): small caches, no memory map,
 # so that the window's resident memory stays low (the OS caches the file anyway).
 GUI_CACHE_MB, WORKER_CACHE_MB = 16, 8
@@ -187,12 +192,24 @@ class KeysetSource:
     def rows(self, offset: int, limit: int) -> list[TrackRecord]:
         if (ids := self._ids) is not None:
             return self._library.tracks_by_ids(ids[offset : offset + limit])
+        self._take_anchors()
+        return self._view.rows(offset, limit)
+
+    def _take_anchors(self) -> None:
         while True:  # anchors found by warm() meanwhile (on its thread) are taken over here
             try:
                 self._view.remember(*self._found.get_nowait())
             except queue.Empty:
                 break
-        return self._view.rows(offset, limit)
+
+    def is_far(self, offset: int, limit: int) -> bool:
+        """Whether ``rows(offset, limit)`` would walk far through another order's index, testing each
+        track for membership: a crate (or smart crate) in another order than its own, before ``warm()``
+        has read its ids in that order, asked for rows more than CHEAP_SKIP rows from a known one."""
+        if self._ids is not None or self.crate_id is None or self.is_warm or self._view.in_crate_order:
+            return False
+        self._take_anchors()
+        return self._view.rows_to_skip(offset, limit) > CHEAP_SKIP
 
     def row_of_id(self, track_id: int) -> int | None:
         if (ids := self._ids) is not None:
@@ -439,6 +456,8 @@ class TrackTableModel(QAbstractTableModel):
         self._positions: dict[int, int] = {}  # track id -> position in the crate, for loaded rows
         self._tracked: list[tuple[int, int, int]] = []
         self._reorderable = False  # in_crate_order, kept for flags()
+        # Pages asked for while their rows were far to read (KeysetSource.is_far): read once warm.
+        self._deferred_pages: OrderedDict[int, None] = OrderedDict()
         self.load()
 
     # -- what is shown --------------------------------------------------------------------------------
@@ -595,7 +614,7 @@ class TrackTableModel(QAbstractTableModel):
         page_no, within = divmod(row, PAGE_SIZE)
         page = self._pages.get(page_no)
         if page is None:
-            if not load:
+            if not load or self._defer_page(page_no):
                 return None
             page = self._load_page(page_no)
         else:
@@ -855,12 +874,57 @@ class TrackTableModel(QAbstractTableModel):
             return
         generation = self._generation
 
-        def warm(job: Job) -> bool:
+        def warm(job: Job) -> tuple[int, bool]:
             self.library.limit_memory(WORKER_CACHE_MB, 0)
-            return source.warm(ANCHOR_STEP, lambda: not self._is_current(generation))
+            return generation, source.warm(ANCHOR_STEP, lambda: not self._is_current(generation))
 
         # On a thread of its own: a sort or search clicked meanwhile never waits behind it (and stops it).
-        self._background.start(FunctionJob(warm, "Indexing the table"))
+        job = FunctionJob(warm, "Indexing the table")
+        job.signals.finished.connect(self._on_warm_finished)
+        job.signals.failed.connect(self._on_warm_failed)
+        self._background.start(job)
+
+    def _defer_page(self, page_no: int) -> bool:
+        """Leave a page to be read once the view is warm, if reading it now would be slow (see
+        CHEAP_SKIP); its rows show empty meanwhile."""
+        source = self._source
+        if self.is_warm or not isinstance(source, KeysetSource) or self.is_loading:
+            return False  # (a small view is never warmed: it is read as asked)
+        if not source.is_far(page_no * PAGE_SIZE, PAGE_SIZE):
+            return False
+        self._deferred_pages[page_no] = None
+        self._deferred_pages.move_to_end(page_no)
+        while len(self._deferred_pages) > MAX_PAGES // 4:  # only the pages painted last matter
+            self._deferred_pages.popitem(last=False)
+        return True
+
+    def _on_warm_finished(self, result: tuple[int, bool]) -> None:
+        generation, warmed = result
+        if generation == self._generation and warmed:
+            self._load_deferred_pages()
+
+    def _on_warm_failed(self, _message: str) -> None:
+        self._load_deferred_pages(at_any_cost=True)  # slow, but the rows must show
+
+    def _load_deferred_pages(self, *, at_any_cost: bool = False) -> None:
+        """Read the pages left for later and tell the view their rows changed."""
+        pending, self._deferred_pages = list(self._deferred_pages), OrderedDict()
+        source = self._source
+        if source is None or self.is_loading:
+            return  # a new view is on its way: it reads its own pages
+        loaded = []
+        for page_no in pending:
+            if page_no in self._pages or page_no * PAGE_SIZE >= self._count:
+                continue
+            if not at_any_cost and isinstance(source, KeysetSource) and source.is_far(page_no * PAGE_SIZE, 1):
+                continue
+            self._load_page(page_no)
+            loaded.append(page_no)
+        last_column = len(COLUMNS) - 1
+        for page_no in loaded:
+            first = page_no * PAGE_SIZE
+            last = min(first + PAGE_SIZE, self._count) - 1
+            self.dataChanged.emit(self.index(first, 0), self.index(last, last_column))
 
     def _install(self, loaded: _Loaded) -> None:
         self._source = loaded.source
@@ -938,6 +1002,7 @@ class TrackTableModel(QAbstractTableModel):
                 self._texts.pop(evicted_no * PAGE_SIZE + offset, None)
 
     def _clear_cache(self) -> None:
+        self._deferred_pages.clear()
         self._positions.clear()
         self._pages.clear()
         self._texts.clear()
