@@ -31,6 +31,7 @@ from crate_app.store.filters import (
     NODE_COLUMNS,
     NODE_COLUMNS_SQL,
     SmartQueryError,
+    count_sql,
     node_row_by_id,
     node_row_by_path,
     path_key,
@@ -62,7 +63,7 @@ def smart_count(library: Library, row: tuple) -> tuple[int | None, str | None]:
         where, params = smart_selection_sql(library, row)
     except CrateTreeError as exc:
         return None, str(exc)
-    return library.execute(f"SELECT COUNT(*) FROM tracks WHERE {where}", params).fetchone()[0], None
+    return library.execute(count_sql(where), params).fetchone()[0], None
 
 
 def count_smart_crates(library: Library, node_ids: Iterable[int]) -> dict[int, int]:

@@ -49,7 +49,7 @@ from crate_app.gui.rename_dialog import RenameDialog, selection_from_view
 from crate_app.gui.rename_history import RenameHistoryDialog, ask_about_unfinished, run_answer
 from crate_app.gui.search_box import SearchBox
 from crate_app.gui.settings import WindowSettings, load_settings, save_settings
-from crate_app.gui.track_model import COLUMN_NAMES, COLUMNS, TrackRole, TrackTableModel
+from crate_app.gui.track_model import COLUMN_NAMES, COLUMNS, TrackRole, TrackTableModel, column_order_to_show
 from crate_app.services.jobs import JobRunner
 from crate_app.services.library_watch import LibraryWatcher
 from crate_app.services.rename_service import RenameService
@@ -178,7 +178,7 @@ class TrackTable(QTableView):
     # -- settings -------------------------------------------------------------------------------------
     def apply_settings(self, settings: WindowSettings) -> None:
         header = self.horizontalHeader()
-        for visual, name in enumerate(n for n in settings.column_order if n in COLUMN_NAMES):
+        for visual, name in enumerate(column_order_to_show(settings.column_order)):
             header.moveSection(header.visualIndex(COLUMN_NAMES.index(name)), visual)
         for number, name in enumerate(COLUMN_NAMES):
             header.setSectionHidden(number, name in settings.hidden_columns)

@@ -18,7 +18,7 @@ from crate_app.domain.errors import LibraryError
 from crate_app.domain.search import ParsedQuery
 from crate_app.domain.track import TRACK_FIELDS, TrackRecord, path_from_db, path_to_db
 from crate_app.store import schema
-from crate_app.store.filters import where_clause
+from crate_app.store.filters import count_sql, where_clause
 
 PRAGMAS = {
     "journal_mode": "wal",
@@ -238,7 +238,7 @@ class Library:
     # -- reading ---------------------------------------------------------------------------------
     def count(self, query: ParsedQuery | None = None) -> int:
         where, params = where_clause(query, self)
-        return self.execute(f"SELECT COUNT(*) FROM tracks WHERE {where}", params).fetchone()[0]
+        return self.execute(count_sql(where), params).fetchone()[0]
 
     def stats(self) -> dict[str, int]:
         row = self.execute(

@@ -4,6 +4,7 @@ keyboard shortcuts, settings kept between runs, a smart crate whose rule broke."
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from PySide6.QtWidgets import QApplication, QInputDialog, QMessageBox
 
 from crate_app import crates
 from crate_app.domain.track import AnalysisResult
+from crate_app.gui import track_model
 from crate_app.gui.main_window import MainWindow
 from crate_app.gui.sidebar import COLLECTION, CRATES, NodeRole, SidebarModel, SidebarTarget
 from crate_app.gui.track_drag import TRACKS_MIME, nodes_mime, tracks_from_mime, tracks_mime
@@ -759,3 +761,41 @@ def test_smart_crate_counts_and_rows_follow_analysis_and_tag_edits(
     qtbot.waitUntil(
         lambda: window.model.rowCount() == before + 2 and not window.model.is_loading, timeout=10_000
     )
+
+
+def test_far_rows_of_a_crate_in_another_order_are_read_once_that_order_is_in(
+    qtbot, make_window, crate_library, add_tracks, monkeypatch, request
+) -> None:
+    """Right after a sort change, rows far from those read are left empty rather than read on the GUI
+    thread (walking the library's sort index through non-members), and filled in once the crate's ids
+    in the new order are in."""
+    add_tracks(crate_library, 300, seed=5, start=300)
+    everything = crates.create_path(crate_library, "Everything", "crate")
+    crates.add_tracks(crate_library, everything.id, list(range(1, 601)))
+    monkeypatch.setattr(track_model, "WARM_MIN_ROWS", 0)  # warmed (and deferred) at any size
+    monkeypatch.setattr(track_model, "CHEAP_SKIP", 10)
+    release = threading.Event()
+    request.addfinalizer(release.set)  # before the window shuts down, even if an assert failed
+    warm = track_model.KeysetSource.warm
+
+    def held_warm(self, step, should_stop):
+        if self.crate_id is not None and not self._view.in_crate_order:
+            release.wait(20)  # the crate's ids in the new order are being read
+        return warm(self, step, should_stop)
+
+    monkeypatch.setattr(track_model.KeysetSource, "warm", held_warm)
+    window = make_window(crate_library)
+    select(qtbot, window, everything.id)
+    model = window.model
+    model.set_order(SortOrder("artist"))
+    qtbot.waitUntil(lambda: not model.is_loading, timeout=10_000)
+    expected = [t.id for t in TrackView(crate_library, None, SortOrder("artist"), everything.id).rows(0, 600)]
+    changed: list[tuple[int, int]] = []
+    model.dataChanged.connect(lambda first, last, _roles=(): changed.append((first.row(), last.row())))
+    assert model.index(3, 0).data(TrackIdRole) == expected[3]  # the first page came with the view
+    assert model.index(350, 0).data(TrackIdRole) is None  # far: left for later
+    assert model.index(350, 0).data() is None
+    release.set()
+    qtbot.waitUntil(lambda: (300, 399) in changed, timeout=10_000)
+    assert [model.index(row, 0).data(TrackIdRole) for row in range(300, 400)] == expected[300:400]
+    assert model.is_warm
