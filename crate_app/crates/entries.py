@@ -83,7 +83,7 @@ def add_tracks(
     wanted = list(dict.fromkeys(int(t) for t in track_ids))
     _static_crate(library, crate_id)
     now = time.time()
-    with library.write() as conn:
+    with library.write(check_foreign_keys=False) as conn:  # the crate (_touch), the tracks (missing_tracks)
         _touch(conn, crate_id)
         already = {t for (t,) in conn.execute(
             "SELECT i.value FROM json_each(?) i CROSS JOIN crate_entries e "
@@ -144,7 +144,7 @@ def restore_entries(library: Library, change: EntryChange) -> None:
     the crate since then, or no longer existing, are skipped; the rest keeps its order)."""
     _static_crate(library, change.crate_id)
     crate_id = change.crate_id
-    with library.write() as conn:
+    with library.write(check_foreign_keys=False) as conn:  # the crate (_touch), the tracks (_rewrite_from)
         _touch(conn, crate_id)
         back = [
             (position, track_id, added_at)
