@@ -80,7 +80,7 @@ def add_tracks(
     Tracks in the crate already stay where they are (``already``); ids of no track are left out
     (``unknown``).  All or nothing: one transaction.
     """
-    wanted = list(dict.fromkeys(int(t) for t in track_ids))
+    wanted = list(dict.fromkeys(map(int, track_ids)))
     _static_crate(library, crate_id)
     now = time.time()
     with library.write(check_foreign_keys=False) as conn:  # the crate (_touch), the tracks (missing_tracks)
@@ -88,8 +88,8 @@ def add_tracks(
         already = {t for (t,) in conn.execute(
             "SELECT i.value FROM json_each(?) i CROSS JOIN crate_entries e "
             "ON e.crate_id = ? AND e.track_id = i.value", (id_list(wanted), crate_id))}  # fmt: skip
-        unknown = missing_tracks(conn, (t for t in wanted if t not in already))
-        added = [t for t in wanted if t not in already and t not in unknown]
+        unknown = missing_tracks(conn, [t for t in wanted if t not in already] if already else wanted)
+        added = [t for t in wanted if t not in already and t not in unknown] if already or unknown else wanted
         count = _count(conn, crate_id)
         at = count if position is None else max(0, min(int(position), count))
         if added:
@@ -100,8 +100,8 @@ def add_tracks(
     return EntryChange(
         crate_id,
         added=tuple(added),
-        already=tuple(t for t in wanted if t in already),
-        unknown=tuple(t for t in wanted if t in unknown),
+        already=tuple(t for t in wanted if t in already) if already else (),
+        unknown=tuple(t for t in wanted if t in unknown) if unknown else (),
         position=at,
         tracks=count + len(added),
     )
@@ -110,7 +110,7 @@ def add_tracks(
 def remove_tracks(library: Library, crate_id: int, track_ids: Iterable[int]) -> EntryChange:
     """Take tracks out of a crate (the others close up, keeping their order).  The change records
     each removed track's old position and date added, for ``restore_entries`` (undo)."""
-    wanted = list(dict.fromkeys(int(t) for t in track_ids))
+    wanted = list(dict.fromkeys(map(int, track_ids)))
     _static_crate(library, crate_id)
     with library.write() as conn:
         _touch(conn, crate_id)
@@ -128,13 +128,14 @@ def remove_tracks(library: Library, crate_id: int, track_ids: Iterable[int]) -> 
             )
             _renumber_from(conn, crate_id, removed[0][0])
         _save_count(conn, crate_id, count - len(removed))
-    gone = {track_id for _, track_id, _ in removed}
+    positions, removed_ids, added_ats = zip(*removed, strict=True) if removed else ((), (), ())
+    gone = set(removed_ids)
     return EntryChange(
         crate_id,
-        removed=tuple(track_id for _, track_id, _ in removed),
-        removed_positions=tuple(position for position, _, _ in removed),
-        removed_added_at=tuple(added_at for _, _, added_at in removed),
-        absent=tuple(t for t in wanted if t not in gone),
+        removed=removed_ids,
+        removed_positions=positions,
+        removed_added_at=added_ats,
+        absent=tuple(t for t in wanted if t not in gone) if len(gone) < len(wanted) else (),
         tracks=count - len(removed),
     )
 
