@@ -114,13 +114,23 @@ def remove_tracks(library: Library, crate_id: int, track_ids: Iterable[int]) -> 
     _static_crate(library, crate_id)
     with library.write() as conn:
         _touch(conn, crate_id)
-        removed = conn.execute(
-            "SELECT e.position, e.track_id, e.added_at FROM json_each(?) i CROSS JOIN crate_entries e "
-            "ON e.crate_id = ? AND e.track_id = i.value ORDER BY e.position",
-            (id_list(wanted), crate_id),
-        ).fetchall()
         count = _count(conn, crate_id)
-        if removed:
+        if len(wanted) * 4 >= count:
+            # A big share of the crate: one pass over its entries in order (a range of its primary key)
+            # beats a random probe of the (track, crate) index per id (100,000 of 100,000: 0.4 s less).
+            wanted_set = set(wanted)
+            removed = [row for row in conn.execute(
+                "SELECT position, track_id, added_at FROM crate_entries WHERE crate_id = ? ORDER BY position",
+                (crate_id,)) if row[1] in wanted_set]  # fmt: skip
+        else:
+            removed = conn.execute(
+                "SELECT e.position, e.track_id, e.added_at FROM json_each(?) i CROSS JOIN crate_entries e "
+                "ON e.crate_id = ? AND e.track_id = i.value ORDER BY e.position",
+                (id_list(wanted), crate_id),
+            ).fetchall()
+        if len(removed) == count:  # all of them: nothing to close up
+            conn.execute("DELETE FROM crate_entries WHERE crate_id = ?", (crate_id,))
+        elif removed:
             conn.execute(
                 "DELETE FROM crate_entries WHERE crate_id = ? "
                 "AND track_id IN (SELECT value FROM json_each(?))",
