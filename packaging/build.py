@@ -12,7 +12,9 @@
 
 Before building, the licence of every distribution the app bundles is checked against what a
 GPL-3.0-or-later program may ship (``packaging/licences.py``): an unknown or incompatible one fails the
-build.  The bundle gets ``LICENSE`` and ``THIRD-PARTY-NOTICES.txt`` (every bundled licence in full).
+build; after PyInstaller, so are the shared libraries it took from the build machine (on Linux, by
+their Debian packages' copyright files).  The bundle gets ``LICENSE`` and ``THIRD-PARTY-NOTICES.txt``
+(every bundled licence in full).
 After building, a symbolic link in the bundle that points nowhere fails the build.
 
 Run it with the Python that has Crate and PyInstaller installed (``pip install .[packaging]``).
@@ -102,6 +104,29 @@ def check_licences() -> list[licences.Review]:
         raise SystemExit("build: cannot ship these under GPL-3.0-or-later:\n  " + "\n  ".join(refused))
     say(f"licences: {len(reviews)} bundled distributions, all allowed in a GPL-3.0-or-later app")
     return reviews
+
+
+def check_collected_libraries(reviews: list[licences.Review]) -> list[licences.Review]:
+    """Review the shared libraries PyInstaller took from the build machine (X11, FLAC, FFmpeg, ...) by
+    their Debian packages' copyright files; stop the build on one Crate cannot ship (waived ones are
+    printed, loudly)."""
+    toc = WORK / "crate" / "COLLECT-00.toc"
+    already = [
+        r.found_in.split()[2].split(":")[0] for r in reviews if r.found_in.startswith("Debian package")
+    ]
+    collected = licences.review_collected_libraries(toc, already)
+    refused = licences.refusals(collected)
+    if refused:
+        raise SystemExit("build: cannot ship these under GPL-3.0-or-later:\n  " + "\n  ".join(refused))
+    for line in licences.waivers(collected):
+        say(f"licences: WAIVED FOR NOW, NOT ALLOWED: {line}")
+    if not collected:
+        count = len(licences.collected_binaries(toc))
+        say(f"licences: {count} libraries taken from this machine are not checked here (only Linux, dpkg)")
+    else:
+        libraries = sum(len(r.native_libraries) for r in collected)
+        say(f"licences: {libraries} libraries from {len(collected)} Debian packages, allowed but the waived")
+    return collected
 
 
 def write_licences(reviews: list[licences.Review], app_folder: Path) -> Path:
@@ -313,6 +338,7 @@ def main(argv: list[str] | None = None) -> int:
     say(f"PyInstaller one-folder build of Crate {ver} for {sys.platform}")
     app_folder = run_pyinstaller()
     bundle = DIST / ("Crate.app" if sys.platform == "darwin" else "crate")
+    reviews += check_collected_libraries(reviews)
     write_licences(reviews, app_folder)
     check_symlinks(bundle)
     say(f"app bundle: {bundle} ({megabytes(folder_size(bundle))}) in {time.perf_counter() - started:.0f} s")

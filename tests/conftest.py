@@ -11,10 +11,15 @@ import pytest
 
 # Must be set before any Qt module is imported, so that a bare `pytest` works on a machine with no screen.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-# Keep the tests away from the user's real settings, library and caches.
-_sandbox = Path(tempfile.mkdtemp(prefix="crate-tests-"))
-os.environ.setdefault("CRATE_HOME", str(_sandbox))
-os.environ.setdefault("XDG_CONFIG_HOME", str(_sandbox / "config"))
+# Keep the tests away from the user's real settings, library and caches (even when CRATE_HOME or
+# XDG_CONFIG_HOME are set in the shell): one folder per test run, made by the process that starts the
+# run (pytest-xdist workers inherit it) and removed when the run ends.
+_sandbox: Path | None = None
+if "CRATE_TESTS_SANDBOX" not in os.environ:
+    _sandbox = Path(tempfile.mkdtemp(prefix="crate-tests-"))
+    os.environ["CRATE_TESTS_SANDBOX"] = str(_sandbox)
+    os.environ["CRATE_HOME"] = str(_sandbox)
+    os.environ["XDG_CONFIG_HOME"] = str(_sandbox / "config")
 # numba's compiled kernels (librosa's beat tracker: ~25 s to compile) are kept between test runs, one
 # folder per pytest-xdist worker: tests analyse in the pytest process itself, and two workers compiling
 # into one folder at once left a kernel that crashed the next loader (issue 10's bug, which the app's
@@ -70,6 +75,14 @@ def pytest_configure(config: pytest.Config) -> None:
     worker = getattr(config, "workerinput", {}).get("workerid")
     if worker and os.environ.get("CRATE_TESTS_OWN_NUMBA_CACHE") == "1":
         os.environ["NUMBA_CACHE_DIR"] = str(Path(tempfile.gettempdir()) / f"crate-tests-numba-cache-{worker}")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The process that made the run's sandbox folder removes it (a run must not leave a folder behind)."""
+    if _sandbox is not None:
+        import shutil
+
+        shutil.rmtree(_sandbox, ignore_errors=True)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

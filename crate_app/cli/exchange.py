@@ -39,11 +39,17 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="import tracks, cues and playlists from rekordbox XML, Traktor NML, Serato crates or M3U8",
         description="Read another DJ program's library: tracks are matched to the library by path (after "
         "--map), then by size and content; playlists become crates under a folder named after the source. "
-        "All or nothing: a file that cannot be read imports nothing.",
+        "All or nothing: a file that cannot be read imports nothing (unless --partial).",
     )
     parser.add_argument("source_kind", choices=IMPORT_SOURCES, metavar="{" + ",".join(IMPORT_SOURCES) + "}")
     parser.add_argument("source", metavar="SOURCE", help="file (or folder) to read")
     _map_option(parser)
+    parser.add_argument(
+        "--partial",
+        action="store_true",
+        help="if the file is damaged (cut short, a bad playlist in a folder), import what can be read and "
+        "list what was left out",
+    )
     parser.add_argument("--json", action="store_true", help="end with the summary as one JSON object")
     parser.set_defaults(run=run_import)
 
@@ -80,6 +86,8 @@ def run_export(args: argparse.Namespace) -> int:
             f"Exported {report.tracks:,} tracks and {report.playlists:,} playlists to {where} "
             f"in {report.seconds:.1f} s; {len(report.skipped):,} skipped"
         )
+        for note in report.notes[:SHOWN_SKIPPED]:
+            print(f"  {note}")
         _print_skipped(report.skipped)
     return 130 if report.cancelled else 0
 
@@ -93,8 +101,8 @@ def run_import(args: argparse.Namespace) -> int:
     with stop_on_interrupt() as stop:
         try:
             report = import_file(
-                library, args.source_kind, Path(args.source), mapper=mapper, progress=progress,
-                should_stop=stop.is_set,
+                library, args.source_kind, Path(args.source), mapper=mapper, partial=args.partial,
+                progress=progress, should_stop=stop.is_set,
             )  # fmt: skip
         finally:
             progress.clear()

@@ -31,6 +31,7 @@ from crate_app.store.filters import (
     NODE_COLUMNS,
     NODE_COLUMNS_SQL,
     SmartQueryError,
+    count_sql,
     node_row_by_id,
     node_row_by_path,
     path_key,
@@ -62,7 +63,7 @@ def smart_count(library: Library, row: tuple) -> tuple[int | None, str | None]:
         where, params = smart_selection_sql(library, row)
     except CrateTreeError as exc:
         return None, str(exc)
-    return library.execute(f"SELECT COUNT(*) FROM tracks WHERE {where}", params).fetchone()[0], None
+    return library.execute(count_sql(where), params).fetchone()[0], None
 
 
 def count_smart_crates(library: Library, node_ids: Iterable[int]) -> dict[int, int]:
@@ -254,7 +255,18 @@ def insert_entries(
     """Write ``rows`` (track_id, added_at) as the crate's entries ``start``, ``start + 1``, ...; the
     tracks exist and are not in the crate, the positions are free.  Inserted in position order: the
     entries' own b-tree (keyed by crate and position) then grows at one end (inserting in track id
-    order instead took twice as long)."""
+    order instead took twice as long).  Rows added at one moment (an add) go as a plain array of ids,
+    positions and time from the SQL: 2-3x faster than an array of triples, each parsed three times."""
+    if not rows:
+        return
+    first_added_at = rows[0][1]
+    if all(added_at == first_added_at for _, added_at in rows):
+        conn.execute(
+            "INSERT INTO crate_entries (crate_id, track_id, position, added_at) "
+            "SELECT ?, value, ? + key, ? FROM json_each(?)",
+            (crate_id, start, first_added_at, id_list([track_id for track_id, _ in rows])),
+        )
+        return
     ordered = [[track_id, start + n, added_at] for n, (track_id, added_at) in enumerate(rows)]
     conn.execute(
         "INSERT INTO crate_entries (crate_id, track_id, position, added_at) "
@@ -506,19 +518,16 @@ def update_smart(
     return node_by_id(library, node_id)
 
 
-def set_color(library: Library, node_id: int, color: str | None) -> None:
-    """A colour (any text the window understands, e.g. ``#e74c3c``), or None for none."""
+def set_look(library: Library, node_id: int, color: str | None, note: str) -> None:
+    """A node's colour (any text the window understands, e.g. ``#e74c3c``; None: none) and note (empty:
+    none), in one transaction."""
     if color is not None and (not isinstance(color, str) or len(color) > 40):
         raise CrateTreeError(f"not a colour: {color!r}")
     with library.write() as conn:
         _touch(conn, node_id)
-        conn.execute("UPDATE crate_nodes SET color = ? WHERE id = ?", (color or None, node_id))
-
-
-def set_note(library: Library, node_id: int, note: str) -> None:
-    with library.write() as conn:
-        _touch(conn, node_id)
-        conn.execute("UPDATE crate_nodes SET note = ? WHERE id = ?", (note or "", node_id))
+        conn.execute(
+            "UPDATE crate_nodes SET color = ?, note = ? WHERE id = ?", (color or None, note or "", node_id)
+        )
 
 
 # -- delete, undo, duplicate -------------------------------------------------------------------------

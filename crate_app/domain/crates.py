@@ -45,9 +45,12 @@ class UnknownCrateError(CrateTreeError):
     exit_code = 3
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class CrateNode:
-    """One folder, crate or smart crate.
+    """One folder, crate or smart crate; never changed once made (``dataclasses.replace`` makes another).
+
+    Not ``frozen``: a frozen dataclass sets each field through ``object.__setattr__``, and listing a tree
+    of 5,000 crates spent 30 ms of its 45 ms making them (a plain one is ten times faster to make).
 
     ``position`` is the node's place among its siblings (0, 1, 2, ... with no gaps).  ``track_count``
     is the number of tracks of a crate (for a smart crate: of its query now), None for folders or when

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import enum
+import os
+import re
 from dataclasses import dataclass, field, fields
 
 # Paths that are not valid UTF-8 (possible on Linux) reach Python as str with lone surrogates
@@ -42,6 +44,38 @@ def display_path(path: str) -> str:
     return path.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
+_TRACK_NUMBER = re.compile(r"^\d{1,3}\s*[-.)_]\s*(?=\S)")  # "01 - ", "01. ", "1) " before the name
+_DASH = re.compile(r"\s+[-\u2013\u2014]\s+")  # " - ", " – ", " — "
+
+
+def names_from_filename(filename: str) -> tuple[str, str]:
+    """(artist, title) read from a file name as DJ apps do for untagged files: "Artist - Title.mp3"
+    splits at the first dash between spaces, a leading track number ("01 - ", "01. ") is dropped,
+    underscores stand for spaces in names without any; otherwise the whole name is the title."""
+    stem = display_path(os.path.splitext(os.path.basename(filename))[0]).strip()
+    if "_" in stem and " " not in stem:
+        stem = stem.replace("_", " ").strip()
+    stem = _TRACK_NUMBER.sub("", stem, count=1)
+    parts = _DASH.split(stem, maxsplit=1)
+    if len(parts) == 2 and parts[0].strip() and parts[1].strip():
+        return parts[0].strip(), parts[1].strip()
+    return "", stem
+
+
+def with_filename_names(artist: str | None, title: str | None, filename: str) -> tuple[str, str]:
+    """A track's artist and title with the file name standing in for a missing title (and artist):
+    what the library stores, so that the table, search and sort all see the same names."""
+    artist, title = artist or "", title or ""
+    if title:
+        return artist, title
+    file_artist, file_title = names_from_filename(filename)
+    if not artist:
+        return file_artist, file_title
+    if file_artist and file_artist.casefold() != artist.casefold():
+        file_title = f"{file_artist} - {file_title}"  # the name says something else: keep all of it
+    return artist, file_title
+
+
 class TrackStatus(enum.StrEnum):
     OK = "ok"
     MISSING = "missing"
@@ -70,6 +104,8 @@ class TagInfo:
     label: str | None = None
     bpm: float | None = None
     key: int | None = None  # canonical key code, see domain.keys
+    rating: int | None = None  # 1-5 stars (library.rating_tags); None = no rating tag
+    color: str | None = None  # a name from domain.colors; None = no colour tag
 
 
 TAG_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(TagInfo))

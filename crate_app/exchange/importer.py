@@ -90,20 +90,23 @@ class _Resolved:
 _NO_CUES: tuple[object, ...] = ()
 
 
-def read_source(kind: str, source: Path, warnings: list[str]) -> Iterator[ImportedTrack | list[PlaylistNode]]:
-    """The reader of ``kind``: tracks as they are parsed, then the list of top-level playlists."""
+def read_source(
+    kind: str, source: Path, warnings: list[str], partial: bool = False
+) -> Iterator[ImportedTrack | list[PlaylistNode]]:
+    """The reader of ``kind``: tracks as they are parsed, then the list of top-level playlists
+    (``partial``: what can be read of a damaged file, the rest named in ``warnings``)."""
     if kind == "rekordbox":
-        return rekordbox_xml.iter_read(source, warnings)
+        return rekordbox_xml.iter_read(source, warnings, partial=partial)
     if kind == "traktor":
-        return traktor_nml.iter_read(source, warnings)
+        return traktor_nml.iter_read(source, warnings, partial=partial)
     if kind == "m3u8":
-        collection = m3u.read(source)
+        collection = m3u.read(source, partial=partial)
         warnings.extend(collection.warnings)
         return iter([*collection.tracks, collection.playlists])
     if kind == "serato":
         from crate_app.exchange import serato_crates
 
-        collection = serato_crates.read(source)
+        collection = serato_crates.read(source, partial=partial)
         warnings.extend(collection.warnings)
         return iter([*collection.tracks, collection.playlists])
     raise ExchangeError(f"cannot import from {kind!r} (one of {', '.join(IMPORT_SOURCES)})")
@@ -132,10 +135,13 @@ def import_file(
     mapper: PathMapper | None = None,
     add_unknown: bool = True,
     prefer: str = "crate",
+    partial: bool = False,
     progress: Callable[[Progress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> ImportReport:
-    """Import ``source`` (a file of ``kind``) into ``library``; raises ExchangeError when unreadable."""
+    """Import ``source`` (a file of ``kind``) into ``library``; raises ExchangeError when unreadable,
+    before anything is written.  With ``partial``, a damaged file gives what can be read of it (the
+    report's warnings say what was left out), still written in one transaction."""
     if prefer not in ("crate", "source"):
         raise ValueError(f"prefer is 'crate' or 'source', not {prefer!r}")
     started = time.monotonic()
@@ -154,7 +160,7 @@ def import_file(
         _match_by_path(library, pending, resolved, ids_by_key, kind)
         pending.clear()
 
-    for item in read_source(kind, Path(source), report.warnings):
+    for item in read_source(kind, Path(source), report.warnings, partial):
         if isinstance(item, list):
             top = item
             continue

@@ -12,7 +12,7 @@ from crate_app import crates
 from crate_app.domain.crates import CrateNode, CrateTreeError
 from crate_app.domain.cues import CuePoint
 from crate_app.domain.track import path_from_db
-from crate_app.exchange.model import ExchangeCue, ExportTrack, PlaylistNode
+from crate_app.exchange.model import EntryRow, ExchangeCue, ExportTrack, PlaylistNode
 from crate_app.exchange.timing import mp3_facts, offset_seconds
 from crate_app.store.cues import cues_in_id_range, cues_of_tracks
 from crate_app.store.library import Library
@@ -82,7 +82,10 @@ class LibrarySource:
 
         def build(node: CrateNode) -> PlaylistNode:
             children = sorted(by_parent.get(node.id, []), key=lambda n: (n.position, n.id))
-            return PlaylistNode(node.name, node.kind == "folder", [build(c) for c in children], ref=node.id)
+            return PlaylistNode(
+                node.name, node.is_folder, [build(c) for c in children], ref=node.id,
+                query=node.query if node.is_smart else None, limit=node.limit if node.is_smart else None,
+            )  # fmt: skip
 
         if crate_paths:
             chosen = []
@@ -133,6 +136,16 @@ class LibrarySource:
             for track_id, path, title, artist, duration in rows:
                 found[track_id] = ExportTrack(track_id, path_from_db(path), title, artist, duration=duration)
         return [found[i] for i in ids if i in found]
+
+    def iter_entry_rows(self) -> Iterator[EntryRow]:
+        """(id, local path, title, artist, duration) of every track (or of the chosen crates' tracks),
+        in id order: one pass over the table."""
+        wanted = None if self._selected is None else set(self._selected)
+        cursor = self.library.execute("SELECT id, path, title, artist, duration FROM tracks ORDER BY id")
+        while rows := cursor.fetchmany(CHUNK):
+            for track_id, path, title, artist, duration in rows:
+                if wanted is None or track_id in wanted:
+                    yield track_id, path_from_db(path), title, artist, duration
 
     def _fetch(self, ids: Sequence[int]) -> list[ExportTrack]:
         """Whole tracks (with cues and timing) by id, in the order of ``ids``."""

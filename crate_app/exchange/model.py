@@ -61,6 +61,8 @@ class PlaylistNode:
     children: list[PlaylistNode] = field(default_factory=list)
     entries: list[object] = field(default_factory=list)
     ref: object = None
+    query: str | None = None  # export: a smart crate's query (its entries are its tracks now)
+    limit: int | None = None  # export: a smart crate's limit on its number of tracks
 
     def walk(self, parents: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], PlaylistNode]]:
         """(path of names, node) for this node and every node below it, depth first, in order."""
@@ -97,6 +99,14 @@ class ExportSource(Protocol):
         """The tracks with these ids, in the order given (unknown ids left out): for playlist entries,
         so only id, path, title, artist and duration need to be filled in."""
         ...
+
+    def iter_entry_rows(self) -> Iterator[EntryRow]:
+        """(id, path, title, artist, duration) of every track, in one pass: for writers that need these
+        for most tracks (a pass costs a fraction of looking each one up)."""
+        ...
+
+
+EntryRow = tuple[int, str, str, str, "float | None"]
 
 
 @dataclass(slots=True)
@@ -141,6 +151,7 @@ class ExportReport:
     playlists: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # how the target changed something (in words)
     started: float = field(default_factory=time.monotonic)
     seconds: float = 0.0
     cancelled: bool = False
@@ -184,3 +195,6 @@ class ListSource:
 
     def tracks_by_ids(self, ids: Sequence[int]) -> list[ExportTrack]:
         return [self._by_id[i] for i in ids if i in self._by_id]
+
+    def iter_entry_rows(self) -> Iterator[EntryRow]:
+        return ((t.id, t.path, t.title, t.artist, t.duration) for t in self._tracks)

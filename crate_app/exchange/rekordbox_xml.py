@@ -27,7 +27,14 @@ from crate_app.exchange.model import (
     PlaylistNode,
 )
 from crate_app.exchange.paths import PathMapper, Unexpressible, folder_uri, from_file_uri, quote_name
-from crate_app.exchange.xmltext import attr, count_placeholder, iso_date, parsing, patch_count
+from crate_app.exchange.xmltext import (
+    attr,
+    close_cut_nodes,
+    count_placeholder,
+    iso_date,
+    parsing,
+    patch_count,
+)
 
 TARGET = "rekordbox"
 _KINDS = {"mp3": "MP3 File", "flac": "FLAC File", "m4a": "M4A File", "mp4": "M4A File", "wav": "WAV File",
@@ -251,8 +258,12 @@ def read(path: Path) -> ImportedCollection:
     return collection
 
 
-def iter_read(path: Path, warnings: list[str]) -> Iterator[ImportedTrack | list[PlaylistNode]]:
-    """Stream a rekordbox XML file: each track as it is parsed, then the list of top-level playlists."""
+def iter_read(
+    path: Path, warnings: list[str], partial: bool = False
+) -> Iterator[ImportedTrack | list[PlaylistNode]]:
+    """Stream a rekordbox XML file: each track as it is parsed, then the list of top-level playlists.
+    A file that stops being readable raises ExchangeError, or with ``partial`` ends the stream there
+    (the tracks and complete playlists before that point, and a warning saying where it stopped)."""
     path = Path(path)
     try:
         size = os.path.getsize(path)
@@ -269,7 +280,8 @@ def iter_read(path: Path, warnings: list[str]) -> Iterator[ImportedTrack | list[
     in_collection = False
     in_playlists = False
     collection_elem = ET.Element("COLLECTION")
-    with parsing(path, "XML"):
+    cut_short: list[str] | None = [] if partial else None
+    with parsing(path, "XML", cut_short):
         for event, elem in ET.iterparse(path, events=("start", "end")):
             tag = elem.tag
             if event == "start":
@@ -322,6 +334,9 @@ def iter_read(path: Path, warnings: list[str]) -> Iterator[ImportedTrack | list[
                 in_playlists = False
     if root_tag is None:
         raise ExchangeError(f"{path.name} is not a rekordbox XML file")
+    if cut_short:
+        warnings.append(f"{cut_short[0]}: what came before was imported, the rest of the file left out")
+        top = close_cut_nodes(stack, warnings) if stack else top
     yield _resolve_location_keys(top)
 
 

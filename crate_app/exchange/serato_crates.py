@@ -24,11 +24,13 @@ from crate_app.exchange.model import (
     ImportedTrack,
     PlaylistNode,
 )
-from crate_app.exchange.paths import PathMapper, Unexpressible, parse_path
+from crate_app.exchange.paths import PathMapper, TargetPath, Unexpressible, parse_path
 from crate_app.exchange.running import program_running
+from crate_app.exchange.serato_rules import DoesNotFit, SeratoRule, serato_rules
 
 TARGET = "serato"
 VERSION = "1.0/Serato ScratchLive Crate"
+SMART_VERSION = "1.0/Serato ScratchLive Smart Crate"
 COLUMNS = ("song", "artist", "bpm", "key", "album", "length", "comment", "added")
 NESTING = "%%"
 
@@ -88,6 +90,73 @@ def serato_folder(dest: Path) -> Path:
     return dest if dest.name == "_Serato_" else dest / "_Serato_"
 
 
+def smart_crate_bytes(match_all: bool, rules: list[SeratoRule], paths: list[str]) -> bytes:
+    """The bytes of a ``.scrate`` file: ALL/ANY, live update on, the rules, and the tracks it holds now."""
+    parts = [
+        text("vrsn", SMART_VERSION),
+        chunk("rart", chunk("brut", b"\x01" if match_all else b"\x00")),
+        chunk("rlut", chunk("brut", b"\x01")),
+        chunk("osrt", text("tvcn", "song") + chunk("brev", b"\x00")),
+    ]
+    parts += [chunk("ovct", text("tvcn", name) + text("tvcw", "0")) for name in COLUMNS]
+    for rule in rules:
+        value = (
+            chunk("urpt", struct.pack(">I", rule.value))
+            if isinstance(rule.value, int)
+            else text("trpt", rule.value)
+        )
+        field = chunk("urkt", struct.pack(">I", rule.field))
+        parts.append(chunk("rurt", text("trft", rule.comparison) + field + value))
+    parts += [chunk("otrk", text("ptrk", path)) for path in paths]
+    return b"".join(parts)
+
+
+class _Drives:
+    """Which ``_Serato_`` folder each exported track's crates go to: the export's own for the tracks on
+    its drive, ``<drive root>/_Serato_`` for tracks on another drive connected here (found by taking the
+    path's components below the drive off its local path); the system drive's crates live in
+    ``~/Music/_Serato_``, which an export elsewhere never writes into."""
+
+    def __init__(self, home: Path, mapper: PathMapper) -> None:
+        self.home = home
+        self.mapper = mapper
+        self.home_volume = self._volume(str(home.resolve()))
+        self.system_volume = self._volume(str(Path.home()))
+        self.folders: dict[str, Path | str] = {self.home_volume: home}  # volume -> _Serato_ or why not
+
+    def _volume(self, path: str) -> str | None:
+        try:
+            return self.mapper.map(path).volume()[0]
+        except Unexpressible:
+            return None
+
+    def place(self, local: str) -> tuple[Path, str]:
+        """(the ``_Serato_`` folder, the drive-relative path) of a track; raises Unexpressible."""
+        volume, parts = self.mapper.map(local).volume()
+        folder = self.folders.get(volume)
+        if folder is None:
+            folder = self.folders[volume] = self._folder_of(volume, local, len(parts))
+        if isinstance(folder, str):
+            raise Unexpressible(folder)
+        return folder, "/".join(parts)
+
+    def _folder_of(self, volume: str, local: str, depth: int) -> Path | str:
+        where = volume or "the system drive"
+        if volume == self.system_volume:
+            return f"it is on {where}, whose crates Serato keeps in ~/Music/_Serato_ (export there for them)"
+        try:
+            path = parse_path(local)
+        except Unexpressible as why:
+            return str(why)
+        root_parts = path.parts[: len(path.parts) - depth]
+        if not root_parts and not path.drive:
+            return f"cannot tell where drive {where} starts in {local}"
+        root = Path(TargetPath(path.drive, root_parts).as_native())
+        if not root.is_dir():
+            return f"its drive ({where}) is not connected here"
+        return root / "_Serato_"
+
+
 def write(
     dest: Path,
     source: ExportSource,
@@ -97,57 +166,86 @@ def write(
     should_stop: Callable[[], bool] | None = None,
     check_running: Callable[[], bool] = serato_running,
 ) -> ExportReport:
-    """Write every playlist as a crate into ``dest/_Serato_`` (or ``dest`` if it is one)."""
+    """Write every playlist as a crate into ``dest/_Serato_`` (or ``dest`` if it is one), and into
+    ``_Serato_`` at the root of each other drive connected here that holds some of its tracks; a smart
+    crate whose rules Serato can hold becomes a ``.scrate`` (on the system drive only: Serato does not
+    use smart crates from other drives), any other one a crate of its tracks now."""
     if check_running():
         raise ExchangeError(
             "Serato is running: close it first (it would overwrite the crates it did not make)"
         )
-    folder = serato_folder(dest)
-    report = ExportReport(TARGET, str(folder))
-    try:
-        drive = mapper.map(str(folder.resolve())).volume()[0]
-    except Unexpressible:
-        drive = ""
+    home = serato_folder(dest)
+    report = ExportReport(TARGET, str(home))
+    drives = _Drives(home, mapper)
+    smart_here = drives.home_volume == drives.system_volume
     nodes = [(names, node) for top in source.playlists() for names, node in top.walk() if not node.is_folder]
     meter = ProgressMeter(len(nodes), progress)
     skipped: set[int] = set()
     exported: set[int] = set()
-    order: list[str] = []
+    order: dict[Path, list[str]] = {home: []}
+    static_smart: list[str] = []
     for names, node in nodes:
         if should_stop is not None and should_stop():
             report.cancelled = True
             break
-        paths = []
+        name = _safe(NESTING.join(n.replace(NESTING, "%") for n in names))
+        rules = None
+        if node.query is not None:
+            try:
+                if not smart_here:
+                    raise DoesNotFit("Serato uses smart crates only from the system drive")
+                rules = serato_rules(node.query, node.limit)
+            except DoesNotFit as why:
+                static_smart.append(f"{'/'.join(names)}: {why}")
+        by_folder: dict[Path, list[str]] = {home: []}
         for track in source.tracks_by_ids(source.entries(node)):
             try:
-                target = mapper.map(track.path)
-                volume, parts = target.volume()
-                if drive and volume != drive:
-                    raise Unexpressible(
-                        f"it is on another drive ({volume or 'the system drive'}) than {folder}"
-                    )
+                folder, relative = drives.place(track.path)
             except Unexpressible as why:
                 if track.id not in skipped:
                     skipped.add(track.id)
                     report.skipped.append((track.path, str(why)))
                 continue
-            paths.append("/".join(parts))
+            by_folder.setdefault(folder, []).append(relative)
             exported.add(track.id)
-        name = NESTING.join(n.replace(NESTING, "%") for n in names)
-        file = folder / "Subcrates" / f"{_safe(name)}.crate"
-        with atomic_output(file, buffering=1 << 16, fsync=False) as out:
-            out.write(crate_bytes(paths))
-        order.append(_safe(name))
-        report.files.append(str(file))
+        if rules is not None:
+            file = home / "SmartCrates" / f"{name}.scrate"
+            with atomic_output(file, buffering=1 << 16, fsync=False) as out:
+                out.write(smart_crate_bytes(rules[0], rules[1], by_folder[home]))
+            report.files.append(str(file))
+        else:
+            for folder, paths in by_folder.items():
+                file = folder / "Subcrates" / f"{name}.crate"
+                with atomic_output(file, buffering=1 << 16, fsync=False) as out:
+                    out.write(crate_bytes(paths))
+                order.setdefault(folder, []).append(name)
+                report.files.append(str(file))
         report.playlists += 1
         meter.update(advance=1, current=node.name)
-    if order and not report.cancelled:
-        with atomic_output(folder / "neworder.pref", buffering=1 << 16) as out:
-            out.write(("".join(f"[crate]{name}\n" for name in order)).encode("utf-16-be"))
+    if not report.cancelled:
+        for folder, names in order.items():
+            if names:
+                _write_order(folder / "neworder.pref", names)
+    if static_smart:
+        report.notes.append(f"{len(static_smart):,} smart crates written as crates of their tracks now:")
+        report.notes.extend(f"  {line}" for line in static_smart)
     report.tracks = len(exported)
     flush_to_disk()
     meter.finish()
     return report.finish()
+
+
+def _write_order(file: Path, names: list[str]) -> None:
+    """``neworder.pref`` listing ``names`` first, then the crates it listed before (kept, in their order)."""
+    lines = [f"[crate]{name}" for name in names]
+    try:
+        old = file.read_bytes().decode("utf-16-be").splitlines()
+    except (OSError, UnicodeDecodeError):
+        old = []
+    ours = set(lines)
+    lines += [line for line in old if line.strip() and line not in ours]
+    with atomic_output(file, buffering=1 << 16) as out:
+        out.write("".join(f"{line}\n" for line in lines).encode("utf-16-be"))
 
 
 def _safe(name: str) -> str:
@@ -168,13 +266,15 @@ def drive_root(serato: Path) -> str:
     return "/"
 
 
-def read(source: Path) -> ImportedCollection:
-    """The crates of a ``_Serato_`` folder (or of the drive or folder that holds one)."""
+def read(source: Path, partial: bool = False) -> ImportedCollection:
+    """The crates of a ``_Serato_`` folder (or of the drive or folder that holds one).  A crate file that
+    cannot be read raises ExchangeError, or with ``partial`` is left out with a warning."""
     folder = serato_folder(Path(source)) if Path(source).name != "Subcrates" else Path(source).parent
     subcrates = folder / "Subcrates"
     if not subcrates.is_dir():
         raise ExchangeError(f"no Serato crates in {source} (looked for {subcrates})")
     root = drive_root(folder)
+    beside = str(folder.resolve().parent)
     collection = ImportedCollection(TARGET, [], [])
     seen: set[str] = set()
     nodes: dict[tuple[str, ...], PlaylistNode] = {}
@@ -182,11 +282,17 @@ def read(source: Path) -> ImportedCollection:
     files = sorted(subcrates.glob("*.crate"), key=lambda p: p.name.casefold())
     for file in files:
         try:
-            relative = crate_paths(file.read_bytes())
+            try:
+                relative = crate_paths(file.read_bytes())
+            except ExchangeError as exc:
+                raise ExchangeError(f"{file.name}: {exc}") from None
+            except OSError as exc:
+                raise ExchangeError(f"cannot read {file}: {exc.strerror or exc}") from exc
         except ExchangeError as exc:
-            raise ExchangeError(f"{file.name}: {exc}") from None
-        except OSError as exc:
-            raise ExchangeError(f"cannot read {file}: {exc.strerror or exc}") from exc
+            if not partial:
+                raise
+            collection.warnings.append(f"{exc}: that crate was left out")
+            continue
         paths = []
         for rel in relative:
             try:
@@ -194,6 +300,8 @@ def read(source: Path) -> ImportedCollection:
                 path = rel  # already absolute (some tools write that)
             except Unexpressible:
                 path = os.path.join(root, rel)
+                if root != beside and not os.path.exists(path) and os.path.exists(os.path.join(beside, rel)):
+                    path = os.path.join(beside, rel)  # a drive's copy in a folder (not its mount point)
             paths.append(path)
             if path not in seen:
                 seen.add(path)

@@ -11,8 +11,10 @@ import os
 import time
 import uuid
 import xml.etree.ElementTree as ET
+from array import array
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from crate_app.domain.errors import ExchangeError
 from crate_app.domain.progress import Progress, ProgressMeter
@@ -29,7 +31,14 @@ from crate_app.exchange.model import (
 )
 from crate_app.exchange.paths import PathMapper, TargetPath, Unexpressible
 from crate_app.exchange.rekordbox_xml import IdSet, grid_start
-from crate_app.exchange.xmltext import attr, count_placeholder, iso_date, parsing, patch_count
+from crate_app.exchange.xmltext import (
+    attr,
+    close_cut_nodes,
+    count_placeholder,
+    iso_date,
+    parsing,
+    patch_count,
+)
 
 TARGET = "traktor"
 VERSIONS = (19, 20)
@@ -63,8 +72,15 @@ class Locations:
 
     def attributes(self, path: str) -> str:
         """``DIR="…" FILE="…" VOLUME="…" VOLUMEID="…"``; raises Unexpressible."""
+        return self.attributes_and_key(path)[0]
+
+    def attributes_and_key(self, path: str) -> tuple[str, str]:
+        """(``attributes(path)``, ``key(path)``); raises Unexpressible."""
         (volume, dir_text), file = self._folder(path)
-        return f'DIR="{attr(dir_text)}" FILE="{attr(file)}" VOLUME="{attr(volume)}" VOLUMEID="{attr(volume)}"'
+        return (
+            f'DIR="{attr(dir_text)}" FILE="{attr(file)}" VOLUME="{attr(volume)}" VOLUMEID="{attr(volume)}"',
+            nml_key(volume, dir_text, file),
+        )
 
     def key(self, path: str) -> str:
         """The PRIMARYKEY KEY (VOLUME + DIR + FILE); raises Unexpressible."""
@@ -177,7 +193,16 @@ def write(
     dest = destination(dest)
     report = ExportReport(TARGET, str(dest))
     meter = ProgressMeter(source.track_count(), progress)
-    exported = IdSet()
+    top = source.playlists()
+    # Each playlist's track ids, asked for first: a playlist entry (PRIMARYKEY) is made once per track
+    # while the collection is written, instead of looking its track up again per entry afterwards.
+    entries: dict[int, array[int]] = {}
+    in_playlists = IdSet()
+    for node in (n for top_node in top for _, n in top_node.walk() if not n.is_folder):
+        ids = entries[id(node)] = array("q", source.entries(node))
+        for track_id in ids:
+            in_playlists.add(track_id)
+    playlist_entries: dict[int, bytes] = {}
     now = time.time()
     with atomic_output(dest) as out:
         out.write(
@@ -192,12 +217,15 @@ def write(
         locations = Locations(mapper, system_volume)
         for track in source.iter_tracks():
             try:
-                location = locations.attributes(track.path)
+                location, key = locations.attributes_and_key(track.path)
             except Unexpressible as why:
                 report.skipped.append((track.path, str(why)))
                 continue
             batch.append(_entry_xml(track, location, modified))
-            exported.add(track.id)
+            if track.id in in_playlists:
+                playlist_entries[track.id] = (
+                    f'<ENTRY><PRIMARYKEY TYPE="TRACK" KEY="{attr(key)}"></PRIMARYKEY></ENTRY>'
+                ).encode("utf-8", "replace")
             report.tracks += 1
             if len(batch) >= 2000:
                 out.write("".join(batch).encode("utf-8", "replace"))
@@ -209,36 +237,36 @@ def write(
         out.write("".join(batch).encode("utf-8", "replace"))
         out.write(b'</COLLECTION>\n<SETS ENTRIES="0"></SETS>\n<PLAYLISTS>')
         patch_count(out, entries_at, report.tracks)
-        top = source.playlists()
         out.write(f'<NODE TYPE="FOLDER" NAME="$ROOT"><SUBNODES COUNT="{len(top)}">\n'.encode())
         for node in top:
-            _write_node(out, node, source, locations, exported, report)
+            _write_node(out, node, entries, playlist_entries, report)
         out.write(b"</SUBNODES></NODE></PLAYLISTS>\n<INDEXING></INDEXING>\n</NML>\n")
     meter.finish()
     report.files.append(str(dest))
     return report.finish()
 
 
-def _write_node(out, node, source, locations: Locations, exported, report) -> None:
+def _write_node(
+    out: BinaryIO, node: PlaylistNode, entries: dict[int, array[int]], playlist_entries: dict[int, bytes],
+    report: ExportReport,
+) -> None:  # fmt: skip
+    """A folder or playlist of the PLAYLISTS tree (``entries``: each playlist's track ids by node id;
+    ``playlist_entries``: the ENTRY of each exported track)."""
     if node.is_folder:
         out.write(
             f'<NODE TYPE="FOLDER" NAME="{attr(node.name)}"><SUBNODES COUNT="{len(node.children)}">\n'.encode()
         )
         for child in node.children:
-            _write_node(out, child, source, locations, exported, report)
+            _write_node(out, child, entries, playlist_entries, report)
         out.write(b"</SUBNODES></NODE>\n")
         return
-    keys: list[str] = []
-    for track in source.tracks_by_ids([i for i in source.entries(node) if i in exported]):
-        try:
-            keys.append(locations.key(track.path))
-        except Unexpressible:
-            continue
-    body = "".join(f'<ENTRY><PRIMARYKEY TYPE="TRACK" KEY="{attr(k)}"></PRIMARYKEY></ENTRY>' for k in keys)
+    body = [e for e in map(playlist_entries.get, entries[id(node)]) if e is not None]
     out.write(
-        f'<NODE TYPE="PLAYLIST" NAME="{attr(node.name)}"><PLAYLIST ENTRIES="{len(keys)}" TYPE="LIST" '
-        f'UUID="{uuid.uuid4().hex}">{body}</PLAYLIST></NODE>\n'.encode("utf-8", "replace")
+        f'<NODE TYPE="PLAYLIST" NAME="{attr(node.name)}"><PLAYLIST ENTRIES="{len(body)}" TYPE="LIST" '
+        f'UUID="{uuid.uuid4().hex}">'.encode("utf-8", "replace")
     )
+    out.write(b"".join(body))
+    out.write(b"</PLAYLIST></NODE>\n")
     report.playlists += 1
 
 
@@ -353,9 +381,10 @@ def read(path: Path, system_volume: str = SYSTEM_VOLUME) -> ImportedCollection:
 
 
 def iter_read(
-    path: Path, warnings: list[str], system_volume: str = SYSTEM_VOLUME
+    path: Path, warnings: list[str], system_volume: str = SYSTEM_VOLUME, partial: bool = False
 ) -> Iterator[ImportedTrack | list[PlaylistNode]]:
-    """Stream an NML file: each collection entry as parsed, then the top-level playlists."""
+    """Stream an NML file: each collection entry as parsed, then the top-level playlists (``partial``:
+    as rekordbox_xml.iter_read)."""
     path = Path(path)
     try:
         if os.path.getsize(path) == 0:
@@ -369,7 +398,8 @@ def iter_read(
     stack: list[PlaylistNode] = []
     top: list[PlaylistNode] = []
     seen: set[str] = set()
-    with parsing(path, "NML"):
+    cut_short: list[str] | None = [] if partial else None
+    with parsing(path, "NML", cut_short):
         for event, elem in ET.iterparse(path, events=("start", "end")):
             tag = elem.tag
             if event == "start":
@@ -421,6 +451,9 @@ def iter_read(
                 in_playlists = False
     if root_tag is None:
         raise ExchangeError(f"{path.name} is not a Traktor NML file")
+    if cut_short:
+        warnings.append(f"{cut_short[0]}: what came before was imported, the rest of the file left out")
+        top = close_cut_nodes(stack, warnings) if stack else top
     for node in top:
         for _, n in node.walk():
             n.ref = "key"

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from crate_app.domain.errors import ExchangeError
+from crate_app.exchange.model import PlaylistNode
 
 # XML 1.0 forbids most control characters even escaped; tags sometimes carry them.
 _INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
@@ -74,17 +75,39 @@ def iso_date(timestamp: float) -> str:
     return text
 
 
+def parse_problem(path: Path, kind: str, exc: ET.ParseError | UnicodeDecodeError) -> str:
+    """Where (and why) the ``kind`` file at ``path`` stops being readable, in words."""
+    if isinstance(exc, UnicodeDecodeError):
+        return f"{path.name} has text in an unknown encoding ({exc.reason})"
+    line, column = exc.position
+    return (
+        f"{path.name} is not a complete, well-formed {kind} file (line {line}, column {column}: "
+        f"{str(exc).split(':')[0]})"
+    )
+
+
 @contextmanager
-def parsing(path: Path, kind: str) -> Iterator[None]:
+def parsing(path: Path, kind: str, cut_short: list[str] | None = None) -> Iterator[None]:
     """Turn a parse failure of the ``kind`` file at ``path`` (e.g. "XML", "NML") into one ExchangeError in
-    words: where the file stops being well-formed, or that its text is in an unknown encoding."""
+    words: where the file stops being well-formed, or that its text is in an unknown encoding.  With a
+    ``cut_short`` list (a partial import), the words go there instead and the block ends quietly: the
+    reader keeps what it read before that point."""
     try:
         yield
-    except ET.ParseError as exc:
-        line, column = exc.position
-        raise ExchangeError(
-            f"{path.name} is not a complete, well-formed {kind} file (line {line}, column {column}: "
-            f"{str(exc).split(':')[0]}); nothing was imported"
-        ) from None
-    except UnicodeDecodeError as exc:
-        raise ExchangeError(f"{path.name} has text in an unknown encoding ({exc.reason})") from None
+    except (ET.ParseError, UnicodeDecodeError) as exc:
+        problem = parse_problem(path, kind, exc)
+        if cut_short is None:
+            raise ExchangeError(f"{problem}; nothing was imported") from None
+        cut_short.append(problem)
+
+
+def close_cut_nodes(stack: list[PlaylistNode], warnings: list[str]) -> list[PlaylistNode]:
+    """The playlists of a file that ends inside its playlist tree (``stack``: the nodes still open, the
+    root first): playlists cut off are left out (with a warning), folders keep their complete children.
+    Returns the top-level nodes."""
+    for depth in range(len(stack) - 1, 0, -1):
+        node = stack[depth]
+        if not node.is_folder:
+            stack[depth - 1].children.remove(node)
+            warnings.append(f"the playlist {node.name!r} is cut off by the end of the file: left out")
+    return stack[0].children if stack else []

@@ -287,8 +287,17 @@ class CratesController(QObject):
 
     def _on_service_nodes_loaded(self, _nodes: list[CrateNode]) -> None:
         crate_id = self.model.crate_id
-        if crate_id is not None and self.service.node(crate_id) is None:
+        node = self.service.node(crate_id)
+        if crate_id is not None and node is None:
             self.sidebar.select_collection()  # the crate shown was deleted (here or in another window)
+        elif (
+            node is not None
+            and node.kind == "smart"
+            and node.track_count is not None
+            and not self.model.is_loading
+            and node.track_count != self.model.scope_count
+        ):  # the smart crate shown was counted again and matches other tracks now (analysis, tags)
+            self.model.refresh(pin_row=self.table.verticalScrollBar().value())
 
     def _on_model_reorder_requested(self, track_ids: list[int], position: int) -> None:
         crate = self.service.node(self.model.crate_id)

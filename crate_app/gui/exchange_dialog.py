@@ -134,6 +134,7 @@ class ExchangeDialog(QDialog):
         self.relative = QCheckBox("Paths relative to each playlist's folder")
         self.add_unknown = QCheckBox("Add files the library does not have yet (else list them)")
         self.add_unknown.setChecked(True)
+        self.partial = QCheckBox("If the file is damaged, import what can be read (and list the rest)")
         self.prefer = QComboBox()
         self.prefer.addItems(
             ["Keep Crate's (fill in only what Crate lacks)", f"Take {TITLES[kind].split()[0]}'s"]
@@ -146,6 +147,7 @@ class ExchangeDialog(QDialog):
             form.addRow("", self.relative)
         if direction == "import":
             form.addRow("New files:", self.add_unknown)
+            form.addRow("Damaged file:", self.partial)
             if kind in ("rekordbox", "traktor"):
                 form.addRow("BPM, key, grid, cues:", self.prefer)
 
@@ -235,7 +237,7 @@ class ExchangeDialog(QDialog):
         prefer = "source" if self.prefer.currentIndex() == 1 else "crate"
         return ExchangeRequest(
             self.direction, self.kind, Path(text).expanduser(), mapper, self.chosen_crates(), options,
-            add_unknown=self.add_unknown.isChecked(), prefer=prefer,
+            add_unknown=self.add_unknown.isChecked(), prefer=prefer, partial=self.partial.isChecked(),
         )  # fmt: skip
 
     # -- running -------------------------------------------------------------------------------------
@@ -319,6 +321,7 @@ def report_lines(report: ExportReport | ImportReport) -> list[str]:
     files = report.files[0] if len(report.files) == 1 else f"{len(report.files):,} files in {report.dest}"
     lines = [f"Exported {report.tracks:,} tracks and {report.playlists:,} playlists to {files} in "
              f"{report.seconds:.1f} s; {len(report.skipped):,} left out"]  # fmt: skip
+    lines += report.notes[:SHOWN_PROBLEMS]
     lines += [f"left out: {display_path(p)} ({why})" for p, why in report.skipped[:SHOWN_PROBLEMS]]
     return lines
 

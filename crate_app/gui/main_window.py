@@ -49,7 +49,7 @@ from crate_app.gui.rename_dialog import RenameDialog, selection_from_view
 from crate_app.gui.rename_history import RenameHistoryDialog, ask_about_unfinished, run_answer
 from crate_app.gui.search_box import SearchBox
 from crate_app.gui.settings import WindowSettings, load_settings, save_settings
-from crate_app.gui.track_model import COLUMN_NAMES, COLUMNS, TrackRole, TrackTableModel
+from crate_app.gui.track_model import COLUMN_NAMES, COLUMNS, TrackRole, TrackTableModel, column_order_to_show
 from crate_app.services.jobs import JobRunner
 from crate_app.services.library_watch import LibraryWatcher
 from crate_app.services.rename_service import RenameService
@@ -178,7 +178,7 @@ class TrackTable(QTableView):
     # -- settings -------------------------------------------------------------------------------------
     def apply_settings(self, settings: WindowSettings) -> None:
         header = self.horizontalHeader()
-        for visual, name in enumerate(n for n in settings.column_order if n in COLUMN_NAMES):
+        for visual, name in enumerate(column_order_to_show(settings.column_order)):
             header.moveSection(header.visualIndex(COLUMN_NAMES.index(name)), visual)
         for number, name in enumerate(COLUMN_NAMES):
             header.setSectionHidden(number, name in settings.hidden_columns)
@@ -256,6 +256,13 @@ class MainWindow(QMainWindow):
         self.analysis = AnalysisController(self, library, self.model, self.table, settings_store)
         layout.addWidget(self.analysis.panel)
         self.player_area = PlayerArea(self)  # the player strip above the table, the track panel beside it
+        # Smart crates follow what analysis, tag edits and renames change (after a scan: the service).
+        for values_changed in (
+            self.analysis.service.tracks_saved,
+            self.player_area.tag_edits.tracks_changed,
+            self.rename_service.paths_changed,
+        ):
+            values_changed.connect(self.crates.service.tracks_changed)
 
         self._refresh_timer = QTimer(self)
         self._refresh_timer.setSingleShot(True)
@@ -672,6 +679,10 @@ class MainWindow(QMainWindow):
         self.runner.shutdown()
         self.crates.shutdown()
         self.model.shutdown()
+        # Every runner of the window and its services was cancelled and waited for above; closing
+        # them makes any later start (a timer or a queued signal) a no-op, so no job outlives its pool.
+        for runner in self.findChildren(JobRunner):
+            runner.close(0)
 
 
 def _local_paths(urls: list[QUrl]) -> list[str]:

@@ -60,10 +60,6 @@ class PlayerArea(QObject):
         table = window.table
         self.waveform_column = WaveformColumnDelegate(table, lambda: self.window.library, self)
         table.setItemDelegateForColumn(WAVEFORM_COLUMN, self.waveform_column)
-        header = table.horizontalHeader()
-        if "waveform" not in window.settings.column_order:  # new: it goes after the title, in sight
-            title = header.visualIndex(COLUMN_NAMES.index("title"))
-            header.moveSection(header.visualIndex(WAVEFORM_COLUMN), title + 1)
         table.horizontalHeader().sortIndicatorChanged.connect(self._on_header_sort_indicator_changed)
         table.selectionModel().currentRowChanged.connect(self._on_table_current_row_changed)
         window.model.modelReset.connect(self._on_model_reset)

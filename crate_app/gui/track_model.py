@@ -36,6 +36,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QBrush, QColor
 
 from crate_app.crates import entry_positions
+from crate_app.domain.colors import TRACK_COLORS
 from crate_app.domain.keys import KeyNotation, format_key_code
 from crate_app.domain.search import And, ParsedQuery
 from crate_app.domain.track import TrackRecord, TrackStatus, display_path
@@ -56,6 +57,11 @@ MAX_FORMATTED_ROWS = 5_000  # display texts kept for the rows painted recently
 WARM_MIN_ROWS = 20_000
 WARM_AFTER_REFRESH_MS = 100
 ANCHOR_STEP = 2_000
+# A crate (or smart crate) in another order than its own, before its ids in that order are read (a
+# second or so of a core for 100,000 tracks, on the warming thread): a page more than this many of its
+# rows away from a known one is not read on the GUI thread (walking the library's sort index to it,
+# testing each track's membership, took up to 0.7 s); its rows show empty until the ids are in.
+CHEAP_SKIP = 1_000
 # SQLite memory of the model's two connections (GUI thread, worker): small caches, no memory map,
 # so that the window's resident memory stays low (the OS caches the file anyway).
 GUI_CACHE_MB, WORKER_CACHE_MB = 16, 8
@@ -64,6 +70,7 @@ _DISPLAY = Qt.ItemDataRole.DisplayRole
 _ALIGNMENT = Qt.ItemDataRole.TextAlignmentRole
 _FOREGROUND = Qt.ItemDataRole.ForegroundRole
 _TOOLTIP = Qt.ItemDataRole.ToolTipRole
+_DECORATION = Qt.ItemDataRole.DecorationRole
 _OK = TrackStatus.OK.value
 _ROW_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
 _DRAG_ROW_FLAGS = _ROW_FLAGS | Qt.ItemFlag.ItemIsDragEnabled
@@ -112,12 +119,39 @@ COLUMNS: tuple[Column, ...] = (
     Column("date_added", "Added", lambda t: _date(t.date_added), 90, True),
     Column("path", "Path", lambda t: display_path(t.path), 400),
     Column("position", "#", lambda t: "", 50, True),  # a crate's own order (shown in crate views)
-    Column("waveform", "Waveform", lambda t: "", 110),  # drawn by gui.waveform_column (not sortable)
+    Column("waveform", "Waveform", lambda t: "", 90),  # drawn by gui.waveform_column (not sortable)
+    Column("rating", "Rating", lambda t: "\u2605" * t.rating if t.rating else "", 80),  # + the colour
 )
 COLUMN_NAMES = tuple(c.name for c in COLUMNS)
+# The order a new window shows (by name): what DJs pick by (BPM, key, time) right after the names, so
+# that it is in sight at 1280 px beside the sidebar and the track panel; the waveform after them.
+DEFAULT_COLUMN_ORDER = (
+    "artist", "title", "bpm", "key", "duration", "waveform", "rating", "album", "genre", "year",
+    "bitrate", "format", "date_added", "path", "position",
+)  # fmt: skip
+# Orders earlier versions saved without the user choosing them (a crate view moves "#" first; it is
+# ignored in the comparison): the designed order, and the same with the waveform inserted after the title.
+_EARLIER_DEFAULTS = (
+    tuple(n for n in COLUMN_NAMES if n not in ("position", "waveform", "rating")),
+    ("artist", "title", "waveform", "album", "genre", "bpm", "key", "duration", "year", "bitrate",
+     "format", "date_added", "path"),
+)  # fmt: skip
+
+
+def column_order_to_show(saved: tuple[str, ...]) -> tuple[str, ...]:
+    """The visual order to show for a remembered one: the default for none or an earlier version's
+    default; the user's own order otherwise, with columns it does not know yet added at the end."""
+    known = tuple(name for name in saved if name in COLUMN_NAMES)
+    if not known or tuple(n for n in known if n != "position") in _EARLIER_DEFAULTS:
+        return DEFAULT_COLUMN_ORDER
+    return known + tuple(name for name in DEFAULT_COLUMN_ORDER if name not in known)
+
+
 _KEY_COLUMN = COLUMN_NAMES.index("key")
 POSITION_COLUMN = COLUMN_NAMES.index("position")
 WAVEFORM_COLUMN = COLUMN_NAMES.index("waveform")
+_RATING_COLUMN = COLUMN_NAMES.index("rating")
+_TRACK_COLORS = {name: QColor(value) for name, value in TRACK_COLORS.items()}  # the swatch beside the stars
 
 
 class RowSource(Protocol):
@@ -163,12 +197,24 @@ class KeysetSource:
     def rows(self, offset: int, limit: int) -> list[TrackRecord]:
         if (ids := self._ids) is not None:
             return self._library.tracks_by_ids(ids[offset : offset + limit])
+        self._take_anchors()
+        return self._view.rows(offset, limit)
+
+    def _take_anchors(self) -> None:
         while True:  # anchors found by warm() meanwhile (on its thread) are taken over here
             try:
                 self._view.remember(*self._found.get_nowait())
             except queue.Empty:
                 break
-        return self._view.rows(offset, limit)
+
+    def is_far(self, offset: int, limit: int) -> bool:
+        """Whether ``rows(offset, limit)`` would walk far through another order's index, testing each
+        track for membership: a crate (or smart crate) in another order than its own, before ``warm()``
+        has read its ids in that order, asked for rows more than CHEAP_SKIP rows from a known one."""
+        if self._ids is not None or self.crate_id is None or self.is_warm or self._view.in_crate_order:
+            return False
+        self._take_anchors()
+        return self._view.rows_to_skip(offset, limit) > CHEAP_SKIP
 
     def row_of_id(self, track_id: int) -> int | None:
         if (ids := self._ids) is not None:
@@ -415,6 +461,8 @@ class TrackTableModel(QAbstractTableModel):
         self._positions: dict[int, int] = {}  # track id -> position in the crate, for loaded rows
         self._tracked: list[tuple[int, int, int]] = []
         self._reorderable = False  # in_crate_order, kept for flags()
+        # Pages asked for while their rows were far to read (KeysetSource.is_far): read once warm.
+        self._deferred_pages: OrderedDict[int, None] = OrderedDict()
         self.load()
 
     # -- what is shown --------------------------------------------------------------------------------
@@ -571,7 +619,7 @@ class TrackTableModel(QAbstractTableModel):
         page_no, within = divmod(row, PAGE_SIZE)
         page = self._pages.get(page_no)
         if page is None:
-            if not load:
+            if not load or self._defer_page(page_no):
                 return None
             page = self._load_page(page_no)
         else:
@@ -622,6 +670,11 @@ class TrackTableModel(QAbstractTableModel):
             return texts[index.column()]
         if role == _ALIGNMENT:
             return self._alignments[index.column()]
+        if role == _DECORATION:
+            if index.column() != _RATING_COLUMN:
+                return None
+            record = self.track_at(index.row(), load=False)  # the row's texts loaded it
+            return _TRACK_COLORS.get(record.color) if record is not None and record.color else None
         if role == _FOREGROUND:
             texts = self._texts.get(index.row())
             if texts is not None and texts[-1] == _OK:  # the status is kept after the texts
@@ -831,12 +884,57 @@ class TrackTableModel(QAbstractTableModel):
             return
         generation = self._generation
 
-        def warm(job: Job) -> bool:
+        def warm(job: Job) -> tuple[int, bool]:
             self.library.limit_memory(WORKER_CACHE_MB, 0)
-            return source.warm(ANCHOR_STEP, lambda: not self._is_current(generation))
+            return generation, source.warm(ANCHOR_STEP, lambda: not self._is_current(generation))
 
         # On a thread of its own: a sort or search clicked meanwhile never waits behind it (and stops it).
-        self._background.start(FunctionJob(warm, "Indexing the table"))
+        job = FunctionJob(warm, "Indexing the table")
+        job.signals.finished.connect(self._on_warm_finished)
+        job.signals.failed.connect(self._on_warm_failed)
+        self._background.start(job)
+
+    def _defer_page(self, page_no: int) -> bool:
+        """Leave a page to be read once the view is warm, if reading it now would be slow (see
+        CHEAP_SKIP); its rows show empty meanwhile."""
+        source = self._source
+        if self.is_warm or not isinstance(source, KeysetSource) or self.is_loading:
+            return False  # (a small view is never warmed: it is read as asked)
+        if not source.is_far(page_no * PAGE_SIZE, PAGE_SIZE):
+            return False
+        self._deferred_pages[page_no] = None
+        self._deferred_pages.move_to_end(page_no)
+        while len(self._deferred_pages) > MAX_PAGES // 4:  # only the pages painted last matter
+            self._deferred_pages.popitem(last=False)
+        return True
+
+    def _on_warm_finished(self, result: tuple[int, bool]) -> None:
+        generation, warmed = result
+        if generation == self._generation and warmed:
+            self._load_deferred_pages()
+
+    def _on_warm_failed(self, _message: str) -> None:
+        self._load_deferred_pages(at_any_cost=True)  # slow, but the rows must show
+
+    def _load_deferred_pages(self, *, at_any_cost: bool = False) -> None:
+        """Read the pages left for later and tell the view their rows changed."""
+        pending, self._deferred_pages = list(self._deferred_pages), OrderedDict()
+        source = self._source
+        if source is None or self.is_loading:
+            return  # a new view is on its way: it reads its own pages
+        loaded = []
+        for page_no in pending:
+            if page_no in self._pages or page_no * PAGE_SIZE >= self._count:
+                continue
+            if not at_any_cost and isinstance(source, KeysetSource) and source.is_far(page_no * PAGE_SIZE, 1):
+                continue
+            self._load_page(page_no)
+            loaded.append(page_no)
+        last_column = len(COLUMNS) - 1
+        for page_no in loaded:
+            first = page_no * PAGE_SIZE
+            last = min(first + PAGE_SIZE, self._count) - 1
+            self.dataChanged.emit(self.index(first, 0), self.index(last, last_column))
 
     def _install(self, loaded: _Loaded) -> None:
         self._source = loaded.source
@@ -914,6 +1012,7 @@ class TrackTableModel(QAbstractTableModel):
                 self._texts.pop(evicted_no * PAGE_SIZE + offset, None)
 
     def _clear_cache(self) -> None:
+        self._deferred_pages.clear()
         self._positions.clear()
         self._pages.clear()
         self._texts.clear()

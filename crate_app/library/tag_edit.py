@@ -1,9 +1,9 @@
-"""Editing the text tags of files: title, artist, album, album artist, genre, label, comment, year,
-track number, written with mutagen through the tag writer's copy, verify and replace.
+"""Editing the tags of files: title, artist, album, album artist, genre, label, comment, year, track
+number, rating and colour, written with mutagen through the tag writer's copy, verify and replace.
 
 ``write_tag_fields(path, changes)`` changes only the fields in ``changes`` (a value of '' or None
 removes the tag) and verifies by reading the copy back with the scanner's own reader, so what the
-library will show is what was written.  Rating and colour are library fields, not file tags.
+library will show is what was written.  Where rating and colour go in each format: ``rating_tags``.
 """
 
 from __future__ import annotations
@@ -11,12 +11,15 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
+from crate_app.domain.colors import parse_track_color
+from crate_app.library.rating_tags import write_color, write_rating
 from crate_app.library.tag_writer import TagWriteError, rewrite_safely, tag_family
 from crate_app.library.tags import TagReadError, tag_info_from
 
 TEXT_FIELDS = ("title", "artist", "album", "albumartist", "genre", "label", "comment")
 NUMBER_FIELDS = ("year", "track_no")
-EDITABLE_FIELDS = (*TEXT_FIELDS, *NUMBER_FIELDS)
+USER_FIELDS = ("rating", "color")  # the user's own values: library fields first, also kept in the tags
+EDITABLE_FIELDS = (*TEXT_FIELDS, *NUMBER_FIELDS, *USER_FIELDS)
 TagValue = str | int | None
 
 # Where each family keeps a field: the name written first, then the other names the reader also reads
@@ -50,7 +53,20 @@ def normalise_changes(changes: Mapping[str, TagValue]) -> dict[str, TagValue]:
     for name, value in changes.items():
         if name not in EDITABLE_FIELDS:
             raise ValueError(f"'{name}' is not an editable tag (try {', '.join(EDITABLE_FIELDS)})")
-        if name in NUMBER_FIELDS:
+        if name == "rating":
+            if value in (None, "", 0):
+                clean[name] = None
+                continue
+            try:
+                stars = int(str(value).strip())
+            except ValueError:
+                stars = -1
+            if isinstance(value, bool) or not 0 <= stars <= 5:
+                raise ValueError(f"a rating is 0-5 stars, not {value!r}")
+            clean[name] = stars or None
+        elif name == "color":
+            clean[name] = parse_track_color(value)  # type: ignore[arg-type]
+        elif name in NUMBER_FIELDS:
             if value in (None, ""):
                 clean[name] = None
                 continue
@@ -83,11 +99,11 @@ def write_tag_fields(path: str | os.PathLike[str], changes: Mapping[str, TagValu
             raise TagWriteError(f"the file did not read back after writing ({error})") from None
         for name, value in wanted.items():
             got = getattr(found, name)
-            expected = value if value not in ("", None) else None
+            expected = value if value not in ("", None, 0) else None
             if got != expected:
                 raise TagWriteError(f"{name} read back as {got!r}, not {expected!r}; file left unchanged")
 
-    rewrite_safely(path, lambda audio: _write(audio, wanted), verify)
+    rewrite_safely(path, lambda audio: _write(audio, dict(wanted)), verify)
 
 
 def _write(audio, changes: dict[str, TagValue]) -> None:
@@ -96,6 +112,10 @@ def _write(audio, changes: dict[str, TagValue]) -> None:
         if audio.tags is None:
             audio.add_tags()
         tags = audio.tags
+        if "rating" in changes:
+            write_rating(family, tags, changes.pop("rating"))  # type: ignore[arg-type]
+        if "color" in changes:
+            write_color(family, tags, changes.pop("color"))  # type: ignore[arg-type]
         if family == "id3":
             _write_id3(tags, changes)
             version = tags.version[1] if tags.version and tags.version[1] in (3, 4) else 3

@@ -17,6 +17,7 @@ import math
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -77,9 +78,19 @@ def rewrite_safely(
     TagWriteError to refuse it), check the audio stream is unchanged, then ``os.replace`` the original.
 
     Any failure removes the copy and raises :class:`TagWriteError`; the original stays byte-identical.
+    Two writes of one file in this process (a tag edit and a rating set in the track panel) take turns,
+    so that neither replaces the file with a copy made before the other's change.
     """
     # Tag the real file behind a symlink (os.replace would otherwise replace the link itself).
     target = os.path.realpath(os.fspath(path))
+    with _FILE_LOCKS[hash(target) % len(_FILE_LOCKS)]:
+        _rewrite(target, change, verify)
+
+
+_FILE_LOCKS = [threading.Lock() for _ in range(32)]  # striped by path: bounded; other files rarely wait
+
+
+def _rewrite(target: str, change: Callable[[Any], None], verify: Callable[[Any], None]) -> None:
     if not os.path.isfile(target):
         raise TagWriteError("file not found")
 

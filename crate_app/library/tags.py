@@ -31,6 +31,7 @@ from mutagen.wave import WAVE
 from crate_app.domain.errors import CrateError
 from crate_app.domain.keys import parse_key
 from crate_app.domain.track import ScannedFile, TagInfo
+from crate_app.library.rating_tags import read_rating_color
 
 BPM_MIN = 1.0  # BPM values outside [BPM_MIN, BPM_MAX] are junk (0, 99999, negative), not tempos
 BPM_MAX = 999.0
@@ -272,6 +273,7 @@ def tag_info_from(kind: str, info: object, raw_tags: object, size: int) -> TagIn
         reader = _reader_for(raw_tags)
         if reader is not None:
             fill_tags(tags, *reader)
+            tags.rating, tags.color = read_rating_color(raw_tags)
     except Exception:  # a tag mutagen parsed but we cannot make sense of: keep the audio, drop the tags
         tags = TagInfo(fmt, codec, duration, bitrate, sample_rate, channels)
     return tags

@@ -26,6 +26,7 @@ class ExchangeRequest:
     options: dict[str, object] = field(default_factory=dict)  # writer options (export)
     add_unknown: bool = True  # import: add files the library does not know yet
     prefer: str = "crate"  # import: whose BPM/key/grid/cues win where both have one
+    partial: bool = False  # import: what can be read of a damaged file (the report names the rest)
 
 
 class ExchangeJob(Job):
@@ -43,7 +44,7 @@ class ExchangeJob(Job):
             )  # fmt: skip
         return import_file(
             self.library, r.kind, r.path, mapper=r.mapper, add_unknown=r.add_unknown, prefer=r.prefer,
-            progress=self.emit_progress, should_stop=self.should_stop,
+            partial=r.partial, progress=self.emit_progress, should_stop=self.should_stop,
         )  # fmt: skip
 
 

@@ -217,8 +217,11 @@ class FunctionJob(Job):
 class JobRunner(QObject):
     """Owns a QThreadPool, starts jobs on it and keeps each job alive until it has ended.
 
-    ``shutdown()`` cancels what is running and waits for the pool (call it before the window closes
-    or the library the jobs use is closed).
+    ``shutdown()`` cancels what is running and waits for the pool (call it before the library the
+    jobs use is closed); the runner can start jobs again afterwards.  ``close()`` does the same and
+    then refuses every later ``start``: a timer or queued signal firing after the window shut down
+    must not start a job that outlives the pool (Qt's C++ destructor of a QThreadPool waits for its
+    jobs while holding the GIL such a job needs, and the process hangs).
     """
 
     job_started = Signal(object)  # Job
@@ -230,6 +233,12 @@ class JobRunner(QObject):
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(max_threads)
         self._jobs: list[Job] = []
+        self._closed = False
+
+    @property
+    def is_closed(self) -> bool:
+        """True after ``close()``: ``start`` refuses."""
+        return self._closed
 
     @property
     def jobs(self) -> list[Job]:
@@ -241,7 +250,14 @@ class JobRunner(QObject):
         return bool(self._jobs)
 
     def start(self, job: Job, priority: int = 0) -> Job:
-        """Queue ``job`` on the pool; returns it so that callers can connect to ``job.signals``."""
+        """Queue ``job`` on the pool; returns it so that callers can connect to ``job.signals``.
+
+        After ``close()`` the job is cancelled instead and never runs (nor emits anything).
+        """
+        if self._closed:
+            log.debug("job %s refused: its runner is closed", job.name)
+            job.cancel()
+            return job
         was_busy = self.is_busy
         self._jobs.append(job)
         job.signals.ended.connect(self._on_job_ended)  # a bound slot: queued onto the runner's thread
@@ -263,6 +279,11 @@ class JobRunner(QObject):
         """Cancel every job and wait for the pool; True if everything stopped in time."""
         self.cancel_all()
         return self.pool.waitForDone(timeout_ms)
+
+    def close(self, timeout_ms: int = -1) -> bool:
+        """Shut down for good: cancel and wait like ``shutdown``, then refuse every later start."""
+        self._closed = True
+        return self.shutdown(timeout_ms)
 
     def _on_job_ended(self, job: Job) -> None:
         if job in self._jobs:

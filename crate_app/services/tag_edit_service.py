@@ -1,7 +1,8 @@
 """Editing tags of one or many tracks in the background, with progress, Cancel, undo and redo.
 
-Text tags (title ... track number) are written into the files (library.tag_edit, copy, verify and
-replace) and then into the library; rating and colour are library fields and change at once.  Each
+Tags (title ... track number, rating, colour) are written into the files (library.tag_edit, copy,
+verify and replace) and then into the library.  Rating and colour are the user's own library fields
+first: a file that cannot be written still gets them in the library (and the failure says so).  Each
 edit is one command on an undo stack (the window's, shared with the crate edits and the corrections,
 so that Ctrl+Z undoes the last edit whatever it was): undo writes the values the tracks had before,
 redo the new ones again, only for the files the edit changed.  Writes run one at a time, in the
@@ -19,12 +20,16 @@ from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from crate_app.domain.errors import CrateError
 from crate_app.domain.track import TrackRecord, display_path
-from crate_app.library.tag_edit import EDITABLE_FIELDS, TagValue, normalise_changes, write_tag_fields
+from crate_app.library.tag_edit import (
+    EDITABLE_FIELDS,
+    USER_FIELDS,
+    TagValue,
+    normalise_changes,
+    write_tag_fields,
+)
 from crate_app.services.jobs import Job, JobRunner
 from crate_app.store import writer
 from crate_app.store.library import Library
-
-LIBRARY_FIELDS = ("rating", "color")
 
 
 @dataclass(slots=True)
@@ -58,19 +63,20 @@ class EditOutcome:
 def plan_edit(tracks: list[TrackRecord], changes: dict[str, object]) -> list[TrackChange]:
     """The per-track changes of setting ``changes`` on ``tracks``: tracks that already hold a value
     are left out of that field, so that only what really changes is written."""
-    file_changes = normalise_changes({k: v for k, v in changes.items() if k in EDITABLE_FIELDS})  # type: ignore[arg-type]
-    library_changes = {k: v for k, v in changes.items() if k in LIBRARY_FIELDS}
-    unknown = set(changes) - set(EDITABLE_FIELDS) - set(LIBRARY_FIELDS)
+    unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
         raise ValueError(f"cannot edit {', '.join(sorted(unknown))}")
+    file_changes = normalise_changes(changes)  # type: ignore[arg-type]
     planned: list[TrackChange] = []
     for track in tracks:
         before: dict[str, object] = {}
         after: dict[str, object] = {}
-        for name, value in (*file_changes.items(), *library_changes.items()):
+        for name, value in file_changes.items():
             current = getattr(track, name)
-            if name in EDITABLE_FIELDS and isinstance(value, str):
+            if isinstance(value, str):
                 current = current or ""
+            elif name == "rating":
+                current = current or None  # 0 stars is unrated in every tag format
             if current != value:
                 before[name], after[name] = current, value
         if after:
@@ -98,7 +104,7 @@ class TagEditJob(Job):
                 cancelled = True
                 break
             values = change.before if self.backwards else change.after
-            file_values: dict[str, TagValue] = {k: v for k, v in values.items() if k in EDITABLE_FIELDS}  # type: ignore[misc]
+            file_values: dict[str, TagValue] = dict(values)  # type: ignore[arg-type]
             try:
                 if file_values:
                     write_tag_fields(change.path, file_values)
@@ -107,7 +113,15 @@ class TagEditJob(Job):
                 done.append(change)
                 meter.update(advance=1, current=display_path(os.path.basename(change.path)))
             except (CrateError, ValueError, OSError) as error:
-                failures.append((change.path, str(error)))
+                reason = str(error)
+                kept = [name for name in USER_FIELDS if name in values]
+                if kept:  # the user's rating/colour still go into the library
+                    before = {n: change.before[n] for n in kept}
+                    done.append(
+                        TrackChange(change.track_id, change.path, before, {n: change.after[n] for n in kept})
+                    )
+                    reason += f" ({' and '.join(kept).replace('color', 'colour')} kept in the library only)"
+                failures.append((change.path, reason))
                 meter.update(advance=1, failed=1)
             if len(pending_rows) >= 200:
                 writer.update_tag_fields(self.library, pending_rows)

@@ -127,6 +127,7 @@ class CoverCache:
 
 
 CorrectionState = object  # what one corrected field of a track was: see TrackService._state
+_FILE_FIELDS = ("bpm", "key", "rating", "color")  # corrections that are also written into the file
 _MERGING_ID = 1301  # QUndoCommand.id() of corrections that merge with the next one (taps, nudges)
 
 
@@ -216,6 +217,8 @@ class TrackService(QObject):
         self.cues: list[CuePoint] = []
         self._taps: list[float] = []
         self._cover_key = ""
+        self._file_writes: dict[int, set[str]] = {}  # track id -> fields to write into its file
+        self._file_write_job: Job | None = None
 
     # -- selection ---------------------------------------------------------------------------------
     def select(self, track_id: int | None) -> None:
@@ -363,7 +366,7 @@ class TrackService(QObject):
         track = self.track
         before = self._state(field)
         change([track.id])
-        self._changed(track.id, write_back=field in ("bpm", "key"))
+        self._changed(track.id, write_back=field)
         after = self._state(field)
         if after != before:
             title = track.title or os.path.basename(track.path)
@@ -382,7 +385,7 @@ class TrackService(QObject):
         if field == "cues" and self.track is not None and self.track.id == track_id:
             self.cues = list(state)  # type: ignore[call-overload]
             self.cues_changed.emit(self.cues)
-        self._changed(track_id, write_back=field in ("bpm", "key"))
+        self._changed(track_id, write_back=field)
 
     # -- cues ------------------------------------------------------------------------------------------
     def snap(self, position: float) -> float:
@@ -428,30 +431,55 @@ class TrackService(QObject):
 
         self._correct("cues", "Edit cues", change, False)
 
-    def _changed(self, track_id: int, *, write_back: bool = False) -> None:
+    def _changed(self, track_id: int, *, write_back: str = "") -> None:
+        """After ``track_id`` changed in the library: show it, and write the changed field into the file
+        (rating and colour always, as the tag editor does; BPM and key when the option says so)."""
         if self.track is not None and self.track.id == track_id:
             self.reload()
         self.tracks_updated.emit([track_id])
-        notation = self.tag_notation() if write_back else None
-        if notation is not None:
-            track = self.library.track_by_id(track_id)
-            if track is not None:
-                self._write_back(track, notation)
+        if write_back in _FILE_FIELDS:
+            self._file_writes.setdefault(track_id, set()).add(write_back)
+            self._start_file_write()
 
-    def _write_back(self, track: TrackRecord, notation: KeyNotation) -> None:
-        from crate_app.library.tag_writer import write_bpm_key
+    def _start_file_write(self) -> None:
+        """One file write at a time, with the track's values as they are when it starts: writes of the
+        same file never race, and the last one written is the library's latest value."""
+        if self._file_write_job is not None or not self._file_writes:
+            return
+        track_id = next(iter(self._file_writes))
+        fields = self._file_writes.pop(track_id)
+        track = self.library.track_by_id(track_id)
+        notation = self.tag_notation()
+        if track is None or (notation is None and not fields & {"rating", "color"}):
+            self._start_file_write()
+            return
+        library = self.library
 
         def write(_job: Job) -> str:
+            from crate_app.library.tag_edit import write_tag_fields
+            from crate_app.library.tag_writer import write_bpm_key
+
             try:
-                write_bpm_key(track.path, track.bpm, track.key, notation)
-            except Exception as error:  # TagWriteError, ValueError: the file is unchanged
-                return f"BPM/key not written into the file: {error}"
+                if notation is not None and fields & {"bpm", "key"}:
+                    write_bpm_key(track.path, track.bpm, track.key, notation)
+                user = {name: getattr(track, name) for name in ("rating", "color") if name in fields}
+                if user:
+                    write_tag_fields(track.path, user)
+                    stat = os.stat(track.path)  # the library knows the file as it is now
+                    writer.update_tag_fields(library, [(track.id, {}, stat.st_size, stat.st_mtime)])
+            except Exception as error:  # TagWriteError, ValueError, OSError: the file is unchanged
+                what = "BPM/key" if fields & {"bpm", "key"} else "Rating/colour"
+                return f"{what} not written into the file: {error}"
             return ""
 
-        job = FunctionJob(write, "write BPM and key")
+        job = FunctionJob(write, "write tags")
         job.signals.finished.connect(self._on_write_back_finished)
+        job.signals.failed.connect(self._on_write_back_finished)
+        self._file_write_job = job
         self.runner.start(job)
 
     def _on_write_back_finished(self, message: str) -> None:
+        self._file_write_job = None
         if message:
             self.note.emit(message)
+        self._start_file_write()

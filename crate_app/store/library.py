@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import os
 import sqlite3
 import threading
@@ -17,7 +18,7 @@ from crate_app.domain.errors import LibraryError
 from crate_app.domain.search import ParsedQuery
 from crate_app.domain.track import TRACK_FIELDS, TrackRecord, path_from_db, path_to_db
 from crate_app.store import schema
-from crate_app.store.filters import where_clause
+from crate_app.store.filters import count_sql, where_clause
 
 PRAGMAS = {
     "journal_mode": "wal",
@@ -51,6 +52,11 @@ def describe_database_error(error: Exception) -> str:
 TRACK_COLUMNS_SQL = ", ".join(TRACK_FIELDS)
 _PATH_FIELDS = {TRACK_FIELDS.index(name) for name in ("path", "folder", "filename")}
 _BOOL_FIELDS = {TRACK_FIELDS.index("bpm_variable")}  # SQLite stores 0/1
+# Two statements, not UPDATE ... RETURNING: that needs SQLite 3.35, and a Python linked against an older
+# system SQLite (Ubuntu 20.04 has 3.31) would fail every write.
+_BUMP_COMMIT_SEQ = "UPDATE commit_seq SET seq = seq + 1"
+_READ_COMMIT_SEQ = "SELECT seq FROM commit_seq"
+_OWN_SEQS_KEPT = 20_000
 
 
 _ORPHANED_CONNECTIONS: list[sqlite3.Connection] = []  # their threads' state is gone: close at next connect
@@ -140,6 +146,14 @@ class Library:
         self.db = db
         self._write_lock = threading.RLock()
         self.commits = 0  # transactions this process committed through write()
+        # Commit sequence numbers (the commit_seq table, bumped by every Crate writer's transaction that
+        # changed rows) of this Library's own commits, ascending: what another connection's
+        # data_version change was caused by (``others_committed``).  Bounded; guarded by _seq_lock.
+        self._own_seqs: list[int] = []
+        self._seq_lock = threading.Lock()
+        self.uncounted_commits = 0  # own changes to the file that bump no sequence (checkpoints)
+        self._write_depth = 0
+        self._counts_commits = False  # set once the schema has the commit_seq table
 
     # -- connection ------------------------------------------------------------------------------
     def close(self) -> None:
@@ -151,16 +165,76 @@ class Library:
         return self.db.execute_sql(sql, params)
 
     @contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
+    def write(self, *, check_foreign_keys: bool = True) -> Iterator[sqlite3.Connection]:
         """The single writer: one transaction, serialised with every other writer of this library.
 
         BEGIN IMMEDIATE: the write lock is taken at once, so that what the transaction reads before
         its first write is still true when it writes, even with another process writing meanwhile
-        (a deferred transaction would fail with "database is locked" there)."""
+        (a deferred transaction would fail with "database is locked" there).
+
+        ``check_foreign_keys=False`` is for a transaction that checks the rows it refers to itself,
+        inside it (nothing can delete them before it commits): adding 100,000 tracks to a crate
+        spent 60% of its time in SQLite's own check, one random lookup of a track per row, after
+        the existence of all of them had been checked in one pass in id order."""
         with self._write_lock:
-            with self.db.atomic("IMMEDIATE"):
-                yield self.db.connection()
-            self.commits += 1
+            outermost = self._write_depth == 0
+            relaxed = outermost and not check_foreign_keys
+            if relaxed:  # (the pragma does nothing inside a transaction)
+                self.execute("PRAGMA foreign_keys = OFF")
+            self._write_depth += 1
+            try:
+                seq = None
+                try:
+                    with self.db.atomic("IMMEDIATE"):
+                        conn = self.db.connection()
+                        changes = conn.total_changes
+                        yield conn
+                        if outermost and self._counts_commits:
+                            if conn.total_changes != changes:
+                                conn.execute(_BUMP_COMMIT_SEQ)
+                                seq = conn.execute(_READ_COMMIT_SEQ).fetchone()[0]
+                                # Known as this Library's before the commit: the watcher polling on
+                                # another thread right after it must not take it for someone else's.
+                                self._note_own_commit(seq)
+                            else:
+                                self.uncounted_commits += 1
+                except BaseException:
+                    if seq is not None:  # not committed after all: the number is free again
+                        self._forget_own_commit(seq)
+                    raise
+                self.commits += 1
+            finally:
+                self._write_depth -= 1
+                if relaxed:
+                    self.execute("PRAGMA foreign_keys = ON")
+
+    def _forget_own_commit(self, seq: int) -> None:
+        with self._seq_lock:
+            if seq in self._own_seqs:
+                self._own_seqs.remove(seq)
+
+    def _note_own_commit(self, seq: int) -> None:
+        with self._seq_lock:
+            self._own_seqs.append(seq)
+            if len(self._own_seqs) > _OWN_SEQS_KEPT:
+                del self._own_seqs[: _OWN_SEQS_KEPT // 2]
+
+    def commit_seq(self) -> int:
+        """The library's commit sequence number: every Crate writer (any process) bumps it by one in each
+        transaction that changes rows."""
+        return self.execute("SELECT seq FROM commit_seq").fetchone()[0]
+
+    def others_committed(self, after: int, upto: int) -> bool:
+        """Whether any commit numbered ``after`` < n <= ``upto`` was made by another writer (another
+        Library object: another process or window) rather than through this Library's ``write()``."""
+        if upto <= after:
+            return False
+        with self._seq_lock:
+            own = self._own_seqs
+            if not own or own[0] > after + 1:
+                return True  # forgotten or never ours: take it as someone else's
+            mine = bisect.bisect_right(own, upto) - bisect.bisect_right(own, after)
+        return mine < upto - after
 
     def data_version(self) -> int:
         """SQLite's ``PRAGMA data_version`` on this thread's connection: it changes when any other
@@ -180,11 +254,12 @@ class Library:
         """Fold the WAL back into the database file (after big imports, so the WAL does not stay huge)."""
         with self._write_lock:
             self.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self.uncounted_commits += 1  # other connections' data_version changes with it
 
     # -- reading ---------------------------------------------------------------------------------
     def count(self, query: ParsedQuery | None = None) -> int:
         where, params = where_clause(query, self)
-        return self.execute(f"SELECT COUNT(*) FROM tracks WHERE {where}", params).fetchone()[0]
+        return self.execute(count_sql(where), params).fetchone()[0]
 
     def stats(self) -> dict[str, int]:
         row = self.execute(
@@ -372,6 +447,7 @@ def open_library(path: Path | str, *, create: bool = True) -> Library:
     try:
         db.connect(reuse_if_open=True)
         _migrate(library)
+        library._counts_commits = True
     except (pw.DatabaseError, sqlite3.DatabaseError) as exc:
         db.close()
         message = str(exc)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from crate_app.domain.crates import CrateTreeError
 from crate_app.domain.search import ParsedQuery
 from crate_app.domain.track import TrackRecord
-from crate_app.store.filters import NODE_COLUMNS, node_row_by_id, smart_selection_sql, where_clause
+from crate_app.store.filters import NODE_COLUMNS, count_sql, node_row_by_id, smart_selection_sql, where_clause
 from crate_app.store.library import TRACK_COLUMNS_SQL, Library, record_from_row
 from crate_app.store.schema import SORTABLE_COLUMNS, sort_expression
 
@@ -116,8 +116,11 @@ class TrackView:
     def count(self) -> int:
         """Number of matching tracks (cached until ``invalidate()``)."""
         if self._count is None:
+            where = self._where
             sql, params = self._count_sql or (
-                f"SELECT COUNT(*) FROM {self._from} WHERE {self._where}",
+                count_sql(where)
+                if self._from == "tracks"
+                else f"SELECT COUNT(*) FROM {self._from} WHERE {where}",
                 self._params,
             )
             self._count = self.library.execute(sql, params).fetchone()[0]
@@ -157,20 +160,7 @@ class TrackView:
         if self._positions_direct:
             return self._rows_by_position(offset, limit, total)
         forward = self.order.descending is False
-        # Candidate starting points and the number of index entries each must skip.
-        plans: list[tuple[int, str, int | None]] = [
-            (offset, "start", None),
-            (total - offset - limit, "end", None),
-        ]
-        position = bisect.bisect_left(self._anchor_rows, offset) - 1  # strictly above the first row
-        if position >= 0:
-            below = self._anchor_rows[position]
-            plans.append((offset - below - 1, "after", below))
-        following = bisect.bisect_left(self._anchor_rows, offset + limit)  # strictly below the last row
-        if following < len(self._anchor_rows):
-            above = self._anchor_rows[following]
-            plans.append((above - offset - limit, "before", above))
-        skip, start, anchor_row = min(plans, key=lambda plan: plan[0])
+        skip, start, anchor_row = self._plan(offset, limit, total)
         ascending_scan = start in ("start", "after")
         scan_ascending = ascending_scan == forward
         if anchor_row is None:
@@ -189,6 +179,30 @@ class TrackView:
             self.remember(offset, (fetched[0][-1], records[0].id))
             self.remember(offset + len(fetched) - 1, (fetched[-1][-1], records[-1].id))
         return records
+
+    def _plan(self, offset: int, limit: int, total: int) -> tuple[int, str, int | None]:
+        """(rows to skip, where from, the anchor's row) of the cheapest way to rows ``offset`` ..."""
+        # Candidate starting points and the number of index entries each must skip.
+        plans: list[tuple[int, str, int | None]] = [
+            (offset, "start", None),
+            (total - offset - limit, "end", None),
+        ]
+        position = bisect.bisect_left(self._anchor_rows, offset) - 1  # strictly above the first row
+        if position >= 0:
+            below = self._anchor_rows[position]
+            plans.append((offset - below - 1, "after", below))
+        following = bisect.bisect_left(self._anchor_rows, offset + limit)  # strictly below the last row
+        if following < len(self._anchor_rows):
+            above = self._anchor_rows[following]
+            plans.append((above - offset - limit, "before", above))
+        return min(plans, key=lambda plan: plan[0])
+
+    def rows_to_skip(self, offset: int, limit: int) -> int:
+        """How many of the view's rows ``rows(offset, limit)`` would skip to get there (0: a seek)."""
+        total = self.count()
+        if self._positions_direct or offset >= total or limit <= 0:
+            return 0
+        return max(0, self._plan(offset, min(limit, total - offset), total)[0])
 
     def _rows_by_position(self, offset: int, limit: int, total: int) -> list[TrackRecord]:
         """A static crate in its own order, no search: row r is position r (or n-1-r descending)."""

@@ -14,16 +14,12 @@ from collections.abc import Iterable, Sequence
 from crate_app.domain.colors import parse_track_color
 from crate_app.domain.track import AnalysisResult, ScannedFile, TrackStatus, path_to_db
 from crate_app.store.library import Library, folder_bounds
-from crate_app.store.rows import UPSERT_COLUMNS, scanned_row
+from crate_app.store.rows import UPSERT_COLUMNS, rescan_assignment, scanned_row
 from crate_app.store.schema import FTS_COLUMNS
 
-# Analysed or corrected (locked) BPM and key win over what the tags say: a rescan never overwrites them.
-_KEEP_IF_ANALYSED = {"bpm", "key"}
+# Analysed or corrected BPM and key, and ratings and colours the file does not carry, survive a rescan.
 _UPDATE_SET = ", ".join(
-    f"{c} = CASE WHEN tracks.analyzed_at IS NULL AND NOT tracks.{c}_locked "
-    f"THEN excluded.{c} ELSE tracks.{c} END"
-    if c in _KEEP_IF_ANALYSED
-    else f"{c} = excluded.{c}"
+    f"{c} = {rescan_assignment(c, f'excluded.{c}', 'tracks.')}"
     for c in UPSERT_COLUMNS
     if c not in ("path", "date_added")
 )
@@ -36,6 +32,11 @@ UPSERT_SQL = (
     f"INSERT INTO tracks ({', '.join(UPSERT_COLUMNS)}) VALUES ({', '.join('?' * len(UPSERT_COLUMNS))}) "
     f"ON CONFLICT(path) DO UPDATE SET {_UPDATE_SET}"
 )
+
+
+# New tracks wait for the background pass's audio hash (hygiene.hashing; changed ones are queued by a
+# trigger, see store.schema).
+_HASH_QUEUE_NEW_SQL = "INSERT OR IGNORE INTO hash_queue (track_id) SELECT id FROM tracks WHERE id > ?"
 
 
 def upsert_scanned(library: Library, items: Sequence[ScannedFile], now: float | None = None) -> None:
@@ -62,6 +63,7 @@ def upsert_rows(library: Library, rows: Sequence[tuple[object, ...]]) -> None:
         conn.executemany(UPSERT_SQL, rows)
         conn.execute("DELETE FROM fts_deferred")
         conn.execute(_FTS_INSERT_NEW_SQL, (last_id,))
+        conn.execute(_HASH_QUEUE_NEW_SQL, (last_id,))
 
 
 _PATH = UPSERT_COLUMNS.index("path")

@@ -4,6 +4,7 @@ keyboard shortcuts, settings kept between runs, a smart crate whose rule broke."
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -13,11 +14,15 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QInputDialog, QMessageBox
 
 from crate_app import crates
+from crate_app.domain.track import AnalysisResult
+from crate_app.gui import track_model
 from crate_app.gui.main_window import MainWindow
 from crate_app.gui.sidebar import COLLECTION, CRATES, NodeRole, SidebarModel, SidebarTarget
 from crate_app.gui.track_drag import TRACKS_MIME, nodes_mime, tracks_from_mime, tracks_mime
 from crate_app.gui.track_model import COLUMN_NAMES, PAGE_SIZE, POSITION_COLUMN, TrackIdRole, TrackTableModel
-from crate_app.services.crate_service import SmartRule
+from crate_app.services import crate_service
+from crate_app.services.crate_service import SetLook, SmartRule
+from crate_app.store import writer
 from crate_app.store.view import SortOrder, TrackView
 
 
@@ -704,3 +709,93 @@ def test_a_crate_gets_a_colour_and_a_note_from_its_menu_and_undo_takes_them_back
     window.crates.undo_action.trigger()
     settle(qtbot, window)
     assert find(crate_library, "Sets/2026/Berlin").color is None
+
+
+def test_a_colour_and_note_change_is_one_transaction_and_undoes_in_one(crate_library) -> None:
+    berlin = find(crate_library, "Sets/2026/Berlin")
+    edit = SetLook(berlin, "#3498db", "Peak time")
+    commits = crate_library.commits
+    edit.apply(crate_library)
+    assert crate_library.commits == commits + 1
+    after = find(crate_library, "Sets/2026/Berlin")
+    assert (after.color, after.note) == ("#3498db", "Peak time")
+    edit.revert(crate_library)
+    assert crate_library.commits == commits + 2
+    back = find(crate_library, "Sets/2026/Berlin")
+    assert (back.color, back.note) == (None, "")
+
+
+def test_smart_crate_counts_and_rows_follow_analysis_and_tag_edits(
+    qtbot, make_window, crate_library, monkeypatch
+) -> None:
+    monkeypatch.setattr(crate_service, "RECOUNT_AFTER_CHANGES_MS", 10)
+    very_fast = crates.create_path(crate_library, "Very fast", "smart", query="bpm:>170")
+    window = make_window(crate_library)
+    window.library_watcher.stop()  # the window's own signals must do it, not the outside-change watcher
+    loaded_tree(qtbot, window)
+    service = window.crates.service
+    before = TrackView(crate_library, crate_id=very_fast.id).count()
+    qtbot.waitUntil(lambda: service.node(very_fast.id).track_count == before, timeout=10_000)
+    select(qtbot, window, very_fast.id)
+    assert window.model.rowCount() == before
+
+    def shown(rows: int) -> bool:
+        return window.model.rowCount() == rows and not window.model.is_loading
+
+    slower = [
+        i for (i,) in crate_library.execute("SELECT id FROM tracks WHERE IFNULL(bpm, 0) <= 170 LIMIT 3")
+    ]
+    found = AnalysisResult(bpm=175.0, bpm_confidence=0.9, key=None, key_confidence=0)
+    writer.save_analysis(crate_library, [(track_id, found) for track_id in slower])
+    window.analysis.service.tracks_saved.emit(slower)  # what the analysis service says after saving
+    qtbot.waitUntil(lambda: service.node(very_fast.id).track_count == before + 3, timeout=10_000)
+    assert window.crates.sidebar.model.node_index(very_fast.id, 1).data() == f"{before + 3:,}"
+    qtbot.waitUntil(
+        lambda: window.model.rowCount() == before + 3 and not window.model.is_loading, timeout=10_000
+    )
+    assert set(slower) <= set(ids_shown(window))
+    with crate_library.write() as conn:  # a tag edit gives one of them its old tempo back
+        conn.execute("UPDATE tracks SET bpm = 120 WHERE id = ?", (slower[0],))
+    window.player_area.tag_edits.tracks_changed.emit([slower[0]])
+    qtbot.waitUntil(lambda: service.node(very_fast.id).track_count == before + 2, timeout=10_000)
+    qtbot.waitUntil(
+        lambda: window.model.rowCount() == before + 2 and not window.model.is_loading, timeout=10_000
+    )
+
+
+def test_far_rows_of_a_crate_in_another_order_are_read_once_that_order_is_in(
+    qtbot, make_window, crate_library, add_tracks, monkeypatch, request
+) -> None:
+    """Right after a sort change, rows far from those read are left empty rather than read on the GUI
+    thread (walking the library's sort index through non-members), and filled in once the crate's ids
+    in the new order are in."""
+    add_tracks(crate_library, 300, seed=5, start=300)
+    everything = crates.create_path(crate_library, "Everything", "crate")
+    crates.add_tracks(crate_library, everything.id, list(range(1, 601)))
+    monkeypatch.setattr(track_model, "WARM_MIN_ROWS", 0)  # warmed (and deferred) at any size
+    monkeypatch.setattr(track_model, "CHEAP_SKIP", 10)
+    release = threading.Event()
+    request.addfinalizer(release.set)  # before the window shuts down, even if an assert failed
+    warm = track_model.KeysetSource.warm
+
+    def held_warm(self, step, should_stop):
+        if self.crate_id is not None and not self._view.in_crate_order:
+            release.wait(20)  # the crate's ids in the new order are being read
+        return warm(self, step, should_stop)
+
+    monkeypatch.setattr(track_model.KeysetSource, "warm", held_warm)
+    window = make_window(crate_library)
+    select(qtbot, window, everything.id)
+    model = window.model
+    model.set_order(SortOrder("artist"))
+    qtbot.waitUntil(lambda: not model.is_loading, timeout=10_000)
+    expected = [t.id for t in TrackView(crate_library, None, SortOrder("artist"), everything.id).rows(0, 600)]
+    changed: list[tuple[int, int]] = []
+    model.dataChanged.connect(lambda first, last, _roles=(): changed.append((first.row(), last.row())))
+    assert model.index(3, 0).data(TrackIdRole) == expected[3]  # the first page came with the view
+    assert model.index(350, 0).data(TrackIdRole) is None  # far: left for later
+    assert model.index(350, 0).data() is None
+    release.set()
+    qtbot.waitUntil(lambda: (300, 399) in changed, timeout=10_000)
+    assert [model.index(row, 0).data(TrackIdRole) for row in range(300, 400)] == expected[300:400]
+    assert model.is_warm

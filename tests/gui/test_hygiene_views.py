@@ -119,6 +119,12 @@ def test_a_window_shut_down_before_its_watch_starts_never_starts_it(qtbot, make_
     assert not window._watch_start_timer.isActive()
     window.hygiene.start()  # as a timer queued before the shutdown would
     assert not window.hygiene.watch.is_watching and not window.hygiene.watch.runner.is_busy
+    # Whatever else fires late finds every runner of the window and its services closed.
+    from crate_app.services.jobs import JobRunner
+
+    runners = window.findChildren(JobRunner)
+    assert len(runners) >= 8 and all(runner.is_closed for runner in runners)
+    assert window.hygiene.hashing.start() is None
 
 
 def test_the_view_shows_the_first_sets_of_many_and_says_how_many_there_are(

@@ -139,6 +139,23 @@ def test_shutdown_cancels_and_waits(qtbot) -> None:
     assert all(job.state in (JobState.FINISHED, JobState.CANCELLED) for job in jobs)
 
 
+def test_a_closed_runner_refuses_new_jobs_but_shutdown_alone_does_not(qtbot) -> None:
+    runner = JobRunner(max_threads=1)
+    runner.shutdown(5000)
+    again = runner.start(Counter(3))
+    assert runner.wait(5000) and again.done == 3  # shutdown (e.g. switching libraries) is not the end
+    qtbot.waitUntil(lambda: not runner.is_busy, timeout=5000)
+    assert runner.close(5000) and runner.is_closed
+    late = Counter(3)
+    ended: list[object] = []
+    late.signals.ended.connect(ended.append)
+    assert runner.start(late) is late
+    assert runner.wait(5000)
+    qtbot.wait(50)  # any queued signal would be delivered now
+    assert not late.started.is_set() and late.done == 0
+    assert late.is_cancelled and not runner.is_busy and ended == []
+
+
 def test_release_free_memory_does_not_fail() -> None:
     import sys
 

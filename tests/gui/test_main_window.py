@@ -17,7 +17,7 @@ from crate_app.domain.search import parse_query
 from crate_app.gui.main_window import MainWindow
 from crate_app.gui.problems import ProblemsDialog, problem_rows
 from crate_app.gui.settings import load_settings
-from crate_app.gui.track_model import COLUMN_NAMES, TrackIdRole
+from crate_app.gui.track_model import COLUMN_NAMES, DEFAULT_COLUMN_ORDER, TrackIdRole, column_order_to_show
 from crate_app.store.library import open_library
 
 
@@ -251,3 +251,29 @@ def test_a_big_library_is_refreshed_less_often_while_a_scan_adds_tracks() -> Non
     assert refresh_interval_ms(0) == refresh_interval_ms(50_000) == REFRESH_INTERVAL_MS
     assert REFRESH_INTERVAL_MS < refresh_interval_ms(500_000) < REFRESH_INTERVAL_MAX_MS
     assert refresh_interval_ms(1_000_000) == refresh_interval_ms(5_000_000) == REFRESH_INTERVAL_MAX_MS
+
+
+def test_bpm_and_key_are_in_sight_at_1280_pixels(qtbot, make_window, library, add_tracks) -> None:
+    add_tracks(library, 20)
+    window = make_window(library)  # sidebar and track panel shown, as a new window has them
+    window.resize(1280, 800)
+    qtbot.waitUntil(lambda: window.width() == 1280, timeout=2_000)
+    window.layout().activate()
+    assert window.crates.sidebar.isVisible() and window.player_area.panel.isVisible()
+    header, viewport = window.table.horizontalHeader(), window.table.viewport().width()
+    for name in ("artist", "title", "bpm", "key", "duration"):
+        section = COLUMN_NAMES.index(name)
+        right = header.sectionViewportPosition(section) + header.sectionSize(section)
+        assert not header.isSectionHidden(section) and right <= viewport, (name, right, viewport)
+
+
+def test_a_remembered_column_order_is_kept_unless_it_was_an_earlier_default() -> None:
+    earlier = ("artist", "title", "waveform", "album", "genre", "bpm", "key", "duration", "year", "bitrate",
+               "format", "date_added", "path", "position")  # fmt: skip
+    assert column_order_to_show(earlier) == DEFAULT_COLUMN_ORDER
+    assert column_order_to_show(("position", *earlier[:-1])) == DEFAULT_COLUMN_ORDER  # saved in a crate view
+    assert column_order_to_show(()) == DEFAULT_COLUMN_ORDER
+    mine = ("genre", "artist", "title", "key", "bpm", "album", "duration", "year", "bitrate", "format",
+            "date_added", "path", "position")  # fmt: skip
+    assert column_order_to_show(mine) == (*mine, "waveform", "rating")  # new columns go last, out of the way
+    assert column_order_to_show(("title", "nonsense", "artist"))[:2] == ("title", "artist")

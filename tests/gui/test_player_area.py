@@ -128,11 +128,14 @@ def test_one_undo_history_for_crate_edits_tag_edits_and_corrections(qtbot, make_
     with qtbot.waitSignal(area.tag_edits.finished, timeout=20_000):  # 2. a tag edit of both files
         assert area.tag_edits.edit(library.tracks_by_ids(music), {"genre": "Techno"}) is not None
     area.tracks.multiply_bpm(2.0)  # 3. a correction (120 locked -> 240)
-    area.tracks.set_rating(4)  # 4. another
+    area.tracks.set_rating(4)  # 4. another, which also goes into the file (in the background)
     assert library.track_by_id(music[0]).rating == 4
+    qtbot.waitUntil(lambda: read_tags(paths[0]).rating == 4, timeout=10_000)
+    assert read_tags(paths[0]).genre == "Techno"  # the rating's write kept the tag edit's
 
     _undo_key(qtbot, window)  # undoes the rating
     assert library.track_by_id(music[0]).rating is None
+    qtbot.waitUntil(lambda: read_tags(paths[0]).rating is None, timeout=10_000)
     _undo_key(qtbot, window)  # the BPM: locked at 120 again, as it was
     record = library.track_by_id(music[0])
     assert (record.bpm, record.bpm_locked, area.tracks.track.bpm) == (120.0, True, 120.0)

@@ -56,7 +56,7 @@ def test_multi_track_edit_touches_only_the_chosen_field_and_undo_restores(qtbot,
     assert not outcome.failures and len(outcome.done) == 4
     for path in tagged:
         after = read_tags(path)
-        assert after.genre == "Techno"
+        assert (after.genre, after.rating) == ("Techno", 4)  # the rating is in the file too
         for name in ("title", "artist", "album", "year", "track_no", "comment", "label", "albumartist"):
             assert getattr(after, name) == getattr(before[path], name), name
     rows = library.tracks_by_ids(library.iter_track_ids())
@@ -65,7 +65,7 @@ def test_multi_track_edit_touches_only_the_chosen_field_and_undo_restores(qtbot,
 
     _run(qtbot, service, service.undo)
     for path in tagged:
-        assert read_tags(path).genre == "House"
+        assert (read_tags(path).genre, read_tags(path).rating) == ("House", None)
     assert {(r.genre, r.rating) for r in library.tracks_by_ids(library.iter_track_ids())} == {("House", None)}
     _run(qtbot, service, service.redo)
     assert {read_tags(p).genre for p in tagged} == {"Techno"}
@@ -109,4 +109,21 @@ def test_a_write_that_fails_midway_leaves_the_file_byte_identical(
     assert _digest(victim) == original
     assert sorted(p.name for p in victim.parent.iterdir()) == sorted(p.name for p in tagged)  # no copy left
     assert read_tags(tagged[0]).title == "Changed" and library.track_by_path(str(victim)).title == "Title 1"
+    runner.shutdown()
+
+
+def test_rating_and_colour_reach_the_library_when_a_file_cannot_be_written(qtbot, library, tagged) -> None:
+    runner = JobRunner(1)
+    service = TagEditService(runner, library)
+    tracks = library.tracks_by_ids(library.iter_track_ids())
+    gone = Path(tracks[0].path)
+    gone.unlink()
+    outcome = _run(qtbot, service, lambda: service.edit(tracks, {"rating": 5, "color": "pink"}))
+    assert [Path(path) for path, _ in outcome.failures] == [gone]
+    assert "kept in the library only" in outcome.failures[0][1]
+    assert {(r.rating, r.color) for r in library.tracks_by_ids(library.iter_track_ids())} == {(5, "pink")}
+    assert {(read_tags(p).rating, read_tags(p).color) for p in tagged if p != gone} == {(5, "pink")}
+    _run(qtbot, service, service.undo)  # undo puts the library back, the vanished file or not
+    assert {(r.rating, r.color) for r in library.tracks_by_ids(library.iter_track_ids())} == {(None, "")}
+    assert {read_tags(p).rating for p in tagged if p != gone} == {None}
     runner.shutdown()

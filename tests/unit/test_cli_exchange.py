@@ -109,3 +109,42 @@ def test_errors_are_one_line_and_nonzero(tmp_path: Path, library, args: list[str
     assert done.returncode != 0
     assert len(done.stderr.strip().splitlines()) == 1 and message in done.stderr, done.stderr
     assert not (tmp_path / "x.xml").exists()
+
+
+def test_export_serato_writes_smart_crates_from_the_library(tmp_path: Path, library) -> None:
+    lib, music = library
+    copy = tmp_path / "lib.crate"
+    copy.write_bytes(lib.read_bytes())
+    assert (
+        crate_cli("crate", "new", "Sets/Fast", "--smart", "bpm:>=121 artist:artist", library=copy).returncode
+        == 0
+    )
+    assert (
+        crate_cli("crate", "new", "Top", "--smart", "bpm:>=121", "--limit", "1", library=copy).returncode == 0
+    )
+    done = crate_cli("export", "serato", str(tmp_path), "--json", library=copy)
+    assert done.returncode == 0, done.stderr
+    summary = json_lines(done.stdout)[-1]
+    assert set(summary) == {"tracks", "playlists", "skipped", "seconds"}
+    assert (summary["playlists"], summary["tracks"]) == (2, 2)
+    serato = tmp_path / "_Serato_"
+    assert (serato / "SmartCrates" / "Sets%%Fast.scrate").is_file()
+    from serato_tools.crate import Crate
+
+    (only,) = Crate(str(serato / "Subcrates" / "Top.crate")).tracks()  # a limit: Serato has none
+    assert Path("/" + only).parent == music
+
+
+def test_import_partial_reads_what_it_can_of_a_cut_file(tmp_path: Path, library) -> None:
+    lib, _ = library
+    dest = tmp_path / "out.nml"
+    assert crate_cli("export", "traktor", str(dest), library=lib).returncode == 0
+    text = dest.read_bytes()
+    dest.write_bytes(text[: text.rindex(b"<ENTRY")])  # the last collection entry is cut off
+    done = crate_cli("import", "traktor", str(dest), "--partial", "--json", library=tmp_path / "new.crate")
+    assert done.returncode == 0, done.stderr
+    summary = json_lines(done.stdout)[-1]
+    assert set(summary) == {"tracks", "playlists", "skipped", "seconds", "matched", "added", "not_found"}
+    assert (summary["tracks"], summary["added"], summary["skipped"]) == (2, 2, 1)
+    done = crate_cli("import", "traktor", str(dest), "--partial", library=tmp_path / "new.crate")
+    assert "the rest of the file left out" in done.stdout

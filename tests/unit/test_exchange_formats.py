@@ -390,10 +390,11 @@ def test_serato_crates_are_read_by_serato_tools(tmp_path: Path, music) -> None:
         "[crate]Sets%%Friday",
         "[crate]All & #%",
     ]
-    # a track on another drive than the _Serato_ folder cannot be in its crates
+    # tracks on another drive go in the crates at that drive's root (test_exchange_serato.py has more)
     elsewhere = PathMapper([(str(folder), "/Volumes/OTHER/Music"), (str(drive), "/Volumes/DJUSB")])
     report = serato_crates.write(drive, ListSource(tracks, playlists), elsewhere, check_running=lambda: False)
-    assert report.tracks == 0 and len(report.skipped) == 4 and "another drive" in report.skipped[0][1]
+    assert report.tracks == 4 and report.skipped == []
+    assert len(Crate(str(tmp_path / "_Serato_" / "Subcrates" / "Sets%%Friday.crate")).tracks()) == 3
     with pytest.raises(ExchangeError, match="Serato is running"):
         serato_crates.write(drive, ListSource(tracks, playlists), mapper, check_running=lambda: True)
 

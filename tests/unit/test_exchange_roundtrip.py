@@ -256,3 +256,83 @@ def test_a_file_listed_twice_is_added_once(tmp_path: Path) -> None:
     node = crates.node_by_path(lib, "rekordbox/L")
     assert crates.crate_track_ids(lib, node.id) == [lib.track_by_path(str(song)).id]
     lib.close()
+
+
+def _crate_names(lib, path: str) -> list[str]:
+    node = crates.node_by_path(lib, path, with_counts=False)
+    return [Path(t.path).name for t in lib.tracks_by_ids(crates.crate_track_ids(lib, node.id))]
+
+
+def test_partial_import_keeps_what_comes_before_the_damage(tmp_path: Path, library) -> None:
+    lib, music, files = library
+    mapper = PathMapper([("D:/Música", str(music))], "")
+    source = _rekordbox_xml(tmp_path, files, "D:/M%C3%BAsica")
+    text = source.read_bytes()
+    source.write_bytes(text[: text.index(b'<NODE Name="By Location"') + 60])  # cut inside the 2nd playlist
+    report = import_file(lib, "rekordbox", source, mapper=mapper, partial=True)
+    assert (report.tracks, report.matched, report.playlists) == (2, 2, 1)
+    assert _crate_names(lib, "rekordbox/Peak") == [files[1].name, files[0].name]
+    with pytest.raises(Exception, match="no crate"):
+        crates.node_by_path(lib, "rekordbox/By Location")
+    said = "\n".join(report.warnings)
+    assert "not a complete, well-formed XML file (line 1" in said and "the rest of the file left out" in said
+    assert "'By Location' is cut off" in said and report.skipped == len(report.warnings)
+    assert lib.execute("SELECT COUNT(*) FROM cues").fetchone()[0] == 6  # both tracks' cues came in
+
+    # cut inside the collection: the first track only, no playlists
+    cut = text.index(b'<TRACK TrackID="9002"') + 30
+    source.write_bytes(text[:cut])
+    other = open_library(tmp_path / "other.crate")
+    report = import_file(other, "rekordbox", source, mapper=mapper, partial=True)
+    assert (report.tracks, report.added, report.playlists) == (1, 1, 0)
+    assert other.track_by_path(str(files[0])) is not None and other.track_by_path(str(files[1])) is None
+    other.close()
+
+
+def test_partial_import_of_a_cut_traktor_collection(tmp_path: Path, library) -> None:
+    lib, _, files = library
+    ids = [lib.track_by_path(str(f)).id for f in files]
+    crates.add_tracks(lib, crates.create_path(lib, "A/First", "crate").id, ids[::-1])
+    crates.add_tracks(lib, crates.create_path(lib, "A/Second", "crate").id, ids)
+    dest = tmp_path / "c.nml"
+    export(lib, "traktor", dest)
+    text = dest.read_bytes()
+    dest.write_bytes(text[: text.index(b'NAME="Second"') + 40])
+    empty = open_library(tmp_path / "empty.crate")
+    with pytest.raises(ExchangeError, match="nothing was imported"):
+        import_file(empty, "traktor", dest)
+    assert empty.execute("SELECT COUNT(*) FROM tracks").fetchone()[0] == 0
+    report = import_file(empty, "traktor", dest, partial=True)
+    assert (report.tracks, report.added, report.playlists) == (2, 2, 1)
+    assert _crate_names(empty, "Traktor/A/First") == [files[1].name, files[0].name]
+    assert "'Second' is cut off" in "\n".join(report.warnings)
+    empty.close()
+
+
+def test_partial_import_leaves_out_a_bad_playlist_or_crate_file(tmp_path: Path, library) -> None:
+    from crate_app.exchange.serato_crates import crate_bytes
+
+    lib, _, files = library
+    lists = tmp_path / "lists"
+    lists.mkdir()
+    (lists / "good.m3u8").write_text(f"#EXTM3U\n{files[1]}\n{files[0]}\n", encoding="utf-8")
+    (lists / "bad.m3u8").write_bytes(f"#EXTM3U\n{files[0]}\n".encode() + b"caf\xe9.wav\n")
+    with pytest.raises(ExchangeError, match="not UTF-8"):
+        import_file(lib, "m3u8", lists)
+    report = import_file(lib, "m3u8", lists, partial=True)
+    assert (report.tracks, report.matched, report.playlists) == (2, 2, 1)
+    assert _crate_names(lib, "M3U/good") == [files[1].name, files[0].name]
+    assert any(w.startswith("bad.m3u8 was left out") for w in report.warnings)
+
+    subcrates = tmp_path / "_Serato_" / "Subcrates"
+    subcrates.mkdir(parents=True)
+    (subcrates / "Good.crate").write_bytes(crate_bytes([str(files[0]).lstrip("/")]))
+    (subcrates / "Cut.crate").write_bytes(crate_bytes([str(files[1]).lstrip("/")])[:-7])
+    with pytest.raises(ExchangeError, match=r"Cut\.crate: the crate file ends"):
+        import_file(lib, "serato", tmp_path)
+    report = import_file(lib, "serato", tmp_path, partial=True)
+    assert (report.tracks, report.matched, report.playlists) == (1, 1, 1)
+    assert _crate_names(lib, "Serato/Good") == [files[0].name]
+    assert report.warnings == [
+        "Cut.crate: the crate file ends in the middle of an entry: that crate was left out"
+    ]

@@ -50,12 +50,14 @@ def test_rescan_treats_a_vanished_and_reappeared_file_as_a_move(tmp_path: Path, 
     library, root = _setup(tmp_path, originals)
     before = _ids(library)
     library.execute("UPDATE tracks SET analyzed_at = 1, bpm = 128.0 WHERE id = ?", (before["0.mp3"],))
+    library.execute("UPDATE tracks SET rating = 4, color = 'red' WHERE id = ?", (before["0.mp3"],))
     (root / "sub").mkdir()
     os.rename(root / "0.mp3", root / "sub" / "renamed.mp3")
     summary = rescan_library(library, workers=0)
     assert (summary.moved, summary.added, summary.missing) == (1, 0, 0)
     (track,) = library.tracks_by_ids([before["0.mp3"]])
     assert track.path == str(root / "sub" / "renamed.mp3") and track.status == "ok" and track.bpm == 128.0
+    assert (track.rating, track.color) == (4, "red")  # the file carries neither: the library's stay
     assert library.count() == 4
     library.close()
 
@@ -105,6 +107,48 @@ def test_relink_by_size_and_hash_then_fingerprint_and_ambiguous_left_to_the_user
     with pytest.raises(relink.RelinkError, match="already belongs"):
         relink.relink_one(library, before["3.mp3"], str(elsewhere / "two b.mp3"))
     assert library.stats()["missing"] == 1
+    library.close()
+
+
+NEW_NAMES = (("0.mp3", "01 Title 0.mp3"), ("1.mp3", "one.mp3"), ("2.mp3", "2.mp3"))
+
+
+def test_in_a_big_folder_changed_files_are_looked_for_among_files_named_like_them(
+    tmp_path: Path, originals: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    library, root = _setup(tmp_path, originals)
+    hashing.compute_hashes(library, hashing.tracks_to_hash(library, fingerprints=True), fingerprints=True)
+    before = _ids(library)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    shutil.move(root / "0.mp3", elsewhere / "01 Title 0.mp3")  # a tagger's name, and its tags rewritten
+    write_tags(
+        elsewhere / "01 Title 0.mp3", {"artist": "Artist 0", "title": "Title 0", "comment": "x" * 5000}
+    )
+    shutil.move(root / "1.mp3", elsewhere / "one.mp3")  # renamed and re-tagged beyond recognition
+    write_tags(elsewhere / "one.mp3", {"artist": "Retagged", "title": "Longer title " * 400})
+    shutil.move(root / "2.mp3", elsewhere / "2.mp3")  # its old name, re-tagged
+    write_tags(elsewhere / "2.mp3", {"artist": "Artist 2", "title": "Renamed", "comment": "y" * 5000})
+    sizes = {p.name: p.stat().st_size for p in originals.iterdir()}
+    assert all(sizes[old] != (elsewhere / new).stat().st_size for old, new in NEW_NAMES)  # not by size
+    rescan_library(library, workers=0)
+    fingerprinted: list[str] = []
+    real = relink.fingerprint_file
+    monkeypatch.setattr(
+        relink, "fingerprint_file", lambda path, **kw: fingerprinted.append(path) or real(path, **kw)
+    )
+    monkeypatch.setattr(relink, "BLIND_POOL", 0)  # as in a folder of thousands of files
+    plan = relink.plan_relink(library, str(elsewhere))
+    assert {(i, Path(new).name) for i, _old, new in plan.relinked} == {
+        (before["0.mp3"], "01 Title 0.mp3"),
+        (before["2.mp3"], "2.mp3"),
+    }  # by their audio hash: the size changed with the tags
+    assert [i for i, _old in plan.not_found] == [before["1.mp3"]]
+    assert fingerprinted == []  # no file decoded: none named like the track that is not found
+    monkeypatch.setattr(relink, "BLIND_POOL", 200)  # a small folder: every file is a candidate
+    plan = relink.plan_relink(library, str(elsewhere))
+    assert before["1.mp3"] in {i for i, _old, _new in plan.relinked}
+    assert sorted(fingerprinted) == sorted(str(elsewhere / new) for _old, new in NEW_NAMES)  # each once
     library.close()
 
 

@@ -13,7 +13,7 @@ from crate_app.domain.crates import UnknownCrateError
 from crate_app.domain.search import And, Not, Or, QuerySyntaxError, TextTerm, parse_query
 from crate_app.domain.track import ScannedFile, TagInfo, TrackRecord
 from crate_app.store import writer
-from crate_app.store.filters import where_clause
+from crate_app.store.filters import count_sql, where_clause
 
 NOW = time.time()
 DAY = 86400.0
@@ -127,3 +127,31 @@ def test_crate_membership(library, tracks) -> None:
         library.count(parse_query("crate:Sets/Rome"))
     with pytest.raises(ValueError, match="needs the library"):
         where_clause(parse_query("crate:Sets"))
+
+
+@pytest.mark.parametrize(
+    ("text", "from_index_alone"),
+    [
+        ("genre:house OR genre:techno", True),
+        ("daft", True),
+        ("daft remix", True),
+        ("-daft", False),
+        ("daft bpm:>130", False),
+        ("bpm:>130", False),
+    ],
+)
+def test_counts_of_full_text_matches_alone_come_from_the_index_and_agree(
+    library, tracks, text: str, from_index_alone: bool
+) -> None:
+    where, params = where_clause(parse_query(text), library)
+    sql = count_sql(where)
+    assert ("FROM tracks_fts" in sql.split("WHERE")[0]) is from_index_alone
+    assert library.execute(sql, params).fetchone()[0] == len(ids(library, text)) > 0
+    assert library.count(parse_query(text)) == len(ids(library, text))
+    writer.upsert_scanned(  # a new track and a changed one: the index follows in the same transaction
+        library,
+        [ScannedFile("/music/new.mp3", 1000, 1.0, TagInfo(artist="Daft Punk", title="Remix", genre="House"))],
+    )
+    with library.write() as conn:
+        conn.execute("UPDATE tracks SET artist = 'Someone', genre = 'Jazz' WHERE id = 1")
+    assert library.execute(sql, params).fetchone()[0] == len(ids(library, text))
