@@ -184,23 +184,34 @@ class Library:
             self._write_depth += 1
             try:
                 seq = None
-                with self.db.atomic("IMMEDIATE"):
-                    conn = self.db.connection()
-                    changes = conn.total_changes
-                    yield conn
-                    if outermost and self._counts_commits:
-                        if conn.total_changes != changes:
-                            conn.execute(_BUMP_COMMIT_SEQ)
-                            seq = conn.execute(_READ_COMMIT_SEQ).fetchone()[0]
-                        else:
-                            self.uncounted_commits += 1
-                if seq is not None:
-                    self._note_own_commit(seq)
+                try:
+                    with self.db.atomic("IMMEDIATE"):
+                        conn = self.db.connection()
+                        changes = conn.total_changes
+                        yield conn
+                        if outermost and self._counts_commits:
+                            if conn.total_changes != changes:
+                                conn.execute(_BUMP_COMMIT_SEQ)
+                                seq = conn.execute(_READ_COMMIT_SEQ).fetchone()[0]
+                                # Known as this Library's before the commit: the watcher polling on
+                                # another thread right after it must not take it for someone else's.
+                                self._note_own_commit(seq)
+                            else:
+                                self.uncounted_commits += 1
+                except BaseException:
+                    if seq is not None:  # not committed after all: the number is free again
+                        self._forget_own_commit(seq)
+                    raise
                 self.commits += 1
             finally:
                 self._write_depth -= 1
                 if relaxed:
                     self.execute("PRAGMA foreign_keys = ON")
+
+    def _forget_own_commit(self, seq: int) -> None:
+        with self._seq_lock:
+            if seq in self._own_seqs:
+                self._own_seqs.remove(seq)
 
     def _note_own_commit(self, seq: int) -> None:
         with self._seq_lock:
