@@ -255,12 +255,11 @@ def insert_entries(
     """Write ``rows`` (track_id, added_at) as the crate's entries ``start``, ``start + 1``, ...; the
     tracks exist and are not in the crate, the positions are free.  Inserted in position order: the
     entries' own b-tree (keyed by crate and position) then grows at one end (inserting in track id
-    order instead took twice as long)."""
-    ordered = [[track_id, start + n, added_at] for n, (track_id, added_at) in enumerate(rows)]
-    conn.execute(
-        "INSERT INTO crate_entries (crate_id, track_id, position, added_at) "
-        "SELECT ?, value ->> 0, value ->> 1, value ->> 2 FROM json_each(?)",
-        (crate_id, json.dumps(ordered)),
+    order instead took twice as long).  Bound rows, not one JSON text: taking each row's three values
+    out of JSON (``value ->> n``) cost twice the insert itself (1M entries: 20 -> 9.5 s of CPU)."""
+    conn.executemany(
+        "INSERT INTO crate_entries (crate_id, track_id, position, added_at) VALUES (?, ?, ?, ?)",
+        [(crate_id, track_id, start + n, added_at) for n, (track_id, added_at) in enumerate(rows)],
     )
 
 
