@@ -53,10 +53,9 @@ POLL_SECONDS = 0.2  # how often a waiting thread looks at its process, a cancel 
 
 
 def prepare_in_process() -> None:
-    """Load librosa in this process (numba's cache in Crate's cache folder) and run a tiny analysis."""
+    """Load the analysis libraries in this process and run a tiny analysis."""
     from crate_app import analysis
 
-    analysis.configure_numba_cache(numba_cache.cache_folder())
     analysis.warm_up()
 
 
@@ -301,11 +300,6 @@ class ProcessAnalyzer:
         deadline = time.monotonic() + self.warm_up_timeout
         started: list[_Worker] = []
         try:
-            if self._warm and count > 1 and numba_cache.cache_enabled() and numba_cache.is_cold(folder):
-                first = self._spawn()
-                started.append(first)
-                if not self._wait(first, deadline, cancelled):
-                    return self._abandon(started, cancelled)
             rest = [self._spawn() for _ in range(count - len(started))]
             started += rest
             for worker in rest:

@@ -36,6 +36,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QBrush, QColor
 
 from crate_app.crates import entry_positions
+from crate_app.domain.colors import TRACK_COLORS
 from crate_app.domain.keys import KeyNotation, format_key_code
 from crate_app.domain.search import And, ParsedQuery
 from crate_app.domain.track import TrackRecord, TrackStatus, display_path
@@ -69,6 +70,7 @@ _DISPLAY = Qt.ItemDataRole.DisplayRole
 _ALIGNMENT = Qt.ItemDataRole.TextAlignmentRole
 _FOREGROUND = Qt.ItemDataRole.ForegroundRole
 _TOOLTIP = Qt.ItemDataRole.ToolTipRole
+_DECORATION = Qt.ItemDataRole.DecorationRole
 _OK = TrackStatus.OK.value
 _ROW_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
 _DRAG_ROW_FLAGS = _ROW_FLAGS | Qt.ItemFlag.ItemIsDragEnabled
@@ -118,18 +120,19 @@ COLUMNS: tuple[Column, ...] = (
     Column("path", "Path", lambda t: display_path(t.path), 400),
     Column("position", "#", lambda t: "", 50, True),  # a crate's own order (shown in crate views)
     Column("waveform", "Waveform", lambda t: "", 90),  # drawn by gui.waveform_column (not sortable)
+    Column("rating", "Rating", lambda t: "\u2605" * t.rating if t.rating else "", 80),  # + the colour
 )
 COLUMN_NAMES = tuple(c.name for c in COLUMNS)
 # The order a new window shows (by name): what DJs pick by (BPM, key, time) right after the names, so
 # that it is in sight at 1280 px beside the sidebar and the track panel; the waveform after them.
 DEFAULT_COLUMN_ORDER = (
-    "artist", "title", "bpm", "key", "duration", "waveform", "album", "genre", "year", "bitrate",
-    "format", "date_added", "path", "position",
+    "artist", "title", "bpm", "key", "duration", "waveform", "rating", "album", "genre", "year",
+    "bitrate", "format", "date_added", "path", "position",
 )  # fmt: skip
 # Orders earlier versions saved without the user choosing them (a crate view moves "#" first; it is
 # ignored in the comparison): the designed order, and the same with the waveform inserted after the title.
 _EARLIER_DEFAULTS = (
-    tuple(n for n in COLUMN_NAMES if n not in ("position", "waveform")),
+    tuple(n for n in COLUMN_NAMES if n not in ("position", "waveform", "rating")),
     ("artist", "title", "waveform", "album", "genre", "bpm", "key", "duration", "year", "bitrate",
      "format", "date_added", "path"),
 )  # fmt: skip
@@ -147,6 +150,8 @@ def column_order_to_show(saved: tuple[str, ...]) -> tuple[str, ...]:
 _KEY_COLUMN = COLUMN_NAMES.index("key")
 POSITION_COLUMN = COLUMN_NAMES.index("position")
 WAVEFORM_COLUMN = COLUMN_NAMES.index("waveform")
+_RATING_COLUMN = COLUMN_NAMES.index("rating")
+_TRACK_COLORS = {name: QColor(value) for name, value in TRACK_COLORS.items()}  # the swatch beside the stars
 
 
 class RowSource(Protocol):
@@ -665,6 +670,11 @@ class TrackTableModel(QAbstractTableModel):
             return texts[index.column()]
         if role == _ALIGNMENT:
             return self._alignments[index.column()]
+        if role == _DECORATION:
+            if index.column() != _RATING_COLUMN:
+                return None
+            record = self.track_at(index.row(), load=False)  # the row's texts loaded it
+            return _TRACK_COLORS.get(record.color) if record is not None and record.color else None
         if role == _FOREGROUND:
             texts = self._texts.get(index.row())
             if texts is not None and texts[-1] == _OK:  # the status is kept after the texts

@@ -170,3 +170,39 @@ def test_analysis_results_another_process_saves_show_in_the_window(
 
     qtbot.waitUntil(lambda: all(text and text.startswith("128") for text in shown()), timeout=5_000)
     assert time.monotonic() - committed < 2.0, shown()
+
+
+def test_a_poll_right_after_a_worker_thread_s_commit_does_not_take_it_for_an_outside_one(
+    qtbot, library, add_tracks, monkeypatch
+) -> None:
+    """The watcher polling between a worker's COMMIT and the rest of its write() (the race an undo of a
+    big crate edit ran into: a full refresh and a recount of every smart crate followed)."""
+    watcher = LibraryWatcher(library)
+    committed, polled = threading.Event(), threading.Event()
+    atomic = library.db.atomic
+
+    class CommitThenWait:
+        def __init__(self, *args):
+            self.inner = atomic(*args)
+
+        def __enter__(self):
+            return self.inner.__enter__()
+
+        def __exit__(self, *exc):
+            result = self.inner.__exit__(*exc)
+            if threading.current_thread() is not threading.main_thread():
+                committed.set()
+                polled.wait(10)
+            return result
+
+    monkeypatch.setattr(library.db, "atomic", CommitThenWait)
+    worker = threading.Thread(target=lambda: (add_tracks(library, 3), library.close()))
+    worker.start()
+    try:
+        assert committed.wait(10)
+        assert library.data_version() != watcher._version  # the commit is visible here...
+        with qtbot.assertNotEmitted(watcher.library_changed_externally):
+            assert watcher.poll() is False  # ...and known as this process's own
+    finally:
+        polled.set()
+        worker.join()

@@ -275,5 +275,5 @@ def test_a_remembered_column_order_is_kept_unless_it_was_an_earlier_default() ->
     assert column_order_to_show(()) == DEFAULT_COLUMN_ORDER
     mine = ("genre", "artist", "title", "key", "bpm", "album", "duration", "year", "bitrate", "format",
             "date_added", "path", "position")  # fmt: skip
-    assert column_order_to_show(mine) == (*mine, "waveform")  # a new column goes last, out of the way
+    assert column_order_to_show(mine) == (*mine, "waveform", "rating")  # new columns go last, out of the way
     assert column_order_to_show(("title", "nonsense", "artist"))[:2] == ("title", "artist")

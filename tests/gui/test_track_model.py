@@ -100,6 +100,15 @@ def test_refresh_tracks_updates_loaded_rows_in_place(qtbot, model, library) -> N
     model.set_key_notation(KeyNotation.MUSICAL)
     assert model.index(0, key).data() == "Am"
 
+    writer.set_rating(library, first[:1], 4)  # the rating column: stars, and the colour beside them
+    writer.set_color(library, first[:1], "red")
+    model.refresh_tracks(first[:1])
+    rating = COLUMN_NAMES.index("rating")
+    assert model.index(0, rating).data() == "\u2605" * 4 and model.index(1, rating).data() == ""
+    assert model.index(0, rating).data(Qt.ItemDataRole.DecorationRole).name() == "#e0301e"
+    assert model.index(1, rating).data(Qt.ItemDataRole.DecorationRole) is None
+    assert model.index(0, bpm).data(Qt.ItemDataRole.DecorationRole) is None
+
 
 def test_refresh_after_a_scan_keeps_selection_and_pinned_row_on_their_tracks(
     qtbot, qtmodeltester, model, library, add_tracks
