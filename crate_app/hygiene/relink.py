@@ -10,7 +10,8 @@
    track's title or its old file name (a tagger names files after their tags; a hand-moved file keeps
    its name).  In a folder of at most ``BLIND_POOL`` remaining files every file is a candidate, so
    that a renamed and re-tagged file is still found; in a big folder, decoding every file for its
-   fingerprint would take hours, and such a track is reported not found.
+   fingerprint would take hours, and such a track is reported not found.  Per track, at most
+   ``MAX_DECODES_PER_TRACK`` files are decoded, those closest in duration first.
 A track with several matching files, or a file matched by several tracks, is ambiguous: the user
 chooses (``relink_one``), Crate never guesses.  Files already in the library are never candidates,
 so two tracks never point at one file.  ``apply_relink`` moves the tracks in one transaction; each
@@ -36,6 +37,8 @@ from crate_app.store.library import Library
 
 DURATION_TOLERANCE = 2.0
 BLIND_POOL = 200  # remaining files up to which each is a candidate for every track, whatever its name
+SAME_AUDIO_DURATION = 0.5  # the same audio with other tags: its duration barely differs (estimates)
+MAX_DECODES_PER_TRACK = 16  # files decoded for their fingerprint per track, the closest durations first
 
 
 class RelinkError(CrateError):
@@ -194,23 +197,26 @@ def _by_content(
         if track.duration is None:
             continue
         wanted = from_blob(track.fingerprint) if track.fingerprint is not None else None
-        candidates = range(len(pool)) if blind else sorted(_named_like(track, by_word, names))
-        for index in candidates:
+        close = []  # (how far its duration is, index), the closest first
+        for index in range(len(pool)) if blind else sorted(_named_like(track, by_word, names)):
             if index not in durations:
                 try:
                     durations[index] = read_tags(pool[index]).duration
                 except (TagReadError, OSError):
                     durations[index] = None
             duration = durations[index]
-            if duration is None or abs(duration - track.duration) > DURATION_TOLERANCE:
-                continue
+            if duration is not None and abs(duration - track.duration) <= DURATION_TOLERANCE:
+                close.append((abs(duration - track.duration), index))
+        decoded = 0
+        for gap, index in sorted(close):
             path = pool[index]
-            if track.digest is not None and hash_of(path) == track.digest:
+            if track.digest is not None and gap <= SAME_AUDIO_DURATION and hash_of(path) == track.digest:
                 found.setdefault(track.id, []).append(path)
                 continue
-            if wanted is None:
+            if wanted is None or (index not in prints and decoded >= MAX_DECODES_PER_TRACK):
                 continue
             if index not in prints:
+                decoded += 1
                 try:
                     prints[index] = fingerprint_file(path, should_stop=stop)
                 except FingerprintError:

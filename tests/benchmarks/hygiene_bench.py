@@ -342,9 +342,14 @@ def bench_relink(
             originals[i] = (os.path.getsize(path), audio_hash(path), None)
     library = open_library(base / "lib.sqlite")
     mover_set = set(movers)
+    # CRATE_BENCH_RELINK_UNKNOWN=1: the folder's other files are not in the library (a download folder,
+    # not the music folder): every one is a candidate, and the file names are what narrows the search.
+    unknown = bool(os.environ.get("CRATE_BENCH_RELINK_UNKNOWN"))
     items = []
     for i, entry in enumerate(entries):
         path = str(entry["path"])
+        if unknown and i not in mover_set:
+            continue
         if i in mover_set:
             size = originals[i][0]
             where = f"/old/place/{i:06d}.mp3"
@@ -389,6 +394,7 @@ def bench_relink(
         "of_which_retagged": retagged,
         "of_which_reencoded": reencoded,
         "files_in_folder": files,
+        "other_files_in_the_library": not unknown,
         "relinked": len(plan.relinked),
         "relinked_to_the_right_file": right,
         "ambiguous": len(plan.ambiguous),

@@ -110,7 +110,7 @@ def test_relink_by_size_and_hash_then_fingerprint_and_ambiguous_left_to_the_user
     library.close()
 
 
-NEW_NAMES = (("0.mp3", "01 Title 0.mp3"), ("1.mp3", "one.mp3"), ("2.mp3", "2.mp3"))
+NEW_NAMES = (("0.mp3", "01 Title 0.mp3"), ("1.mp3", "one.mp3"), ("2.mp3", "2.mp3"), ("3.mp3", "3.ogg"))
 
 
 def test_in_a_big_folder_changed_files_are_looked_for_among_files_named_like_them(
@@ -129,6 +129,9 @@ def test_in_a_big_folder_changed_files_are_looked_for_among_files_named_like_the
     write_tags(elsewhere / "one.mp3", {"artist": "Retagged", "title": "Longer title " * 400})
     shutil.move(root / "2.mp3", elsewhere / "2.mp3")  # its old name, re-tagged
     write_tags(elsewhere / "2.mp3", {"artist": "Artist 2", "title": "Renamed", "comment": "y" * 5000})
+    (root / "3.mp3").unlink()  # encoded again, as Ogg: only its fingerprint can tell
+    write_audio(elsewhere / "3.ogg", {"artist": "Artist 3", "title": "Title 3"}, samples=melody(3, 6, RATE),
+                rate=RATE)  # fmt: skip
     sizes = {p.name: p.stat().st_size for p in originals.iterdir()}
     assert all(sizes[old] != (elsewhere / new).stat().st_size for old, new in NEW_NAMES)  # not by size
     rescan_library(library, workers=0)
@@ -140,15 +143,22 @@ def test_in_a_big_folder_changed_files_are_looked_for_among_files_named_like_the
     monkeypatch.setattr(relink, "BLIND_POOL", 0)  # as in a folder of thousands of files
     plan = relink.plan_relink(library, str(elsewhere))
     assert {(i, Path(new).name) for i, _old, new in plan.relinked} == {
-        (before["0.mp3"], "01 Title 0.mp3"),
+        (before["0.mp3"], "01 Title 0.mp3"),  # by their audio hash: the size changed with the tags
         (before["2.mp3"], "2.mp3"),
-    }  # by their audio hash: the size changed with the tags
+        (before["3.mp3"], "3.ogg"),  # by its fingerprint
+    }
     assert [i for i, _old in plan.not_found] == [before["1.mp3"]]
-    assert fingerprinted == []  # no file decoded: none named like the track that is not found
+    assert fingerprinted == [str(elsewhere / "3.ogg")]  # the only file decoded
+    fingerprinted.clear()
     monkeypatch.setattr(relink, "BLIND_POOL", 200)  # a small folder: every file is a candidate
     plan = relink.plan_relink(library, str(elsewhere))
-    assert before["1.mp3"] in {i for i, _old, _new in plan.relinked}
+    assert len(plan.relinked) == 4 and not plan.ambiguous
     assert sorted(fingerprinted) == sorted(str(elsewhere / new) for _old, new in NEW_NAMES)  # each once
+    fingerprinted.clear()
+    monkeypatch.setattr(relink, "MAX_DECODES_PER_TRACK", 0)  # a bound on decoding: audio hashes still match
+    plan = relink.plan_relink(library, str(elsewhere))
+    assert len(plan.relinked) == 3 and [i for i, _old in plan.not_found] == [before["3.mp3"]]
+    assert fingerprinted == []
     library.close()
 
 
