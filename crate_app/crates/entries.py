@@ -73,24 +73,34 @@ def _renumber_from(conn: sqlite3.Connection, crate_id: int, start: int) -> None:
 
 
 def add_tracks(
-    library: Library, crate_id: int, track_ids: Iterable[int], position: int | None = None
+    library: Library,
+    crate_id: int,
+    track_ids: Iterable[int],
+    position: int | None = None,
+    *,
+    known_tracks: bool = False,
 ) -> EntryChange:
     """Add tracks to a crate at ``position`` (None: at the end), in the order given.
 
     Tracks in the crate already stay where they are (``already``); ids of no track are left out
-    (``unknown``).  All or nothing: one transaction.
+    (``unknown``), unless the caller passes ``known_tracks`` because it read the ids from the tracks
+    table in the same transaction (an import: looking each up again cost a third of its crate writing).
+    All or nothing: one transaction.
     """
     wanted = list(dict.fromkeys(map(int, track_ids)))
     _static_crate(library, crate_id)
     now = time.time()
-    with library.write(check_foreign_keys=False) as conn:  # the crate (_touch), the tracks (missing_tracks)
+    with library.write(check_foreign_keys=False) as conn:  # _touch, missing_tracks or the caller check
         _touch(conn, crate_id)
-        already = {t for (t,) in conn.execute(
+        count = _count(conn, crate_id)
+        already = set() if count == 0 else {t for (t,) in conn.execute(
             "SELECT i.value FROM json_each(?) i CROSS JOIN crate_entries e "
             "ON e.crate_id = ? AND e.track_id = i.value", (id_list(wanted), crate_id))}  # fmt: skip
-        unknown = missing_tracks(conn, [t for t in wanted if t not in already] if already else wanted)
+        if known_tracks:
+            unknown: set[int] = set()
+        else:
+            unknown = missing_tracks(conn, [t for t in wanted if t not in already] if already else wanted)
         added = [t for t in wanted if t not in already and t not in unknown] if already or unknown else wanted
-        count = _count(conn, crate_id)
         at = count if position is None else max(0, min(int(position), count))
         if added:
             if at < count:
