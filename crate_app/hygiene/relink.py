@@ -11,7 +11,8 @@
    its name).  In a folder of at most ``BLIND_POOL`` remaining files every file is a candidate, so
    that a renamed and re-tagged file is still found; in a big folder, decoding every file for its
    fingerprint would take hours, and such a track is reported not found.  Per track, at most
-   ``MAX_DECODES_PER_TRACK`` files are decoded, those closest in duration first.
+   ``MAX_DECODES_PER_TRACK`` files are decoded, those closest in duration first; a match found while
+   other candidates were left undecoded is not sure to be the only one, and is left to the user.
 A track with several matching files, or a file matched by several tracks, is ambiguous: the user
 chooses (``relink_one``), Crate never guesses.  Files already in the library are never candidates,
 so two tracks never point at one file.  ``apply_relink`` moves the tracks in one transaction; each
@@ -133,9 +134,12 @@ def plan_relink(
     if unmatched and not plan.cancelled:
         claimed = {p for paths in matches.values() for p in paths}
         pool = [p for paths in by_size.values() for p in paths if p not in claimed]
-        matches.update(_by_content(unmatched, pool, hash_of, stop))
+        found, unsure = _by_content(unmatched, pool, hash_of, stop)
+        matches.update(found)
         plan.cancelled = stop()
-    _decide(plan, missing, matches)
+    else:
+        unsure = set()
+    _decide(plan, missing, matches, unsure)
     plan.seconds = round(time.monotonic() - started, 3)
     return plan
 
@@ -179,9 +183,11 @@ def _by_content(
     pool: Sequence[str],
     hash_of: Callable[[str], str | None],
     stop: Callable[[], bool],
-) -> dict[int, list[str]]:
+) -> tuple[dict[int, list[str]], set[int]]:
     """Matches of tracks whose files changed size: the same audio hash, else the same fingerprint,
-    among the files named like them (every file of a small pool) whose duration is close."""
+    among the files named like them (every file of a small pool) whose duration is close; and the
+    tracks for which some candidates were left undecoded (a match of theirs is not sure to be the only
+    one: the user chooses)."""
     names = [set(_words(_stem(path))) for path in pool]
     by_word: dict[str, list[int]] = {}
     for index, words in enumerate(names):
@@ -191,13 +197,14 @@ def _by_content(
     durations: dict[int, float | None] = {}
     prints: dict[int, object] = {}
     found: dict[int, list[str]] = {}
+    unsure: set[int] = set()
     for track in tracks:
         if stop():
             break
         if track.duration is None:
             continue
         wanted = from_blob(track.fingerprint) if track.fingerprint is not None else None
-        close = []  # (how far its duration is, index), the closest first
+        close = []  # (how far its duration is, index): sorted, the closest first
         for index in range(len(pool)) if blind else sorted(_named_like(track, by_word, names)):
             if index not in durations:
                 try:
@@ -207,27 +214,36 @@ def _by_content(
             duration = durations[index]
             if duration is not None and abs(duration - track.duration) <= DURATION_TOLERANCE:
                 close.append((abs(duration - track.duration), index))
+        close.sort()
+        if track.digest is not None:  # the same audio with other tags: as in the first stage, that is all
+            same = [
+                pool[i] for gap, i in close if gap <= SAME_AUDIO_DURATION and hash_of(pool[i]) == track.digest
+            ]
+            if same:
+                found[track.id] = same
+                continue
+        if wanted is None:
+            continue
         decoded = 0
-        for gap, index in sorted(close):
-            path = pool[index]
-            if track.digest is not None and gap <= SAME_AUDIO_DURATION and hash_of(path) == track.digest:
-                found.setdefault(track.id, []).append(path)
-                continue
-            if wanted is None or (index not in prints and decoded >= MAX_DECODES_PER_TRACK):
-                continue
+        for _gap, index in close:
             if index not in prints:
+                if decoded >= MAX_DECODES_PER_TRACK:
+                    unsure.add(track.id)  # a match found is not sure to be the only one
+                    continue
                 decoded += 1
                 try:
-                    prints[index] = fingerprint_file(path, should_stop=stop)
+                    prints[index] = fingerprint_file(pool[index], should_stop=stop)
                 except FingerprintError:
                     prints[index] = None
             candidate = prints[index]
             if candidate is not None and same_recording(wanted, candidate):  # type: ignore[arg-type]
-                found.setdefault(track.id, []).append(path)
-    return found
+                found.setdefault(track.id, []).append(pool[index])
+    return found, unsure
 
 
-def _decide(plan: RelinkPlan, missing: Sequence[_Missing], matches: dict[int, list[str]]) -> None:
+def _decide(
+    plan: RelinkPlan, missing: Sequence[_Missing], matches: dict[int, list[str]], unsure: set[int]
+) -> None:
     claims: dict[str, int] = {}
     for paths in matches.values():
         for path in paths:
@@ -236,7 +252,7 @@ def _decide(plan: RelinkPlan, missing: Sequence[_Missing], matches: dict[int, li
         paths = sorted(matches.get(track.id, []))
         if not paths:
             plan.not_found.append((track.id, track.path))
-        elif len(paths) == 1 and claims[paths[0]] == 1:
+        elif len(paths) == 1 and claims[paths[0]] == 1 and track.id not in unsure:
             plan.relinked.append((track.id, track.path, paths[0]))
         else:
             plan.ambiguous.append((track.id, track.path, paths))

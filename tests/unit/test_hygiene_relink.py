@@ -162,6 +162,16 @@ def test_in_a_big_folder_changed_files_are_looked_for_among_files_named_like_the
     library.close()
 
 
+def test_a_match_found_while_candidates_were_left_undecoded_is_left_to_the_user() -> None:
+    def missing(track_id: int) -> relink._Missing:
+        return relink._Missing(track_id, f"/old/{track_id}.mp3", 1, "mp3", "", "", 60.0, None, None)
+
+    plan = relink.RelinkPlan()
+    relink._decide(plan, [missing(1), missing(2)], {1: ["/new/a.mp3"], 2: ["/new/b.mp3"]}, unsure={2})
+    assert plan.relinked == [(1, "/old/1.mp3", "/new/a.mp3")]
+    assert plan.ambiguous == [(2, "/old/2.mp3", ["/new/b.mp3"])]
+
+
 OPERATIONS = st.lists(
     st.tuples(st.sampled_from(["move", "rename", "copy", "delete"]), st.integers(0, 99), st.integers(0, 2)),
     max_size=8,
