@@ -35,7 +35,7 @@ ALLOWED = {
     "0bsd", "mit", "mit-0", "bsd-2-clause", "bsd-3-clause", "isc", "zlib", "cc0-1.0", "unlicense",
     "hpnd", "bsl-1.0", "python-2.0", "psf-2.0", "apache-2.0", "mpl-2.0",
     "lgpl-2.1-only", "lgpl-2.1-or-later", "lgpl-3.0-only", "lgpl-3.0-or-later",
-    "gpl-2.0-or-later", "gpl-3.0-only", "gpl-3.0-or-later",
+    "gpl-2.0-or-later", "gpl-3.0-only", "gpl-3.0-or-later", "licenseref-public-domain",
 }  # fmt: skip
 # Exceptions that only add permissions.
 ALLOWED_EXCEPTIONS = {
@@ -102,6 +102,7 @@ class Review:
     reason: str
     texts: list[tuple[str, str]] = field(default_factory=list)  # (file name, text)
     native_libraries: list[str] = field(default_factory=list)  # vendored by auditwheel/delocate
+    waiver: str = ""  # refused, but let through for now (WAIVED): why
 
 
 def canonical(name: str) -> str:
@@ -439,13 +440,281 @@ def review_system_libraries() -> list[Review]:
     return reviews
 
 
+# -- shared libraries PyInstaller collected from the build machine as dependencies ----------------------
+# Qt's xcb platform, libsndfile and libchromaprint pull in a hundred system libraries (X11, FLAC, FFmpeg
+# and its codecs, GLib, ...).  PyInstaller's table of contents lists where each came from; on Debian and
+# Ubuntu, ``dpkg -S`` names the package that installed it and the package's copyright file says which
+# licences its source files are under.  Every licence found there must allow shipping inside a
+# GPL-3.0-or-later program, except those the review below found apply only to files the shipped
+# library is not built from (programs, scripts, documentation of the same source package).
+
+# Debian short licence names (lower case, without a "with ... exception") Crate can ship.
+DEBIAN_ALLOWED = re.compile(
+    # GNU licences but GPL-2-only, then permissive ones
+    r"(l?gpl(-[123](\.[01])?)?\+?|gpl-3(\.0)?|lgpl-2(\.[01])?|lgpl-3(\.0)?|gpl-1\+|"
+    r"(0|free)?bsd(-[123](-clause)?)?([-_ ].*)?|expat|mit([-/ ].*)?|x11|isc([-_ ].*)?|zlib([-/ ].*)?|"
+    r"libpng.*|libtiff.*|ijg|ntp|public[-_ ]?domain.*|(probably-)?pd|.*-pd|cc0.*|cc-zero.*|unicode.*|icu|"
+    r"apache-2(\.0)?|mpl-2\.0|bsl(-1\.0)?|boost-1\.0|unlicense|beerware|tcl|fsf.*|permissive.*|.*-permissive|"
+    r"autoconf|artistic(-2\.0)?|curl|openldap|hpnd.*|sgi-b-2\.0|ftl|ofl-1\.1|bitstream-vera|ufl-1\.0|"
+    r"gfdl.*|cc-by(-sa)?-[34]\.0|man-page|latex2e|rfc.*|none|noderivs)"
+)  # fonts, documentation and licence texts (OFL, GFDL, CC-BY, RFCs, "noderivs") are not linked into code
+# Debian short names that cannot be shipped in a GPL-3.0-or-later program, and why.
+DEBIAN_REFUSED = {
+    "gpl-2": "GPL-2.0-only cannot be combined with GPL-3.0 code",
+    "gpl-2.0": "GPL-2.0-only cannot be combined with GPL-3.0 code",
+    "agpl": "AGPL adds network-use obligations Crate does not take on",
+    "bsd-4": "the advertising clause of 4-clause BSD is incompatible with the GPL",
+    "openssl": "the OpenSSL licence is incompatible with the GPL",
+    "ssleay": "the SSLeay licence is incompatible with the GPL",
+    "mpl-1": "MPL-1.x alone is incompatible with the GPL",
+    "apache-1": "Apache-1.x is incompatible with the GPL",
+    "cddl": "the CDDL is incompatible with the GPL",
+    "epl": "the EPL is incompatible with the GPL",
+    "non-free": "not free software",
+    "nonfree": "not free software",
+}
+# Words in a licence's own text that make an otherwise permissive-looking custom licence unshippable.
+_RESTRICTIVE = ("advertising materials", "commercial use", "non-commercial", "noncommercial", "affero")
+_PERMISSIVE = (
+    "permission is hereby granted", "permission to use, copy, modify", "redistribution and use in source",
+    "public domain", "unrestricted use", "you can do whatever you want", "without restriction",
+    "you are allowed to use this source code", "gives unlimited permission", "is free software",
+    "freely redistributable", "permission is granted to freely", "any use of this software is permitted",
+    "redistribution and use of the software in source",
+)  # fmt: skip
+# Review of licences in copyright files that do not reach the shipped library: Debian source package
+# -> {short name: which files it covers}.  A licence not named here still fails the check.
+DEBIAN_NOT_SHIPPED = {
+    "util-linux": {
+        "gpl-2": "programs (ionice, chrt, taskset, raw, nsenter, mkfs.minix, mkswap); libblkid and "
+        "libmount are LGPL-2.1+, libuuid BSD-3-Clause",
+        "bsd-4-clause": "programs in login-utils, misc-utils, term-utils and text-utils",
+        "bsla": "login-utils/login.c, a program",
+    },
+    "xz-utils": {"gpl-2": "Doxyfile.in, the configuration of the documentation build"},
+    "e2fsprogs": {"gpl-2": "the default for e2fsprogs' programs and libext2fs parts; libcom_err (lib/et) is "
+                  "under MIT's permissive licence (e2fsprogs' NOTICE), which Debian's file does not list"},
+    "systemd": {"gpl-2": "src/basic/linux, src/shared/linux: Linux kernel headers under the syscall note "
+                "(using them does not make a program a derived work); libsystemd is LGPL-2.1+"},
+    "libbsd": {"bsd-4-clause-niels-provos": "man/arc4random.3bsd, a manual page"},
+    "harfbuzz": {"monotype": "test/api/fonts, fonts of the test suite"},
+}  # fmt: skip
+# Known refusals the build lets through for now, loudly (printed, and marked in the notices): Debian
+# source package -> why it is there and what removes it.  Everything else that is refused fails it.
+WAIVED = {
+    "zvbi": "libzvbi0 has GPL-2.0-only files (src/packet-830.c, src/pdc.c, part of the library): Debian's "
+    "FFmpeg 5 (libavcodec59) links it, and libchromaprint1 links FFmpeg.  Removing it needs Chromaprint "
+    "built without FFmpeg (KissFFT) or another build of FFmpeg; reported to the lead (issue 15).",
+}
+# Debian packages whose copyright file is not machine-readable, reviewed by hand: source package
+# (regular expression) -> (SPDX expression, words its copyright file must contain: a regular expression).
+DEBIAN_PLAIN = {
+    r"glibc": ("LGPL-2.1-or-later", "GNU Lesser General Public License"),
+    r"cairo": ("LGPL-2.1-only OR MPL-1.1", "GNU Lesser General Public"),
+    r"gcc-\d+": ("GPL-3.0-or-later WITH GCC-exception-3.1", "GCC RUNTIME LIBRARY EXCEPTION"),
+    r"libgcrypt\d+": ("LGPL-2.1-or-later", "GNU Lesser General Public License"),
+    r"krb5": ("MIT", "Massachusetts Institute of Technology"),
+    r"fontconfig": ("HPND", "Permission to use, copy, modify, distribute, and sell"),
+    r"numactl": ("LGPL-2.1-only", "LGPL"),
+    r"pixman": ("MIT", "Permission is hereby granted"),
+    r"libselinux": ("LicenseRef-public-domain", "public domain"),
+    r"libwebp": ("BSD-3-Clause", "Redistribution and use in source and binary forms"),
+    r"libdrm": ("MIT", "Permission is hereby granted"),
+    r"libx11|libxau|libxcb|libxdmcp|libxext|libxfixes|libxrandr|libxrender|libxkbcommon": (
+        "MIT", r"Permission (is hereby granted|to use, copy, modify)"),
+}  # fmt: skip
+
+
+def collected_binaries(toc: Path) -> list[tuple[str, Path]]:
+    """(name in the bundle, source) of the shared libraries in PyInstaller's table of contents
+    (``COLLECT-00.toc`` in its work folder) that came from outside this Python installation: those in
+    site-packages come with a distribution reviewed above, and the interpreter's own are Python's."""
+    import ast
+
+    try:
+        entries = ast.literal_eval(toc.read_text(encoding="utf-8"))[0]
+    except (OSError, ValueError, SyntaxError, IndexError) as exc:
+        raise LicenceError(f"cannot read PyInstaller's table of contents {toc}: {exc}") from exc
+    ours = {Path(p).resolve() for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
+    found = []
+    for name, source, kind in entries:
+        if kind not in ("BINARY", "EXTENSION") or not source:
+            continue
+        path = Path(source)
+        if not any(path.is_relative_to(root) or path.resolve().is_relative_to(root) for root in ours):
+            found.append((name, path))
+    return sorted(found)
+
+
+def _dpkg_owners(paths: Iterable[Path]) -> dict[Path, str]:
+    """The package that installed each path (one ``dpkg -S`` for all; merged /usr: also as /lib)."""
+    import subprocess
+
+    wanted: dict[str, Path] = {}
+    for path in paths:
+        for candidate in (str(path), str(path).replace("/usr/lib/", "/lib/", 1),
+                          str(path).replace("/lib/", "/usr/lib/", 1)):  # fmt: skip
+            wanted.setdefault(candidate, path)
+    try:
+        out = subprocess.run(["dpkg", "-S", *wanted], capture_output=True, text=True, check=False).stdout
+    except OSError:
+        return {}
+    owners: dict[Path, str] = {}
+    for line in out.splitlines():
+        package, _, where = line.partition(": ")
+        if where.strip() in wanted and "diversion" not in package:
+            owners.setdefault(wanted[where.strip()], package.split(",")[0].strip())
+    return owners
+
+
+def _dpkg_sources(packages: Iterable[str]) -> dict[str, tuple[str, str]]:
+    """Binary package -> (its source package, its version) (``dpkg-query``, one call)."""
+    import subprocess
+
+    names = sorted(set(packages))
+    try:
+        out = subprocess.run(
+            ["dpkg-query", "-W", "-f", "${binary:Package} ${source:Package} ${Version}\n", *names],
+            capture_output=True, text=True, check=False,
+        ).stdout  # fmt: skip
+    except OSError:
+        return {}
+    sources = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) >= 3:
+            sources[parts[0]] = sources[parts[0].split(":")[0]] = (parts[1], parts[2])
+    return sources
+
+
+def _licence_definitions(text: str) -> dict[str, str]:
+    """Stand-alone ``License:`` paragraphs of a machine-readable copyright file: short name -> text."""
+    definitions = {}
+    for paragraph in re.split(r"\n\s*\n", text):
+        match = re.match(r"License:\s*(\S[^\n]*)\n(.*)", paragraph.strip(), re.DOTALL)
+        if match and not re.search(r"^Files:", paragraph, re.MULTILINE):
+            definitions[match.group(1).strip().lower()] = match.group(2)
+    return definitions
+
+
+def debian_term_verdict(term: str, definition: str = "") -> tuple[bool | None, str]:
+    """Whether one Debian licence short name may be shipped (None: unknown), and why not."""
+    name = re.sub(r"\s+with\s+.*exception$", "", term.strip().lower())  # exceptions add permissions
+    name = name.strip(" .")
+    refused = next(
+        (
+            why
+            for key, why in DEBIAN_REFUSED.items()
+            if name == key or name.startswith((key + "-", key + " "))
+        ),
+        None,
+    )
+    if name in ("gpl-2", "gpl-2.0") or (refused and not name.startswith(("gpl-2+", "gpl-2.0+"))):
+        return False, f"{term}: {refused}"
+    if DEBIAN_ALLOWED.fullmatch(name):
+        return True, term
+    words = " ".join(definition.split()).lower()
+    if words and any(p in words for p in _PERMISSIVE) and not any(r in words for r in _RESTRICTIVE):
+        return True, f"{term} (a permissive licence, by its text)"
+    return (
+        None,
+        f"{term}: unknown to this check (add it to licences.DEBIAN_ALLOWED if it may be shipped)",
+    )
+
+
+def debian_package_verdict(source: str, text: str) -> tuple[bool, str, list[str]]:
+    """(allowed, reason, the licences found) of a Debian package from its copyright file."""
+    if not text.startswith("Format:"):
+        for pattern, (expression, phrase) in DEBIAN_PLAIN.items():
+            if re.fullmatch(pattern, source):
+                if not re.search(phrase, " ".join(text.split()), re.IGNORECASE):
+                    return False, f"its copyright file no longer says {phrase!r}: review it again", []
+                allowed, why = expression_allowed(expression)
+                return allowed, f"{why} (reviewed: the copyright file is not machine-readable)", [expression]
+        return False, (f"its copyright file is not machine-readable and source package {source} is not in "
+                       "licences.DEBIAN_PLAIN: review it"), []  # fmt: skip
+    definitions = _licence_definitions(text)
+    excused = DEBIAN_NOT_SHIPPED.get(source, {})
+    found: list[str] = []
+    problems: list[str] = []
+    for paragraph in re.split(r"\n\s*\n", text):
+        files = re.search(r"^Files:\s*(.+)$", paragraph, re.MULTILINE)
+        licence = re.search(r"^License:\s*(.+)$", paragraph, re.MULTILINE)
+        if files is None or licence is None or files.group(1).strip().startswith("debian/"):
+            continue
+        expression = licence.group(1).strip()
+        inline = paragraph[licence.end() :]
+        if expression not in found:
+            found.append(expression)
+        # "A or B": one side suffices; "A and B" / "A, and B": every term of that side.
+        sides = re.split(r"\s+or\s+", re.sub(r",?\s+and\s+|,\s*", " and ", expression), flags=re.IGNORECASE)
+        verdicts = []
+        for side in sides:
+            terms = [t for t in re.split(r"\s+and\s+", side, flags=re.IGNORECASE) if t.strip()]
+            results = [
+                debian_term_verdict(t, definitions.get(t.strip().lower(), "") or inline) for t in terms
+            ]
+            verdicts.append(results)
+        if any(all(ok for ok, _why in results) for results in verdicts):
+            continue
+        for results in verdicts[:1] if len(verdicts) == 1 else verdicts:
+            for ok, why in results:
+                key = re.sub(r"\s+with\s+.*$", "", why.split(":")[0].strip().lower())
+                if not ok and key not in excused:
+                    problems.append(f"{why} (Files: {files.group(1).strip()[:60]})")
+    if problems:
+        return False, "; ".join(dict.fromkeys(problems)), found
+    note = "; ".join(f"{k} only in {v}" for k, v in excused.items() if any(k in f.lower() for f in found))
+    return True, "all its licences allow it" + (f" ({note})" if note else ""), found
+
+
+def review_collected_libraries(toc: Path, already: Iterable[str] = ()) -> list[Review]:
+    """One review per Debian package of the shared libraries PyInstaller collected from the build
+    machine (``already``: packages reviewed elsewhere, left out).  A library no package installed is
+    refused.  Only Linux with dpkg is checked: elsewhere the list is empty (build.py says so)."""
+    import shutil
+
+    binaries = collected_binaries(toc)
+    if not binaries or not sys.platform.startswith("linux") or shutil.which("dpkg") is None:
+        return []  # no package database to ask: build.py says so
+    owners = _dpkg_owners(p for _name, p in binaries)
+    sources = _dpkg_sources(owners.values())
+    by_package: dict[str, list[str]] = {}
+    reviews = []
+    for name, path in binaries:
+        package = owners.get(path)
+        if package is None:
+            why = f"{path} belongs to no Debian package: its licence is unknown"
+            reviews.append(Review(f"{name} (system)", "", None, "nothing", False, why))
+        elif package.split(":")[0] not in set(already):
+            by_package.setdefault(package, []).append(name)
+    for package, names in sorted(by_package.items()):
+        plain = package.split(":")[0]
+        copyright_file = Path("/usr/share/doc") / plain / "copyright"
+        text = copyright_file.read_text(encoding="utf-8", errors="replace") if copyright_file.exists() else ""
+        source, version = sources.get(package) or sources.get(plain) or (plain, "")
+        allowed, reason, found = debian_package_verdict(source, text)
+        expression = " AND ".join(f"({f})" if " or " in f.lower() else f for f in found) or None
+        reviews.append(
+            Review(f"{plain} (Debian)", version, expression, f"Debian package {package} (copyright file)",
+                   allowed, reason, [(str(copyright_file), text)] if text else [], sorted(names),
+                   "" if allowed else WAIVED.get(source, ""))
+        )  # fmt: skip
+    return reviews
+
+
 def refusals(reviews: Iterable[Review]) -> list[str]:
-    """One line for each distribution that may not be shipped (empty when all may)."""
+    """One line for each distribution that may not be shipped (empty when all may); waived ones aside."""
     return [
         f"{r.name} {r.version}: {r.expression or 'unknown licence'} ({r.reason})"
         for r in reviews
-        if not r.allowed
+        if not r.allowed and not r.waiver
     ]
+
+
+def waivers(reviews: Iterable[Review]) -> list[str]:
+    """One line for each refused package the build lets through for now (WAIVED), with why."""
+    return [f"{r.name} {r.version}: {r.reason} -- WAIVED: {r.waiver}" for r in reviews if r.waiver]
 
 
 def write_notices(reviews: list[Review], target: Path, python_licence: Path | None = None) -> Path:
@@ -457,16 +726,25 @@ def write_notices(reviews: list[Review], target: Path, python_licence: Path | No
         "",
         f"{'distribution':<28} {'version':<18} licence (used: the allowed alternative)",
     ]
-    lines += [f"{r.name:<28} {r.version:<18} {r.expression} (used: {r.reason})" for r in reviews]
+    lines += [
+        f"{r.name:<28} {r.version:<18} {r.expression} "
+        + (f"(NOT ALLOWED, WAIVED FOR NOW: {r.reason})" if r.waiver else f"(used: {r.reason})")
+        for r in reviews
+    ]
     lines.append(
         f"{'Python':<28} {sys.version.split()[0]:<18} PSF-2.0 (the interpreter and its standard library)"
     )
     lines.append(f"{'PyInstaller bootloader':<28} {'':<18} GPL-2.0-or-later WITH Bootloader-exception")
+    written: dict[str, str] = {}  # a text several packages share (FFmpeg's libraries) is written once
     for r in reviews:
         lines += ["", rule, f"{r.name} {r.version} - {r.expression}", rule]
         if r.native_libraries:
-            lines.append("Native libraries bundled in its wheel: " + ", ".join(r.native_libraries))
+            lines.append("Native libraries bundled: " + ", ".join(r.native_libraries))
         for name, text in r.texts:
+            if text in written:
+                lines += ["", f"--- {name}: the same text as {written[text]} above"]
+                continue
+            written[text] = f"{r.name} ({name})"
             lines += ["", f"--- {name}", text.rstrip()]
     if python_licence is not None and python_licence.is_file():
         lines += [
@@ -500,6 +778,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.notices:
         write_notices(reviews, args.notices, python_licence_file())
     refused = refusals(reviews)
+    for line in waivers(reviews):
+        print(f"WAIVED, cannot ship in the end: {line}", file=sys.stderr)
     for line in refused:
         print(f"cannot ship: {line}", file=sys.stderr)
     return 1 if refused else 0

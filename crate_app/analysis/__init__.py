@@ -1,4 +1,4 @@
-"""BPM and key analysis (no Qt).  Importing this package is cheap: numpy, PyAV and librosa load when
+"""BPM and key analysis (no Qt).  Importing this package is cheap: numpy, scipy.fft and PyAV load when
 ``analyze_file`` and the others are first used, so the window's process (which only drives analysis
 processes) never loads them."""
 

@@ -17,7 +17,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from crate_app.analysis import numba_cache, waveform
+from crate_app.analysis import waveform
 from crate_app.analysis.decode import DecodedAudio, decode_excerpt, excerpt_window
 from crate_app.analysis.key import chroma_frames, chroma_hop, estimate_key
 from crate_app.analysis.metre import downbeat_offset
@@ -157,12 +157,10 @@ _warm_lock = threading.Lock()
 
 
 def warm_up() -> None:
-    """Import librosa's heavy modules (numba compiles or loads its cache) and run a tiny analysis, so the
-    first real track does not pay for it.  Safe to call from a background thread, more than once.
-    numba's cache is written only here, by one process at a time (see ``numba_cache``)."""
-    with _warm_lock, numba_cache.warming():
-        import librosa.beat
-        import librosa.feature  # noqa: F401
+    """Load what analysis uses (numpy, scipy.fft, PyAV) and run a tiny analysis, so that the first real
+    track does not pay for it.  Safe to call from a background thread, more than once."""
+    with _warm_lock:
+        import av  # noqa: F401
 
         # A drum loop with a chord, long enough for every stage (tracking, octave, grid, bar, key) to run
         # and compile what it uses.

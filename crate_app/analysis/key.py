@@ -135,20 +135,18 @@ def chroma_hop(sample_rate: int) -> int:
 def chroma_frames(samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, float]:
     """Tuning-corrected chroma of the harmony band per frame (12 x frames, each frame scaled to its
     peak; frame ``i`` covers samples from ``i * chroma_hop``) and the tuning in semitones."""
-    import librosa
+    from crate_app.analysis import dsp
 
     n_fft = _fft_size(sample_rate)
     hop = n_fft // 2
-    spectrum = np.abs(librosa.stft(samples, n_fft=n_fft, hop_length=hop, center=False))
+    spectrum = dsp.magnitude_spectrogram(samples, n_fft, hop, center=False)
     if spectrum.shape[1] == 0:
         return np.zeros((12, 0)), 0.0
     tuning = estimate_tuning(spectrum, sample_rate, n_fft)
     weight = register_weights(spectrum.shape[0], sample_rate, n_fft)
     # Magnitude, not power: squaring lets the loudest partials (often one chord note's fundamental)
     # outweigh the rest of the harmony.
-    chroma = librosa.feature.chroma_stft(
-        S=spectrum * weight[:, None], sr=sample_rate, n_fft=n_fft, hop_length=hop, tuning=tuning, norm=None
-    )
+    chroma = dsp.chroma_filters(sample_rate, n_fft, tuning) @ (spectrum * weight[:, None].astype(np.float32))
     # Compress each frame's dynamics so that loud passages do not drown the rest, then average.
     frame_peak = chroma.max(axis=0, keepdims=True)
     frame_peak[frame_peak <= 0] = 1.0

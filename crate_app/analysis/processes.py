@@ -41,7 +41,7 @@ from crate_app.domain.errors import AnalysisTimeout, AnalysisUnavailable, Decode
 from crate_app.domain.track import AnalysisOptions, AnalysisResult
 from crate_app.runtime import become_background_worker, die_with_parent
 
-WARM_UP_TIMEOUT = 300.0  # seconds for analysis processes to load librosa (a first compile: ~1 min)
+WARM_UP_TIMEOUT = 300.0  # seconds for analysis processes to start (~1 s; a cold disk on a slow machine: more)
 TIME_LIMIT_GRACE = 5.0  # seconds past the decoder's own deadline before a file's process is killed
 MAX_DEATHS_IN_A_ROW = 3  # processes that died on consecutive files (none analysed between): analysis stops
 CRASH_SIGNALS = frozenset(
@@ -53,10 +53,9 @@ POLL_SECONDS = 0.2  # how often a waiting thread looks at its process, a cancel 
 
 
 def prepare_in_process() -> None:
-    """Load librosa in this process (numba's cache in Crate's cache folder) and run a tiny analysis."""
+    """Load the analysis libraries in this process and run a tiny analysis."""
     from crate_app import analysis
 
-    analysis.configure_numba_cache(numba_cache.cache_folder())
     analysis.warm_up()
 
 
@@ -210,8 +209,8 @@ class ProcessAnalyzer:
     Each calling thread hands its file to an idle process and waits.  A file that overruns the time
     limit is stopped for real: its process is killed, ``AnalysisTimeout`` is raised, and a fresh process
     takes its place at the next call.  A process that dies on a file fails that file (``DecodeError``
-    in words).  Processes load librosa once (``warm_up``) and stay; the calling process never imports
-    librosa.  See the module docstring for deaths, the cache's repair and the parent's death.
+    in words).  Processes load the analysis libraries once (``warm_up``) and stay; the calling process
+    never imports them.  See the module docstring for deaths, the cache's repair and the parent's death.
     """
 
     def __init__(
@@ -248,10 +247,9 @@ class ProcessAnalyzer:
 
     # -- starting -----------------------------------------------------------------------------------
     def warm_up(self, count: int, cancelled: Callable[[], bool] = lambda: False) -> bool:
-        """Start ``count`` processes (the first alone when numba's cache is cold, so that librosa's
-        kernels are compiled once).  False if ``cancelled()`` said so first; raises ``AnalysisUnavailable``
-        (in words) when they cannot start: past ``warm_up_timeout``, or crashing even after the cache
-        was rebuilt and then turned off."""
+        """Start ``count`` processes together.  False if ``cancelled()`` said so first; raises
+        ``AnalysisUnavailable`` (in words) when they cannot start: past ``warm_up_timeout``, or crashing
+        even after the cache was rebuilt and then turned off."""
         workers = self._start(count, cancelled)
         if workers is None:
             return False
@@ -301,11 +299,6 @@ class ProcessAnalyzer:
         deadline = time.monotonic() + self.warm_up_timeout
         started: list[_Worker] = []
         try:
-            if self._warm and count > 1 and numba_cache.cache_enabled() and numba_cache.is_cold(folder):
-                first = self._spawn()
-                started.append(first)
-                if not self._wait(first, deadline, cancelled):
-                    return self._abandon(started, cancelled)
             rest = [self._spawn() for _ in range(count - len(started))]
             started += rest
             for worker in rest:

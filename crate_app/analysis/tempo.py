@@ -1,7 +1,8 @@
-"""Tempo: librosa's beat tracker, then a straight-line fit over the beat times for the exact BPM.
+"""Tempo: a dynamic-programming beat tracker (``dsp.track_beats``), then a straight-line fit over the
+beat times for the exact BPM.
 
-librosa estimates the tempo on a grid of autocorrelation lags (at 43 frames/s, 124 BPM reads as 123.0
-and 140 as 143.6).  The beat tracker still finds the beats, so for constant-tempo music a robust
+A tempo read from a grid of autocorrelation lags is coarse (at 43 frames/s, 124 BPM reads as 123.0 and
+140 as 143.6).  The beat tracker still finds the beats, so for constant-tempo music a robust
 least-squares line through (beat number, beat time) gives the period to a small fraction of a
 millisecond; the tracker is then run a second time at that tempo and the line fitted again.
 
@@ -9,7 +10,7 @@ Before the fit, dotted-metre mistakes (the tracker locking to 2/3, 3/4, 4/3 or 3
 common with busy hi-hats) are corrected by comparing the periodicity of the bass-band onsets at
 those periods.  The octave (x2, /2) is left to librosa's tempo prior and the user's BPM range.
 
-librosa is imported inside the functions: ``import librosa.beat`` costs seconds (numba).
+No librosa (see ``dsp``).
 """
 
 from __future__ import annotations
@@ -69,27 +70,21 @@ SNARE_BAND_HZ = (1000.0, 5000.0)
 
 
 def onset_envelopes(samples: np.ndarray, sample_rate: int) -> OnsetEnvelopes:
-    """Onset strength (librosa's spectral flux on a log mel spectrogram), full band and bass band."""
-    import librosa
+    """Onset strength (spectral flux on a log mel spectrogram): full band, bass band and snare band."""
+    from crate_app.analysis import dsp
 
     hop = hop_for_rate(sample_rate)
-    n_mels = 64
-    mel = librosa.feature.melspectrogram(
-        y=samples, sr=sample_rate, n_fft=4 * hop, hop_length=hop, n_mels=n_mels, fmax=sample_rate / 2
-    )
-    log_mel = librosa.power_to_db(mel, ref=np.max)
-    centres = librosa.mel_frequencies(n_mels + 2, fmax=sample_rate / 2)[1:-1]
+    n_fft, n_mels = 4 * hop, 64
+    power = dsp.magnitude_spectrogram(samples, n_fft, hop) ** 2
+    log_mel = dsp.power_to_db(dsp.mel_filters(sample_rate, n_fft, n_mels) @ power)
+    centres = dsp.mel_frequencies(n_mels + 2, fmax=sample_rate / 2)[1:-1]
     low_bins = max(2, int(np.sum(centres < LOW_BAND_HZ)))
-    # n_fft tells librosa how far the centred frames lag, so that the envelope lines up with the audio.
-    full = librosa.onset.onset_strength(S=log_mel, sr=sample_rate, hop_length=hop, n_fft=4 * hop)
-    low = librosa.onset.onset_strength(S=log_mel[:low_bins], sr=sample_rate, hop_length=hop, n_fft=4 * hop)
+    # n_fft: how far the centred frames lag, so that the envelope lines up with the audio.
+    full = dsp.onset_strength(log_mel, n_fft, hop)
+    low = dsp.onset_strength(log_mel[:low_bins], n_fft, hop)
     snare_rows = (centres >= SNARE_BAND_HZ[0]) & (centres <= SNARE_BAND_HZ[1])
-    snare = (
-        librosa.onset.onset_strength(S=log_mel[snare_rows], sr=sample_rate, hop_length=hop, n_fft=4 * hop)
-        if snare_rows.sum() >= 2
-        else full
-    )
-    return OnsetEnvelopes(full.astype(np.float64), low.astype(np.float64), hop, snare.astype(np.float64))
+    snare = dsp.onset_strength(log_mel[snare_rows], n_fft, hop) if snare_rows.sum() >= 2 else full
+    return OnsetEnvelopes(full, low, hop, snare)
 
 
 def refine_peaks(envelope: np.ndarray, frames: np.ndarray) -> np.ndarray:
@@ -342,8 +337,7 @@ def estimate_tempo(
 ) -> TempoEstimate:
     """BPM (two decimals, the octave DJs count, folded into [bpm_min, bpm_max] only when outside),
     a confidence, the runner-up octave and the constant beat grid."""
-    import librosa.beat
-
+    from crate_app.analysis.dsp import track_beats
     from crate_app.analysis.metre import choose_octave
 
     if len(samples) < MIN_SECONDS * sample_rate or not np.any(samples):
@@ -355,11 +349,8 @@ def estimate_tempo(
     frame_seconds = hop / sample_rate
     frames_per_second = 1.0 / frame_seconds
 
-    def track(bpm: float | None) -> tuple[float, np.ndarray]:
-        tempo, frames = librosa.beat.beat_track(
-            onset_envelope=env, sr=sample_rate, hop_length=hop, start_bpm=120.0, bpm=bpm, units="frames"
-        )
-        return float(np.atleast_1d(tempo)[0]), frames
+    def track(bpm: float) -> tuple[float, np.ndarray]:
+        return bpm, track_beats(env, bpm, frames_per_second)
 
     # The global tempo estimate under a prior centred on 120 BPM: the tracker's start and the octave
     # rule's fallback (as librosa's, from one autocorrelation instead of a tempogram: ~4x cheaper).

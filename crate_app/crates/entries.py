@@ -73,24 +73,34 @@ def _renumber_from(conn: sqlite3.Connection, crate_id: int, start: int) -> None:
 
 
 def add_tracks(
-    library: Library, crate_id: int, track_ids: Iterable[int], position: int | None = None
+    library: Library,
+    crate_id: int,
+    track_ids: Iterable[int],
+    position: int | None = None,
+    *,
+    known_tracks: bool = False,
 ) -> EntryChange:
     """Add tracks to a crate at ``position`` (None: at the end), in the order given.
 
     Tracks in the crate already stay where they are (``already``); ids of no track are left out
-    (``unknown``).  All or nothing: one transaction.
+    (``unknown``), unless the caller passes ``known_tracks`` because it read the ids from the tracks
+    table in the same transaction (an import: looking each up again cost a third of its crate writing).
+    All or nothing: one transaction.
     """
-    wanted = list(dict.fromkeys(int(t) for t in track_ids))
+    wanted = list(dict.fromkeys(map(int, track_ids)))
     _static_crate(library, crate_id)
     now = time.time()
-    with library.write() as conn:
+    with library.write(check_foreign_keys=False) as conn:  # _touch, missing_tracks or the caller check
         _touch(conn, crate_id)
-        already = {t for (t,) in conn.execute(
+        count = _count(conn, crate_id)
+        already = set() if count == 0 else {t for (t,) in conn.execute(
             "SELECT i.value FROM json_each(?) i CROSS JOIN crate_entries e "
             "ON e.crate_id = ? AND e.track_id = i.value", (id_list(wanted), crate_id))}  # fmt: skip
-        unknown = missing_tracks(conn, (t for t in wanted if t not in already))
-        added = [t for t in wanted if t not in already and t not in unknown]
-        count = _count(conn, crate_id)
+        if known_tracks:
+            unknown: set[int] = set()
+        else:
+            unknown = missing_tracks(conn, [t for t in wanted if t not in already] if already else wanted)
+        added = [t for t in wanted if t not in already and t not in unknown] if already or unknown else wanted
         at = count if position is None else max(0, min(int(position), count))
         if added:
             if at < count:
@@ -100,8 +110,8 @@ def add_tracks(
     return EntryChange(
         crate_id,
         added=tuple(added),
-        already=tuple(t for t in wanted if t in already),
-        unknown=tuple(t for t in wanted if t in unknown),
+        already=tuple(t for t in wanted if t in already) if already else (),
+        unknown=tuple(t for t in wanted if t in unknown) if unknown else (),
         position=at,
         tracks=count + len(added),
     )
@@ -110,17 +120,27 @@ def add_tracks(
 def remove_tracks(library: Library, crate_id: int, track_ids: Iterable[int]) -> EntryChange:
     """Take tracks out of a crate (the others close up, keeping their order).  The change records
     each removed track's old position and date added, for ``restore_entries`` (undo)."""
-    wanted = list(dict.fromkeys(int(t) for t in track_ids))
+    wanted = list(dict.fromkeys(map(int, track_ids)))
     _static_crate(library, crate_id)
     with library.write() as conn:
         _touch(conn, crate_id)
-        removed = conn.execute(
-            "SELECT e.position, e.track_id, e.added_at FROM json_each(?) i CROSS JOIN crate_entries e "
-            "ON e.crate_id = ? AND e.track_id = i.value ORDER BY e.position",
-            (id_list(wanted), crate_id),
-        ).fetchall()
         count = _count(conn, crate_id)
-        if removed:
+        if len(wanted) * 4 >= count:
+            # A big share of the crate: one pass over its entries in order (a range of its primary key)
+            # beats a random probe of the (track, crate) index per id (100,000 of 100,000: 0.4 s less).
+            wanted_set = set(wanted)
+            removed = [row for row in conn.execute(
+                "SELECT position, track_id, added_at FROM crate_entries WHERE crate_id = ? ORDER BY position",
+                (crate_id,)) if row[1] in wanted_set]  # fmt: skip
+        else:
+            removed = conn.execute(
+                "SELECT e.position, e.track_id, e.added_at FROM json_each(?) i CROSS JOIN crate_entries e "
+                "ON e.crate_id = ? AND e.track_id = i.value ORDER BY e.position",
+                (id_list(wanted), crate_id),
+            ).fetchall()
+        if len(removed) == count:  # all of them: nothing to close up
+            conn.execute("DELETE FROM crate_entries WHERE crate_id = ?", (crate_id,))
+        elif removed:
             conn.execute(
                 "DELETE FROM crate_entries WHERE crate_id = ? "
                 "AND track_id IN (SELECT value FROM json_each(?))",
@@ -128,13 +148,14 @@ def remove_tracks(library: Library, crate_id: int, track_ids: Iterable[int]) -> 
             )
             _renumber_from(conn, crate_id, removed[0][0])
         _save_count(conn, crate_id, count - len(removed))
-    gone = {track_id for _, track_id, _ in removed}
+    positions, removed_ids, added_ats = zip(*removed, strict=True) if removed else ((), (), ())
+    gone = set(removed_ids)
     return EntryChange(
         crate_id,
-        removed=tuple(track_id for _, track_id, _ in removed),
-        removed_positions=tuple(position for position, _, _ in removed),
-        removed_added_at=tuple(added_at for _, _, added_at in removed),
-        absent=tuple(t for t in wanted if t not in gone),
+        removed=removed_ids,
+        removed_positions=positions,
+        removed_added_at=added_ats,
+        absent=tuple(t for t in wanted if t not in gone) if len(gone) < len(wanted) else (),
         tracks=count - len(removed),
     )
 
@@ -144,7 +165,7 @@ def restore_entries(library: Library, change: EntryChange) -> None:
     the crate since then, or no longer existing, are skipped; the rest keeps its order)."""
     _static_crate(library, change.crate_id)
     crate_id = change.crate_id
-    with library.write() as conn:
+    with library.write(check_foreign_keys=False) as conn:  # the crate (_touch), the tracks (_rewrite_from)
         _touch(conn, crate_id)
         back = [
             (position, track_id, added_at)

@@ -255,7 +255,18 @@ def insert_entries(
     """Write ``rows`` (track_id, added_at) as the crate's entries ``start``, ``start + 1``, ...; the
     tracks exist and are not in the crate, the positions are free.  Inserted in position order: the
     entries' own b-tree (keyed by crate and position) then grows at one end (inserting in track id
-    order instead took twice as long)."""
+    order instead took twice as long).  Rows added at one moment (an add) go as a plain array of ids,
+    positions and time from the SQL: 2-3x faster than an array of triples, each parsed three times."""
+    if not rows:
+        return
+    first_added_at = rows[0][1]
+    if all(added_at == first_added_at for _, added_at in rows):
+        conn.execute(
+            "INSERT INTO crate_entries (crate_id, track_id, position, added_at) "
+            "SELECT ?, value, ? + key, ? FROM json_each(?)",
+            (crate_id, start, first_added_at, id_list([track_id for track_id, _ in rows])),
+        )
+        return
     ordered = [[track_id, start + n, added_at] for n, (track_id, added_at) in enumerate(rows)]
     conn.execute(
         "INSERT INTO crate_entries (crate_id, track_id, position, added_at) "

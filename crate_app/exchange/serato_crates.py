@@ -33,6 +33,7 @@ VERSION = "1.0/Serato ScratchLive Crate"
 SMART_VERSION = "1.0/Serato ScratchLive Smart Crate"
 COLUMNS = ("song", "artist", "bpm", "key", "album", "length", "comment", "added")
 NESTING = "%%"
+SMART_FOLDER = "Smart Crates"  # where an import puts Serato's smart crates (as crates of their tracks)
 
 
 def chunk(tag: str, payload: bytes) -> bytes:
@@ -274,13 +275,14 @@ def read(source: Path, partial: bool = False) -> ImportedCollection:
     if not subcrates.is_dir():
         raise ExchangeError(f"no Serato crates in {source} (looked for {subcrates})")
     root = drive_root(folder)
-    beside = str(folder.resolve().parent)
+    others = [b for b in (str(folder.resolve().parent), os.path.abspath(os.sep)) if b != root]
     collection = ImportedCollection(TARGET, [], [])
     seen: set[str] = set()
     nodes: dict[tuple[str, ...], PlaylistNode] = {}
     top: list[PlaylistNode] = []
-    files = sorted(subcrates.glob("*.crate"), key=lambda p: p.name.casefold())
-    for file in files:
+
+    def tracks_of(file: Path) -> list[str] | None:
+        """The local paths a crate file lists (None: unreadable, and left out with ``partial``)."""
         try:
             try:
                 relative = crate_paths(file.read_bytes())
@@ -292,20 +294,30 @@ def read(source: Path, partial: bool = False) -> ImportedCollection:
             if not partial:
                 raise
             collection.warnings.append(f"{exc}: that crate was left out")
-            continue
+            return None
         paths = []
         for rel in relative:
             try:
                 parse_path(rel)
                 path = rel  # already absolute (some tools write that)
             except Unexpressible:
+                # the drive's root; else the folder holding _Serato_ (a drive copied into a folder), or
+                # the system's root (the system drive's _Serato_ names paths from there)
                 path = os.path.join(root, rel)
-                if root != beside and not os.path.exists(path) and os.path.exists(os.path.join(beside, rel)):
-                    path = os.path.join(beside, rel)  # a drive's copy in a folder (not its mount point)
+                if not os.path.exists(path):
+                    path = next(
+                        (p for p in (os.path.join(b, rel) for b in others) if os.path.exists(p)), path
+                    )
             paths.append(path)
             if path not in seen:
                 seen.add(path)
                 collection.tracks.append(ImportedTrack(key=path, path=path))
+        return paths
+
+    for file in sorted(subcrates.glob("*.crate"), key=lambda p: p.name.casefold()):
+        paths = tracks_of(file)
+        if paths is None:
+            continue
         names = tuple(file.stem.split(NESTING))
         for depth in range(1, len(names)):
             parent = names[:depth]
@@ -319,8 +331,17 @@ def read(source: Path, partial: bool = False) -> ImportedCollection:
             (nodes[names[:-1]].children if len(names) > 1 else top).append(node)
         node.is_folder = False
         node.entries = list(paths)
-    smart = list((folder / "SmartCrates").glob("*.scrate"))
-    if smart:
-        collection.warnings.append(f"{len(smart)} smart crates were left out (their rules are Serato's own)")
+    smart = PlaylistNode(SMART_FOLDER, True, ref="path")
+    for file in sorted((folder / "SmartCrates").glob("*.scrate"), key=lambda p: p.name.casefold()):
+        paths = tracks_of(file)
+        if paths is not None:
+            name = file.stem.replace(NESTING, " - ")
+            smart.children.append(PlaylistNode(name, False, entries=paths, ref="path"))
+    if smart.children:
+        top.append(smart)
+        collection.warnings.append(
+            f"{len(smart.children)} smart crates came in as crates of the tracks Serato last saved in them, "
+            f"in '{SMART_FOLDER}' (their rules are not kept)"
+        )
     collection.playlists = top
     return collection

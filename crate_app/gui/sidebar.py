@@ -11,6 +11,7 @@ refused and the reason goes to ``message``.
 from __future__ import annotations
 
 import dataclasses
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -100,8 +101,10 @@ def _shown_by(target: SidebarTarget) -> tuple[object, ...]:
     return (node.id, node.kind, node.path, node.query, node.sort, node.descending, node.limit, node.error)
 
 
-def _structure(node: CrateNode) -> tuple[object, ...]:
-    return (node.id, node.parent_id, node.name, node.kind, node.position, node.query, node.error, node.color)
+# What makes a change of the tree more than a change of counts (a node's id first); read in C, not by a
+# Python function per node: comparing 5,556 nodes that way took 60 ms of the GUI thread per reload.
+_structure = operator.attrgetter("id", "parent_id", "name", "kind", "position", "query", "error", "color")
+_track_count = operator.attrgetter("track_count")
 
 
 class SidebarModel(QAbstractItemModel):
@@ -125,6 +128,7 @@ class SidebarModel(QAbstractItemModel):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._nodes: dict[int, CrateNode] = {}
+        self._structures: list[tuple[object, ...]] = []  # _structure of the nodes, in the order given
         self._children: dict[int | None, list[int]] = {None: []}
         self._row: dict[int, int] = {}
         self._collection_count: int | None = None
@@ -137,16 +141,17 @@ class SidebarModel(QAbstractItemModel):
     def set_nodes(self, nodes: Sequence[CrateNode]) -> None:
         """Show this tree (parents before children, siblings in order)."""
         by_id = {node.id: node for node in nodes}
-        if by_id.keys() == self._nodes.keys() and all(
-            _structure(node) == _structure(self._nodes[node.id]) for node in nodes
-        ):
-            changed = [node.id for node in nodes if node.track_count != self._nodes[node.id].track_count]
+        structures = list(map(_structure, nodes))
+        if structures == self._structures:  # the same tree, in the same order: counts only
+            old_counts = dict(zip(self._nodes, map(_track_count, self._nodes.values()), strict=True))
+            changed = [node.id for node in nodes if node.track_count != old_counts[node.id]]
             self._nodes = by_id
             for node_id in changed:
                 index = self.node_index(node_id, _COUNT)
                 self.dataChanged.emit(index, index)
             return
         self.beginResetModel()
+        self._structures = structures
         self._nodes = by_id
         self._children = {None: []}
         for node in sorted(nodes, key=lambda n: n.position):
@@ -393,7 +398,9 @@ class SidebarModel(QAbstractItemModel):
             return False
         if name == node.name:
             return False
-        self._nodes[node.id] = dataclasses.replace(node, name=name)  # shown at once; the store follows
+        renamed = dataclasses.replace(node, name=name)  # shown at once; the store follows
+        self._nodes[node.id] = renamed
+        self._structures = [_structure(renamed) if s[0] == node.id else s for s in self._structures]
         self.dataChanged.emit(index, index)
         self.rename_requested.emit(node, name)
         return True

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from crate_app.domain.track import TrackRecord
@@ -64,21 +64,26 @@ def tag_key(artist: str | None, title: str | None) -> str:
     return f"{normalise(artist)}\x1f{normalise(title)}"
 
 
-def refresh_tag_keys(library: Library, batch: int = 20_000) -> int:
-    """Make the missing normalised keys (new tracks, changed artist or title); returns how many."""
-    made = 0
-    while True:
+def refresh_tag_keys(
+    library: Library, batch: int = 20_000, should_stop: Callable[[], bool] | None = None
+) -> int:
+    """Make the missing normalised keys (new tracks, changed artist or title); returns how many.  Goes
+    through the tracks in id order, one transaction per batch; stops between batches when asked."""
+    made, last = 0, 0
+    while not (should_stop is not None and should_stop()):
         rows = library.execute(
             "SELECT t.id, t.artist, t.title FROM tracks t LEFT JOIN track_tag_keys k ON k.track_id = t.id "
-            "WHERE k.track_id IS NULL LIMIT ?",
-            (batch,),
+            "WHERE k.track_id IS NULL AND t.id > ? ORDER BY t.id LIMIT ?",
+            (last, batch),
         ).fetchall()
         if not rows:
-            return made
+            break
         keys = [(track_id, tag_key(artist, title)) for track_id, artist, title in rows]
         with library.write() as conn:
             conn.executemany("INSERT OR REPLACE INTO track_tag_keys (track_id, key) VALUES (?, ?)", keys)
         made += len(keys)
+        last = rows[-1][0]
+    return made
 
 
 def find_duplicates(library: Library, by: str) -> list[DuplicateSet]:

@@ -42,22 +42,38 @@ class HashSummary:
     cancelled: bool = False
 
 
+# A track's hash is missing or stale (``h`` its track_hashes row, LEFT JOINed).
+_STALE = "(h.track_id IS NULL OR h.size != t.size OR h.mtime != t.mtime OR (h.error IS NULL AND ({wanted})))"
+
+
 def tracks_to_hash(
     library: Library, *, fingerprints: bool = False, ids: Iterable[int] | None = None
 ) -> list[int]:
     """Ids of readable tracks whose audio hash (and, with ``fingerprints``, fingerprint) is missing or
-    stale."""
+    stale, folder by folder.  Audio hashes alone: only the tracks in ``hash_queue`` are looked at (an
+    index, not a scan of the library); fingerprints, which nothing queues, look at every track."""
     wanted = "h.audio_hash IS NULL" + (" OR h.fingerprint IS NULL" if fingerprints else "")
+    source = "tracks t" if fingerprints else "hash_queue q CROSS JOIN tracks t ON t.id = q.track_id"
     sql = (
-        "SELECT t.id FROM tracks t LEFT JOIN track_hashes h ON h.track_id = t.id "
-        f"WHERE t.status = 'ok' AND (h.track_id IS NULL OR h.size != t.size OR h.mtime != t.mtime "
-        f"OR (h.error IS NULL AND ({wanted}))) ORDER BY t.folder, t.id"
+        f"SELECT t.id FROM {source} LEFT JOIN track_hashes h ON h.track_id = t.id "
+        f"WHERE t.status = 'ok' AND {_STALE.format(wanted=wanted)} ORDER BY t.folder, t.id"
     )
     found = [track_id for (track_id,) in library.execute(sql)]
     if ids is not None:
         keep = set(ids)
         found = [i for i in found if i in keep]
     return found
+
+
+def prune_hash_queue(library: Library) -> int:
+    """Drop the queued tracks whose audio hash is valid after all (a rescan that changed nothing, a
+    relink that kept the hash); returns how many.  Tracks that are not readable stay queued."""
+    with library.write() as conn:
+        return conn.execute(
+            "DELETE FROM hash_queue WHERE track_id IN (SELECT t.id FROM hash_queue q "
+            "CROSS JOIN tracks t ON t.id = q.track_id LEFT JOIN track_hashes h ON h.track_id = t.id "
+            f"WHERE t.status = 'ok' AND NOT {_STALE.format(wanted='h.audio_hash IS NULL')})"
+        ).rowcount
 
 
 def compute_hashes(
@@ -125,6 +141,7 @@ def hash_library(
     """The background pass: hash every readable track whose audio hash is missing or stale, folder by
     folder (sequential reads at disk speed).  Stops between files (or 1 MB blocks) when
     ``should_stop`` says so; what was hashed is kept, and the next pass goes on from there."""
+    prune_hash_queue(library)
     return compute_hashes(
         library, tracks_to_hash(library, fingerprints=fingerprints), fingerprints=fingerprints,
         progress=progress, should_stop=should_stop,
@@ -137,6 +154,7 @@ def store_hashes(library: Library, results: Sequence[tuple]) -> None:
         return
     with library.write() as conn:
         conn.executemany(_STORE_SQL, [row[:7] for row in results])
+        conn.executemany("DELETE FROM hash_queue WHERE track_id = ?", [(row[0],) for row in results])
         for row in results:
             keys = row[7]
             if keys is not None:

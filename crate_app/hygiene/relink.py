@@ -4,8 +4,15 @@
 1. the same size and, when the track's audio hash is known, the same audio hash; a track without a
    hash matches a same-size file only when the file's tags say the same (format, artist, title,
    duration to 0.5 s);
-2. then, for tracks still unmatched that have a fingerprint: the same recording by Chromaprint, among
-   files of the same format whose duration is within 2 s.
+2. then, for tracks still unmatched that have an audio hash or a fingerprint (a moved file that was
+   also re-tagged or re-encoded): the same audio hash, else the same recording by Chromaprint, among
+   the remaining files whose duration is within 2 s and whose file name holds every word of the
+   track's title or its old file name (a tagger names files after their tags; a hand-moved file keeps
+   its name).  In a folder of at most ``BLIND_POOL`` remaining files every file is a candidate, so
+   that a renamed and re-tagged file is still found; in a big folder, decoding every file for its
+   fingerprint would take hours, and such a track is reported not found.  Per track, at most
+   ``MAX_DECODES_PER_TRACK`` files are decoded, those closest in duration first; a match found while
+   other candidates were left undecoded is not sure to be the only one, and is left to the user.
 A track with several matching files, or a file matched by several tracks, is ambiguous: the user
 chooses (``relink_one``), Crate never guesses.  Files already in the library are never candidates,
 so two tracks never point at one file.  ``apply_relink`` moves the tracks in one transaction; each
@@ -30,6 +37,9 @@ from crate_app.library.walk import walk_audio
 from crate_app.store.library import Library
 
 DURATION_TOLERANCE = 2.0
+BLIND_POOL = 200  # remaining files up to which each is a candidate for every track, whatever its name
+SAME_AUDIO_DURATION = 0.5  # the same audio with other tags: its duration barely differs (estimates)
+MAX_DECODES_PER_TRACK = 16  # files decoded for their fingerprint per track, the closest durations first
 
 
 class RelinkError(CrateError):
@@ -118,12 +128,18 @@ def plan_relink(
             matches[track.id] = found
         if progress is not None:
             progress(done + 1, len(missing))
-    unmatched = [t for t in missing if t.id not in matches and t.fingerprint is not None]
+    unmatched = [
+        t for t in missing if t.id not in matches and (t.digest is not None or t.fingerprint is not None)
+    ]
     if unmatched and not plan.cancelled:
         claimed = {p for paths in matches.values() for p in paths}
         pool = [p for paths in by_size.values() for p in paths if p not in claimed]
-        matches.update(_by_fingerprint(unmatched, pool, stop))
-    _decide(plan, missing, matches)
+        found, unsure = _by_content(unmatched, pool, hash_of, stop)
+        matches.update(found)
+        plan.cancelled = stop()
+    else:
+        unsure = set()
+    _decide(plan, missing, matches, unsure)
     plan.seconds = round(time.monotonic() - started, 3)
     return plan
 
@@ -143,41 +159,91 @@ def _tags_agree(track: _Missing, path: str) -> bool:
     )
 
 
-def _by_fingerprint(
-    tracks: Sequence[_Missing], pool: Sequence[str], stop: Callable[[], bool]
-) -> dict[int, list[str]]:
-    durations: dict[str, tuple[str, float | None]] = {}
-    for path in pool:
-        try:
-            tags = read_tags(path)
-            durations[path] = (tags.format or "", tags.duration)
-        except (TagReadError, OSError):
+def _words(text: str | None) -> list[str]:
+    return normalise(text).split()
+
+
+def _stem(path: str) -> str:
+    return os.path.splitext(os.path.basename(path))[0]
+
+
+def _named_like(track: _Missing, by_word: dict[str, list[int]], names: Sequence[set[str]]) -> set[int]:
+    """Indexes of the files whose name holds every word of the track's title, or of its old name."""
+    found: set[int] = set()
+    for words in (_words(track.title), _words(_stem(track.path))):
+        if not words:
             continue
-    prints: dict[str, object] = {}
-    found: dict[int, list[str]] = {}
-    for track in tracks:
-        if stop():
-            break
-        wanted = from_blob(track.fingerprint)  # type: ignore[arg-type]
-        for path, (_fmt, duration) in durations.items():
-            if (
-                track.duration is None
-                or duration is None
-                or abs(duration - track.duration) > DURATION_TOLERANCE
-            ):
-                continue
-            if path not in prints:
-                try:
-                    prints[path] = fingerprint_file(path, should_stop=stop)
-                except FingerprintError:
-                    prints[path] = None
-            candidate = prints[path]
-            if candidate is not None and same_recording(wanted, candidate):  # type: ignore[arg-type]
-                found.setdefault(track.id, []).append(path)
+        lists = sorted((by_word.get(word, []) for word in set(words)), key=len)
+        found.update(i for i in lists[0] if all(word in names[i] for word in words))
     return found
 
 
-def _decide(plan: RelinkPlan, missing: Sequence[_Missing], matches: dict[int, list[str]]) -> None:
+def _by_content(
+    tracks: Sequence[_Missing],
+    pool: Sequence[str],
+    hash_of: Callable[[str], str | None],
+    stop: Callable[[], bool],
+) -> tuple[dict[int, list[str]], set[int]]:
+    """Matches of tracks whose files changed size: the same audio hash, else the same fingerprint,
+    among the files named like them (every file of a small pool) whose duration is close; and the
+    tracks for which some candidates were left undecoded (a match of theirs is not sure to be the only
+    one: the user chooses)."""
+    names = [set(_words(_stem(path))) for path in pool]
+    by_word: dict[str, list[int]] = {}
+    for index, words in enumerate(names):
+        for word in words:
+            by_word.setdefault(word, []).append(index)
+    blind = len(pool) <= BLIND_POOL
+    durations: dict[int, float | None] = {}
+    prints: dict[int, object] = {}
+    found: dict[int, list[str]] = {}
+    unsure: set[int] = set()
+    for track in tracks:
+        if stop():
+            break
+        if track.duration is None:
+            continue
+        wanted = from_blob(track.fingerprint) if track.fingerprint is not None else None
+        close = []  # (how far its duration is, index): sorted, the closest first
+        for index in range(len(pool)) if blind else sorted(_named_like(track, by_word, names)):
+            if index not in durations:
+                try:
+                    durations[index] = read_tags(pool[index]).duration
+                except (TagReadError, OSError):
+                    durations[index] = None
+            duration = durations[index]
+            if duration is not None and abs(duration - track.duration) <= DURATION_TOLERANCE:
+                close.append((abs(duration - track.duration), index))
+        close.sort()
+        if track.digest is not None:  # the same audio with other tags: as in the first stage, that is all
+            same = [
+                pool[i] for gap, i in close if gap <= SAME_AUDIO_DURATION and hash_of(pool[i]) == track.digest
+            ]
+            if same:
+                found[track.id] = same
+                continue
+        if wanted is None:
+            continue
+        decoded = 0
+        for _gap, index in close:
+            if index not in prints:
+                if decoded >= MAX_DECODES_PER_TRACK:
+                    unsure.add(track.id)  # a match found is not sure to be the only one
+                    continue
+                decoded += 1
+                try:
+                    prints[index] = fingerprint_file(pool[index], should_stop=stop)
+                except FingerprintError:
+                    prints[index] = None
+            candidate = prints[index]
+            if candidate is not None and same_recording(wanted, candidate):  # type: ignore[arg-type]
+                found.setdefault(track.id, []).append(pool[index])
+    return found, unsure
+
+
+def _decide(
+    plan: RelinkPlan, missing: Sequence[_Missing], matches: dict[int, list[str]], unsure: set[int]
+) -> None:
     claims: dict[str, int] = {}
     for paths in matches.values():
         for path in paths:
@@ -186,7 +252,7 @@ def _decide(plan: RelinkPlan, missing: Sequence[_Missing], matches: dict[int, li
         paths = sorted(matches.get(track.id, []))
         if not paths:
             plan.not_found.append((track.id, track.path))
-        elif len(paths) == 1 and claims[paths[0]] == 1:
+        elif len(paths) == 1 and claims[paths[0]] == 1 and track.id not in unsure:
             plan.relinked.append((track.id, track.path, paths[0]))
         else:
             plan.ambiguous.append((track.id, track.path, paths))

@@ -3,8 +3,8 @@
 Shape (one batch at a time; requests made while it runs join it)::
 
     AnalysisService (GUI thread)
-      ├─ _WarmUpJob        once: starts one analysis process per worker, each loads librosa (numba
-      │                    compiles its kernels into Crate's cache folder on a first run, ~30 s)
+      ├─ _WarmUpJob        once: starts one analysis process per worker, each loads numpy, scipy.fft
+      │                    and PyAV and analyses a tiny loop (well under a second)
       ├─ _BatchJob         the coordinator, on a pool thread: waits for the warm-up, turns requests into
       │                    track ids (the store decides what is left to do), feeds paths to the workers,
       │                    writes results through the library's single writer every 20 results or 1 s,
@@ -41,7 +41,6 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from crate_app.analysis import numba_cache
 from crate_app.analysis.outcome import AnalyzeFunction, FileOutcome, analyse_track
 from crate_app.analysis.processes import (
     TIME_LIMIT_GRACE,
@@ -65,8 +64,8 @@ WRITE_EVERY_SECONDS = 1.0  # ... or sooner, so that the table keeps up
 WATCHDOG_MARGIN = 5.0  # with processes: a worker still waiting this long after its file's limit is replaced
 MAX_ABANDONED_WORKERS = 4  # stuck threads replaced per batch before the batch stops
 CANCEL_WAIT_SECONDS = 2.0  # after a cancel, results still this close are kept
-# Each analysis process holds ~270 MB (librosa, numba, scipy): they are stopped after this long without
-# work, and started again by the next request (3.5 s measured with numba's cache warm).
+# Each analysis process holds ~100 MB at rest (numpy, scipy.fft, PyAV): they are stopped after this long
+# without work, and started again by the next request (under a second).
 RELEASE_PROCESSES_AFTER_S = 300
 
 
@@ -516,7 +515,6 @@ class WarmUpState:
     ready: bool = False
     error: str | None = None
     seconds: float | None = None
-    cold: bool = False  # numba had no cache: this run compiles (~30 s)
     events: list[str] = field(default_factory=list)
     started_at: float | None = None  # time.monotonic() when it started
     notes: tuple[str, ...] = ()  # what the repair of numba's cache did (moved aside, turned off)
@@ -604,7 +602,6 @@ class AnalysisService(QObject):
             return
         state.started = True
         state.started_at = time.monotonic()
-        state.cold = numba_cache.is_cold(numba_cache.cache_folder())
         job = _WarmUpJob(self.warm_up_function)
         job.signals.finished.connect(self._on_warm_up_finished)
         job.signals.failed.connect(self._on_warm_up_failed)
@@ -648,8 +645,6 @@ class AnalysisService(QObject):
         if state.ready or not state.started:
             return ""
         elapsed = f" {time.monotonic() - state.started_at:.0f} s" if state.started_at is not None else ""
-        if state.cold:
-            return f"Preparing analysis\u2026{elapsed} (a first run compiles, about a minute)"
         return f"Preparing analysis\u2026{elapsed}"
 
     def analyze_ids(self, ids: Iterable[int], *, force: bool = True) -> None:
@@ -785,9 +780,7 @@ class AnalysisService(QObject):
             for note in state.notes:
                 log.warning("analysis: %s", note)
         state.ready, state.seconds = True, float(seconds)  # type: ignore[arg-type]
-        log.info(
-            "analysis warm-up took %.1f s (%s numba cache)", state.seconds, "cold" if state.cold else "warm"
-        )
+        log.info("analysis warm-up took %.1f s", state.seconds)
         self._ready.set()
         self.warm_up_changed.emit("")
         if self._job is None and self.processes is not None:

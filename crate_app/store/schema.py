@@ -431,6 +431,37 @@ def _migration_names_from_file_names(db: pw.Database) -> None:
         db.execute_sql("UPDATE tracks SET artist = ?, title = ? WHERE id = ?", (artist, title, track_id))
 
 
+# Not "INSERT OR IGNORE": in a trigger, the conflict policy of the statement that fired it (e.g. an
+# INSERT OR REPLACE) overrides the trigger's own.
+_QUEUE_NEW_ID = (
+    "INSERT INTO hash_queue (track_id) SELECT new.id "
+    "WHERE NOT EXISTS (SELECT 1 FROM hash_queue WHERE track_id = new.id)"
+)
+
+
+def _migration_hash_queue(db: pw.Database) -> None:
+    # The background hash pass (issue 15) asked "which tracks still need an audio hash?" with a scan of
+    # every track joined to its hash: seconds at a million tracks, after every scan and watched change.
+    # hash_queue holds the tracks that may need one: new ones (queued by store.writer with the rows it
+    # adds, as it does their search entries: a per-row insert trigger would cost every scan), and those
+    # whose size, mtime or status changed (a trigger).  The pass looks only at these, and drops each
+    # once hashed or found still valid.
+    db.execute_sql(
+        "CREATE TABLE IF NOT EXISTS hash_queue ("
+        " track_id INTEGER PRIMARY KEY REFERENCES tracks(id) ON DELETE CASCADE)"
+    )
+    db.execute_sql(
+        "CREATE TRIGGER IF NOT EXISTS hash_queue_changed AFTER UPDATE OF size, mtime, status ON tracks "
+        "WHEN old.size IS NOT new.size OR old.mtime IS NOT new.mtime OR old.status IS NOT new.status "
+        f"BEGIN {_QUEUE_NEW_ID}; END"
+    )
+    db.execute_sql(
+        "INSERT OR IGNORE INTO hash_queue (track_id) SELECT t.id FROM tracks t "
+        "LEFT JOIN track_hashes h ON h.track_id = t.id WHERE h.track_id IS NULL OR h.size != t.size "
+        "OR h.mtime != t.mtime OR (h.error IS NULL AND h.audio_hash IS NULL)"
+    )
+
+
 MODELS = (Track, LibraryRoot, ScanError, SchemaVersion, RenameBatch, RenameStepRow)
 
 Migration = Callable[[pw.Database], None]
@@ -449,6 +480,7 @@ MIGRATIONS: list[tuple[int, Migration]] = [
     (10, _migration_crate_entries_by_track),
     (11, _migration_commit_seq),
     (12, _migration_names_from_file_names),
+    (13, _migration_hash_queue),
 ]
 
 

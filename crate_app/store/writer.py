@@ -34,6 +34,11 @@ UPSERT_SQL = (
 )
 
 
+# New tracks wait for the background pass's audio hash (hygiene.hashing; changed ones are queued by a
+# trigger, see store.schema).
+_HASH_QUEUE_NEW_SQL = "INSERT OR IGNORE INTO hash_queue (track_id) SELECT id FROM tracks WHERE id > ?"
+
+
 def upsert_scanned(library: Library, items: Sequence[ScannedFile], now: float | None = None) -> None:
     """Insert or update scanned files in one transaction (date added is kept on update)."""
     if not items:
@@ -58,6 +63,7 @@ def upsert_rows(library: Library, rows: Sequence[tuple[object, ...]]) -> None:
         conn.executemany(UPSERT_SQL, rows)
         conn.execute("DELETE FROM fts_deferred")
         conn.execute(_FTS_INSERT_NEW_SQL, (last_id,))
+        conn.execute(_HASH_QUEUE_NEW_SQL, (last_id,))
 
 
 _PATH = UPSERT_COLUMNS.index("path")

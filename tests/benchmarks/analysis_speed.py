@@ -146,7 +146,6 @@ def main() -> None:
 
     from PySide6.QtCore import QCoreApplication, QEventLoop, QTimer
 
-    from crate_app.analysis.numba_cache import cache_folder as numba_cache_folder
     from crate_app.domain.track import AnalysisOptions
     from crate_app.library.scanner import scan_paths
     from crate_app.services.analysis_service import AnalysisService
@@ -179,7 +178,6 @@ def main() -> None:
             signal.disconnect(on_signal)
             return received
 
-        cold = service.warm_up_state.cold
         started = time.perf_counter()
         service.warm_up()
         if not service.is_ready:
@@ -189,8 +187,6 @@ def main() -> None:
             json.dumps(
                 {
                     "warm_up_seconds": round(warm_up_seconds, 2),
-                    "numba_cache": numba_cache_folder(),
-                    "numba_cache_was_cold": service.warm_up_state.cold or cold,
                 }
             ),
             flush=True,

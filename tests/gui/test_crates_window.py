@@ -4,6 +4,7 @@ keyboard shortcuts, settings kept between runs, a smart crate whose rule broke."
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from pathlib import Path
 
@@ -799,3 +800,21 @@ def test_far_rows_of_a_crate_in_another_order_are_read_once_that_order_is_in(
     qtbot.waitUntil(lambda: (300, 399) in changed, timeout=10_000)
     assert [model.index(row, 0).data(TrackIdRole) for row in range(300, 400)] == expected[300:400]
     assert model.is_warm
+
+
+def test_the_sidebar_updates_counts_in_place_and_resets_only_for_a_new_tree(qtbot, crate_library) -> None:
+    model = SidebarModel()
+    nodes = crates.list_nodes(crate_library)
+    model.set_nodes(nodes)
+    resets: list[bool] = []
+    changed: list[int] = []
+    model.modelReset.connect(lambda: resets.append(True))
+    model.dataChanged.connect(lambda first, _last, _roles=(): changed.append(first.internalId()))
+    berlin = find(crate_library, "Sets/2026/Berlin")
+    recounted = [dataclasses.replace(n, track_count=7) if n.id == berlin.id else n for n in nodes]
+    model.set_nodes(recounted)
+    assert resets == [] and len(changed) == 1
+    assert model.node_index(berlin.id, 1).data() == "7"
+    model.set_nodes([dataclasses.replace(n, name="Hamburg") if n.id == berlin.id else n for n in recounted])
+    assert resets == [True]
+    assert model.node(berlin.id).name == "Hamburg"

@@ -37,6 +37,7 @@ def test_a_pass_waits_while_paused_or_held_and_hashes_every_track(qtbot, library
         assert job is not None
         qtbot.waitUntil(lambda: job.state is JobState.PAUSED, timeout=5_000)
         assert _hashed(library) == {}  # paused before its first file
+        assert library.execute("SELECT COUNT(*) FROM track_tag_keys").fetchone()[0] == 0  # nor any key
         service.hold("scan")
         service.set_paused(False)
         assert service.is_waiting and job.is_paused  # still held by the scan
@@ -49,6 +50,8 @@ def test_a_pass_waits_while_paused_or_held_and_hashes_every_track(qtbot, library
         assert hashes["a.mp3"] == hashes["a copy.mp3"] != hashes["b.flac"]  # tags do not count
         qtbot.waitUntil(lambda: not service.is_running, timeout=5_000)
         assert hashing.tracks_to_hash(library) == []
+        # The keys of duplicates by tags were made by the pass, not left to the first search.
+        assert library.execute("SELECT COUNT(*) FROM track_tag_keys").fetchone()[0] == 3
     finally:
         service.shutdown()
     assert service.start() is None  # never after shutdown

@@ -361,3 +361,23 @@ def test_randomly_damaged_files_never_escape_or_hang(tmp_path: Path, fmt: str) -
         else:
             assert result.analysed_seconds is not None and result.analysed_seconds > 0
         assert time.process_time() - started < 15.0  # CPU time: no spinning on damaged data
+
+
+def test_decoding_mixes_channels_to_their_mean_and_survives_a_rate_change(tmp_path: Path) -> None:
+    """FFmpeg's filter graph mixes down and resamples: stereo becomes the mean of the channels (the
+    overview's levels are absolute), and a stream whose rate changes midway (two MP3s joined) is
+    decoded whole, through a new graph for the second part."""
+    rate = 44100
+    sine = np.sin(2 * np.pi * 440.0 * np.arange(3 * rate) / rate).astype(np.float32)
+    left_only = tmp_path / "left.flac"
+    left_only.write_bytes(encode(np.stack([sine, np.zeros_like(sine)]), rate, "flac"))
+    mono = decode_excerpt(left_only, 11025).samples
+    assert np.sqrt(np.mean(mono**2)) == pytest.approx(0.5 / np.sqrt(2), rel=0.01)
+    slower = np.sin(2 * np.pi * 440.0 * np.arange(3 * 22050) / 22050).astype(np.float32)
+    joined = tmp_path / "joined.mp3"
+    joined.write_bytes(encode(np.stack([sine, sine]), rate, "mp3") + encode(slower[None, :], 22050, "mp3"))
+    audio = decode_excerpt(joined, 11025)
+    assert audio.seconds == pytest.approx(6.0, abs=0.1)
+    first, second = audio.samples[2000:20000], audio.samples[-20000:-2000]
+    assert np.sqrt(np.mean(first**2)) == pytest.approx(np.sqrt(0.5), rel=0.1)  # (the encoder: -5 %)
+    assert np.sqrt(np.mean(second**2)) == pytest.approx(np.sqrt(0.5), rel=0.1)

@@ -252,11 +252,11 @@ def test_analysis_processes_that_cannot_start_are_one_line_not_a_traceback(tmp_p
     import os
 
     library_path = library_of(tmp_path / "library.sqlite", 2)
-    not_a_folder = tmp_path / "cache-is-a-file"
-    not_a_folder.write_text("")
-    result = crate_cli(
-        "analyze", library=library_path, env={**os.environ, "NUMBA_CACHE_DIR": str(not_a_folder)}
-    )
+    broken = tmp_path / "broken" / "av"  # a PyAV that fails to import, first on the processes' path
+    broken.mkdir(parents=True)
+    (broken / "__init__.py").write_text('raise ImportError("this PyAV is broken")\n')
+    path = os.pathsep.join(p for p in (str(broken.parent), os.environ.get("PYTHONPATH", "")) if p)
+    result = crate_cli("analyze", library=library_path, env={**os.environ, "PYTHONPATH": path})
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
     (line,) = result.stderr.strip().splitlines()
-    assert line.startswith("crate-cli: error: the analysis process could not start: FileExistsError")
+    assert line.startswith("crate-cli: error: the analysis process could not start: ImportError")

@@ -253,6 +253,28 @@ def test_add_counts_what_was_there_and_what_is_unknown(library) -> None:
         crates.remove_tracks(library, smart.id, ids)
 
 
+def test_adding_and_undoing_a_removal_check_the_tracks_themselves_and_leave_foreign_keys_on(library) -> None:
+    """add_tracks and restore_entries write without SQLite's per-row foreign key check (they check the
+    tracks in one pass themselves): no entry may name a missing track, and the check is on again after."""
+    ids = add_tracks(library, 10)
+    crate = crates.create_path(library, "C")
+    change = crates.add_tracks(library, crate.id, [ids[0], 999_999, ids[1], ids[2]])
+    assert change.unknown == (999_999,)
+    removed = crates.remove_tracks(library, crate.id, [ids[1], ids[2]])
+    with library.write() as conn:  # one removed track is deleted before the undo
+        conn.execute("DELETE FROM tracks WHERE id = ?", (ids[2],))
+    crates.restore_entries(library, removed)
+    assert assert_dense(library, crate.id) == [ids[0], ids[1]]
+    assert library.execute("PRAGMA foreign_key_check(crate_entries)").fetchall() == []
+    assert library.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    dangling = "INSERT INTO crate_entries (crate_id, track_id, position, added_at) VALUES (?, 999999, 9, 0)"
+    with pytest.raises(sqlite3.IntegrityError), library.write() as conn:  # enforced for every other write
+        conn.execute(dangling, (crate.id,))
+    with pytest.raises(CrateTreeError):  # and after a failed relaxed write too
+        crates.add_tracks(library, 424_242, [ids[0]])
+    assert library.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+
+
 class Model:
     """The crate as a Python list: what every operation should do."""
 

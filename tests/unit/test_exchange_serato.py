@@ -148,6 +148,16 @@ def test_smart_crates_become_scrate_files_where_their_rules_fit(tmp_path: Path) 
     order = (serato / "neworder.pref").read_bytes().decode("utf-16-be").splitlines()
     assert order == ["[crate]Any word", "[crate]Newest"]
 
+    # read back: smart crates come in as crates of the tracks the file lists, in a folder of their own
+    collection = serato_crates.read(home)
+    smart = collection.playlists[-1]
+    assert smart.name == serato_crates.SMART_FOLDER and [n.name for n in smart.children] == [
+        "Either",
+        "Fits - House",
+    ]
+    assert smart.children[1].entries == [tracks[0].path, tracks[1].path]
+    assert "2 smart crates came in as crates" in collection.warnings[0]
+
 
 def test_smart_crates_on_another_drive_are_written_as_crates(tmp_path: Path) -> None:
     tracks = _tracks(tmp_path / "usb" / "Music", 1, ["a.mp3"])

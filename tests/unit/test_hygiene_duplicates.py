@@ -214,6 +214,56 @@ def test_hash_library_stops_between_files_keeps_what_it_did_and_goes_on_next_tim
     library.close()
 
 
+def _version_of(migration: str) -> int:
+    from crate_app.store import schema
+
+    return next(version for version, function in schema.MIGRATIONS if function.__name__ == migration)
+
+
+def _stale_by_full_scan(library: Library) -> list[int]:
+    """What the hash pass must find, by the scan of every track the queue replaces."""
+    return [
+        i
+        for (i,) in library.execute(
+            "SELECT t.id FROM tracks t LEFT JOIN track_hashes h ON h.track_id = t.id WHERE t.status = 'ok' "
+            "AND (h.track_id IS NULL OR h.size != t.size OR h.mtime != t.mtime "
+            "OR (h.error IS NULL AND h.audio_hash IS NULL)) ORDER BY t.folder, t.id"
+        )
+    ]
+
+
+def test_the_hash_pass_looks_only_at_queued_tracks_and_finds_what_a_full_scan_finds(
+    tmp_path: Path, music: Path
+) -> None:
+    library, ids, folder = _library(tmp_path, music)
+    queued = lambda: library.execute("SELECT COUNT(*) FROM hash_queue").fetchone()[0]  # noqa: E731
+    assert queued() == len(ids) and hashing.tracks_to_hash(library) == _stale_by_full_scan(library)
+    hashing.hash_library(library)
+    assert queued() == 0 and hashing.tracks_to_hash(library) == _stale_by_full_scan(library) == []
+    scan_paths(library, [folder], workers=0)  # a rescan that changes nothing queues nothing
+    assert queued() == 0
+    os.utime(folder / "b.mp3", (1, 1))
+    shutil.copy(folder / "c.ogg", folder / "d.ogg")
+    scan_paths(library, [folder], workers=0)
+    assert queued() == 2
+    (new_id,) = library.execute("SELECT id FROM tracks WHERE filename = 'd.ogg'").fetchone()
+    assert hashing.tracks_to_hash(library) == _stale_by_full_scan(library) == sorted([ids["b.mp3"], new_id])
+    with library.write() as conn:  # missing, then back as it was: queued, and found still valid
+        conn.execute("UPDATE tracks SET status = 'missing' WHERE id = ?", (ids["a.mp3"],))
+        conn.execute("UPDATE tracks SET status = 'ok' WHERE id = ?", (ids["a.mp3"],))
+    assert queued() == 3 and ids["a.mp3"] not in hashing.tracks_to_hash(library)
+    assert hashing.prune_hash_queue(library) == 1
+    with library.write() as conn:  # a library from before the queue: the migration fills it
+        conn.execute("DROP TRIGGER hash_queue_changed")
+        conn.execute("DROP TABLE hash_queue")
+        conn.execute("DELETE FROM schema_version WHERE version >= ?", (_version_of("_migration_hash_queue"),))
+    library.close()
+    reopened = open_library(tmp_path / "lib.sqlite")
+    assert reopened.execute("SELECT COUNT(*) FROM hash_queue").fetchone()[0] == 2
+    assert hashing.tracks_to_hash(reopened) == _stale_by_full_scan(reopened)
+    reopened.close()
+
+
 _CRASH_CHILD = """
 import os, sys
 from crate_app.hygiene import dedupe

@@ -110,6 +110,68 @@ def test_relink_by_size_and_hash_then_fingerprint_and_ambiguous_left_to_the_user
     library.close()
 
 
+NEW_NAMES = (("0.mp3", "01 Title 0.mp3"), ("1.mp3", "one.mp3"), ("2.mp3", "2.mp3"), ("3.mp3", "3.ogg"))
+
+
+def test_in_a_big_folder_changed_files_are_looked_for_among_files_named_like_them(
+    tmp_path: Path, originals: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    library, root = _setup(tmp_path, originals)
+    hashing.compute_hashes(library, hashing.tracks_to_hash(library, fingerprints=True), fingerprints=True)
+    before = _ids(library)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    shutil.move(root / "0.mp3", elsewhere / "01 Title 0.mp3")  # a tagger's name, and its tags rewritten
+    write_tags(
+        elsewhere / "01 Title 0.mp3", {"artist": "Artist 0", "title": "Title 0", "comment": "x" * 5000}
+    )
+    shutil.move(root / "1.mp3", elsewhere / "one.mp3")  # renamed and re-tagged beyond recognition
+    write_tags(elsewhere / "one.mp3", {"artist": "Retagged", "title": "Longer title " * 400})
+    shutil.move(root / "2.mp3", elsewhere / "2.mp3")  # its old name, re-tagged
+    write_tags(elsewhere / "2.mp3", {"artist": "Artist 2", "title": "Renamed", "comment": "y" * 5000})
+    (root / "3.mp3").unlink()  # encoded again, as Ogg: only its fingerprint can tell
+    write_audio(elsewhere / "3.ogg", {"artist": "Artist 3", "title": "Title 3"}, samples=melody(3, 6, RATE),
+                rate=RATE)  # fmt: skip
+    sizes = {p.name: p.stat().st_size for p in originals.iterdir()}
+    assert all(sizes[old] != (elsewhere / new).stat().st_size for old, new in NEW_NAMES)  # not by size
+    rescan_library(library, workers=0)
+    fingerprinted: list[str] = []
+    real = relink.fingerprint_file
+    monkeypatch.setattr(
+        relink, "fingerprint_file", lambda path, **kw: fingerprinted.append(path) or real(path, **kw)
+    )
+    monkeypatch.setattr(relink, "BLIND_POOL", 0)  # as in a folder of thousands of files
+    plan = relink.plan_relink(library, str(elsewhere))
+    assert {(i, Path(new).name) for i, _old, new in plan.relinked} == {
+        (before["0.mp3"], "01 Title 0.mp3"),  # by their audio hash: the size changed with the tags
+        (before["2.mp3"], "2.mp3"),
+        (before["3.mp3"], "3.ogg"),  # by its fingerprint
+    }
+    assert [i for i, _old in plan.not_found] == [before["1.mp3"]]
+    assert fingerprinted == [str(elsewhere / "3.ogg")]  # the only file decoded
+    fingerprinted.clear()
+    monkeypatch.setattr(relink, "BLIND_POOL", 200)  # a small folder: every file is a candidate
+    plan = relink.plan_relink(library, str(elsewhere))
+    assert len(plan.relinked) == 4 and not plan.ambiguous
+    assert sorted(fingerprinted) == sorted(str(elsewhere / new) for _old, new in NEW_NAMES)  # each once
+    fingerprinted.clear()
+    monkeypatch.setattr(relink, "MAX_DECODES_PER_TRACK", 0)  # a bound on decoding: audio hashes still match
+    plan = relink.plan_relink(library, str(elsewhere))
+    assert len(plan.relinked) == 3 and [i for i, _old in plan.not_found] == [before["3.mp3"]]
+    assert fingerprinted == []
+    library.close()
+
+
+def test_a_match_found_while_candidates_were_left_undecoded_is_left_to_the_user() -> None:
+    def missing(track_id: int) -> relink._Missing:
+        return relink._Missing(track_id, f"/old/{track_id}.mp3", 1, "mp3", "", "", 60.0, None, None)
+
+    plan = relink.RelinkPlan()
+    relink._decide(plan, [missing(1), missing(2)], {1: ["/new/a.mp3"], 2: ["/new/b.mp3"]}, unsure={2})
+    assert plan.relinked == [(1, "/old/1.mp3", "/new/a.mp3")]
+    assert plan.ambiguous == [(2, "/old/2.mp3", ["/new/b.mp3"])]
+
+
 OPERATIONS = st.lists(
     st.tuples(st.sampled_from(["move", "rename", "copy", "delete"]), st.integers(0, 99), st.integers(0, 2)),
     max_size=8,

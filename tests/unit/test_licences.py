@@ -152,3 +152,86 @@ def test_the_bundled_libchromaprint_is_found_and_may_be_shipped() -> None:
     assert "MIT" in review.expression and review.texts and review.texts[0][1].strip()
     missing = licences.review_system_library("chromaprint", None)
     assert not missing.allowed and "not installed" in missing.reason
+
+
+_COPYRIGHT = """Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
+
+Files: *
+License: LGPL-2.1+
+
+Files: src/fast.c
+License: BSD-3-clause or GPL-2
+
+Files: src/sun.c
+License: Sundry
+ This source code is freely redistributable and may be used for any purpose.
+
+Files: debian/*
+License: GPL-2
+"""
+
+
+def test_a_debian_package_is_judged_by_every_licence_of_its_copyright_file() -> None:
+    verdict = licences.debian_package_verdict
+    assert verdict("foo", _COPYRIGHT)[:2] == (True, "all its licences allow it")  # OR, text, debian/*
+    refused = _COPYRIGHT + "\nFiles: src/decoder.c\nLicense: GPL-2\n"
+    allowed, reason, _found = verdict("foo", refused)
+    assert not allowed and "GPL-2.0-only" in reason and "src/decoder.c" in reason
+    advertising = (
+        _COPYRIGHT + "\nFiles: x.c\nLicense: Odd\n All advertising materials mentioning features...\n"
+    )
+    assert not verdict("foo", advertising)[0]
+    unknown = _COPYRIGHT + "\nFiles: y.c\nLicense: Mystery\n"
+    assert not verdict("foo", unknown)[0] and "unknown to this check" in verdict("foo", unknown)[1]
+    # A licence the review found on files the library is not built from (util-linux's programs).
+    programs = _COPYRIGHT + "\nFiles: sys-utils/nsenter.c\nLicense: GPL-2\n"
+    assert not verdict("foo", programs)[0]
+    assert verdict("util-linux", programs)[0]
+    # Not machine-readable: only packages reviewed by hand, while their text still says what was read.
+    plain = "Copyright 1988 The Open Group\n\nPermission to use, copy, modify, distribute, and sell this..."
+    assert verdict("libxau", plain)[0]
+    assert not verdict("libxau", "All rights reserved.")[0]
+    assert not verdict("somethingelse", plain)[0]
+
+
+def _toc_of_chromaprint_dependencies(tmp_path: Path) -> Path:
+    """A PyInstaller table of contents listing what libchromaprint loads (ldd), as a build collects."""
+    import subprocess
+
+    chromaprint = licences.find_system_library("chromaprint")
+    assert chromaprint is not None, "libchromaprint is not installed (packaging/dev.sh installs it)"
+    listing = subprocess.run(["ldd", str(chromaprint)], capture_output=True, text=True, check=True).stdout
+    entries = [(chromaprint.name, str(chromaprint), "BINARY")]
+    for line in listing.splitlines():
+        name, _, rest = line.strip().partition(" => ")
+        target = rest.split(" (")[0].strip()
+        if target.startswith("/") and not name.startswith(("libc.so", "libm.so", "ld-linux", "libpthread")):
+            entries.append((name, target, "BINARY"))
+    entries.append(("numpy/_core/x.so", str(Path(sys.prefix) / "lib" / "x.so"), "EXTENSION"))  # a wheel's
+    toc = tmp_path / "COLLECT-00.toc"
+    toc.write_text(repr((entries,)))
+    return toc
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="system libraries are checked with dpkg")
+def test_the_libraries_chromaprint_pulls_into_the_bundle_are_reviewed_by_their_debian_packages(
+    tmp_path: Path,
+) -> None:
+    import shutil
+
+    if shutil.which("dpkg") is None:
+        pytest.skip("not a Debian or Ubuntu system: nothing to map libraries to packages")
+    toc = _toc_of_chromaprint_dependencies(tmp_path)
+    collected = licences.collected_binaries(toc)
+    assert "numpy/_core/x.so" not in dict(collected)  # a wheel's own is reviewed with its distribution
+    reviews = licences.review_collected_libraries(toc, already=["libchromaprint1"])
+    names = {r.name for r in reviews}
+    assert any(name.startswith("libavcodec") for name in names)  # FFmpeg, through Chromaprint
+    assert "libchromaprint1 (Debian)" not in names  # reviewed once, by SYSTEM_LIBRARIES
+    assert licences.refusals(reviews) == [], licences.refusals(reviews)
+    assert all(r.texts and r.native_libraries for r in reviews)
+    for r in reviews:  # refused ones are only those waived, by name
+        assert r.allowed or "zvbi" in r.name, r.reason
+    notices = licences.write_notices(reviews, tmp_path / "NOTICES.txt")
+    text = notices.read_text()
+    assert "libavcodec" in text and "the same text as" in text  # FFmpeg's libraries share one file
