@@ -162,8 +162,10 @@ case "$mode" in
   # Two workers, whole files each (module fixtures stay in one process): the suite waits on real
   # processes, audio and timers much of the time, so two workers on two cores nearly halve it. Files go
   # in collection order (conftest puts slow tests first), not largest-first: a slow file left for
-  # last ran alone on one worker.
+  # last ran alone on one worker. A worker that crashes ends the run (reported as a failure with the
+  # test it was running): with a replacement worker, pytest-xdist's file scheduling once waited forever.
   test) export QT_QPA_PLATFORM=offscreen
-        exec "$venv/bin/python" -m pytest -n "${CRATE_TEST_WORKERS:-2}" --dist loadfile --no-loadscope-reorder "$@" ;;
+        exec "$venv/bin/python" -m pytest -n "${CRATE_TEST_WORKERS:-2}" --dist loadfile --no-loadscope-reorder \
+            --max-worker-restart=0 "$@" ;;
   *) say "unknown mode '$mode' (app, cli, test or bench)"; exit 2 ;;
 esac

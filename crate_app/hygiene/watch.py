@@ -79,37 +79,58 @@ class FolderWatcher:
         self.limited: str | None = None
         self._observer = None
         self._watched: dict[str, object] = {}
+        # ``start`` runs on a worker thread (setting the watches walks every folder) while ``stop``
+        # comes from the window, e.g. closing while the watch is still being set up.
+        self._lock = threading.Lock()
+        self._stopped = False
 
     def start(self, folders: Iterable[str]) -> list[str]:
         from watchdog.observers import Observer
 
-        if self._observer is None:
-            self._observer = Observer()
-            self._observer.daemon = True
-            self._observer.start()
+        with self._lock:
+            if self._stopped:
+                return []
+            if self._observer is None:
+                observer = Observer()
+                observer.daemon = True
+                observer.start()
+                self._observer = observer
+            observer = self._observer
         handler = _Handler(self.batcher)
         failed = []
         for folder in folders:
+            if self._stopped:
+                break
             if folder in self._watched or not os.path.isdir(folder):
                 continue
             try:
-                self._watched[folder] = self._observer.schedule(handler, folder, recursive=True)
+                watch = observer.schedule(handler, folder, recursive=True)
             except OSError as exc:
                 failed.append(folder)
                 if exc.errno in (errno.ENOSPC, errno.EMFILE) or "limit" in str(exc):
                     self.limited = LIMIT_MESSAGE.format(detail=exc.strerror or exc)
+                continue
+            with self._lock:
+                if not self._stopped:
+                    self._watched[folder] = watch
+        if self._stopped:
+            observer.unschedule_all()  # a watch scheduled while stop() ran must not stay behind
         return failed
 
     @property
     def watched(self) -> list[str]:
-        return sorted(self._watched)
+        with self._lock:
+            return sorted(self._watched)
 
     def stop(self) -> None:
-        if self._observer is not None:
-            self._observer.stop()
-            self._observer.join(timeout=5)
-            self._observer = None
-        self._watched.clear()
+        """Stop watching for good (safe while ``start`` is still setting watches on another thread)."""
+        with self._lock:
+            self._stopped = True
+            observer, self._observer = self._observer, None
+            self._watched.clear()
+        if observer is not None:
+            observer.stop()
+            observer.join(timeout=5)
 
 
 class _Handler:

@@ -53,7 +53,7 @@ from crate_app.domain.keys import KeyNotation
 from crate_app.domain.progress import ProgressMeter
 from crate_app.domain.search import ParsedQuery
 from crate_app.domain.track import AnalysisOptions, AnalysisResult, display_path
-from crate_app.services.jobs import Job, JobRunner, JobSignals, JobState
+from crate_app.services.jobs import Job, JobRunner, JobSignals, JobState, start_on_pool
 from crate_app.store import writer
 from crate_app.store.library import Library
 
@@ -761,7 +761,7 @@ class AnalysisService(QObject):
             w for w in self._workers if w.state in (JobState.QUEUED, JobState.RUNNING, JobState.PAUSED)
         ]
         self._workers.append(worker)
-        pool.start(worker)
+        start_on_pool(pool, worker)
 
     def _warm_up_error(self) -> str | None:
         return self.warm_up_state.error

@@ -214,6 +214,16 @@ class FunctionJob(Job):
         return self._function(self)
 
 
+def start_on_pool(pool: QThreadPool, job: QRunnable, priority: int = 0) -> None:
+    """Run ``job`` on ``pool`` without giving it to the pool for good.
+
+    PySide6 makes a QRunnable passed to ``QThreadPool.start`` a child of the pool, referenced until
+    the pool is destroyed: every job a window ever ran (table pages, covers, tag writes) stayed in
+    memory.  A callable is released as soon as it has run, so the job lives as long as Python holds it.
+    """
+    pool.start(job.run, priority)
+
+
 class JobRunner(QObject):
     """Owns a QThreadPool, starts jobs on it and keeps each job alive until it has ended.
 
@@ -261,7 +271,7 @@ class JobRunner(QObject):
         was_busy = self.is_busy
         self._jobs.append(job)
         job.signals.ended.connect(self._on_job_ended)  # a bound slot: queued onto the runner's thread
-        self.pool.start(job, priority)
+        start_on_pool(self.pool, job, priority)
         self.job_started.emit(job)
         if not was_busy:
             self.busy_changed.emit(True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sqlite3
 from pathlib import Path
+from urllib.parse import quote
 
 from crate_app import crates
 from crate_app.domain.track import ScannedFile, TagInfo
@@ -88,6 +89,21 @@ def test_import_dialog_reports_and_a_bad_file_changes_nothing(qtbot, tmp_path, m
     dialog.start()
     qtbot.waitUntil(lambda: dialog.close_button.isVisible(), timeout=20_000)
     assert dialog.status.text().startswith("Nothing was written: bad.xml is not a complete, well-formed XML")
+
+    # asked to, the dialog imports what comes before the damage and lists the rest
+    first = sorted(music.iterdir())[0]
+    cut = tmp_path / "cut.xml"
+    cut.write_text(
+        '<?xml version="1.0"?><DJ_PLAYLISTS Version="1.0.0"><COLLECTION Entries="2"><TRACK TrackID="1" '
+        f'Location="file://localhost{quote(str(first))}"/><TRACK TrackID="2" Loc'
+    )
+    dialog = window.exchange.show_dialog("import", "rekordbox")
+    dialog.partial.setChecked(True)
+    dialog.path_edit.setText(str(cut))
+    dialog.start()
+    qtbot.waitUntil(lambda: dialog.close_button.isVisible(), timeout=20_000)
+    assert "1 tracks (1 matched, 0 added, 0 not found)" in dialog.status.text(), dialog.status.text()
+    assert "the rest of the file left out" in dialog.report.toPlainText()
 
     good = tmp_path / "good.m3u8"
     good.write_text(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import threading
 import time
+import weakref
 
 import pytest
 
@@ -126,6 +127,19 @@ def test_the_runner_keeps_jobs_alive_and_reports_busy(qtbot, runner: JobRunner) 
     qtbot.waitUntil(lambda: not runner.is_busy, timeout=5000)
     assert sorted(results) == [0, 1, 2, 3, 4]
     assert busy == [True, False]
+
+
+def test_ended_jobs_are_freed(qtbot, runner: JobRunner) -> None:
+    """Browsing starts a few jobs per row (covers, table pages): none may outlive its end, or memory
+    grows with every track looked at (the pool kept every QRunnable it was given)."""
+    alive: list[weakref.ref] = []
+    for n in range(20):
+        job = FunctionJob(lambda _job, n=n: n)
+        alive.append(weakref.ref(job))
+        runner.start(job)
+        del job
+    qtbot.waitUntil(lambda: not runner.is_busy, timeout=5000)
+    qtbot.waitUntil(lambda: (gc.collect(), sum(ref() is not None for ref in alive))[1] == 0, timeout=5000)
 
 
 def test_shutdown_cancels_and_waits(qtbot) -> None:

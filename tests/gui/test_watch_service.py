@@ -36,6 +36,41 @@ def test_batcher_waits_for_quiet_and_never_longer_than_the_limit() -> None:
     assert handed == [0] * 10 + [11, 0]
 
 
+def test_stopping_while_the_watches_are_still_being_set_leaves_no_watch_behind(tmp_path: Path, monkeypatch) -> None:
+    """The window can close while the watch job is still scheduling folders on its thread: stop()
+    then must neither fail (it once joined an observer not started yet) nor leave watches running."""
+    import threading
+
+    from watchdog.observers.api import BaseObserver
+
+    from crate_app.hygiene.watch import FolderWatcher
+
+    folders = [tmp_path / f"f{n}" for n in range(3)]
+    for folder in folders:
+        folder.mkdir()
+    scheduling, go_on = threading.Event(), threading.Event()
+    schedule = BaseObserver.schedule
+
+    def slow_schedule(self, handler, path, recursive=False, **kwargs):
+        scheduling.set()
+        go_on.wait(10)
+        return schedule(self, handler, path, recursive=recursive, **kwargs)
+
+    monkeypatch.setattr(BaseObserver, "schedule", slow_schedule)
+    watcher = FolderWatcher()
+    failed: list[object] = []
+    setter = threading.Thread(target=lambda: failed.append(watcher.start([str(f) for f in folders])))
+    setter.start()
+    assert scheduling.wait(10)
+    observer = watcher._observer
+    watcher.stop()  # while the first folder is being scheduled
+    go_on.set()
+    setter.join(10)
+    assert failed == [[]] and watcher.watched == []
+    assert not observer.is_alive() and not observer.emitters
+    assert watcher.start([str(folders[0])]) == [] and watcher._observer is None  # stopped for good
+
+
 @pytest.fixture
 def watched(qtbot, tmp_path: Path):
     root = tmp_path / "music"
