@@ -36,7 +36,9 @@ def test_batcher_waits_for_quiet_and_never_longer_than_the_limit() -> None:
     assert handed == [0] * 10 + [11, 0]
 
 
-def test_stopping_while_the_watches_are_still_being_set_leaves_no_watch_behind(tmp_path: Path, monkeypatch) -> None:
+def test_stopping_while_the_watches_are_still_being_set_leaves_no_watch_behind(
+    tmp_path: Path, monkeypatch
+) -> None:
     """The window can close while the watch job is still scheduling folders on its thread: stop()
     then must neither fail (it once joined an observer not started yet) nor leave watches running."""
     import threading
