@@ -26,7 +26,7 @@ from crate_app.domain.progress import format_position
 from crate_app.domain.track import TrackRecord
 from crate_app.domain.waveform import StoredWaveform
 from crate_app.gui.elided_label import ElidedLabel
-from crate_app.gui.waveform_view import WaveformView
+from crate_app.gui.waveform_view import NO_WAVEFORM, WaveformView
 from crate_app.services.player_service import PlayerService, StartPoint, grid_of
 from crate_app.services.track_service import TrackService
 
@@ -148,9 +148,12 @@ class PlayerStrip(QWidget):
 
     # -- commands (the window's shortcuts call these) -------------------------------------------------
     def play_pause(self) -> None:
-        """Space: the selected track plays from the start point, or the playing one pauses/resumes."""
+        """Space: the selected track plays from the start point, or the playing one pauses/resumes (also
+        when no row is selected: a search can clear the selection while music plays)."""
         selected = self.tracks.track
         if selected is None:
+            if self.player.track is not None:
+                self.player.toggle()
             return
         self._prepare_timer.stop()
         if self.player.track is not None and self.player.track.id == selected.id:
@@ -274,6 +277,7 @@ class PlayerStrip(QWidget):
 
     def _on_tracks_waveform_changed(self, waveform: StoredWaveform | None) -> None:
         track = self.tracks.track
+        self.waveform.placeholder = NO_WAVEFORM if track is not None else "No track selected"
         self.waveform.set_track(waveform, track.duration if track else None)
         self.waveform.set_grid(grid_of(track))
 

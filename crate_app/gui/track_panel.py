@@ -226,6 +226,12 @@ class TrackPanel(QScrollArea):
             self.bpm_label.setText("")
             self.key_label.setText("")
             self.first_beat_label.setText("")
+            self.bpm_edit.blockSignals(True)
+            self.bpm_edit.clear()  # not the last track's values, greyed out
+            self.bpm_edit.blockSignals(False)
+            self.key_picker.blockSignals(True)
+            self.key_picker.setCurrentIndex(-1)
+            self.key_picker.blockSignals(False)
             return
         self.heading.setText(track.title or track.filename)
         for name, label in self.tag_labels.items():
@@ -245,10 +251,12 @@ class TrackPanel(QScrollArea):
         self.file_labels["size"].setText(_human_size(track.size))
         self.file_labels["path"].setText(display_path(track.path))
         self._show_value(self.bpm_label, *self._bpm_text(track))
+        self.bpm_edit.blockSignals(True)
         if track.bpm:
-            self.bpm_edit.blockSignals(True)
             self.bpm_edit.setValue(track.bpm)
-            self.bpm_edit.blockSignals(False)
+        else:
+            self.bpm_edit.clear()  # empty, not the previous track's BPM (which leaving the box would lock)
+        self.bpm_edit.blockSignals(False)
         self.key_picker.setCurrentIndex(
             max(0, self.key_picker.findData(track.key)) if track.key is not None else 0
         )
@@ -319,6 +327,8 @@ class TrackPanel(QScrollArea):
 
     def _on_bpm_edit_editing_finished(self) -> None:
         track = self.tracks.track
+        if not self.bpm_edit.text().strip():
+            return  # an empty box (no BPM yet) left without typing one
         if track is not None and (track.bpm is None or abs(self.bpm_edit.value() - track.bpm) > 0.004):
             self.tracks.set_bpm(self.bpm_edit.value())
 

@@ -60,6 +60,9 @@ def band_image(waveform: StoredWaveform, height: int, background: QColor = BACKG
     return bands
 
 
+NO_WAVEFORM = "No waveform yet: analyse the track (Ctrl+B)"
+
+
 class WaveformView(QWidget):
     """Paints a StoredWaveform over ``duration`` seconds; emits ``seek_requested`` on click/drag."""
 
@@ -75,7 +78,7 @@ class WaveformView(QWidget):
         self.grid: BeatGrid | None = None
         self.cues: list[CuePoint] = []
         self.position = 0.0
-        self.placeholder = "No waveform yet: analyse the track (Ctrl+B)"
+        self.placeholder = NO_WAVEFORM
         self._pixmap: QPixmap | None = None
 
     def sizeHint(self) -> QSize:

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from audiofactory import write_audio
-from PySide6.QtCore import QBuffer, Qt
+from PySide6.QtCore import QBuffer, QModelIndex, Qt
 from PySide6.QtGui import QColor, QImage
 
 from crate_app.analysis import waveform
@@ -228,3 +228,29 @@ def test_cancel_in_a_tag_editor_cancels_only_its_own_write(qtbot, make_window, l
         dialog.buttons.button(dialog.buttons.StandardButton.Cancel).click()  # closes this dialog only
         assert not dialog.isVisible()
     assert not finished.args[0].cancelled and len(finished.args[0].done) == 2
+
+
+def test_with_no_row_selected_space_still_pauses_and_the_panel_shows_no_old_values(
+    qtbot, make_window, library, music
+) -> None:
+    """A search can clear the selection while a track plays: Space must still pause it, and the panel
+    must not show the last track's BPM and key (leaving the BPM box would have locked that value)."""
+    window = make_window(library)
+    area = window.player_area
+    window.table.setFocus()
+    window.table.selectRow(0)
+    qtbot.waitUntil(lambda: area.tracks.track is not None and area.tracks.track.id == music[0], timeout=3_000)
+    assert area.panel.bpm_edit.value() == 120.0
+    qtbot.keyClick(window.table, Qt.Key.Key_Space)
+    qtbot.waitUntil(lambda: area.player.is_playing, timeout=5_000)
+    window.table.setCurrentIndex(QModelIndex())  # as a search that leaves no row current
+    qtbot.waitUntil(lambda: area.tracks.track is None, timeout=3_000)
+    assert area.panel.bpm_edit.text() == "" and area.panel.key_picker.currentIndex() == -1
+    assert area.strip.waveform.placeholder == "No track selected"
+    qtbot.keyClick(window.table, Qt.Key.Key_Space)
+    qtbot.waitUntil(lambda: not area.player.is_playing, timeout=3_000)
+    window.table.selectRow(1)  # not analysed: an empty BPM box, and leaving it locks nothing
+    qtbot.waitUntil(lambda: area.tracks.track is not None and area.tracks.track.id == music[1], timeout=3_000)
+    assert area.panel.bpm_edit.text() == ""
+    area.panel.bpm_edit.editingFinished.emit()
+    assert library.tracks_by_ids(music[1:2])[0].bpm is None
