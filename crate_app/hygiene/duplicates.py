@@ -104,7 +104,9 @@ def find_duplicates(library: Library, by: str) -> list[DuplicateSet]:
 
 def tag_groups(library: Library) -> list[list[int]]:
     """Tracks with the same normalised artist and title whose durations lie within the tolerance (one
-    scan of the key index; keys are made first for tracks that have none)."""
+    scan of the key index; keys are made first for tracks that have none).  A track without an artist
+    is never a duplicate by tags: untagged files are named by their file names, and every album's
+    "01 - Intro.mp3" would otherwise be one song."""
     refresh_tag_keys(library)
     # Driven from the keys that occur more than once (CROSS JOIN keeps that order): an index scan,
     # then one lookup per candidate, instead of a probe per track.
@@ -112,7 +114,7 @@ def tag_groups(library: Library) -> list[list[int]]:
         "WITH dupes AS MATERIALIZED (SELECT key FROM track_tag_keys GROUP BY key HAVING COUNT(*) > 1) "
         "SELECT k.key, t.id, COALESCE(t.duration, -1) FROM dupes d "
         "CROSS JOIN track_tag_keys k ON k.key = d.key CROSS JOIN tracks t ON t.id = k.track_id "
-        "WHERE t.status = 'ok' AND t.title != '' ORDER BY k.key, 3, t.id"
+        "WHERE t.status = 'ok' AND t.title != '' AND t.artist != '' ORDER BY k.key, 3, t.id"
     ).fetchall()
     groups: list[list[int]] = []
     current_key, start_duration, current = None, 0.0, []

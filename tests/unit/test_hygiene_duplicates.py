@@ -197,6 +197,20 @@ def test_tag_keys_follow_changes_of_artist_and_title(tmp_path: Path, music: Path
     library.close()
 
 
+def test_untagged_files_with_the_same_file_name_are_no_duplicates_by_tags(tmp_path: Path) -> None:
+    for album in ("Album One", "Album Two"):
+        write_audio(tmp_path / "music" / album / "01 - Intro.mp3", {}, samples=_melody(7), rate=RATE)
+    write_audio(tmp_path / "music" / "Artist - Song.mp3", {}, samples=_melody(8), rate=RATE)
+    write_audio(tmp_path / "music" / "x" / "Artist - Song.mp3", {}, samples=_melody(9), rate=RATE)
+    library = open_library(tmp_path / "lib.sqlite")
+    scan_paths(library, [tmp_path / "music"], workers=0)
+    names = sorted(library.execute("SELECT COALESCE(artist, ''), title FROM tracks").fetchall())
+    assert names == [("", "Intro"), ("", "Intro"), ("Artist", "Song"), ("Artist", "Song")]
+    (group,) = duplicates.tag_groups(library)  # only the pair whose file names give an artist
+    assert {library.tracks_by_ids([i])[0].artist for i in group} == {"Artist"}
+    library.close()
+
+
 def test_hash_library_stops_between_files_keeps_what_it_did_and_goes_on_next_time(
     tmp_path: Path, music: Path
 ) -> None:
