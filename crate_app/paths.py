@@ -36,10 +36,6 @@ def default_library_path() -> Path:
     return data_dir() / LIBRARY_FILE_NAME
 
 
-def numba_cache_dir() -> Path:
-    return cache_dir() / "numba"
-
-
 def window_icon() -> Path | None:
     """Crate's icon: ``resources/`` beside the package (a checkout, the bundle), else where a wheel
     installs its data (``<prefix>/share/crate``); None when neither has it."""

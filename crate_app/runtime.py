@@ -9,11 +9,11 @@ import sys
 import threading
 import time
 
-NATIVE_THREAD_ENV_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
+NATIVE_THREAD_ENV_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def pin_native_threads() -> None:
-    """One thread per BLAS/OpenMP/numba pool: analysis gets its parallelism from its own workers.
+    """One thread per BLAS/OpenMP pool: analysis gets its parallelism from its own workers.
 
     Must run before numpy is first imported (worker processes inherit it); a value the user set is kept.
     """

@@ -2,12 +2,9 @@
 
 It builds a throw-away library under a temporary ``CRATE_HOME``, writes real WAV files (a 20 s click
 track at 120 BPM over an A minor chord, plus 300 tiny files), scans them with worker processes (the
-``spawn`` pool a frozen app must support), analyses the click track (librosa, numba, scipy, PyAV),
+``spawn`` pool a frozen app must support), analyses the click track (numpy, scipy.fft, PyAV),
 fingerprints it with Chromaprint (the bundled libchromaprint), shows a widget on Qt's offscreen
 platform, imports the window's module, prints one JSON object and returns the exit code.
-
-numba caches its compiled kernels in ``$NUMBA_CACHE_DIR`` when that is set (so a second run is fast),
-otherwise in the temporary folder (every run compiles).
 """
 
 from __future__ import annotations
@@ -152,13 +149,11 @@ def _self_test(home: Path) -> dict[str, Any]:
     os.environ["CRATE_HOME"] = str(home)
     os.environ.pop("CRATE_LIBRARY", None)
     from crate_app import paths
-    from crate_app.analysis import analyze_file, configure_numba_cache, warm_up
+    from crate_app.analysis import analyze_file, warm_up
     from crate_app.domain.keys import format_key_code
     from crate_app.library.scanner import scan_paths
     from crate_app.store.library import open_library
 
-    numba_cache = Path(os.environ.get("NUMBA_CACHE_DIR") or paths.numba_cache_dir())
-    configure_numba_cache(numba_cache)
     click = make_music(home / "music")
     timings: dict[str, float] = {}
 
@@ -176,7 +171,7 @@ def _self_test(home: Path) -> dict[str, Any]:
     timings["scan"] = time.perf_counter() - mark
 
     mark = time.perf_counter()
-    warm_up()  # compiles into numba's cache (or loads it) under its lock, beside a running app
+    warm_up()
     result = analyze_file(click)
     if result.bpm is None or abs(result.bpm - CLICK_BPM) > BPM_TOLERANCE:
         raise RuntimeError(f"analysis: expected {CLICK_BPM} BPM, got {result.bpm}")
@@ -198,7 +193,6 @@ def _self_test(home: Path) -> dict[str, Any]:
         "timings": {name: round(value, 2) for name, value in timings.items()},
         "worker_pid": worker_pid,
         **fingerprint,
-        "numba_cache": str(numba_cache),
         "python": platform.python_version(),
         **qt,
         "frozen": bool(getattr(sys, "frozen", False)),

@@ -8,7 +8,7 @@
    ``dist/crate_<version>_<arch>.deb`` (dpkg-deb); Windows ``dist/Crate-<version>-setup.exe`` (Inno
    Setup's ``iscc``); macOS ``dist/Crate-<version>.dmg`` (``packaging/macos/make_dmg.sh``, hdiutil).
 3. With ``--smoke``: runs the built app's ``--self-test`` offscreen twice (a first and a second launch)
-   and fails unless both report ``"ok": true``.  (Analysis no longer uses numba: nothing to cache.)
+   and fails unless both report ``"ok": true``, then once on Xvfb with Qt's xcb platform (Linux).
 
 Before building, the licence of every distribution the app bundles is checked against what a
 GPL-3.0-or-later program may ship (``packaging/licences.py``): an unknown or incompatible one fails the
@@ -31,7 +31,6 @@ import shutil
 import subprocess
 import sys
 import tarfile
-import tempfile
 import time
 from pathlib import Path
 
@@ -237,12 +236,10 @@ def macos_dmg(ver: str) -> Path:
     return target
 
 
-def self_test(
-    program: Path, numba_cache: Path, extra_env: dict[str, str] | None = None
-) -> tuple[dict[str, object], float]:
+def self_test(program: Path, extra_env: dict[str, str] | None = None) -> tuple[dict[str, object], float]:
     """Run ``program --self-test`` offscreen (or as ``extra_env`` says); return its JSON report and the
     wall time."""
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", NUMBA_CACHE_DIR=str(numba_cache)) | (extra_env or {})
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen") | (extra_env or {})
     started = time.perf_counter()
     try:
         done = subprocess.run(
@@ -271,16 +268,14 @@ def self_test(
 
 def smoke(program: Path) -> None:
     """Self-test the built app twice: a first launch and a second one."""
-    with tempfile.TemporaryDirectory(prefix="crate-smoke-") as tmp:
-        cache = Path(tmp) / "numba"
-        for launch in ("first", "second"):
-            report, seconds = self_test(program, cache)
-            say(f"self-test ({launch} launch): {seconds:.1f} s  {json.dumps(report)}")
-        if sys.platform == "linux":
-            xcb_self_test(program, cache)
+    for launch in ("first", "second"):
+        report, seconds = self_test(program)
+        say(f"self-test ({launch} launch): {seconds:.1f} s  {json.dumps(report)}")
+    if sys.platform == "linux":
+        xcb_self_test(program)
 
 
-def xcb_self_test(program: Path, numba_cache: Path) -> None:
+def xcb_self_test(program: Path) -> None:
     """The built app's self-test once more on a real X server (Xvfb) with Qt's xcb platform: the one
     run that needs the system's xcb libraries.  Without Xvfb: a note, or in CI (CI=true) a failure."""
     xvfb = shutil.which("Xvfb")
@@ -302,9 +297,7 @@ def xcb_self_test(program: Path, numba_cache: Path) -> None:
             display = announced.readline().strip()
         if not display:
             raise SystemExit("build: Xvfb did not start")
-        report, seconds = self_test(
-            program, numba_cache, {"QT_QPA_PLATFORM": "xcb", "DISPLAY": f":{display}"}
-        )
+        report, seconds = self_test(program, {"QT_QPA_PLATFORM": "xcb", "DISPLAY": f":{display}"})
         if report.get("platform") != "xcb":
             raise SystemExit(f"build: the xcb self-test ran on {report.get('platform')!r}, not xcb")
         say(f"self-test on Xvfb with QT_QPA_PLATFORM=xcb: {seconds:.1f} s  {json.dumps(report)}")

@@ -7,7 +7,6 @@ the remaining arguments (folders dropped on the app icon or passed on the comman
 from __future__ import annotations
 
 import multiprocessing
-import os
 import sys
 
 
@@ -15,8 +14,7 @@ def main() -> int:
     # First of all: in a frozen app the scanner's spawned worker processes re-run this executable,
     # and freeze_support() turns them into workers here, before any other import.
     multiprocessing.freeze_support()
-    # librosa is bundled as .py files (numba's cache needs them): the app never writes their byte code
-    # into its install folder.
+    # The app never writes byte code into its install folder.
     if "--self-test" in sys.argv[1:]:
         sys.dont_write_bytecode = True
         from crate_app.selftest import run_self_test
@@ -25,9 +23,6 @@ def main() -> int:
     from crate_app import paths
 
     sys.pycache_prefix = str(paths.cache_dir() / "pycache")
-    # numba keeps librosa's compiled kernels in Crate's cache folder, not in a user-wide numba folder
-    # (the app may still choose another one before librosa is first imported).
-    os.environ.setdefault("NUMBA_CACHE_DIR", str(paths.numba_cache_dir()))
     from crate_app.gui.app import main as gui_main
 
     return gui_main() or 0

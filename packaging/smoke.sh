@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Smoke check of the Linux app: build the bundle, its .tar.gz and .deb (packaging/build.py: it fails on
 # a licence Crate cannot ship or a dangling symbolic link in the bundle), then start the built binary
-# with --self-test offscreen twice (first launch: numba compiles; second: its cache is reused) and once
+# with --self-test offscreen twice (a first launch and a second one) and once
 # on Xvfb with Qt's xcb platform.  Fails loudly unless every run reports "ok": true.  Needs the ./.venv
 # that dev.sh makes.
 set -euo pipefail

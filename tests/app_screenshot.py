@@ -29,7 +29,7 @@ def main(argv: list[str]) -> int:
     if "--with-analysis" in crate_args:
         crate_args.remove("--with-analysis")
     else:
-        # The analysis processes (their numba warm-up) have tests of their own; here they would only cost
+        # The analysis processes (their warm-up) have tests of their own; here they would only cost
         # CPU and delay the quit.
         analysis_panel.AnalysisController.start_background_work = lambda self: None  # type: ignore[method-assign]
     application = QApplication([sys.argv[0]])

@@ -20,13 +20,6 @@ if "CRATE_TESTS_SANDBOX" not in os.environ:
     os.environ["CRATE_TESTS_SANDBOX"] = str(_sandbox)
     os.environ["CRATE_HOME"] = str(_sandbox)
     os.environ["XDG_CONFIG_HOME"] = str(_sandbox / "config")
-# numba's compiled kernels (librosa's beat tracker: ~25 s to compile) are kept between test runs, one
-# folder per pytest-xdist worker: tests analyse in the pytest process itself, and two workers compiling
-# into one folder at once left a kernel that crashed the next loader (issue 10's bug, which the app's
-# analysis processes guard against; a test process is not one of them).
-if "NUMBA_CACHE_DIR" not in os.environ:  # (xdist workers inherit both variables from the controller)
-    os.environ["NUMBA_CACHE_DIR"] = str(Path(tempfile.gettempdir()) / "crate-tests-numba-cache-main")
-    os.environ["CRATE_TESTS_OWN_NUMBA_CACHE"] = "1"
 os.environ.pop("CRATE_LIBRARY", None)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -68,13 +61,6 @@ def other_filesystem():
     folder = Path(tempfile.mkdtemp(dir=shm, prefix="crate-test-"))
     yield folder
     shutil.rmtree(folder, ignore_errors=True)
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    """An xdist worker gets its own numba cache folder (before any test module imports numba)."""
-    worker = getattr(config, "workerinput", {}).get("workerid")
-    if worker and os.environ.get("CRATE_TESTS_OWN_NUMBA_CACHE") == "1":
-        os.environ["NUMBA_CACHE_DIR"] = str(Path(tempfile.gettempdir()) / f"crate-tests-numba-cache-{worker}")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

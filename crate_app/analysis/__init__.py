@@ -6,18 +6,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__all__ = ["analyze_file", "analyze_samples", "configure_numba_cache", "warm_up"]
+__all__ = ["analyze_file", "analyze_samples", "warm_up"]
 
 if TYPE_CHECKING:
     from crate_app.analysis.analyze import analyze_file, analyze_samples, warm_up
-    from crate_app.analysis.numba_cache import configure as configure_numba_cache
 
 
 def __getattr__(name: str) -> Any:
-    if name == "configure_numba_cache":
-        from crate_app.analysis.numba_cache import configure
-
-        return configure
     if name in __all__:
         from crate_app.analysis import analyze
 

@@ -8,15 +8,14 @@ killed, which a thread stuck in a hostile file cannot.  Used by the window's ana
 ``crate-cli analyze``.  No Qt.
 
 Each process is Crate's own (``spawn``, one pipe), not a ``multiprocessing.Pool``: a pool silently
-respawns a process that died and never answers the call it was running, so a process that crashed while
-loading numba's cache was respawned forever (80+ segfaults) and its caller waited for good.  Here:
+respawns a process that died and never answers the call it was running, so a process that crashes while
+starting would be respawned forever and its caller would wait for good.  Here:
 
 - a process that dies *during a file* fails that file in words ("the decoder crashed on this file")
   and the next call starts a fresh one; after ``MAX_DEATHS_IN_A_ROW`` deaths with no file analysed in
   between, analysis stops (``AnalysisUnavailable``) instead of replacing them for ever;
-- a process that dies by a signal *while starting* (loading librosa) points at numba's cache: the cache
-  is moved aside and rebuilt once; if that crashes too, analysis runs without the cache (slower) and
-  says so (``notes``); if even that crashes, ``AnalysisUnavailable`` says why;
+- a process that dies *while starting* (loading the analysis libraries) is not replaced: analysis stops
+  with ``AnalysisUnavailable`` saying how it died;
 - starting has a deadline (``warm_up_timeout``) and can be cancelled;
 - a process never outlives its parent: the kernel kills it when the parent dies (Linux
   ``PR_SET_PDEATHSIG``, see ``runtime.die_with_parent``; processes are started from one long-lived
@@ -35,7 +34,6 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from crate_app.analysis import numba_cache
 from crate_app.analysis.outcome import AnalyzeFunction
 from crate_app.domain.errors import AnalysisTimeout, AnalysisUnavailable, DecodeError
 from crate_app.domain.track import AnalysisOptions, AnalysisResult
@@ -44,11 +42,6 @@ from crate_app.runtime import become_background_worker, die_with_parent
 WARM_UP_TIMEOUT = 300.0  # seconds for analysis processes to start (~1 s; a cold disk on a slow machine: more)
 TIME_LIMIT_GRACE = 5.0  # seconds past the decoder's own deadline before a file's process is killed
 MAX_DEATHS_IN_A_ROW = 3  # processes that died on consecutive files (none analysed between): analysis stops
-CRASH_SIGNALS = frozenset(
-    int(getattr(signal, name))
-    for name in ("SIGSEGV", "SIGBUS", "SIGILL", "SIGABRT", "SIGFPE")
-    if hasattr(signal, name)
-)
 POLL_SECONDS = 0.2  # how often a waiting thread looks at its process, a cancel and the deadline
 
 
@@ -84,21 +77,11 @@ def describe_exit(exitcode: int | None) -> str:
 
 
 class _Died(Exception):
-    """The process ended while it was starting or analysing (``exitcode`` says how), or found numba's
-    cache damaged while starting."""
+    """The process ended while it was starting or analysing (``exitcode`` says how)."""
 
-    def __init__(self, exitcode: int | None, damaged_cache: str | None = None) -> None:
-        super().__init__(f"found that {damaged_cache}" if damaged_cache else describe_exit(exitcode))
+    def __init__(self, exitcode: int | None) -> None:
+        super().__init__(describe_exit(exitcode))
         self.exitcode = exitcode
-        self.damaged_cache = damaged_cache
-
-    @property
-    def cache_suspect(self) -> bool:
-        """Crashed (SIGSEGV, SIGBUS, SIGILL, SIGABRT, SIGFPE), or found numba's cache damaged: the cache is
-        the likely cause (not when it was stopped or killed from outside)."""
-        return self.damaged_cache is not None or (
-            self.exitcode is not None and -self.exitcode in CRASH_SIGNALS
-        )
 
 
 class _StartFailed(Exception):
@@ -117,13 +100,7 @@ def _serve(
         if initializer is not None:
             initializer()
     except BaseException as error:
-        damaged = isinstance(error, numba_cache.DamagedCache)
-        conn.send(
-            (
-                "damaged" if damaged else "failed",
-                str(error) if damaged else f"{type(error).__name__}: {error}",
-            )
-        )
+        conn.send(("failed", f"{type(error).__name__}: {error}"))
         return
     conn.send(("ready", os.getpid()))
     while True:
@@ -161,8 +138,6 @@ class _Worker:
                 return True
             if kind == "failed":
                 raise _StartFailed(value)
-            if kind == "damaged":
-                raise _Died(None, value)
         return False
 
     def run(
@@ -210,7 +185,7 @@ class ProcessAnalyzer:
     limit is stopped for real: its process is killed, ``AnalysisTimeout`` is raised, and a fresh process
     takes its place at the next call.  A process that dies on a file fails that file (``DecodeError``
     in words).  Processes load the analysis libraries once (``warm_up``) and stay; the calling process
-    never imports them.  See the module docstring for deaths, the cache's repair and the parent's death.
+    never imports them.  See the module docstring for deaths and the parent's death.
     """
 
     def __init__(
@@ -221,20 +196,17 @@ class ProcessAnalyzer:
         warm: bool = True,
         time_limit: float | None = None,
         warm_up_timeout: float = WARM_UP_TIMEOUT,
-        repair_cache: bool | None = None,
     ) -> None:
         """The limit per file is ``time_limit`` if given, else the decoder's deadline
         (``AnalysisOptions.timeout_seconds``) plus ``time_limit_grace``.  ``function`` and ``initializer``
         (default ``analyze_file`` and ``warm_up``; none with ``warm=False``) must be importable by name
-        in a fresh process.  ``repair_cache`` (default: only with the default warm-up): a process that
-        dies by a signal while starting has numba's cache moved aside and rebuilt, then turned off."""
+        in a fresh process."""
         self.time_limit_grace = time_limit_grace
         self.time_limit = time_limit
         self.warm_up_timeout = warm_up_timeout
         self._function = function
         self._initializer = initializer
         self._warm = warm
-        self._repairs_cache = (warm and initializer is None) if repair_cache is None else repair_cache
         self._lock = threading.Lock()
         self._idle: list[_Worker] = []
         self._all: list[_Worker] = []
@@ -243,13 +215,12 @@ class ProcessAnalyzer:
         self.deaths_in_a_row = 0
         self.deaths = 0  # processes that died (on a file or while starting), in all
         self.broken: str | None = None  # why analysis stopped for good in this analyzer
-        self.notes: list[str] = []  # what the repair of the cache did, for the user
 
     # -- starting -----------------------------------------------------------------------------------
     def warm_up(self, count: int, cancelled: Callable[[], bool] = lambda: False) -> bool:
         """Start ``count`` processes together.  False if ``cancelled()`` said so first; raises
-        ``AnalysisUnavailable`` (in words) when they cannot start: past ``warm_up_timeout``, or crashing
-        even after the cache was rebuilt and then turned off."""
+        ``AnalysisUnavailable`` (in words) when they cannot start: past ``warm_up_timeout``, or a process
+        that failed or died while starting (not replaced: it would die again)."""
         workers = self._start(count, cancelled)
         if workers is None:
             return False
@@ -258,44 +229,20 @@ class ProcessAnalyzer:
         return True
 
     def _start(self, count: int, cancelled: Callable[[], bool]) -> list[_Worker] | None:
-        folder = numba_cache.cache_folder()
-        os.environ.setdefault("NUMBA_CACHE_DIR", folder)  # the processes inherit it
-        while True:
-            if self.broken is not None:
-                raise AnalysisUnavailable(self.broken)
-            try:
-                return self._start_together(count, cancelled, folder)
-            except _Died as death:
-                if self._closed or cancelled():  # stopped on purpose (quitting), not a crash
-                    return None
-                self.deaths += 1
-                self._after_start_crash(death, folder)
-            except _StartFailed as failure:
-                self.broken = f"the analysis process could not start: {failure}"
-
-    def _after_start_crash(self, death: _Died, folder: str) -> None:
-        """A process died while loading librosa: repair numba's cache, or give up, in words."""
-        if not (self._repairs_cache and death.cache_suspect):
+        if self.broken is not None:
+            raise AnalysisUnavailable(self.broken)
+        try:
+            return self._start_together(count, cancelled)
+        except _Died as death:
+            if self._closed or cancelled():  # stopped on purpose (quitting), not a crash
+                return None
+            self.deaths += 1
             self.broken = f"the analysis process {death} while starting"
-        elif numba_cache.cache_enabled() and not any("moved aside" in note for note in self.notes):
-            moved = numba_cache.move_aside(folder)
-            self.notes.append(
-                f"the analysis process {death} while loading numba's cache: the cache was moved aside"
-                f"{f' to {moved}' if moved else ''} and is being rebuilt"
-            )
-        elif numba_cache.cache_enabled():
-            os.environ[numba_cache.CACHE_ENV] = "off"  # for every process started from now on
-            self.notes.append(
-                f"the analysis process {death} again with a rebuilt cache: analysis runs without "
-                "numba's cache from now on (slower to start)"
-            )
-        else:
-            self.broken = (
-                f"the analysis process {death} while starting, even without numba's cache: "
-                "analysis is not available"
-            )
+        except _StartFailed as failure:
+            self.broken = f"the analysis process could not start: {failure}"
+        raise AnalysisUnavailable(self.broken)
 
-    def _start_together(self, count: int, cancelled: Callable[[], bool], folder: str) -> list[_Worker] | None:
+    def _start_together(self, count: int, cancelled: Callable[[], bool]) -> list[_Worker] | None:
         deadline = time.monotonic() + self.warm_up_timeout
         started: list[_Worker] = []
         try:
@@ -351,7 +298,6 @@ class ProcessAnalyzer:
         with self._lock:
             self.broken = None
             self.deaths_in_a_row = 0
-            self.notes = []
 
     # -- analysing ----------------------------------------------------------------------------------
     def limit_for(self, options: AnalysisOptions) -> float:

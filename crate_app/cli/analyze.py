@@ -122,8 +122,6 @@ def run(args: argparse.Namespace) -> int:
         finally:
             progress.clear()
             batch.close()
-            for note in batch.analyzer.notes:
-                print(f"crate-cli: note: {note}", file=sys.stderr)
     seconds = time.monotonic() - started
     summary = {
         "analyzed": batch.analyzed,
@@ -190,8 +188,8 @@ class _Batch:
         self.analyzer = make_analyzer(time_limit)
 
     def prepare(self, stop: threading.Event) -> bool:
-        """Start the analysis processes; each loads librosa, whose kernels numba compiles once (~30 s,
-        cached in Crate's cache folder) and then loads.  False if ``stop`` was set meanwhile; raises
+        """Start the analysis processes; each loads numpy, scipy.fft and PyAV and runs a tiny analysis
+        (about a second, nothing is compiled).  False if ``stop`` was set meanwhile; raises
         ``AnalysisUnavailable`` (one line for the user) when they cannot start."""
         if self.progress.enabled:
             self.progress.stream.write("Preparing analysis\u2026\r")

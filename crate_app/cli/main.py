@@ -1,6 +1,6 @@
 """``crate-cli``: the library from a terminal.  Each command lives in its own module and is
 registered from ``COMMANDS``; a module provides ``register(subparsers)``, which adds its parser and
-sets ``run`` (``args -> exit code``) as a default.  Importing this never loads Qt or librosa.
+sets ``run`` (``args -> exit code``) as a default.  Importing this never loads Qt or the analysis libraries.
 """
 
 from __future__ import annotations

@@ -91,7 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.installEventFilter(FileOpenForwarder(window))
     if args.paths:
         window.add_paths([str(Path(p).resolve()) for p in args.paths])
-    # After the first paint: load the analysis libraries (numba compiles on a first run) and continue an
+    # After the first paint: start the analysis processes (they load numpy and PyAV) and continue an
     # "analyse all" left unfinished when Crate last quit.
     QTimer.singleShot(300, window.analysis.start_background_work)
     status = app.exec()

@@ -22,7 +22,7 @@ still stuck ``WATCHDOG_MARGIN`` later and starts a replacement, so the batch alw
 abandoned one finishes or stays stuck on its own; at most ``MAX_ABANDONED_WORKERS`` are replaced).
 
 The processes hold ~270 MB each: after ``RELEASE_PROCESSES_AFTER_S`` without work they are stopped,
-and the next request prepares them again (3.5 s measured with numba's cache warm, 2 processes).
+and the next request prepares them again (they load numpy, scipy.fft and PyAV: nothing is compiled).
 
 "What is left" comes from the library (tracks neither analysed nor failed), so a batch interrupted by
 quitting continues where it stopped when it is requested again.
@@ -517,7 +517,6 @@ class WarmUpState:
     seconds: float | None = None
     events: list[str] = field(default_factory=list)
     started_at: float | None = None  # time.monotonic() when it started
-    notes: tuple[str, ...] = ()  # what the repair of numba's cache did (moved aside, turned off)
 
 
 class AnalysisService(QObject):
@@ -596,7 +595,7 @@ class AnalysisService(QObject):
 
     # -- commands -----------------------------------------------------------------------------------
     def warm_up(self) -> None:
-        """Prepare librosa in the background (once); analysis requests wait for it."""
+        """Start the analysis processes in the background (once); analysis requests wait for them."""
         state = self.warm_up_state
         if state.started:
             return
@@ -775,10 +774,6 @@ class AnalysisService(QObject):
     def _on_warm_up_finished(self, seconds: object) -> None:
         self._warm_up_ticker.stop()
         state = self.warm_up_state
-        if self.processes is not None:
-            state.notes = tuple(self.processes.notes)
-            for note in state.notes:
-                log.warning("analysis: %s", note)
         state.ready, state.seconds = True, float(seconds)  # type: ignore[arg-type]
         log.info("analysis warm-up took %.1f s", state.seconds)
         self._ready.set()

@@ -91,7 +91,7 @@ def test_real_files_are_analysed_and_their_cells_change_in_place(qtbot, make_ser
     model = TrackTableModel(library, SortOrder("id"))
     qtbot.waitUntil(lambda: model.rowCount() == 4 and not model.is_loading, timeout=10_000)
     assert [model.index(row, BPM_COLUMN).data() for row in range(4)] == ["", "", "", ""]
-    service = make_service(library, warm_up=None)  # the real warm-up (numba compiles if its cache is cold)
+    service = make_service(library, warm_up=None)  # the real warm-up
     service.tracks_saved.connect(model.refresh_tracks)
     progress: list[Progress] = []
     service.progress.connect(progress.append)
@@ -250,14 +250,14 @@ def test_a_broken_analysis_library_fails_the_batch_without_marking_files(
     fake_tracks(library, 2)
 
     def broken() -> None:
-        raise ImportError("No module named 'librosa'")
+        raise ImportError("No module named 'av'")
 
     service = make_service(library, warm_up=broken)
     finished: list[object] = []
     service.finished.connect(finished.append)
     service.analyze_query()
     qtbot.waitUntil(lambda: service.warm_up_failed and not service.is_running, timeout=10_000)
-    assert service.warm_up_text() == "Analysis could not start: No module named 'librosa'"
+    assert service.warm_up_text() == "Analysis could not start: No module named 'av'"
     assert service.has_held_requests and not finished  # the request waits for a Retry
     assert len(library.ids_to_analyze()) == 2
 

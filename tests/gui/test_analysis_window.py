@@ -215,7 +215,7 @@ def test_a_failed_warm_up_shows_why_keeps_the_requests_and_retry_runs_them(
     window.analysis.analyze_all_unanalyzed()  # requested while the analysis is being prepared
     panel = window.analysis.panel
     qtbot.waitUntil(panel.retry_button.isVisible, timeout=10_000)
-    # the elapsed time, every second (a cold numba cache adds a note after it: not this test's concern)
+    # the elapsed time, every second
     assert any(text.startswith("Preparing analysis\u2026 1 s") for text in texts), texts
     assert panel.title.text() == "Analysis could not start"
     assert panel.figures.text() == "The analysis process did not start within 300 s"

@@ -227,7 +227,7 @@ def test_malformed_tinytag_samples(testdata: Path, name: str, message: str) -> N
 
 def test_every_tinytag_sample_gives_a_result_or_a_decode_error_quickly(testdata: Path) -> None:
     """No sample makes the analysis spin: each takes a bounded amount of CPU time (CPU, not wall time,
-    so that a loaded machine or a parallel test worker does not fail it; numba's compile comes first)."""
+    so that a loaded machine or a parallel test worker does not fail it; the warm-up comes first)."""
     from crate_app.analysis import warm_up
 
     warm_up()
@@ -289,46 +289,20 @@ def test_importing_the_package_loads_no_heavy_module() -> None:
     assert loaded == "[]"
 
 
-def test_configure_numba_cache_points_numba_at_the_folder(tmp_path: Path) -> None:
-    cache = tmp_path / "numba-cache"
-    script = tmp_path / "use_numba.py"  # numba caches only functions defined in a file
-    script.write_text(
-        "import os, sys\n"
-        "import crate_app.analysis as analysis\n"
-        "print(analysis.configure_numba_cache(sys.argv[1]))\n"
-        "print(os.environ['NUMBA_CACHE_DIR'])\n"
-        "import numba\n"
-        "from crate_app.analysis import numba_cache\n"
-        "@numba.njit(cache=True)\n"
-        "def double(x):\n"
-        "    return 2 * x\n"
-        "print(double(21))\n"
-        "print(len(list(__import__('pathlib').Path(sys.argv[1]).rglob('*.nbi'))))\n"
-        "@numba.njit(cache=True)\n"
-        "def triple(x):\n"
-        "    return 3 * x\n"
-        "with numba_cache.warming():\n"
-        "    print(triple(14))\n"
-    )
-    completed = subprocess.run(
-        [sys.executable, str(script), str(cache)], capture_output=True, text=True, cwd=ROOT, timeout=300
-    )
-    assert completed.returncode == 0, completed.stderr
-    # Compiled outside a warm-up: kept in memory only (no process writes the cache without its lock).
-    assert completed.stdout.split() == ["True", str(cache), "42", "0", "42"]
-    assert [path.name.split("-")[0] for path in cache.rglob("*.nbi")] == ["use_numba.triple"]
+def test_analysing_a_file_loads_neither_librosa_nor_numba(tmp_path: Path) -> None:
+    """The analysis is numpy and scipy.fft (``dsp``): librosa, numba and llvmlite are not in the app's
+    bundle, so a file's analysis must not import them (a fresh process: this one may have them)."""
+    from crate_app import selftest
 
-
-def test_configure_numba_cache_too_late_says_so(tmp_path: Path) -> None:
-    # Stand-in for an imported librosa submodule (the real import takes seconds): numba's cache folder
-    # is fixed once librosa's jitted functions are defined.
+    click = tmp_path / "click.wav"
+    selftest.write_wav(click, selftest.click_track(seconds=12.0), selftest.SAMPLE_RATE)
     out = _run(
-        "import sys, types, crate_app.analysis as a; "
-        f"print(a.configure_numba_cache({str(tmp_path / 'early')!r})); "
-        "sys.modules['librosa.beat'] = types.ModuleType('librosa.beat'); "
-        f"print(a.configure_numba_cache({str(tmp_path / 'late')!r}))"
+        "import sys; from crate_app.analysis import analyze_file, warm_up; warm_up(); "
+        f"result = analyze_file({str(click)!r}); "
+        "print(round(result.bpm)); "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'librosa', 'numba', 'llvmlite'}))"
     )
-    assert out.split() == ["True", "False"]
+    assert out.splitlines() == [str(round(selftest.CLICK_BPM)), "[]"]
 
 
 def test_warm_up_runs() -> None:
@@ -342,7 +316,7 @@ def test_warm_up_runs() -> None:
 def test_randomly_damaged_files_never_escape_or_hang(tmp_path: Path, fmt: str) -> None:
     from crate_app.analysis import warm_up
 
-    warm_up()  # numba compiles on first use: keep that out of the timing below
+    warm_up()  # the first use loads the libraries: keep that out of the timing below
     data = encode(tone(8.0), 44100, fmt)
     rng = np.random.default_rng(7)
     for attempt in range(4):

@@ -30,7 +30,7 @@ def stuck_analysis(path: str, options: AnalysisOptions) -> AnalysisResult:
 
 
 def slow_start() -> None:
-    time.sleep(1.5)  # as loading librosa does
+    time.sleep(1.5)  # as loading the analysis libraries on a slow disk does
 
 
 def test_a_file_over_the_time_limit_has_its_process_killed_and_a_fresh_one_goes_on() -> None:
@@ -97,12 +97,7 @@ def crash_on_some_files(path: str, options: AnalysisOptions) -> AnalysisResult:
 
 
 def crash_while_starting() -> None:
-    os.kill(os.getpid(), signal.SIGSEGV)  # as loading a poisoned numba cache did
-
-
-def crash_while_the_cache_is_poisoned() -> None:
-    if (Path(os.environ["NUMBA_CACHE_DIR"]) / "poison").exists():
-        os.kill(os.getpid(), signal.SIGSEGV)
+    os.kill(os.getpid(), signal.SIGSEGV)  # as a broken native library would while loading
 
 
 def test_a_process_killed_in_a_file_fails_that_file_in_words_and_deaths_in_a_row_are_bounded() -> None:
@@ -139,53 +134,6 @@ def test_a_process_that_crashes_while_starting_is_not_respawned_for_ever() -> No
         with pytest.raises(AnalysisUnavailable):
             analyzer("/music/a.mp3", AnalysisOptions())  # and later calls say so at once
         assert analyzer.deaths == 1 and analyzer.process_count == 0
-    finally:
-        analyzer.close()
-
-
-def test_a_cache_that_crashes_its_loader_is_moved_aside_and_rebuilt_once(tmp_path, monkeypatch) -> None:
-    from crate_app.analysis import numba_cache
-
-    cache = tmp_path / "numba"
-    cache.mkdir()
-    (cache / "poison").write_text("a cache that crashes whoever loads it")
-    monkeypatch.setenv("NUMBA_CACHE_DIR", str(cache))
-    monkeypatch.setenv(numba_cache.CACHE_ENV, "on")  # restored afterwards (the repair may turn it off)
-    analyzer = ProcessAnalyzer(
-        function=crash_on_some_files, initializer=crash_while_the_cache_is_poisoned, repair_cache=True
-    )
-    try:
-        assert analyzer.warm_up(2)
-        assert analyzer("/music/a.mp3", AnalysisOptions()).bpm == 125.0
-        (moved,) = tmp_path.glob("numba.broken-*")
-        assert (moved / "poison").exists() and not (cache / "poison").exists()  # kept, not deleted
-        assert analyzer.deaths == 1 and numba_cache.cache_enabled()
-        assert analyzer.notes == [
-            "the analysis process crashed (SIGSEGV) while loading numba's cache: the cache was moved "
-            f"aside to {moved} and is being rebuilt"
-        ]
-    finally:
-        analyzer.close()
-
-
-def test_a_rebuilt_cache_that_still_crashes_turns_the_cache_off_then_analysis_stops(
-    tmp_path, monkeypatch
-) -> None:
-    from crate_app.analysis import numba_cache
-
-    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "numba"))
-    monkeypatch.setenv(numba_cache.CACHE_ENV, "on")  # restored afterwards (the repair may turn it off)
-    analyzer = ProcessAnalyzer(
-        function=crash_on_some_files, initializer=crash_while_starting, repair_cache=True
-    )
-    try:
-        with pytest.raises(
-            AnalysisUnavailable, match="even without numba's cache: analysis is not available"
-        ):
-            analyzer.warm_up(1)
-        assert analyzer.deaths == 3  # the cache, the rebuilt cache, no cache: then it stops
-        assert "runs without numba's cache from now on (slower to start)" in analyzer.notes[1]
-        assert not numba_cache.cache_enabled()  # processes started from now on run without it
     finally:
         analyzer.close()
 
