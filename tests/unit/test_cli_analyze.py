@@ -218,11 +218,31 @@ def test_a_command_stuck_in_warm_up_ends_promptly_and_leaves_no_process(tmp_path
     import subprocess
     import time
 
+    import numpy as np
     from test_analysis_processes import process_is_running
 
-    library_path = library_of(tmp_path / "library.sqlite", 3)
+    from crate_app.domain.track import ScannedFile, TagInfo
+    from crate_app.selftest import write_wav
+
+    # Real work that outlasts the signal however fast the machine: 40 links to a 4-minute recording (the
+    # analysis processes start in about a second now, and three missing files were done before it).
+
+    rate = 22050
+    noise = np.random.default_rng(4).standard_normal(240 * rate).astype(np.float32) * 0.1
+    recording = tmp_path / "music" / "recording.wav"
+    recording.parent.mkdir()
+    write_wav(recording, noise, rate)
+    links = [recording.with_name(f"{i:02d}.wav") for i in range(40)]
+    for link in links:
+        os.link(recording, link)
+    library = open_library(tmp_path / "library.sqlite")
+    size = recording.stat().st_size
+    writer.upsert_scanned(library, [ScannedFile(str(link), size, 1.0, TagInfo()) for link in links])
+    library.close()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    command = [sys.executable, "-m", "crate_app.cli.main", "--library", str(library_path), "analyze"]
+    command = [
+        sys.executable, "-m", "crate_app.cli.main", "--library", str(tmp_path / "library.sqlite"), "analyze",
+    ]  # fmt: skip
     cli = subprocess.Popen(
         command, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
