@@ -133,17 +133,19 @@ TIGHTNESS = 100.0
 def track_beats(envelope: np.ndarray, bpm: float, frame_rate: float, trim: bool = True) -> np.ndarray:
     """Frames of the beats in an onset envelope, for a tempo of ``bpm``: the beat sequence maximising
     the onset strength at the beats minus a penalty for intervals off the beat period (squared log
-    ratio), by dynamic programming; weak beats at either end are dropped when ``trim``."""
+    ratio), by dynamic programming; weak beats at either end are dropped when ``trim``.  Unlike
+    librosa's, the period is not rounded to whole frames (which pulled 125 BPM to 123)."""
     envelope = np.asarray(envelope, dtype=np.float64)
     n = len(envelope)
     if n == 0 or not np.any(envelope) or not bpm > 0:
         return np.zeros(0, dtype=np.int64)
-    period = float(np.round(frame_rate * 60.0 / bpm))
+    period = frame_rate * 60.0 / bpm  # not rounded to whole frames: at 43 frames/s, 125 BPM is 20.67
     if period < 1:
         return np.zeros(0, dtype=np.int64)
     spread = envelope.std(ddof=1) if n > 1 else 0.0
     normalised = envelope / (spread + np.finfo(np.float64).tiny)
-    taps = np.arange(-period, period + 1)
+    reach = round(period)
+    taps = np.arange(-reach, reach + 1)  # whole frames, centred on 0
     window = np.exp(-0.5 * (taps * 32.0 / period) ** 2)
     local = np.convolve(normalised, window, mode="full")[len(window) // 2 : len(window) // 2 + n]
 

@@ -358,7 +358,10 @@ def estimate_tempo(
     prior = prior_tempo(ac, frames_per_second)
     if prior is None:
         return TempoEstimate(None, 0.0, ())
-    coarse_bpm, frames = track(prior)
+    # The prior's lag is a whole number of frames (at 43 frames/s, 125 BPM lies between 123.0 and
+    # 129.2), and a tracker started there keeps that spacing: refine it on the lag's multiples first.
+    refined_period, _ = best_periodicity(ac, 60.0 * frames_per_second / prior, 8.0 * frames_per_second, 0.04)
+    coarse_bpm, frames = track(60.0 * frames_per_second / refined_period)
     if not coarse_bpm > 0:
         return TempoEstimate(None, 0.0, ())
     coarse_period = 60.0 / coarse_bpm * frames_per_second
