@@ -222,7 +222,7 @@ class Library:
     def commit_seq(self) -> int:
         """The library's commit sequence number: every Crate writer (any process) bumps it by one in each
         transaction that changes rows."""
-        return self.execute("SELECT seq FROM commit_seq").fetchone()[0]
+        return self.execute(_READ_COMMIT_SEQ).fetchone()[0]
 
     def others_committed(self, after: int, upto: int) -> bool:
         """Whether any commit numbered ``after`` < n <= ``upto`` was made by another writer (another
